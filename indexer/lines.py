@@ -1,0 +1,28 @@
+"""Split a text into lines that remember their character offsets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the original text, ``text == original[start:end]`` (no newline)."""
+
+    number: int
+    start: int
+    end: int
+    text: str
+
+    @property
+    def stripped(self) -> str:
+        return self.text.strip()
+
+
+def split_lines(text: str) -> list[Line]:
+    lines = []
+    start = 0
+    for number, raw in enumerate(text.split("\n")):
+        lines.append(Line(number, start, start + len(raw), raw))
+        start += len(raw) + 1
+    return lines

@@ -1,0 +1,85 @@
+"""Citation metadata read from an article's own text: title, publisher, date, URL."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from citeqa.types import Document
+from indexer.cleaning import ClassifiedLine, LineKind, split_title_suffix
+from indexer.dates import DATE_PATTERN, date_from_url, parse_date
+
+_SOURCE_LINE = re.compile(r"^(?:source|sources|via)\s*:\s*(?P<source>.{2,80})$", re.IGNORECASE)
+_URL = re.compile(r"https?://[^\s<>\"']+")
+_HEADER_LINES = 15
+_TITLE_MAX_CHARS = 160
+
+
+@dataclass(frozen=True)
+class Metadata:
+    title: str | None = None
+    source: str | None = None
+    published: str | None = None
+    url: str | None = None
+
+
+def _title(first_line: str) -> str:
+    """The first line, or its first sentence clipped when the article starts with prose."""
+    headline, _ = split_title_suffix(first_line)
+    if len(headline) <= _TITLE_MAX_CHARS and not headline.endswith("."):
+        return headline
+    sentence = re.split(r"(?<=[.!?])\s", headline, maxsplit=1)[0]
+    if len(sentence) <= _TITLE_MAX_CHARS:
+        return sentence
+    return sentence[: _TITLE_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _dateline_source(text: str) -> str | None:
+    """ "Global Research, May 28, 2025" names its publisher before the date."""
+    match = DATE_PATTERN.search(text)
+    if not match:
+        return None
+    before = text[: match.start()].strip(" ,-|·")
+    if not before or before.lower().startswith("by") or not before[0].isupper():
+        return None
+    if before.split()[-1].rstrip(",").lower() in {"updated", "published", "posted", "on"}:
+        return None
+    return before if len(before.split()) <= 5 else None
+
+
+def extract_metadata(classified: list[ClassifiedLine]) -> Metadata:
+    """Read title, publisher, published date and URL from the labelled lines of an article."""
+    nonblank = [c for c in classified if c.kind is not LineKind.BLANK]
+    if not nonblank:
+        return Metadata()
+    first = nonblank[0].line.stripped
+    title = _title(first)
+    explicit_source = dateline_source = None
+    published = url = None
+    for index, item in enumerate(nonblank):
+        text = item.line.stripped
+        if item.kind is LineKind.METADATA:
+            if match := _SOURCE_LINE.match(text):
+                explicit_source = explicit_source or match["source"].strip()
+            if index < _HEADER_LINES and (date_match := DATE_PATTERN.search(text)):
+                found = parse_date(date_match.group(0))
+                if found and published is None:
+                    published = found.isoformat()
+                dateline_source = dateline_source or _dateline_source(text)
+        if url is None and item.kind is not LineKind.CONTENT and (match := _URL.search(text)):
+            url = match.group(0).rstrip(".,)")
+    if published is None and url and (from_url := date_from_url(url)):
+        published = from_url.isoformat()
+    site = split_title_suffix(first)[1]
+    return Metadata(title, explicit_source or dateline_source or site, published, url)
+
+
+def with_metadata(document: Document, metadata: Metadata) -> Document:
+    """Fill the fields the source file left empty (JSONL fields always win over guesses)."""
+    return replace(
+        document,
+        title=document.title or metadata.title,
+        source=document.source or metadata.source,
+        published=document.published or metadata.published,
+        url=document.url or metadata.url,
+    )

@@ -1,0 +1,236 @@
+"""Build and update an index directory, one atomic generation per change.
+
+Every write copies the live store into a temporary folder, applies the change, derives FAISS
+and BM25 from the store's rows, re-reads and checks the result, and only then publishes it
+(:mod:`indexer.generations`). Unchanged documents (same content hash) are never re-embedded.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from citeqa.types import Document
+from indexer.embedding import Embedder
+from indexer.errors import DocumentNotFoundError, IndexNotFoundError
+from indexer.generations import (
+    current_generation,
+    generation_number,
+    new_temp_folder,
+    prune,
+    publish,
+    writer_lock,
+)
+from indexer.index import BM25_DIR, STORE_NAME, VECTORS_NAME, Index, check_compatible
+from indexer.lexical import LexicalIndex
+from indexer.loaders import SkippedFile, load_paths
+from indexer.manifest import ChunkerSettings, Manifest
+from indexer.pipeline import DocumentProcessor, content_hash
+from indexer.store import DocumentStore
+from indexer.vectors import build_vector_index, write_vector_index
+
+
+@dataclass
+class BuildReport:
+    """What one build or update did."""
+
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    documents: int = 0
+    chunks: int = 0
+    generation: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.replaced or self.deleted)
+
+
+class IndexWriter:
+    """Writes generations into ``index_dir``; one writer at a time (a file lock)."""
+
+    def __init__(
+        self,
+        index_dir: Path,
+        processor: DocumentProcessor,
+        faiss_index_type: str = "flat",
+        generations_to_keep: int = 2,
+        show_progress: bool = False,
+    ) -> None:
+        self.index_dir = index_dir
+        self.processor = processor
+        self.embedder: Embedder = processor.embedder
+        self.faiss_index_type = faiss_index_type
+        self.generations_to_keep = generations_to_keep
+        self.show_progress = show_progress
+
+    # -- public operations --------------------------------------------------------------
+
+    def build(self, paths: Sequence[Path]) -> BuildReport:
+        """Index ``paths`` from scratch into a new generation (the old one stays until done)."""
+        loaded = load_paths(paths)
+        report = BuildReport(skipped=list(loaded.skipped))
+        return self._write(report, loaded.documents, [], fresh=True)
+
+    def add(self, paths: Sequence[Path]) -> BuildReport:
+        loaded = load_paths(paths)
+        report = BuildReport(skipped=list(loaded.skipped))
+        return self._write(report, loaded.documents, [], fresh=False)
+
+    def add_documents(self, documents: Sequence[Document]) -> BuildReport:
+        return self._write(BuildReport(), list(documents), [], fresh=False)
+
+    def delete(self, doc_ids: Sequence[str]) -> BuildReport:
+        return self._write(BuildReport(), [], list(doc_ids), fresh=False)
+
+    # -- the write path -----------------------------------------------------------------
+
+    def _write(
+        self, report: BuildReport, documents: list[Document], deletions: list[str], fresh: bool
+    ) -> BuildReport:
+        started = time.perf_counter()
+        with writer_lock(self.index_dir):
+            prune(self.index_dir, self.generations_to_keep)
+            previous = self._previous_generation()
+            if previous is not None:
+                check_compatible(Manifest.read(previous), self.embedder, previous)
+            existing = {} if previous is None or fresh else self._hashes(previous)
+            missing = [d for d in deletions if d not in existing]
+            if missing:
+                raise DocumentNotFoundError(
+                    f"not in the index: {', '.join(missing)}; list ids with "
+                    "`citeqa index stats --json` or GET /v1/documents"
+                )
+            todo = self._sort_changes(report, documents, existing)
+            report.deleted = list(deletions)
+            if previous is not None and not fresh and not todo and not deletions:
+                manifest = Manifest.read(previous)
+                report.documents, report.chunks = manifest.documents, manifest.chunks
+                report.generation = manifest.generation
+                report.seconds = time.perf_counter() - started
+                return report
+            processed = self.processor.process(todo, self.show_progress)
+            for item in processed:
+                if not item.chunks:
+                    report.skipped.append(
+                        SkippedFile(
+                            item.document.path or item.document.doc_id,
+                            "no article text left after removing boilerplate",
+                        )
+                    )
+            number = 1 if previous is None else generation_number(previous) + 1
+
+            def mutate(store: DocumentStore) -> None:
+                store.delete_documents(deletions)
+                for item in processed:
+                    if item.chunks:
+                        store.put_document(
+                            item.document,
+                            item.chunks,
+                            item.chunk_vectors,
+                            item.annotations,
+                            item.sentence_vectors,
+                        )
+
+            manifest = self._write_generation(None if fresh else previous, mutate, number)
+            report.documents, report.chunks = manifest.documents, manifest.chunks
+            report.generation = manifest.generation
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _previous_generation(self) -> Path | None:
+        try:
+            return current_generation(self.index_dir)
+        except IndexNotFoundError:
+            return None
+
+    @staticmethod
+    def _hashes(folder: Path) -> dict[str, str]:
+        store = DocumentStore(folder / STORE_NAME, read_only=True)
+        try:
+            return store.content_hashes()
+        finally:
+            store.close()
+
+    @staticmethod
+    def _sort_changes(
+        report: BuildReport, documents: list[Document], existing: dict[str, str]
+    ) -> list[Document]:
+        todo = []
+        for document in documents:
+            known = existing.get(document.doc_id)
+            if known == content_hash(document):
+                report.unchanged.append(document.doc_id)
+                continue
+            (report.replaced if known else report.added).append(document.doc_id)
+            todo.append(document)
+        return todo
+
+    def _write_generation(
+        self, base: Path | None, mutate: Callable[[DocumentStore], None], number: int
+    ) -> Manifest:
+        temp = new_temp_folder(self.index_dir)
+        try:
+            if base is not None:
+                _copy_sqlite(base / STORE_NAME, temp / STORE_NAME)
+            store = DocumentStore(temp / STORE_NAME)
+            try:
+                mutate(store)
+                manifest = self._derive(store, temp, number)
+            finally:
+                store.close()
+            # Re-read everything just written; a short write fails here, not in production.
+            Index(temp, self.embedder).close()
+            publish(self.index_dir, temp, number)
+        except BaseException:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+        prune(self.index_dir, self.generations_to_keep)
+        return manifest
+
+    def _derive(self, store: DocumentStore, folder: Path, number: int) -> Manifest:
+        texts: list[str] = []
+        blobs: list[bytes] = []
+        for chunk, blob in store.iter_chunks():
+            texts.append(chunk.text)
+            blobs.append(blob)
+        dimension = self.embedder.dimension
+        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, dimension)
+        write_vector_index(
+            build_vector_index(vectors, self.faiss_index_type), folder / VECTORS_NAME, len(texts)
+        )
+        LexicalIndex.build(texts).save(folder / BM25_DIR)
+        chunker = self.processor.chunker
+        manifest = Manifest(
+            generation=number,
+            model_name=self.embedder.name,
+            dimension=dimension,
+            faiss_index_type=self.faiss_index_type,
+            chunker=ChunkerSettings(
+                chunk_size_tokens=chunker.chunk_size, chunk_overlap_tokens=chunker.chunk_overlap
+            ),
+            documents=store.count("documents"),
+            chunks=len(texts),
+            sentences=store.count("spans", "sentence"),
+            content_hashes=store.content_hashes(),
+        )
+        # The manifest goes last: a folder without one is never mistaken for a finished write.
+        manifest.write(folder)
+        return manifest
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """Copy a SQLite database consistently (the backup API, not a file copy)."""
+    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
