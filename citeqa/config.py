@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         if value not in {"flat", "hnsw"}:
             raise ValueError("CITEQA_FAISS_INDEX_TYPE must be 'flat' (exact) or 'hnsw'")
         return value
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap_tokens >= self.chunk_size_tokens:
+            raise ValueError("CITEQA_CHUNK_OVERLAP_TOKENS must be below CITEQA_CHUNK_SIZE_TOKENS")
+        return self
 
     def resolved_embedding_model(self) -> str:
         return self.embedding_model or default_embedding_model()

@@ -105,10 +105,17 @@ class Index:
         self.vectors: Any = read_vector_index(folder / VECTORS_NAME)
         self.lexical = LexicalIndex.load(folder / BM25_DIR)
         self.chunks = [chunk for chunk, _ in self.store.iter_chunks()]
+        self.position_of = {chunk.chunk_id: i for i, chunk in enumerate(self.chunks)}
         self.documents = {d.doc_id: d for d in self._load_documents()}
         self.sentences = _load_sentences(self.store, self.manifest.dimension)
         self.chunk_sentences = _chunk_sentence_rows(self.chunks, self.sentences)
         self._check_counts()
+        # Kept in memory so re-ranking can score any candidate, BM25-only ones included.
+        self.chunk_vectors: Vectors = (
+            self.vectors.reconstruct_n(0, self.vectors.ntotal)
+            if self.vectors.ntotal
+            else np.zeros((0, self.manifest.dimension), dtype=np.float32)
+        )
 
     def _load_documents(self) -> list[Document]:
         documents = []

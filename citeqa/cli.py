@@ -1,0 +1,188 @@
+"""The `citeqa` command: build and update indexes, serve, ask, evaluate."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from citeqa.config import Settings, get_settings
+from indexer.errors import IndexerError
+
+app = typer.Typer(help="Extractive, cited question answering over news articles.")
+index_app = typer.Typer(help="Build and update the hybrid (FAISS + BM25 + SQLite) index.")
+app.add_typer(index_app, name="index")
+console = Console(stderr=True)
+
+IndexDirOption = Annotated[
+    Path | None, typer.Option("--index-dir", help="Index folder (default: CITEQA_INDEX_DIR).")
+]
+
+
+def _settings(index_dir: Path | None) -> Settings:
+    settings = get_settings()
+    return settings.model_copy(update={"index_dir": index_dir}) if index_dir else settings
+
+
+def _fail(error: Exception) -> None:
+    console.print(f"[red]error:[/red] {error}")
+    raise typer.Exit(code=2)
+
+
+def _print_report(report: object) -> None:
+    from indexer.writer import BuildReport
+
+    assert isinstance(report, BuildReport)
+    table = Table(title="index update", show_header=False)
+    for label, values in (
+        ("added", report.added),
+        ("replaced", report.replaced),
+        ("unchanged", report.unchanged),
+        ("deleted", report.deleted),
+    ):
+        table.add_row(label, str(len(values)))
+    table.add_row("skipped", str(len(report.skipped)))
+    table.add_row("documents in index", str(report.documents))
+    table.add_row("chunks in index", str(report.chunks))
+    table.add_row("generation", str(report.generation))
+    table.add_row("seconds", f"{report.seconds:.1f}")
+    console.print(table)
+    for skipped in report.skipped:
+        console.print(f"[yellow]skipped[/yellow] {skipped.path}: {skipped.reason}")
+
+
+@index_app.command("build")
+def index_build(
+    source: Annotated[list[Path], typer.Option("--source", help="Folder or file(s) to index.")],
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Index SOURCE from scratch into a new generation (the old one serves until it is done)."""
+    from indexer.factory import make_writer
+
+    settings = _settings(index_dir)
+    try:
+        report = make_writer(settings, show_progress=True).build(source)
+    except (IndexerError, OSError, ValueError) as error:
+        _fail(error)
+    _print_report(report)
+
+
+@index_app.command("add")
+def index_add(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to add or replace.")],
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Add or replace documents; unchanged documents (same content hash) are skipped."""
+    from indexer.factory import make_writer
+
+    try:
+        report = make_writer(_settings(index_dir), show_progress=True).add(paths)
+    except (IndexerError, OSError, ValueError) as error:
+        _fail(error)
+    _print_report(report)
+
+
+@index_app.command("delete")
+def index_delete(
+    doc_ids: Annotated[list[str], typer.Argument(help="Document ids to remove.")],
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Remove documents by id."""
+    from indexer.factory import make_writer
+
+    try:
+        report = make_writer(_settings(index_dir)).delete(doc_ids)
+    except (IndexerError, OSError, ValueError) as error:
+        _fail(error)
+    _print_report(report)
+
+
+@index_app.command("stats")
+def index_stats(
+    index_dir: IndexDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show what the current generation holds."""
+    from indexer.generations import current_generation
+    from indexer.manifest import Manifest
+
+    settings = _settings(index_dir)
+    try:
+        folder = current_generation(settings.index_dir)
+        manifest = Manifest.read(folder)
+    except IndexerError as error:
+        _fail(error)
+    stats = {
+        "index_dir": str(settings.index_dir),
+        "generation": manifest.generation,
+        "documents": manifest.documents,
+        "chunks": manifest.chunks,
+        "sentences": manifest.sentences,
+        "model": manifest.model_name,
+        "dimension": manifest.dimension,
+        "faiss_index_type": manifest.faiss_index_type,
+        "chunk_size_tokens": manifest.chunker.chunk_size_tokens,
+        "chunk_overlap_tokens": manifest.chunker.chunk_overlap_tokens,
+        "created_at": manifest.created_at,
+        "doc_ids": sorted(manifest.content_hashes),
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(stats, indent=2) + "\n")
+        return
+    table = Table(title=f"index {settings.index_dir}", show_header=False)
+    for key, value in stats.items():
+        if key != "doc_ids":
+            table.add_row(key, str(value))
+    Console().print(table)
+
+
+@app.command("serve")
+def serve(
+    index_dir: IndexDirOption = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (CITEQA_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (CITEQA_PORT).")] = None,
+) -> None:
+    """Serve the REST API, the OpenAI-compatible endpoint and the chat page."""
+    import uvicorn
+
+    from service.main import create_app
+
+    settings = _settings(index_dir)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+    )
+
+
+@app.command("ask")
+def ask(
+    question: Annotated[str, typer.Argument(help="The question to answer.")],
+    index_dir: IndexDirOption = None,
+    top_k: Annotated[int, typer.Option(min=1, max=50)] = 5,
+) -> None:
+    """Answer one question from the index and print the answer with its citations."""
+    from service.answering.render import render_response
+    from service.state import load_engine
+
+    settings = _settings(index_dir)
+    try:
+        engine = load_engine(settings)
+        response = engine.answer(question, top_k=top_k)
+    except (IndexerError, ValueError) as error:
+        _fail(error)
+    Console().print(render_response(response))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

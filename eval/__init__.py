@@ -1,0 +1,1 @@
+"""Evaluation harness: load benchmark datasets and score retrieval, answers and abstention."""

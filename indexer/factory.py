@@ -1,0 +1,39 @@
+"""Build the indexer's components from :class:`citeqa.config.Settings`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from citeqa.config import Settings
+from indexer.annotate import Annotator, load_spacy
+from indexer.chunking import Chunker
+from indexer.embedding import Embedder
+from indexer.pipeline import DocumentProcessor
+from indexer.writer import IndexWriter
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    return Embedder(settings.resolved_embedding_model(), settings.embedding_batch_size)
+
+
+def make_processor(settings: Settings, embedder: Embedder | None = None) -> DocumentProcessor:
+    embedder = embedder or make_embedder(settings)
+    chunker = Chunker(
+        embedder.count_tokens, settings.chunk_size_tokens, settings.chunk_overlap_tokens
+    )
+    return DocumentProcessor(embedder, Annotator(load_spacy(settings.spacy_model)), chunker)
+
+
+def make_writer(
+    settings: Settings,
+    index_dir: Path | None = None,
+    processor: DocumentProcessor | None = None,
+    show_progress: bool = False,
+) -> IndexWriter:
+    return IndexWriter(
+        index_dir or settings.index_dir,
+        processor or make_processor(settings),
+        faiss_index_type=settings.faiss_index_type,
+        generations_to_keep=settings.generations_to_keep,
+        show_progress=show_progress,
+    )

@@ -1,0 +1,1 @@
+"""Turns a question into a cited answer (retrieve -> fuse -> read -> aggregate) and serves it."""

@@ -1,0 +1,103 @@
+"""What kind of answer a question expects, from its wh-word and the noun after it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# spaCy entity labels that can answer each question type.
+PERSON_LIKE = frozenset({"PERSON", "ORG", "NORP"})
+TIME_LIKE = frozenset({"DATE", "TIME"})
+PLACE_LIKE = frozenset({"GPE", "LOC", "FAC"})
+COUNT_LIKE = frozenset({"CARDINAL", "QUANTITY"})
+AMOUNT_LIKE = frozenset({"MONEY", "PERCENT", "QUANTITY", "CARDINAL"})
+
+# Head nouns of "which X" / "what X" questions that name an entity type.
+_NOUN_TYPES: dict[str, frozenset[str]] = {}
+for _words, _labels in (
+    (
+        "person man woman official officials leader president minister secretary senator "
+        "governor politician expert analyst author spokesperson ambassador chief head judge "
+        "lawyer player coach king queen general director founder candidate",
+        frozenset({"PERSON"}),
+    ),
+    (
+        "country countries nation state city town capital region province place area "
+        "neighbour neighbor",
+        frozenset({"GPE", "LOC"}),
+    ),
+    (
+        "organization organisation agency party group company firm institution department "
+        "cartel network outlet newspaper agency university team council body ministry",
+        frozenset({"ORG", "NORP"}),
+    ),
+    ("year month day date decade century period", frozenset({"DATE", "TIME"})),
+    ("percentage percent proportion share rate", frozenset({"PERCENT"})),
+    ("price cost amount sum", frozenset({"MONEY"})),
+    ("language religion nationality", frozenset({"NORP", "LANGUAGE"})),
+):
+    for _word in _words.split():
+        _NOUN_TYPES[_word] = _labels
+
+_WH = re.compile(
+    r"\b(how many|how much|how long|how old|how far|how often|who(?:m|se)?|when|where|which|"
+    r"what|why|how)\b",
+    re.IGNORECASE,
+)
+_CUMULATIVE_QUESTION = re.compile(
+    r"\b(has|have)\b.*\b\w+ed\b|\b(in total|so far|to date|altogether|overall|total)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class QuestionType:
+    """``kind`` names the expected answer; ``labels`` are entity types that fit it."""
+
+    kind: str  # who | when | where | how_many | how_much | which | what | why | how
+    labels: frozenset[str]
+    numeric: bool = False
+    wants_sentence: bool = False
+    cumulative: bool = False  # "how many has X done", "in total": prefer running totals
+
+
+def _head_noun(after: str) -> str | None:
+    words = re.findall(r"[A-Za-z]+", after.lower())[:3]
+    for word in words:
+        if word in _NOUN_TYPES:
+            return word
+    return None
+
+
+def classify_question(question: str) -> QuestionType:
+    """Classify a question by its first wh-phrase.
+
+    Example:
+        >>> classify_question("How many people has Mexico extradited?").kind
+        'how_many'
+    """
+    match = _WH.search(question)
+    wh = match.group(1).lower() if match else ""
+    after = question[match.end() :] if match else question
+    cumulative = bool(_CUMULATIVE_QUESTION.search(after))
+    if wh == "how many":
+        return QuestionType("how_many", COUNT_LIKE, numeric=True, cumulative=cumulative)
+    if wh in ("how much", "how long", "how old", "how far", "how often"):
+        labels = AMOUNT_LIKE | (TIME_LIKE if wh in ("how long", "how old", "how often") else set())
+        return QuestionType("how_much", frozenset(labels), numeric=True, cumulative=cumulative)
+    if wh.startswith("who"):
+        return QuestionType("who", PERSON_LIKE)
+    if wh == "when" or re.match(r"\s*(year|month|day|date)\b", after, re.IGNORECASE):
+        return QuestionType("when", TIME_LIKE)
+    if wh == "where":
+        return QuestionType("where", PLACE_LIKE)
+    if wh in ("which", "what"):
+        noun = _head_noun(after)
+        if noun is not None:
+            return QuestionType("which", _NOUN_TYPES[noun], numeric="PERCENT" in _NOUN_TYPES[noun])
+        if wh == "which":
+            return QuestionType("which", frozenset())
+        return QuestionType("what", frozenset(), wants_sentence=True)
+    if wh == "why":
+        return QuestionType("why", frozenset(), wants_sentence=True)
+    return QuestionType("how" if wh == "how" else "other", frozenset(), wants_sentence=True)

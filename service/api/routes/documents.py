@@ -1,0 +1,91 @@
+"""Documents: list, read (with the original text), add or replace, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from indexer.errors import DocumentNotFoundError
+from indexer.loaders import DOC_ID_PATTERN
+from service.api.deps import StateDep, WriteAccess
+from service.schemas import (
+    DocumentCreate,
+    DocumentPublic,
+    DocumentsPublic,
+    DocumentSummary,
+    DocumentWriteResult,
+)
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"])
+DocIdPath = Annotated[str, Path(pattern=DOC_ID_PATTERN.pattern, max_length=128)]
+
+
+def _chunk_counts(state: StateDep) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for chunk in state.require_engine().index.chunks:
+        counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+    return counts
+
+
+@router.get("", response_model=DocumentsPublic)
+def list_documents(state: StateDep) -> DocumentsPublic:
+    engine = state.require_engine()
+    counts = _chunk_counts(state)
+    data = [
+        DocumentSummary(
+            doc_id=d.doc_id,
+            title=d.title,
+            source=d.source,
+            published=d.published,
+            url=d.url,
+            chunks=counts.get(d.doc_id, 0),
+        )
+        for d in sorted(engine.index.documents.values(), key=lambda d: d.doc_id)
+    ]
+    return DocumentsPublic(data=data, count=len(data))
+
+
+@router.get("/{doc_id}", response_model=DocumentPublic)
+def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
+    engine = state.require_engine()
+    document = engine.index.documents.get(doc_id)
+    if document is None:
+        raise DocumentNotFoundError(f"no document {doc_id!r}; list ids with GET /v1/documents")
+    return DocumentPublic(
+        doc_id=document.doc_id,
+        title=document.title,
+        source=document.source,
+        published=document.published,
+        url=document.url,
+        chunks=_chunk_counts(state).get(doc_id, 0),
+        text=document.text,
+    )
+
+
+@router.post("", response_model=DocumentWriteResult, dependencies=[WriteAccess])
+def put_document(body: DocumentCreate, state: StateDep) -> DocumentWriteResult:
+    """Add a document, or replace the one with the same id; unchanged text is a no-op."""
+    report = state.add_documents([body.to_document()])
+    if report.skipped:
+        raise ValueError(f"document not indexed: {report.skipped[0].reason}")
+    status = "added" if report.added else "replaced" if report.replaced else "unchanged"
+    return DocumentWriteResult(
+        doc_id=body.doc_id,
+        status=status,
+        documents=report.documents,
+        chunks=report.chunks,
+        generation=report.generation,
+    )
+
+
+@router.delete("/{doc_id}", response_model=DocumentWriteResult, dependencies=[WriteAccess])
+def delete_document(doc_id: DocIdPath, state: StateDep) -> DocumentWriteResult:
+    report = state.delete_documents([doc_id])
+    return DocumentWriteResult(
+        doc_id=doc_id,
+        status="deleted",
+        documents=report.documents,
+        chunks=report.chunks,
+        generation=report.generation,
+    )

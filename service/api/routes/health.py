@@ -1,0 +1,32 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from service.api.deps import StateDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(state: StateDep) -> JSONResponse:
+    """Models and an index are loaded; 503 until they are."""
+    engine = state.engine
+    body = {
+        "ready": engine is not None,
+        "embedding_model": state.embedder.name,
+        "reader_model": state.settings.reader_model or None,
+        "index_dir": str(state.settings.index_dir),
+        "generation": engine.index.manifest.generation if engine else None,
+        "documents": len(engine.index.documents) if engine else 0,
+        "chunks": len(engine.index.chunks) if engine else 0,
+    }
+    return JSONResponse(body, status_code=200 if engine is not None else 503)

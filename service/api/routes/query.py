@@ -1,0 +1,25 @@
+"""POST /v1/query: a question in, the answer span with citations and ranked passages out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.api.deps import StateDep
+from service.schemas import QueryRequest, QueryResponse
+
+router = APIRouter(prefix="/v1", tags=["query"])
+
+
+# A plain `def` runs in the thread pool, so model calls never block the event loop.
+@router.post("/query", response_model=QueryResponse)
+def query(body: QueryRequest, state: StateDep) -> QueryResponse:
+    """Answer a question extractively from the indexed articles.
+
+    When sources give different values (figures, dates, names), every value is returned in
+    ``alternatives`` with its citation and ``sources_disagree`` is true. When nothing in the
+    corpus answers, ``answer`` is null and the best passages are still listed.
+    """
+    engine = state.require_engine()
+    filters = body.filters.to_filters() if body.filters else None
+    result = engine.answer(body.question, top_k=body.top_k, filters=filters)
+    return QueryResponse.of(result, engine.index.documents)

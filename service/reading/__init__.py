@@ -1,0 +1,1 @@
+"""Reading: find answer spans inside retrieved passages."""

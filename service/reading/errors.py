@@ -1,0 +1,11 @@
+"""Errors raised while reading answer spans out of passages."""
+
+from __future__ import annotations
+
+
+class ReaderError(Exception):
+    """The optional neural reader cannot be used; the message says how to fix the setup.
+
+    Raised at start-up, so a misconfigured ``CITEQA_READER_MODEL`` fails loudly instead of
+    silently falling back to the model-free extractor.
+    """

@@ -1,0 +1,1 @@
+"""Passages for a question: hybrid retrieval, sentence re-scoring, filters, de-duplication."""

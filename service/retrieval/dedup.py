@@ -1,0 +1,46 @@
+"""Collapse near-identical passages (syndicated copies of one story) with MinHash."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from datasketch import MinHash
+
+_WORD = re.compile(r"\w+")
+NUM_PERM = 64
+SHINGLE = 3
+
+
+def minhash(text: str) -> MinHash:
+    words = _WORD.findall(text.lower())
+    shingles = {" ".join(words[i : i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
+    signature = MinHash(num_perm=NUM_PERM, seed=7)
+    for shingle in shingles:
+        signature.update(shingle.encode("utf-8"))
+    return signature
+
+
+def group_near_duplicates(
+    texts: Sequence[str],
+    threshold: float,
+    similar: Sequence[Sequence[float]] | None = None,
+    similar_threshold: float = 1.01,
+) -> list[int]:
+    """For each text, the index of the earlier (better-ranked) text it duplicates, or itself.
+
+    Two passages are duplicates when their word-shingle Jaccard estimate reaches
+    ``threshold`` or, if given, their vector similarity reaches ``similar_threshold``.
+    """
+    signatures = [minhash(t) for t in texts]
+    leader = list(range(len(texts)))
+    for i in range(len(texts)):
+        for j in range(i):
+            if leader[j] != j:
+                continue
+            if signatures[i].jaccard(signatures[j]) >= threshold or (
+                similar is not None and similar[i][j] >= similar_threshold
+            ):
+                leader[i] = j
+                break
+    return leader

@@ -1,0 +1,204 @@
+"""HTTP request and response models (pydantic at the edge, dataclasses inside)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from citeqa.types import Answer, Citation, Document
+from indexer.loaders import DOC_ID_PATTERN
+from service.answering.pipeline import QueryResult
+from service.retrieval.retriever import Filters, Passage
+
+MAX_QUESTION_CHARS = 1000
+DocId = Annotated[str, StringConstraints(pattern=DOC_ID_PATTERN.pattern)]
+
+
+class QueryFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[str] = Field(default_factory=list, max_length=50)
+    published_from: date | None = None
+    published_to: date | None = None
+
+    def to_filters(self) -> Filters:
+        return Filters(
+            frozenset(s.casefold() for s in self.sources), self.published_from, self.published_to
+        )
+
+
+class QueryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    top_k: int = Field(default=5, ge=1, le=50)
+    filters: QueryFilters | None = None
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("question is empty or only whitespace: ask something")
+        return value.strip()
+
+
+class CitationPublic(BaseModel):
+    doc_id: str
+    title: str | None
+    source: str | None
+    published: str | None
+    url: str | None
+    char_start: int
+    char_end: int
+    sentence: str
+    sentence_start: int
+    sentence_end: int
+
+    @classmethod
+    def of(cls, citation: Citation) -> CitationPublic:
+        return cls(**citation.__dict__)
+
+
+class AnswerPublic(BaseModel):
+    text: str
+    confidence: float
+    answer_type: str
+    citation: CitationPublic
+    supporting: list[CitationPublic]
+
+    @classmethod
+    def of(cls, answer: Answer) -> AnswerPublic:
+        return cls(
+            text=answer.text,
+            confidence=answer.confidence,
+            answer_type=answer.answer_type,
+            citation=CitationPublic.of(answer.citation),
+            supporting=[CitationPublic.of(c) for c in answer.supporting],
+        )
+
+
+class DocumentRef(BaseModel):
+    doc_id: str
+    title: str | None
+    source: str | None
+    published: str | None
+
+
+class PassagePublic(BaseModel):
+    rank: int
+    score: float
+    doc_id: str
+    title: str | None
+    source: str | None
+    published: str | None
+    url: str | None
+    text: str
+    char_start: int
+    char_end: int
+    also_reported_by: list[DocumentRef]
+
+
+class QueryResponse(BaseModel):
+    question: str
+    question_type: str
+    answer: AnswerPublic | None
+    alternatives: list[AnswerPublic]
+    sources_disagree: bool
+    passages: list[PassagePublic]
+    timings_ms: dict[str, float]
+
+    @classmethod
+    def of(cls, result: QueryResult, documents: dict[str, Document]) -> QueryResponse:
+        return cls(
+            question=result.question,
+            question_type=result.question_type,
+            answer=AnswerPublic.of(result.answer) if result.answer else None,
+            alternatives=[AnswerPublic.of(a) for a in result.alternatives],
+            sources_disagree=result.sources_disagree,
+            passages=[_passage(rank, p, documents) for rank, p in enumerate(result.passages, 1)],
+            timings_ms=result.timings_ms,
+        )
+
+
+def _ref(document: Document) -> DocumentRef:
+    return DocumentRef(
+        doc_id=document.doc_id,
+        title=document.title,
+        source=document.source,
+        published=document.published,
+    )
+
+
+def _passage(rank: int, passage: Passage, documents: dict[str, Document]) -> PassagePublic:
+    document = documents[passage.chunk.doc_id]
+    also = {c.doc_id: documents[c.doc_id] for c in passage.also_reported_by}
+    return PassagePublic(
+        rank=rank,
+        score=round(passage.score, 6),
+        doc_id=document.doc_id,
+        title=document.title,
+        source=document.source,
+        published=document.published,
+        url=document.url,
+        text=passage.chunk.text,
+        char_start=passage.chunk.char_start,
+        char_end=passage.chunk.char_end,
+        also_reported_by=[_ref(d) for d in also.values()],
+    )
+
+
+class DocumentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    doc_id: DocId
+    text: str = Field(min_length=1)
+    title: str | None = Field(default=None, max_length=1000)
+    source: str | None = Field(default=None, max_length=200)
+    url: str | None = Field(default=None, max_length=2000)
+    published: date | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is empty: send the article text")
+        return value
+
+    def to_document(self) -> Document:
+        return Document(
+            doc_id=self.doc_id,
+            text=self.text.replace("\r\n", "\n"),
+            title=self.title,
+            source=self.source,
+            url=self.url,
+            published=self.published.isoformat() if self.published else None,
+            path="api",
+        )
+
+
+class DocumentSummary(BaseModel):
+    doc_id: str
+    title: str | None
+    source: str | None
+    published: str | None
+    url: str | None
+    chunks: int
+
+
+class DocumentPublic(DocumentSummary):
+    text: str
+
+
+class DocumentsPublic(BaseModel):
+    data: list[DocumentSummary]
+    count: int
+
+
+class DocumentWriteResult(BaseModel):
+    doc_id: str
+    status: str  # added | replaced | unchanged | deleted
+    documents: int
+    chunks: int
+    generation: int | None

@@ -1,0 +1,94 @@
+"""Boilerplate removal and citation metadata on the seed articles."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer.cleaning import classify_lines
+from indexer.index import Index
+from indexer.metadata import extract_metadata
+from tests.conftest import SEEDS
+
+JUNK_004 = [
+    "Home Top Ad",
+    "Post Top Ad",
+    "demo-image",
+    "us-mexico-400x229",
+    "mark-schumer-626x1024",
+    "Watch on X",
+    "Click the share button below",
+    "Global Research is a reader-funded",
+    "gr-donation-cut-400x226",
+    "Counter Information publish all articles",
+    "No comments:",
+    "Post a Comment",
+    "Post Bottom Ad",
+    "Contact Form",
+    "Email *",
+    "Message *",
+]
+JUNK_000 = ["SHARE ON", "LATIN AMERICA REPORTS: THE PODCAST", "Featured image via"]
+
+
+def _indexed_text(index: Index, doc_id: str) -> str:
+    return "\n".join(c.text for c in index.chunks if c.doc_id == doc_id)
+
+
+def _doc_id(prefix: str) -> str:
+    return next(p.stem for p in SEEDS.glob(f"{prefix}_*.txt"))
+
+
+@pytest.mark.parametrize(("prefix", "junk"), [("004", JUNK_004), ("000", JUNK_000)])
+def test_boilerplate_is_not_indexed(seed_index: Index, prefix: str, junk: list[str]) -> None:
+    indexed = _indexed_text(seed_index, _doc_id(prefix))
+    for line in junk:
+        assert line not in indexed, f"boilerplate {line!r} survived"
+    assert "Pages\n" not in indexed and "\nName\n" not in indexed
+
+
+def test_every_article_sentence_of_004_survives(seed_index: Index) -> None:
+    doc_id = _doc_id("004")
+    text = seed_index.documents[doc_id].text
+    covered: set[int] = set()
+    for chunk in seed_index.chunks:
+        if chunk.doc_id == doc_id:
+            covered.update(range(chunk.char_start, chunk.char_end))
+    # Article paragraphs: the lines that read as prose between the byline and the sign-off.
+    start = text.index("An out-of-context photograph")
+    end = text.index("ensuring that ties between Washington and Mexico City will remain strained.")
+    article = text[start:end]
+    junk_inside = ["us-mexico", "mark-schumer", "Watch on X", "\n.\n"]
+    for paragraph in article.split("\n"):
+        if len(paragraph.split()) < 6 or any(j.strip() in paragraph for j in junk_inside):
+            continue
+        offset = text.index(paragraph)
+        missing = [i for i in range(offset, offset + len(paragraph)) if i not in covered]
+        assert not missing, f"article text lost: {paragraph[:60]!r}"
+
+
+def test_metadata_of_seeds() -> None:
+    def metadata(prefix: str):  # type: ignore[no-untyped-def]
+        path = next(SEEDS.glob(f"{prefix}_*.txt"))
+        return extract_metadata(classify_lines(path.read_text(encoding="utf-8")))
+
+    m000 = metadata("000")
+    assert m000.published == "2025-06-18"
+    assert m000.title and m000.title.startswith("Mexican Foreign Ministry denies report")
+    assert metadata("001").source == "Reuters"
+    assert metadata("002").title == (
+        "Mexico president defends extradition of 37 cartel leaders to US as 'sovereign choice'"
+    )
+    m004 = metadata("004")
+    assert m004.title == "Mexico-US Relations Continue to Strain Over Organized Crime"
+    assert m004.source == "Global Research"
+    assert m004.published == "2025-05-28"
+    assert (
+        m004.url
+        == "https://www.globalresearch.ca/mexico-us-relations-strain-organized-crime/5888516"
+    )
+
+
+def test_prose_lines_are_content() -> None:
+    text = "Headline here\n\nThe minister said the plan would go ahead.\nShare this article\n"
+    kinds = [c.kind.value for c in classify_lines(text)]
+    assert kinds == ["content", "blank", "content", "boilerplate", "blank"]
