@@ -102,8 +102,8 @@ def test_an_empty_or_missing_ranking_counts_as_zero() -> None:
         scores = retrieval_metrics(QRELS, run, ["recall@5", "mrr@10"])
         assert scores == pytest.approx({"recall@5": 0.5, "mrr@10": 0.25})
     # ranx itself cannot build a run where every ranking is empty
-    nothing: dict[str, dict[str, float]]
-    for nothing in ({}, {"q1": {}, "q2": {}}):
+    empty_runs: list[dict[str, dict[str, float]]] = [{}, {"q1": {}, "q2": {}}]
+    for nothing in empty_runs:
         assert retrieval_metrics(QRELS, nothing, ["ndcg@10"]) == {"ndcg@10": 0.0}
 
 

@@ -1,0 +1,81 @@
+"""Bad input gets a clear 4xx with a message; nothing produces a 500."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"question": ""}, 422, "question"),
+        ({"question": "   \t\n"}, 422, "empty or only whitespace"),
+        ({"question": "x" * 1001}, 422, "at most 1000 characters"),
+        ({"question": "ok?", "top_k": 0}, 422, "top_k"),
+        ({"question": "ok?", "top_k": 51}, 422, "top_k"),
+        ({"question": "ok?", "filters": {"author": "x"}}, 422, "filters.author"),
+        ({"question": "ok?", "filters": {"published_from": "yesterday"}}, 422, "published_from"),
+        ({"question": "ok?", "colour": "red"}, 422, "colour"),
+        ({}, 422, "question"),
+    ],
+)
+def test_bad_queries_are_rejected(
+    client: TestClient, body: dict[str, object], status: int, message: str
+) -> None:
+    response = client.post("/v1/query", json=body)
+    assert response.status_code == status
+    assert message in response.json()["detail"]
+
+
+def test_malformed_json_is_rejected(client: TestClient) -> None:
+    response = client.post(
+        "/v1/query", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+
+
+def test_unknown_document_is_404(client: TestClient) -> None:
+    response = client.get("/v1/documents/not-a-document")
+    assert response.status_code == 404
+    assert "GET /v1/documents" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("doc_id", ["..%2F..%2Fetc%2Fpasswd", "a%00b", ".hidden", "a..b"])
+def test_document_ids_outside_the_pattern_are_rejected(client: TestClient, doc_id: str) -> None:
+    response = client.get(f"/v1/documents/{doc_id}")
+    assert response.status_code in (404, 422)
+    assert response.status_code != 200
+
+
+def test_writes_need_the_api_key(client: TestClient, api_key: str) -> None:
+    document = {"doc_id": "new-doc", "text": "Some text about a port."}
+    assert client.post("/v1/documents", json=document).status_code == 401
+    wrong = {"Authorization": "Bearer wrong"}
+    assert client.post("/v1/documents", json=document, headers=wrong).status_code == 401
+    assert client.delete("/v1/documents/002_b8ec4b7f77a3a021").status_code == 401
+
+
+def test_oversized_body_is_413(client: TestClient, api_key: str) -> None:
+    body = b'{"doc_id": "big", "text": "' + b"a" * 6_000_000 + b'"}'
+    response = client.post(
+        "/v1/documents",
+        content=body,
+        headers={"Authorization": f"Bearer {api_key}", "content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert "CITEQA_MAX_BODY_BYTES" in response.json()["detail"]
+
+
+def test_bad_document_bodies_are_rejected(client: TestClient, api_key: str) -> None:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    for body, message in [
+        ({"doc_id": "../x", "text": "t"}, "doc_id"),
+        ({"doc_id": "ok", "text": "   "}, "text is empty"),
+        ({"doc_id": "ok"}, "text"),
+        ({"doc_id": "ok", "text": "t", "published": "not a date"}, "published"),
+    ]:
+        response = client.post("/v1/documents", json=body, headers=headers)
+        assert response.status_code == 422, body
+        assert message in response.json()["detail"]
+    assert client.delete("/v1/documents/unknown-id", headers=headers).status_code == 404
