@@ -180,6 +180,39 @@ def ask(
     Console().print(render_response(response))
 
 
+@app.command("eval")
+def evaluate(
+    dataset: Annotated[
+        Path, typer.Option("--dataset", help="Gold JSONL, SQuAD JSON, BEIR dir or RGB JSONL.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for report.json, report.md, ...")],
+    dataset_format: Annotated[
+        str | None, typer.Option("--format", help="gold | squad | beir | rgb (default: detect)")
+    ] = None,
+    configurations: Annotated[
+        str | None, typer.Option("--configs", help="Comma-separated ablations (default: all).")
+    ] = None,
+    against: Annotated[
+        str | None, typer.Option("--against", help="URL of a running citeqa service.")
+    ] = None,
+    corpus: Annotated[
+        Path | None, typer.Option("--corpus", help="Corpus folder for a gold JSONL.")
+    ] = Path("seeds"),
+    limit: Annotated[int | None, typer.Option("--limit", help="Ask only the first N.")] = None,
+) -> None:
+    """Score retrieval and answers against gold questions; writes a report to OUT."""
+    from eval.errors import DatasetError
+    from eval.harness import run_evaluation
+
+    try:
+        run_evaluation(
+            dataset, out, get_settings(), dataset_format,
+            configurations.split(",") if configurations else None, against, corpus, limit,
+        )  # fmt: skip
+    except (DatasetError, IndexerError, ValueError, RuntimeError) as error:
+        _fail(error)
+
+
 def main() -> None:
     app()
 

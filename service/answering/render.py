@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from citeqa.types import Answer, Citation
+import re
+from collections.abc import Mapping
+
+from citeqa.types import Answer, Citation, Document
 from service.answering.pipeline import QueryResult
+from service.retrieval.retriever import Passage
 
 NO_ANSWER = "The indexed articles do not answer this question."
+_SOURCE_LINE = re.compile(r"\[\d+\] ")
 
 
 def describe_source(citation: Citation) -> str:
@@ -19,8 +24,45 @@ def _quote(answer: Answer) -> str:
     return f"“{answer.citation.sentence}”"
 
 
-def render_response(result: QueryResult) -> str:
-    """The answer, its quoted sentence, other figures and numbered sources, as plain text."""
+def _passage_citation(passage: Passage, documents: Mapping[str, Document]) -> Citation:
+    chunk = passage.chunk
+    document = documents.get(chunk.doc_id)
+    return Citation(
+        chunk.doc_id, chunk.char_start, chunk.char_end, chunk.text, chunk.char_start,
+        chunk.char_end, title=document.title if document else None,
+        source=document.source if document else None,
+        published=document.published if document else None,
+        url=document.url if document else None,
+    )  # fmt: skip
+
+
+def _as_markdown(lines: list[str]) -> str:
+    """Markdown merges consecutive lines into one paragraph: give each line its own block.
+
+    Source lines become list items, and a list's items stay together.
+    """
+    blocks: list[str] = []
+    for line in lines:
+        if not line:
+            continue
+        item = "- " + line if _SOURCE_LINE.match(line) else line
+        if blocks and not (item.startswith("- ") and blocks[-1].startswith("- ")):
+            blocks.append("")
+        blocks.append(item)
+    return "\n".join(blocks)
+
+
+def render_response(
+    result: QueryResult,
+    documents: Mapping[str, Document] | None = None,
+    markdown: bool = False,
+) -> str:
+    """The answer, its quoted sentence, other figures and numbered sources, as plain text.
+
+    ``documents`` (the index's, by id) names the sources of the closest passages when there
+    is no answer; ``markdown`` lays the same lines out so a Markdown renderer (a chat UI)
+    keeps them apart.
+    """
     lines: list[str] = []
     sources: list[Citation] = []
 
@@ -36,7 +78,9 @@ def render_response(result: QueryResult) -> str:
     else:
         answer = result.answer
         lines.append(f"{answer.text} [{ref(answer.citation)}]")
-        lines.append(f"{_quote(answer)} [{ref(answer.citation)}]")
+        # A sentence-type answer is its own quote; repeating it adds nothing.
+        if answer.text.strip() != answer.citation.sentence.strip():
+            lines.append(f"{_quote(answer)} [{ref(answer.citation)}]")
         for citation in answer.supporting:
             lines.append(f"Also reported by [{ref(citation)}].")
         if result.alternatives:
@@ -49,14 +93,11 @@ def render_response(result: QueryResult) -> str:
         lines.append("")
         lines.append("Closest passages:")
         for passage in result.passages[:3]:
-            citation = Citation(
-                passage.chunk.doc_id, passage.chunk.char_start, passage.chunk.char_end,
-                passage.chunk.text, passage.chunk.char_start, passage.chunk.char_end,
-            )  # fmt: skip
+            citation = _passage_citation(passage, documents or {})
             lines.append(f"- [{ref(citation)}] {passage.chunk.text[:200]}")
     if sources:
         lines.append("")
         lines.append("Sources:")
         for number, citation in enumerate(sources, start=1):
             lines.append(f"[{number}] {describe_source(citation)} ({citation.doc_id})")
-    return "\n".join(lines)
+    return _as_markdown(lines) if markdown else "\n".join(lines)

@@ -1,0 +1,89 @@
+"""`citeqa eval`: build (or reuse) an index for a dataset, run it, write the report."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+
+from citeqa.config import Settings
+from eval.datasets import Dataset, load_dataset
+from eval.predictions import Answerer, LocalAnswerer, RemoteAnswerer
+from eval.report import results_table, run_info, write_report
+from eval.runner import (
+    CONFIGURATIONS,
+    DEFAULT_CONFIGURATION,
+    ConfigurationResult,
+    evaluate_configuration,
+    index_dir_for,
+)
+
+console = Console(stderr=True)
+
+
+def _local_engine(dataset: Dataset, settings: Settings, out: Path, corpus: Path | None):  # type: ignore[no-untyped-def]
+    from indexer.factory import make_writer
+    from service.state import load_engine
+
+    if dataset.documents:
+        index_dir = index_dir_for(dataset, out, settings)
+        writer = make_writer(settings, index_dir, show_progress=True)
+        report = writer.add_documents(list(dataset.documents))
+        console.print(
+            f"index {index_dir}: {report.documents} documents, {report.chunks} chunks "
+            f"({len(report.added)} new)"
+        )
+    else:
+        if corpus is None:
+            raise ValueError("a gold JSONL needs --corpus (the folder its doc_ids come from)")
+        index_dir = out / "indexes" / f"{dataset.name}-corpus"
+        make_writer(settings, index_dir, show_progress=True).build([corpus])
+    return load_engine(settings.model_copy(update={"index_dir": index_dir}))
+
+
+def run_evaluation(
+    dataset_path: Path,
+    out: Path,
+    settings: Settings,
+    dataset_format: str | None = None,
+    configurations: list[str] | None = None,
+    against: str | None = None,
+    corpus: Path | None = None,
+    limit: int | None = None,
+    top_k: int = 5,
+) -> list[ConfigurationResult]:
+    """Evaluate every configuration on the dataset and write DIR/report.{json,md} and more."""
+    dataset = load_dataset(dataset_path, dataset_format, limit)
+    if limit is not None and len(dataset.questions) > limit:
+        dataset = replace(dataset, questions=dataset.questions[:limit])
+    names = configurations or list(CONFIGURATIONS)
+    unknown = [n for n in names if n not in CONFIGURATIONS]
+    if unknown:
+        raise ValueError(f"unknown configuration {unknown}; choose from {list(CONFIGURATIONS)}")
+    answerers: dict[str, Answerer]
+    if against:
+        answerers = {"service": RemoteAnswerer(against)}
+    else:
+        engine = _local_engine(dataset, settings, out, corpus)
+        answerers = {n: LocalAnswerer(engine, CONFIGURATIONS[n]) for n in names}
+    results = []
+    with Progress(console=console, transient=True) as progress:
+        for name, answerer in answerers.items():
+            task = progress.add_task(name, total=len(dataset.questions))
+            results.append(
+                evaluate_configuration(
+                    name, dataset, answerer, top_k=top_k,
+                    progress=lambda t=task: progress.advance(t),  # type: ignore[misc]
+                )
+            )  # fmt: skip
+    info = run_info(
+        dataset.name,
+        {"questions": len(dataset.questions), "documents": len(dataset.documents),
+         "against": against, "default_configuration": DEFAULT_CONFIGURATION},
+    )  # fmt: skip
+    write_report(out, info, results)
+    Console().print(results_table(results, f"{dataset.name} ({len(dataset.questions)} questions)"))
+    console.print(f"report written to {out}/report.md")
+    return results

@@ -1,0 +1,107 @@
+"""Per-question scores: passage relevance by content, answer EM/F1, failure attribution.
+
+A passage is relevant when it comes from a gold document (if the question names any) and
+contains a gold answer or the evidence span, compared after SQuAD normalisation. Labels
+therefore survive re-chunking. Passage recall@k is the share of questions with a relevant
+passage in the top k (the "top-k accuracy" of open-domain QA).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eval.datasets import GoldQuestion
+from eval.metrics import exact_match, normalize_answer, token_f1
+from eval.predictions import Prediction, RetrievedPassage
+
+
+@dataclass(frozen=True)
+class QuestionScore:
+    id: str
+    question: str
+    answerable: bool
+    prediction: str | None
+    exact_match: float | None
+    f1: float | None
+    first_relevant_passage: int | None  # 1-based rank, None if not retrieved
+    first_relevant_document: int | None
+    failure: str  # correct | not_retrieved | below_top_k | wrong_span | ...
+    fake_returned: bool = False
+    true_returned: bool = False
+    both_in_passages: bool = False
+    sources_disagree: bool = False
+
+
+def _contains(text: str, needle: str) -> bool:
+    needle = normalize_answer(needle)
+    return bool(needle) and f" {needle} " in f" {normalize_answer(text)} "
+
+
+def passage_is_relevant(question: GoldQuestion, passage: RetrievedPassage) -> bool:
+    if question.relevance and passage.doc_id not in question.relevance:
+        return False
+    if not question.answers and not question.evidence:
+        return passage.doc_id in question.relevance  # retrieval-only sets (BEIR)
+    needles = [*question.answers, *([question.evidence] if question.evidence else [])]
+    return any(_contains(passage.text, needle) for needle in needles)
+
+
+def _first(flags: list[bool]) -> int | None:
+    return next((rank for rank, flag in enumerate(flags, start=1) if flag), None)
+
+
+def document_ranking(prediction: Prediction) -> list[str]:
+    ranking: list[str] = []
+    for passage in prediction.passages:
+        if passage.doc_id not in ranking:
+            ranking.append(passage.doc_id)
+    return ranking
+
+
+def _attribute(
+    question: GoldQuestion, prediction: Prediction, first: int | None, em: float | None, k: int
+) -> str:
+    if not question.answerable:
+        return "correct" if prediction.answer is None else "answered_unanswerable"
+    if em == 1.0:
+        return "correct"
+    if prediction.answer is None:
+        return "wrongly_abstained"
+    if first is None:
+        return "not_retrieved"
+    if first > k:
+        return "below_top_k"
+    return "wrong_span"
+
+
+def score_question(question: GoldQuestion, prediction: Prediction, k: int) -> QuestionScore:
+    """Score one prediction; ``k`` is the cut-off for "retrieved below top-k"."""
+    relevant = [passage_is_relevant(question, p) for p in prediction.passages]
+    first = _first(relevant)
+    documents = document_ranking(prediction)
+    first_document = _first([d in question.relevance for d in documents])
+    em = f1 = None
+    if question.answers:
+        em = exact_match(prediction.answer, question.answers)
+        f1 = token_f1(prediction.answer, question.answers)
+    returned = [prediction.answer or "", *prediction.alternatives]
+    passages_text = " ".join(p.text for p in prediction.passages)
+    return QuestionScore(
+        id=question.id,
+        question=question.question,
+        answerable=question.answerable,
+        prediction=prediction.answer,
+        exact_match=em,
+        f1=f1,
+        first_relevant_passage=first,
+        first_relevant_document=first_document,
+        failure=_attribute(question, prediction, first, em, k),
+        fake_returned=any(_contains(r, f) for r in returned for f in question.fake_answers),
+        true_returned=any(
+            _contains(r, a) or _contains(a, r) for r in returned if r for a in question.answers
+        ),
+        both_in_passages=bool(question.fake_answers)
+        and any(_contains(passages_text, a) for a in question.answers)
+        and any(_contains(passages_text, f) for f in question.fake_answers),
+        sources_disagree=prediction.sources_disagree,
+    )

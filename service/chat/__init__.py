@@ -1,0 +1,1 @@
+"""OpenAI-compatible chat: conversation -> question + retrieval query -> cited reply."""
