@@ -6,7 +6,7 @@ INDEX_DIR ?= data/index
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test install install-dev index lint typecheck pytest bench clean
+.PHONY: run test install install-dev index lint typecheck pytest browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -40,14 +40,17 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy citeqa indexer service eval
 
-pytest: install-dev
+browser:
+	bash scripts/install-browser.sh
+
+pytest: install-dev browser
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
 
-bench: install
-	$(BIN)/python -m eval.bench_index
-	$(BIN)/python -m eval.bench_query
+bench: index
+	$(BIN)/python -m eval.bench.index_throughput
+	$(BIN)/python -m eval.bench.query_latency --index-dir $(INDEX_DIR)
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache

@@ -55,9 +55,13 @@ def run_evaluation(
     top_k: int = 5,
 ) -> list[ConfigurationResult]:
     """Evaluate every configuration on the dataset and write DIR/report.{json,md} and more."""
-    dataset = load_dataset(dataset_path, dataset_format, limit)
+    dataset = load_dataset(dataset_path, dataset_format)
     if limit is not None and len(dataset.questions) > limit:
-        dataset = replace(dataset, questions=dataset.questions[:limit])
+        # An even spread over the whole set, against the whole corpus: the first N questions
+        # would all come from the first few articles.
+        step = len(dataset.questions) / limit
+        picked = tuple(dataset.questions[int(i * step)] for i in range(limit))
+        dataset = replace(dataset, questions=picked)
     names = configurations or list(CONFIGURATIONS)
     unknown = [n for n in names if n not in CONFIGURATIONS]
     if unknown:

@@ -137,8 +137,9 @@ def evaluate_configuration(
     answerable = [i for i, q in enumerate(questions) if q.relevance]
     kept_q = [questions[i] for i in answerable]
     kept_p = [predictions[i] for i in answerable]
-    passage_metrics = document_metrics = {}
-    curve: dict[int, float] = {}
+    passage_metrics: dict[str, float] = {}
+    document_metrics: dict[str, float] = {}
+    curve: dict[str, float] = {}
     if kept_q:
         qrels, run = _passage_run(kept_q, kept_p)
         if dataset.has_answers:

@@ -38,13 +38,11 @@ class Embedder:
         self.model_path = model_path
         self.batch_size = batch_size
         self.model: SentenceTransformer = SentenceTransformer(model_path, device=device)
-        self.name = (
-            Path(model_path).name
-            if Path(model_path).name != "model"
-            else (Path(model_path).parent.name)
-        )
+        # Packaged models live in ".../<package>/model": the package names the model.
+        folder = Path(model_path)
+        self.name = folder.parent.name if folder.name == "model" else folder.name
         self.dimension = int(self.model.get_embedding_dimension() or 0)
-        self.max_tokens = int(self.model.max_seq_length)
+        self.max_tokens = int(self.model.max_seq_length or 256)
         self.tokenizer = self.model.tokenizer
 
     def count_tokens(self, text: str) -> int:

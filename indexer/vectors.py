@@ -17,6 +17,7 @@ HNSW_NEIGHBOURS = 32
 def build_vector_index(vectors: Vectors, index_type: str) -> Any:
     """Build an inner-product index; on normalised vectors the score is cosine similarity."""
     dimension = vectors.shape[1]
+    index: Any
     if index_type == "flat":
         index = faiss.IndexFlatIP(dimension)
     elif index_type == "hnsw":

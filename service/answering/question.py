@@ -59,11 +59,41 @@ class QuestionType:
     numeric: bool = False
     wants_sentence: bool = False
     cumulative: bool = False  # "how many has X done", "in total": prefer running totals
+    focus: str | None = None  # the noun asked about: "which *cartel*", "how many *relatives*"
+
+
+_DEFINITION = re.compile(r"^\s*(is|are|was|were)\s+(an?|the)?\s*\w+(\s+\w+)?\s*\??$", re.I)
+_SKIP_FOCUS = {
+    "of",
+    "the",
+    "a",
+    "an",
+    "did",
+    "does",
+    "do",
+    "is",
+    "are",
+    "was",
+    "were",
+    "has",
+    "have",
+}
+
+
+def _focus(after: str) -> str | None:
+    """The first word after the wh-phrase that is a noun-like content word."""
+    words: list[str] = re.findall(r"[A-Za-z][A-Za-z-]+", after.lower())
+    for word in words[:3]:
+        if word in _SKIP_FOCUS:
+            return None
+        if len(word) > 2:
+            return word
+    return None
 
 
 def _head_noun(after: str) -> str | None:
-    words = re.findall(r"[A-Za-z]+", after.lower())[:3]
-    for word in words:
+    words: list[str] = re.findall(r"[A-Za-z]+", after.lower())
+    for word in words[:3]:
         if word in _NOUN_TYPES:
             return word
     return None
@@ -80,8 +110,11 @@ def classify_question(question: str) -> QuestionType:
     wh = match.group(1).lower() if match else ""
     after = question[match.end() :] if match else question
     cumulative = bool(_CUMULATIVE_QUESTION.search(after))
+    focus = _focus(after)
     if wh == "how many":
-        return QuestionType("how_many", COUNT_LIKE, numeric=True, cumulative=cumulative)
+        return QuestionType(
+            "how_many", COUNT_LIKE, numeric=True, cumulative=cumulative, focus=focus
+        )
     if wh in ("how much", "how long", "how old", "how far", "how often"):
         labels = AMOUNT_LIKE | (TIME_LIKE if wh in ("how long", "how old", "how often") else set())
         return QuestionType("how_much", frozenset(labels), numeric=True, cumulative=cumulative)
@@ -94,10 +127,13 @@ def classify_question(question: str) -> QuestionType:
     if wh in ("which", "what"):
         noun = _head_noun(after)
         if noun is not None:
-            return QuestionType("which", _NOUN_TYPES[noun], numeric="PERCENT" in _NOUN_TYPES[noun])
+            labels = _NOUN_TYPES[noun]
+            return QuestionType("which", labels, numeric="PERCENT" in labels, focus=noun)
         if wh == "which":
-            return QuestionType("which", frozenset())
-        return QuestionType("what", frozenset(), wants_sentence=True)
+            return QuestionType("which", frozenset(), focus=focus)
+        # "What is X?" asks for a definition: a sentence, not a phrase.
+        definitional = bool(_DEFINITION.match(after))
+        return QuestionType("what", frozenset(), wants_sentence=definitional, focus=focus)
     if wh == "why":
         return QuestionType("why", frozenset(), wants_sentence=True)
     return QuestionType("how" if wh == "how" else "other", frozenset(), wants_sentence=True)

@@ -24,6 +24,10 @@ def _quote(answer: Answer) -> str:
     return f"“{answer.citation.sentence}”"
 
 
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+
+
 def _passage_citation(passage: Passage, documents: Mapping[str, Document]) -> Citation:
     chunk = passage.chunk
     document = documents.get(chunk.doc_id)
@@ -94,7 +98,7 @@ def render_response(
         lines.append("Closest passages:")
         for passage in result.passages[:3]:
             citation = _passage_citation(passage, documents or {})
-            lines.append(f"- [{ref(citation)}] {passage.chunk.text[:200]}")
+            lines.append(f"- [{ref(citation)}] {_clip(passage.chunk.text, 200)}")
     if sources:
         lines.append("")
         lines.append("Sources:")

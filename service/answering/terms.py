@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from functools import lru_cache
 
 from bm25s.stopwords import STOPWORDS_EN
@@ -58,7 +58,7 @@ class Lexicon:
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._unseen)
 
-    def coverage(self, query_terms: Iterable[str], text_terms: set[str]) -> float:
+    def coverage(self, query_terms: Iterable[str], text_terms: Set[str]) -> float:
         """IDF-weighted share of the query's terms that ``text_terms`` contain, in [0, 1]."""
         unique = set(query_terms)
         total = sum(self.idf(t) for t in unique)

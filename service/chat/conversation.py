@@ -20,8 +20,9 @@ HISTORY_TURNS = 2
 # Keeps a long earlier message from drowning the question in retrieval.
 MAX_CONTEXT_WORDS = 12
 # Words that ask rather than name; the shared stop-word list keeps them for span scoring.
-_QUESTION_WORDS = frozenset(
-    "how what who whom whose when where which why about tell me please".split()
+_ASKING_WORDS = frozenset(
+    {"how", "what", "who", "whom", "whose", "when", "where", "which", "why", "about", "tell"}
+    | {"has", "have", "had", "do", "was", "were", "is", "are", "can", "could", "would"}
 )
 
 
@@ -38,7 +39,7 @@ def content_words(text: str) -> list[tuple[str, str]]:
     return [
         (text[start:end], stem)
         for start, end, stem in word_spans(text)
-        if text[start:end].lower() not in _QUESTION_WORDS
+        if text[start:end].lower() not in _ASKING_WORDS
     ]
 
 
@@ -66,7 +67,10 @@ def build_chat_query(user_messages: Sequence[str]) -> ChatQuery:
         ChatRequestError: no user message, or the latest one is blank or too long.
     """
     if not user_messages:
-        raise ChatRequestError("messages has no user message: send the question as role 'user'")
+        raise ChatRequestError(
+            "messages has no user message: send the question as role 'user'",
+            code="missing_user_message",
+        )
     question = user_messages[-1].strip()
     if not question:
         raise ChatRequestError(

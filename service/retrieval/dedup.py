@@ -22,19 +22,18 @@ def minhash(text: str) -> MinHash:
 
 
 def group_near_duplicates(
-    texts: Sequence[str],
+    signatures: Sequence[MinHash],
     threshold: float,
     similar: Sequence[Sequence[float]] | None = None,
     similar_threshold: float = 1.01,
 ) -> list[int]:
-    """For each text, the index of the earlier (better-ranked) text it duplicates, or itself.
+    """For each passage, the index of the earlier (better-ranked) one it duplicates, or itself.
 
     Two passages are duplicates when their word-shingle Jaccard estimate reaches
     ``threshold`` or, if given, their vector similarity reaches ``similar_threshold``.
     """
-    signatures = [minhash(t) for t in texts]
-    leader = list(range(len(texts)))
-    for i in range(len(texts)):
+    leader = list(range(len(signatures)))
+    for i in range(len(signatures)):
         for j in range(i):
             if leader[j] != j:
                 continue

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
+from datasketch import MinHash
 
 from citeqa.types import Chunk, Document, Hit
 from indexer.embedding import Vectors
 from indexer.index import Index, SearchMode
 from service.answering.terms import Lexicon, content_terms
-from service.retrieval.dedup import group_near_duplicates
+from service.retrieval.dedup import group_near_duplicates, minhash
 
 SENTENCE_DENSE_WEIGHT = 0.6
 PASSAGE_DENSE_WEIGHT = 0.45
@@ -90,6 +91,7 @@ class Retriever:
         self.lexicon = Lexicon(chunk.text for chunk in index.chunks)
         # Term sets computed once per generation keep the query path free of tokenising.
         self.chunk_terms = [frozenset(content_terms(c.text)) for c in index.chunks]
+        self._signatures: dict[str, MinHash] = {}
         table = index.sentences
         self.sentence_terms = [
             frozenset(content_terms(index.documents[d].text[int(s) : int(e)]))
@@ -151,6 +153,13 @@ class Retriever:
         )
         return Passage(hit, score, sentences)
 
+    def _signature(self, chunk: Chunk) -> MinHash:
+        # Computed on first use and kept: start-up stays fast on large corpora.
+        signature = self._signatures.get(chunk.chunk_id)
+        if signature is None:
+            signature = self._signatures[chunk.chunk_id] = minhash(chunk.text)
+        return signature
+
     def _collapse(self, passages: list[Passage], top_k: int) -> list[Passage]:
         """Keep the best of each group of near-identical passages; list the rest with it."""
         window = passages[: max(top_k * 3, 10)]
@@ -161,8 +170,9 @@ class Retriever:
         ]
         similar = (vectors @ vectors.T).tolist()
         leaders = group_near_duplicates(
-            [p.chunk.text for p in window], DUPLICATE_JACCARD, similar, DUPLICATE_COSINE
-        )
+            [self._signature(p.chunk) for p in window], DUPLICATE_JACCARD, similar,
+            DUPLICATE_COSINE,
+        )  # fmt: skip
         kept: list[Passage] = []
         for i, passage in enumerate(window):
             if leaders[i] == i:

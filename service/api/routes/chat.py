@@ -1,7 +1,157 @@
-"""OpenAI-compatible chat completions (filled in by the chat issue)."""
+"""OpenAI-compatible chat: `GET /v1/models` and `POST /v1/chat/completions`.
+
+Point any OpenAI client (or Open WebUI) at ``http://<host>:<port>/v1``: it lists one model,
+``citeqa``, and answers the last user message extractively from the indexed articles.
+
+Like /v1/query, chat is a read: no API key is needed, and an ``Authorization`` header (the
+OpenAI clients always send one) is ignored. Any ``model`` name is accepted and answered by
+citeqa, so clients with a hard-coded model name still work. Fields citeqa has no use for
+(temperature, max_tokens, tools, ...) are ignored.
+
+Errors are OpenAI error objects, ``{"error": {"message", "type", "param", "code"}}``: 400
+(``invalid_request_error``) for a body that is not JSON or not a chat request, no user
+message, or a last user message that is blank or over 1000 characters; 503
+(``server_error``) while no index is loaded.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from indexer.errors import IndexerError
+from service.answering.render import render_response
+from service.api.deps import StateDep
+from service.chat.completions import make_chunks, make_completion, server_sent_events
+from service.chat.conversation import build_chat_query
+from service.chat.errors import ChatRequestError
+from service.chat.schemas import (
+    MODEL_ID,
+    ChatCitations,
+    ChatCompletion,
+    ChatCompletionRequest,
+    ModelCard,
+    ModelList,
+    OpenAIError,
+    OpenAIErrorResponse,
+)
+from service.errors import ServiceError, status_code_for
+from service.state import ServiceState
 
 router = APIRouter(prefix="/v1", tags=["chat"])
+
+# OpenAI reports when a model was created; citeqa's is "when this server started".
+_STARTED = int(time.time())
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": OpenAIErrorResponse, "description": "Not a chat request citeqa can answer"},
+    503: {"model": OpenAIErrorResponse, "description": "No index is loaded yet"},
+}
+
+
+def _error(
+    status: int, message: str, param: str | None = None, code: str | None = None
+) -> Response:
+    kind = "server_error" if status >= 500 else "invalid_request_error"
+    body = OpenAIErrorResponse(
+        error=OpenAIError(message=message, type=kind, param=param, code=code)
+    )
+    return JSONResponse(body.model_dump(), status_code=status)
+
+
+def _field(location: tuple[int | str, ...]) -> str:
+    """Pydantic's ``("messages", 0, "content")`` as OpenAI's ``messages[0].content``."""
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
+
+
+def _invalid_body(error: ValidationError) -> Response:
+    problems = error.errors(include_url=False)
+    if problems[0]["type"] == "json_invalid":
+        return _error(400, "the request body is not valid JSON", code="invalid_json")
+    message = "; ".join(f"{_field(p['loc']) or 'body'}: {p['msg']}" for p in problems)
+    # A union reports each member's failure ("content.str", "content.list[...]"): name the
+    # field they share.
+    shared = tuple(problems[0]["loc"])
+    for problem in problems[1:]:
+        length = 0
+        for mine, theirs in zip(shared, problem["loc"], strict=False):
+            if mine != theirs:
+                break
+            length += 1
+        shared = shared[:length]
+    return _error(400, message, param=_field(shared) or None, code="invalid_value")
+
+
+async def _answer(state: ServiceState, body: ChatCompletionRequest) -> tuple[str, ChatCitations]:
+    """The reply text and its citations; the model runs in a worker thread."""
+    query = build_chat_query(body.user_messages())
+    engine = state.require_engine()  # one index generation for the answer and its sources
+    result = await run_in_threadpool(
+        engine.answer, query.question, retrieval_query=query.retrieval_query
+    )
+    documents = engine.index.documents
+    content = render_response(result, documents, markdown=True)
+    return content, ChatCitations.of_result(result, documents, query.retrieval_query)
+
+
+@router.get("/models", response_model=ModelList)
+def list_models() -> ModelList:
+    """The one model this server offers, ``citeqa``, in OpenAI's list shape."""
+    return ModelList(data=[ModelCard(id=MODEL_ID, created=_STARTED, owned_by="citeqa")])
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}},
+)
+async def chat_completions(request: Request, state: StateDep) -> Response:
+    """Answer the last user message; earlier user messages resolve follow-ups.
+
+    The body is an OpenAI chat request: ``messages`` (``content`` a string or a list of
+    parts, of which ``{"type": "text", "text": ...}`` parts are read) and ``stream``. The
+    latest user message is the question and decides the answer type; retrieval uses it plus
+    the content words of the two user messages before it ("and in February?" retrieves with
+    "people Mexico extradited" from "How many people has Mexico extradited?").
+
+    The reply's content is plain text (Markdown-friendly): the answer with a numbered
+    reference, the quoted sentence, other figures when sources disagree, and the numbered
+    sources "[1] Title — Publisher, date (doc_id)"; or "The indexed articles do not answer
+    this question." with the closest passages. Next to ``choices``, a top-level
+    ``citations`` object holds the same structured answer as /v1/query (``question``,
+    ``question_type``, ``answer``, ``alternatives``, ``sources_disagree``, ``passages``,
+    ``timings_ms``, every citation with ``doc_id`` and character offsets into the document
+    text) and the ``retrieval_query`` used. ``usage`` counts words, not tokens.
+
+    With ``"stream": true`` the reply is ``text/event-stream``: a chunk with the assistant
+    role, the content in pieces, a final chunk with an empty delta,
+    ``finish_reason: "stop"`` and ``citations``, then ``data: [DONE]``.
+    """
+    # The body is parsed here, not by FastAPI, so its errors take OpenAI's shape on these
+    # routes while /v1/query keeps the app-wide one.
+    try:
+        body = ChatCompletionRequest.model_validate_json(await request.body())
+    except ValidationError as error:
+        return _invalid_body(error)
+    try:
+        content, citations = await _answer(state, body)
+    except ChatRequestError as error:
+        return _error(400, str(error), param=error.param, code=error.code)
+    except (ServiceError, IndexerError, ValueError) as error:
+        status = status_code_for(error)
+        return _error(400 if status == 422 else status, str(error))
+    if body.stream:
+        return StreamingResponse(
+            server_sent_events(make_chunks(content, citations)),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    prompt = "\n".join(body.user_messages())
+    return JSONResponse(make_completion(content, citations, prompt).model_dump(mode="json"))

@@ -1,0 +1,1 @@
+"""Benchmark scripts: repeatable measurements printed as tables (not tests)."""

@@ -1,0 +1,86 @@
+"""Index-build throughput against the raw model on the same texts.
+
+    python -m eval.bench.index_throughput [--source seeds] [--squad PATH] [--repeat 3]
+
+Builds a fresh index of the source, then times ``model.encode`` alone on exactly the texts
+the indexer embedded (chunks and sentences) in the same process and prints the ratio
+(indexer chunks/s over raw chunks/s). The target is >= 0.9: the indexer should cost little
+beyond the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from citeqa.config import Settings
+from indexer.factory import make_processor, make_writer
+from indexer.index import load_index
+
+
+def _squad_folder(path: Path, target: Path) -> Path:
+    """Write every paragraph of a SQuAD file as a .txt article (outside the repository)."""
+    data = json.loads(path.read_text())["data"]
+    target.mkdir(parents=True, exist_ok=True)
+    for a, article in enumerate(data):
+        for p, paragraph in enumerate(article["paragraphs"]):
+            (target / f"{a:04d}-{p:03d}.txt").write_text(paragraph["context"], encoding="utf-8")
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, default=Path("seeds"))
+    parser.add_argument("--squad", type=Path, help="Index a SQuAD JSON's paragraphs instead.")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    settings = Settings()
+    processor = make_processor(settings)
+    embedder = processor.embedder
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        source = _squad_folder(args.squad, Path(scratch) / "src") if args.squad else args.source
+        for run in range(args.repeat):
+            index_dir = Path(scratch) / f"index-{run}"
+            started = time.perf_counter()
+            report = make_writer(settings, index_dir, processor).build([source])
+            build_seconds = time.perf_counter() - started
+            index = load_index(index_dir, embedder)
+            texts = [c.text for c in index.chunks]
+            texts += [
+                index.documents[d].text[int(s) : int(e)]
+                for d, s, e in zip(
+                    index.sentences.doc_ids, index.sentences.starts, index.sentences.ends,
+                    strict=True,
+                )
+            ]  # fmt: skip
+            started = time.perf_counter()
+            embedder.encode_documents([c.text for c in index.chunks])
+            embedder.encode_documents(texts[len(index.chunks) :])
+            raw_seconds = time.perf_counter() - started
+            rows.append((report.chunks, len(texts), build_seconds, raw_seconds))
+    table = Table(title=f"index build throughput ({source})")
+    for column in ("run", "chunks", "texts embedded", "build s", "raw encode s",
+                   "build chunks/s", "raw chunks/s", "ratio"):  # fmt: skip
+        table.add_column(column, justify="right")
+    ratios = []
+    for run, (chunks, embedded, build, raw) in enumerate(rows, start=1):
+        ratio = (chunks / build) / (chunks / raw)
+        ratios.append(ratio)
+        table.add_row(
+            str(run), str(chunks), str(embedded), f"{build:.2f}", f"{raw:.2f}",
+            f"{chunks / build:.1f}", f"{chunks / raw:.1f}", f"{ratio:.2f}",
+        )  # fmt: skip
+    Console().print(table)
+    Console().print(f"median ratio {statistics.median(ratios):.2f} (target >= 0.90)")
+
+
+if __name__ == "__main__":
+    main()
