@@ -26,6 +26,7 @@ class Prediction:
     passages: tuple[RetrievedPassage, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
     answer_doc_id: str | None = None
+    confidence: float = 0.0
 
 
 class Answerer(Protocol):
@@ -51,6 +52,7 @@ class LocalAnswerer:
             ),
             timings_ms=dict(result.timings_ms),
             answer_doc_id=result.answer.citation.doc_id if result.answer else None,
+            confidence=result.answer.confidence if result.answer else 0.0,
         )
 
 
@@ -76,4 +78,5 @@ class RemoteAnswerer:
             ),
             timings_ms={k: float(v) for k, v in body.get("timings_ms", {}).items()},
             answer_doc_id=answer["citation"]["doc_id"] if answer else None,
+            confidence=float(answer["confidence"]) if answer else 0.0,
         )

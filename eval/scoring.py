@@ -30,6 +30,7 @@ class QuestionScore:
     true_returned: bool = False
     both_in_passages: bool = False
     sources_disagree: bool = False
+    confidence: float = 0.0
 
 
 def _contains(text: str, needle: str) -> bool:
@@ -104,4 +105,5 @@ def score_question(question: GoldQuestion, prediction: Prediction, k: int) -> Qu
         and any(_contains(passages_text, a) for a in question.answers)
         and any(_contains(passages_text, f) for f in question.fake_answers),
         sources_disagree=prediction.sources_disagree,
+        confidence=prediction.confidence,
     )
