@@ -20,6 +20,38 @@ SEPARATORS = ["\n\n", "\n", _SENTENCE_BREAK, r";\s+", r",\s+", r"\s+", ""]
 SPECIAL_TOKENS = 2
 
 
+def _locate(
+    text: str,
+    piece: str,
+    previous: tuple[int, int] | None,
+    overlap_fits: Callable[[str], bool],
+) -> int:
+    """Where ``piece`` starts, given the chunk before it.
+
+    Chunks come in order and leave no gap but white space, so the next one starts after the
+    previous start, no later than the first character after the previous end, ends past it,
+    and shares at most the overlap with it. Repeated text ("0 0 0. 0 0 0.") makes a plain
+    ``find`` pick the wrong copy.
+    """
+    if previous is None:
+        found = text.find(piece)
+    else:
+        start, end = previous
+        limit = end + (len(text[end:]) - len(text[end:].lstrip()))
+        found = text.find(piece, start + 1)
+        while found != -1 and not (
+            found <= limit and found + len(piece) > end and overlap_fits(text[found:end])
+        ):
+            if found > limit:
+                break
+            found = text.find(piece, found + 1)
+        if found == -1 or found > limit:
+            found = text.find(piece, end)
+    if found < 0:
+        raise RuntimeError(f"chunk text not found in its block: {piece[:60]!r}")
+    return found
+
+
 class Chunker:
     """Splits content blocks into chunks of at most ``chunk_size`` model tokens."""
 
@@ -43,18 +75,17 @@ class Chunker:
             strip_whitespace=True,
         )
 
+    def _overlap_fits(self, shared: str) -> bool:
+        return self._count_tokens(shared) <= self.chunk_overlap
+
     def split_block(self, text: str, block: Span) -> list[tuple[int, int]]:
         """Return ``(start, end)`` offsets into ``text`` of the chunks of one block."""
         block_text = text[block.start : block.end]
         spans: list[tuple[int, int]] = []
         for piece in self._splitter.split_text(block_text):
-            # Overlapping chunks start after the previous start, never at or before it.
-            search_from = spans[-1][0] - block.start + 1 if spans else 0
-            found = block_text.find(piece, search_from)
-            if found < 0:
-                raise RuntimeError(f"chunk text not found in its block: {piece[:60]!r}")
-            spans.append((block.start + found, block.start + found + len(piece)))
-        return spans
+            found = _locate(block_text, piece, spans[-1] if spans else None, self._overlap_fits)
+            spans.append((found, found + len(piece)))
+        return [(block.start + s, block.start + e) for s, e in spans]
 
     def chunk(
         self, doc_id: str, text: str, blocks: Sequence[Span], sentences: Sequence[Span]

@@ -59,7 +59,7 @@ _document = st.builds(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(document=_document, size=st.integers(8, 60), overlap_share=st.floats(0, 0.5))
 def test_chunks_reassemble_the_content(document: str, size: int, overlap_share: float) -> None:
     document = document.replace("\r\n", "\n")
