@@ -94,7 +94,7 @@ def test_index_built_with_another_model_is_refused(
     manifest["model_name"] = "some-other-model"
     manifest["dimension"] = 768
     manifest_path.write_text(json.dumps(manifest))
-    with pytest.raises(IndexMismatchError, match="some-other-model.*CITEQA_EMBEDDING_MODEL"):
+    with pytest.raises(IndexMismatchError, match=r"some-other-model.*CITEQA_EMBEDDING_MODEL"):
         load_index(writable_index_dir, embedder)
 
 
