@@ -177,7 +177,7 @@ def ask(
         response = engine.answer(question, top_k=top_k)
     except (IndexerError, ValueError) as error:
         _fail(error)
-    Console().print(render_response(response))
+    Console().print(render_response(response, engine.index.documents))
 
 
 @app.command("eval")
