@@ -61,7 +61,8 @@ def top_sentences(passages: Sequence[Passage], limit: int = MAX_SENTENCES) -> li
     seen: set[int] = set()
     ranked: list[tuple[float, ScoredSentence]] = []
     for rank, passage in enumerate(passages):
-        for sentence in passage.sentences:
+        sentences = [s for p in (passage, *passage.duplicates) for s in p.sentences]
+        for sentence in sentences:
             if sentence.row in seen:
                 continue
             seen.add(sentence.row)

@@ -18,12 +18,13 @@ for _words, _labels in (
     (
         "person man woman official officials leader president minister secretary senator "
         "governor politician expert analyst author spokesperson ambassador chief head judge "
-        "lawyer player coach king queen general director founder candidate",
+        "lawyer player coach king queen general director founder candidate ceo chairman "
+        "chairwoman chair owner actor actress singer writer artist scientist",
         frozenset({"PERSON"}),
     ),
     (
         "country countries nation state city town capital region province place area "
-        "neighbour neighbor",
+        "neighbour neighbor location venue site stadium",
         frozenset({"GPE", "LOC"}),
     ),
     (
@@ -33,7 +34,11 @@ for _words, _labels in (
     ),
     ("year month day date decade century period", frozenset({"DATE", "TIME"})),
     ("percentage percent proportion share rate", frozenset({"PERCENT"})),
-    ("price cost amount sum", frozenset({"MONEY"})),
+    (
+        "price cost amount sum revenue revenues profit income salary budget fee",
+        frozenset({"MONEY"}),
+    ),
+    ("movie film book song album novel show series play painting", frozenset({"WORK_OF_ART"})),
     ("language religion nationality", frozenset({"NORP", "LANGUAGE"})),
 ):
     for _word in _words.split():
@@ -119,6 +124,10 @@ def classify_question(question: str) -> QuestionType:
         labels = AMOUNT_LIKE | (TIME_LIKE if wh in ("how long", "how old", "how often") else set())
         return QuestionType("how_much", frozenset(labels), numeric=True, cumulative=cumulative)
     if wh.startswith("who"):
+        # "Who is the CEO of X?" names a role: only a person can fill it.
+        role = _head_noun(after)
+        if role is not None and _NOUN_TYPES[role] == frozenset({"PERSON"}):
+            return QuestionType("who", frozenset({"PERSON"}), focus=role)
         return QuestionType("who", PERSON_LIKE)
     if wh == "when" or re.match(r"\s*(year|month|day|date)\b", after, re.IGNORECASE):
         return QuestionType("when", TIME_LIKE)
@@ -134,6 +143,13 @@ def classify_question(question: str) -> QuestionType:
         # "What is X?" asks for a definition: a sentence, not a phrase.
         definitional = bool(_DEFINITION.match(after))
         return QuestionType("what", frozenset(), wants_sentence=definitional, focus=focus)
+    if not wh:
+        # A keyword query ("Super Bowl 2021 location") names what it wants somewhere in it.
+        for word in re.findall(r"[A-Za-z]+", question.lower()):
+            if word in _NOUN_TYPES:
+                labels = _NOUN_TYPES[word]
+                kind = "when" if labels == TIME_LIKE else "where" if "GPE" in labels else "which"
+                return QuestionType(kind, labels, numeric="PERCENT" in labels, focus=word)
     if wh == "why":
         return QuestionType("why", frozenset(), wants_sentence=True)
     return QuestionType("how" if wh == "how" else "other", frozenset(), wants_sentence=True)

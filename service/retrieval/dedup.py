@@ -21,8 +21,17 @@ def minhash(text: str) -> MinHash:
     return signature
 
 
+_FACT = re.compile(r"\w*\d\w*|[A-Z][\w’'-]+")
+
+
+def facts(text: str) -> frozenset[str]:
+    """Numbers and capitalised words: what two copies of one story must agree on."""
+    return frozenset(_FACT.findall(text))
+
+
 def group_near_duplicates(
     signatures: Sequence[MinHash],
+    fact_sets: Sequence[frozenset[str]],
     threshold: float,
     similar: Sequence[Sequence[float]] | None = None,
     similar_threshold: float = 1.01,
@@ -30,16 +39,19 @@ def group_near_duplicates(
     """For each passage, the index of the earlier (better-ranked) one it duplicates, or itself.
 
     Two passages are duplicates when their word-shingle Jaccard estimate reaches
-    ``threshold`` or, if given, their vector similarity reaches ``similar_threshold``.
+    ``threshold`` or, if given, their vector similarity reaches ``similar_threshold``, and
+    they state the same facts (numbers, capitalised names).
     """
     leader = list(range(len(signatures)))
     for i in range(len(signatures)):
         for j in range(i):
             if leader[j] != j:
                 continue
-            if signatures[i].jaccard(signatures[j]) >= threshold or (
+            near = signatures[i].jaccard(signatures[j]) >= threshold or (
                 similar is not None and similar[i][j] >= similar_threshold
-            ):
+            )
+            # Copies that differ in a figure or a name disagree: both stay visible.
+            if near and fact_sets[i] == fact_sets[j]:
                 leader[i] = j
                 break
     return leader

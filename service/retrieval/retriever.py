@@ -17,7 +17,7 @@ from citeqa.types import Chunk, Document, Hit
 from indexer.embedding import Vectors
 from indexer.index import Index, SearchMode
 from service.answering.terms import Lexicon, content_terms
-from service.retrieval.dedup import group_near_duplicates, minhash
+from service.retrieval.dedup import facts, group_near_duplicates, minhash
 
 SENTENCE_DENSE_WEIGHT = 0.6
 PASSAGE_DENSE_WEIGHT = 0.45
@@ -68,7 +68,14 @@ class Passage:
     hit: Hit
     score: float
     sentences: list[ScoredSentence]
-    also_reported_by: list[Chunk] = field(default_factory=list)
+    # Near-identical passages collapsed into this one. They are still read for answers: a
+    # copy whose figures were altered is exactly where sources disagree.
+    duplicates: list[Passage] = field(default_factory=list)
+
+    @property
+    def also_reported_by(self) -> list[Chunk]:
+        """Duplicates from other documents (copies inside one document are just overlap)."""
+        return [d.chunk for d in self.duplicates if d.chunk.doc_id != self.chunk.doc_id]
 
     @property
     def chunk(self) -> Chunk:
@@ -170,13 +177,13 @@ class Retriever:
         ]
         similar = (vectors @ vectors.T).tolist()
         leaders = group_near_duplicates(
-            [self._signature(p.chunk) for p in window], DUPLICATE_JACCARD, similar,
-            DUPLICATE_COSINE,
+            [self._signature(p.chunk) for p in window], [facts(p.chunk.text) for p in window],
+            DUPLICATE_JACCARD, similar, DUPLICATE_COSINE,
         )  # fmt: skip
         kept: list[Passage] = []
         for i, passage in enumerate(window):
             if leaders[i] == i:
                 kept.append(passage)
-            elif passage.chunk.doc_id != window[leaders[i]].chunk.doc_id:
-                window[leaders[i]].also_reported_by.append(passage.chunk)
+            else:
+                window[leaders[i]].duplicates.append(passage)
         return kept + passages[len(window) :]
