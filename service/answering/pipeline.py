@@ -13,6 +13,7 @@ from indexer.index import Index
 from service.answering.aggregate import aggregate
 from service.answering.extractor import Candidate, SpanExtractor
 from service.answering.question import classify_question
+from service.answering.reader_extractor import ReaderExtractor, SpanReader
 from service.retrieval.retriever import Filters, Passage, RetrievalOptions, Retriever
 
 
@@ -54,14 +55,16 @@ class QueryEngine:
         index: Index,
         embedder: Embedder,
         abstain_threshold: float,
-        reader: object | None = None,
+        reader: SpanReader | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.abstain_threshold = abstain_threshold
         self.retriever = Retriever(index)
-        self.extractor = SpanExtractor(index)
-        self.reader = reader
+        # A neural reader, when configured, replaces the model-free extractor.
+        self.extractor: SpanExtractor | ReaderExtractor = (
+            ReaderExtractor(reader) if reader is not None else SpanExtractor(index)
+        )
 
     def answer(
         self,
@@ -84,7 +87,7 @@ class QueryEngine:
         with timer.stage("retrieve"):
             # Read from more passages than are shown: the answer may sit in the sixth.
             passages = self.retriever.retrieve(query_text, vector, max(top_k, 8), filters, options)
-        with timer.stage("extract"):
+        with timer.stage("read"):
             candidates: list[Candidate] = self.extractor.extract(question, question_type, passages)
         with timer.stage("aggregate"):
             result = aggregate(self.index, candidates, question_type, self.abstain_threshold)

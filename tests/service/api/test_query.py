@@ -86,7 +86,7 @@ def test_passages_carry_citation_metadata(client: TestClient) -> None:
     assert top["source"] == "Global Research"
     assert top["published"] == "2025-05-28"
     assert [p["rank"] for p in body["passages"]] == list(range(1, len(body["passages"]) + 1))
-    assert {"embed", "retrieve", "extract", "total"} <= set(body["timings_ms"])
+    assert {"embed", "retrieve", "read", "aggregate", "total"} <= set(body["timings_ms"])
 
 
 def test_filters_by_source_and_date(client: TestClient) -> None:
