@@ -46,11 +46,12 @@ def group_near_duplicates(
         for j in range(i):
             if leader[j] != j:
                 continue
-            near = signatures[i].jaccard(signatures[j]) >= threshold or (
-                similar is not None and similar[i][j] >= similar_threshold
-            )
-            # Copies that differ in a figure or a name disagree: both stay visible.
-            if near and fact_sets[i] == fact_sets[j]:
+            # A copy that changes only a figure or a name is a disagreement, not a duplicate:
+            # both stay visible. A rewrite of the same story (low word overlap, same meaning)
+            # is collapsed whatever its wording.
+            copy = signatures[i].jaccard(signatures[j]) >= threshold
+            rewrite = similar is not None and similar[i][j] >= similar_threshold
+            if (copy and fact_sets[i] == fact_sets[j]) or (rewrite and not copy):
                 leader[i] = j
                 break
     return leader
