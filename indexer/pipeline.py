@@ -43,8 +43,13 @@ class DocumentProcessor:
     def process(
         self, documents: Sequence[Document], show_progress: bool = False
     ) -> list[ProcessedDocument]:
+        from tqdm import tqdm
+
         prepared: list[tuple[Document, list[Chunk], Annotations]] = []
-        for document in documents:
+        # spaCy takes about as long as the embedding on news text: show it too.
+        for document in tqdm(
+            documents, desc="annotating", unit="doc", disable=not show_progress, leave=False
+        ):
             classified = classify_lines(document.text)
             filled = replace(
                 with_metadata(document, extract_metadata(classified)),
