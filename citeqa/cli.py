@@ -158,6 +158,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
+        access_log=False,  # the app logs each request itself, with its request id
     )
 
 
