@@ -52,13 +52,28 @@ def _row(result: ConfigurationResult) -> dict[str, float]:
     return row
 
 
+# The console shows the headline numbers; report.md and report.json carry all of them.
+CONSOLE_COLUMNS = {
+    "passage recall@1": "psg R@1",
+    "passage recall@5": "psg R@5",
+    "passage mrr@10": "psg MRR",
+    "doc ndcg@10": "doc nDCG",
+    "answer exact_match": "EM",
+    "answer f1": "F1",
+    "answer abstention_precision": "abst P",
+    "answer abstention_recall": "abst R",
+    "rgb disagreement_flagged_when_both": "flagged",
+    "latency p50 ms": "p50 ms",
+}
+
+
 def results_table(results: list[ConfigurationResult], title: str) -> Table:
     rows = [_row(r) for r in results]
-    columns = [c for c in rows[0] if not c.endswith(("answerable", "unanswerable"))] if rows else []
+    columns = [c for c in CONSOLE_COLUMNS if rows and c in rows[0]]
     table = Table(title=title)
     table.add_column("configuration")
     for column in columns:
-        table.add_column(column, justify="right")
+        table.add_column(CONSOLE_COLUMNS[column], justify="right")
     for result, row in zip(results, rows, strict=True):
         table.add_row(result.name, *(f"{row.get(c, float('nan')):.3f}" for c in columns))
     return table
