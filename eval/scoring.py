@@ -8,6 +8,7 @@ passage in the top k (the "top-k accuracy" of open-domain QA).
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from eval.datasets import GoldQuestion
@@ -33,9 +34,18 @@ class QuestionScore:
     confidence: float = 0.0
 
 
+def _normalize_text(text: str) -> str:
+    """SQuAD normalisation after dropping *all* punctuation, curly quotes included.
+
+    The official answer normalisation strips ASCII punctuation only, so "“Three" would not
+    contain "three"; relevance must not depend on the quote style of the source.
+    """
+    return normalize_answer("".join(" " if unicodedata.category(c)[0] == "P" else c for c in text))
+
+
 def _contains(text: str, needle: str) -> bool:
-    needle = normalize_answer(needle)
-    return bool(needle) and f" {needle} " in f" {normalize_answer(text)} "
+    needle = _normalize_text(needle)
+    return bool(needle) and f" {needle} " in f" {_normalize_text(text)} "
 
 
 def passage_is_relevant(question: GoldQuestion, passage: RetrievedPassage) -> bool:

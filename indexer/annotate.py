@@ -6,7 +6,7 @@ reads the stored spans of the sentences it considers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from citeqa.types import Span
@@ -20,6 +20,7 @@ class Annotations:
     sentences: list[Span]
     entities: list[Span]
     noun_chunks: list[Span]
+    metadata: list[Span] = field(default_factory=list)  # e.g. where the date is written
 
 
 def load_spacy(name: str) -> Language:

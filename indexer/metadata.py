@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from citeqa.types import Document
+from citeqa.types import Document, Span
 from indexer.cleaning import ClassifiedLine, LineKind, split_title_suffix
 from indexer.dates import DATE_PATTERN, date_from_url, parse_date
 
@@ -21,6 +21,8 @@ class Metadata:
     source: str | None = None
     published: str | None = None
     url: str | None = None
+    # Where the published date is written in the original text, so it can be quoted.
+    published_span: Span | None = None
 
 
 def _title(first_line: str) -> str:
@@ -56,6 +58,7 @@ def extract_metadata(classified: list[ClassifiedLine]) -> Metadata:
     title = _title(first)
     explicit_source = dateline_source = None
     published = url = None
+    published_span = None
     for index, item in enumerate(nonblank):
         text = item.line.stripped
         if item.kind is LineKind.METADATA:
@@ -65,13 +68,20 @@ def extract_metadata(classified: list[ClassifiedLine]) -> Metadata:
                 found = parse_date(date_match.group(0))
                 if found and published is None:
                     published = found.isoformat()
+                    line = item.line
+                    start = line.start + len(line.text) - len(line.text.lstrip())
+                    published_span = Span(
+                        start + date_match.start(), start + date_match.end(), "published"
+                    )
                 dateline_source = dateline_source or _dateline_source(text)
         if url is None and item.kind is not LineKind.CONTENT and (match := _URL.search(text)):
             url = match.group(0).rstrip(".,)")
     if published is None and url and (from_url := date_from_url(url)):
         published = from_url.isoformat()
     site = split_title_suffix(first)[1]
-    return Metadata(title, explicit_source or dateline_source or site, published, url)
+    return Metadata(
+        title, explicit_source or dateline_source or site, published, url, published_span
+    )
 
 
 def with_metadata(document: Document, metadata: Metadata) -> Document:

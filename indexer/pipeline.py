@@ -51,11 +51,11 @@ class DocumentProcessor:
             documents, desc="annotating", unit="doc", disable=not show_progress, leave=False
         ):
             classified = classify_lines(document.text)
-            filled = replace(
-                with_metadata(document, extract_metadata(classified)),
-                content_hash=content_hash(document),
-            )
+            metadata = extract_metadata(classified)
+            filled = replace(with_metadata(document, metadata), content_hash=content_hash(document))
             annotations = self.annotator.annotate(filled.text, paragraphs(classified))
+            if metadata.published_span and filled.published == metadata.published:
+                annotations.metadata.append(metadata.published_span)
             chunks = self.chunker.chunk(
                 filled.doc_id, filled.text, content_blocks(classified), annotations.sentences
             )

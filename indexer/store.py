@@ -130,6 +130,10 @@ class DocumentStore:
                 (document.doc_id, "noun_chunk", s.start, s.end, s.label, None)
                 for s in annotations.noun_chunks
             ]
+            rows += [
+                (document.doc_id, "metadata", s.start, s.end, s.label, None)
+                for s in annotations.metadata
+            ]
             db.executemany("INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def delete_documents(self, doc_ids: Iterable[str]) -> int:

@@ -12,6 +12,7 @@ from indexer.embedding import Embedder
 from indexer.index import Index
 from service.answering.aggregate import aggregate
 from service.answering.extractor import Candidate, SpanExtractor
+from service.answering.publication import asks_publication_date, publication_candidates
 from service.answering.question import classify_question
 from service.answering.reader_extractor import ReaderExtractor, SpanReader
 from service.retrieval.retriever import Filters, Passage, RetrievalOptions, Retriever
@@ -89,6 +90,8 @@ class QueryEngine:
             passages = self.retriever.retrieve(query_text, vector, max(top_k, 8), filters, options)
         with timer.stage("read"):
             candidates: list[Candidate] = self.extractor.extract(question, question_type, passages)
+            if asks_publication_date(question):
+                candidates = publication_candidates(self.index, passages) + candidates
         with timer.stage("aggregate"):
             result = aggregate(self.index, candidates, question_type, self.abstain_threshold)
         timer.timings["total"] = round(sum(timer.timings.values()), 3)

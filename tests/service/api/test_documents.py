@@ -70,3 +70,25 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     response = client.get("/healthz", headers={"X-Request-ID": "abc123"})
     assert response.headers["x-request-id"] == "abc123"
+
+
+def test_publication_date_is_quoted_from_the_byline(client: TestClient, api_key: str) -> None:
+    article = (
+        "Lagoon restoration finished in Yucatán\n\nPeninsula Daily, March 3, 2024\n\n"
+        "Engineers finished restoring the mangrove lagoon near Progreso after two years of "
+        "work, the state environment agency said.\n"
+    )
+    headers = {"Authorization": f"Bearer {api_key}"}
+    created = client.post(
+        "/v1/documents", json={"doc_id": "lagoon", "text": article}, headers=headers
+    )
+    assert created.status_code == 200, created.text
+    document = client.get("/v1/documents/lagoon").json()
+    assert (document["source"], document["published"]) == ("Peninsula Daily", "2024-03-03")
+    body = client.post(
+        "/v1/query", json={"question": "When was the article on the mangrove lagoon published?"}
+    ).json()
+    answer = body["answer"]
+    assert answer is not None and answer["text"] == "March 3, 2024"
+    citation = answer["citation"]
+    assert document["text"][citation["char_start"] : citation["char_end"]] == "March 3, 2024"
