@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from citeqa.types import Chunk, Document, Hit
+from citeqa.types import Chunk, Hit
 from indexer.embedding import Embedder, Vectors
 from indexer.errors import IndexCorruptError, IndexMismatchError
 from indexer.generations import current_generation
@@ -106,7 +106,10 @@ class Index:
         self.lexical = LexicalIndex.load(folder / BM25_DIR)
         self.chunks = [chunk for chunk, _ in self.store.iter_chunks()]
         self.position_of = {chunk.chunk_id: i for i, chunk in enumerate(self.chunks)}
-        self.documents = {d.doc_id: d for d in self._load_documents()}
+        self.documents = {d.doc_id: d for d in self.store.iter_documents()}
+        self.chunk_counts: dict[str, int] = {}
+        for chunk in self.chunks:
+            self.chunk_counts[chunk.doc_id] = self.chunk_counts.get(chunk.doc_id, 0) + 1
         self.sentences = _load_sentences(self.store, self.manifest.dimension)
         self.chunk_sentences = _chunk_sentence_rows(self.chunks, self.sentences)
         self._check_counts()
@@ -116,14 +119,6 @@ class Index:
             if self.vectors.ntotal
             else np.zeros((0, self.manifest.dimension), dtype=np.float32)
         )
-
-    def _load_documents(self) -> list[Document]:
-        documents = []
-        for listed in self.store.list_documents():
-            full = self.store.get_document(listed.doc_id)
-            if full is not None:
-                documents.append(full)
-        return documents
 
     def _check_counts(self) -> None:
         expected = {

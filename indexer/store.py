@@ -155,25 +155,14 @@ class DocumentStore:
         sql = f"SELECT COUNT(*) FROM {table}" + (" WHERE kind = ?" if kind else "")
         return int(self._connection().execute(sql, (kind,) if kind else ()).fetchone()[0])
 
-    def get_document(self, doc_id: str) -> Document | None:
-        row = (
-            self._connection()
-            .execute(
-                "SELECT doc_id, text, title, source, published, url, path, content_hash "
-                "FROM documents WHERE doc_id = ?",
-                (doc_id,),
-            )
-            .fetchone()
-        )
-        return Document(*row) if row else None
-
-    def list_documents(self) -> list[Document]:
-        """Every document without its text (``text`` is empty): for listings and metadata."""
+    def iter_documents(self) -> Iterator[Document]:
+        """Every document with its text, in id order (one query, not one per document)."""
         rows = self._connection().execute(
-            "SELECT doc_id, '', title, source, published, url, path, content_hash "
+            "SELECT doc_id, text, title, source, published, url, path, content_hash "
             "FROM documents ORDER BY doc_id"
         )
-        return [Document(*row) for row in rows]
+        for row in rows:
+            yield Document(*row)
 
     def iter_chunks(self) -> Iterator[tuple[Chunk, bytes]]:
         """Chunks in index order (document id, then position) with their vectors."""

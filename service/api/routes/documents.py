@@ -21,17 +21,10 @@ router = APIRouter(prefix="/v1/documents", tags=["documents"])
 DocIdPath = Annotated[str, Path(pattern=DOC_ID_PATTERN.pattern, max_length=128)]
 
 
-def _chunk_counts(state: StateDep) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for chunk in state.require_engine().index.chunks:
-        counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
-    return counts
-
-
 @router.get("", response_model=DocumentsPublic)
 def list_documents(state: StateDep) -> DocumentsPublic:
     engine = state.require_engine()
-    counts = _chunk_counts(state)
+    counts = engine.index.chunk_counts
     data = [
         DocumentSummary(
             doc_id=d.doc_id,
@@ -58,7 +51,7 @@ def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
         source=document.source,
         published=document.published,
         url=document.url,
-        chunks=_chunk_counts(state).get(doc_id, 0),
+        chunks=engine.index.chunk_counts.get(doc_id, 0),
         text=document.text,
     )
 
