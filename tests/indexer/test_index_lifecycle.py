@@ -197,3 +197,19 @@ def test_html_articles_are_extracted(
     index = load_index(tmp_path / "index", processor.embedder)
     assert "Veracruz handled record cargo" in index.documents["page"].text
     assert "Home | About" not in index.documents["page"].text
+
+
+def test_approximate_index_type_finds_the_same_top_chunk(
+    tmp_path: Path, settings: Settings, processor: DocumentProcessor, seed_index_dir: Path
+) -> None:
+    hnsw_settings = settings.model_copy(update={"faiss_index_type": "hnsw"})
+    make_writer(hnsw_settings, tmp_path / "hnsw", processor).build([SEEDS])
+    approximate = load_index(tmp_path / "hnsw", processor.embedder)
+    exact = load_index(seed_index_dir, processor.embedder)
+    assert approximate.manifest.faiss_index_type == "hnsw"
+    for query in QUERIES:
+        vector = exact.encode_query(query)
+        [(got_position, got_score)] = approximate.dense_search(vector, 1)
+        [(want_position, want_score)] = exact.dense_search(vector, 1)
+        assert got_position == want_position
+        assert got_score == pytest.approx(want_score, abs=1e-5)
