@@ -33,7 +33,11 @@ class Embedder:
         # Weights come from a package on disk; never let the hub client reach the network.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import transformers.utils.logging as transformers_logging
         from sentence_transformers import SentenceTransformer
+
+        # A "Loading weights" bar on every start-up is noise in logs and CLI output.
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
         self.model_path = model_path
         self.batch_size = batch_size
