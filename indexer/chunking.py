@@ -20,6 +20,15 @@ SEPARATORS = ["\n\n", "\n", _SENTENCE_BREAK, r";\s+", r",\s+", r"\s+", ""]
 SPECIAL_TOKENS = 2
 
 
+def sentences_within(sentences: Sequence[Span], start: int, end: int) -> tuple[Span, ...]:
+    """The sentences overlapping ``[start, end)``, clipped to it."""
+    return tuple(
+        Span(max(s.start, start), min(s.end, end), s.label)
+        for s in sentences
+        if s.start < end and s.end > start
+    )
+
+
 def _locate(
     text: str,
     piece: str,
@@ -94,10 +103,6 @@ class Chunker:
         chunks: list[Chunk] = []
         for block in blocks:
             for start, end in self.split_block(text, block):
-                inside = tuple(
-                    Span(max(s.start, start), min(s.end, end), s.label)
-                    for s in sentences
-                    if s.start < end and s.end > start
-                )
+                inside = sentences_within(sentences, start, end)
                 chunks.append(Chunk(doc_id, len(chunks), start, end, text[start:end], inside))
         return chunks

@@ -16,6 +16,7 @@ import numpy as np
 
 from citeqa.types import Chunk, Document, Span
 from indexer.annotate import Annotations
+from indexer.chunking import sentences_within
 from indexer.embedding import Vectors
 
 SCHEMA = """
@@ -178,11 +179,7 @@ class DocumentStore:
                 sentences.clear()
                 texts[doc_id] = self._document_text(doc_id)
                 sentences[doc_id] = self.spans(doc_id, "sentence")
-            inside = tuple(
-                Span(max(s.start, start), min(s.end, end), s.label)
-                for s in sentences[doc_id]
-                if s.start < end and s.end > start
-            )
+            inside = sentences_within(sentences[doc_id], start, end)
             yield Chunk(doc_id, idx, start, end, texts[doc_id][start:end], inside), vector
 
     def _document_text(self, doc_id: str) -> str:

@@ -39,18 +39,8 @@
     return match ? { start: Number(match[1]), end: Number(match[2]) } : null;
   }
 
-  /** Same rendering as the chat page: "2025-06-18" -> "18 Jun 2025". */
-  function formatDate(value) {
-    if (!value) return "";
-    const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(value);
-    if (!match) return String(value);
-    const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])));
-    return date.toLocaleDateString(undefined, {
-      year: "numeric", month: "short", day: "numeric", timeZone: "UTC",
-    });
-  }
+  const { formatDate, errorMessage } = window.citeqaCommon;
 
-  /** Only http(s) links are followed: a stored `javascript:` URL must not become a link. */
   function safeUrl(value) {
     try {
       const url = new URL(value, window.location.href);
@@ -109,16 +99,6 @@
   function showSpan(text) {
     const mark = renderText(text, spanFromFragment(window.location.hash));
     if (mark) mark.scrollIntoView({ block: "center" });
-  }
-
-  async function errorMessage(response) {
-    try {
-      const body = await response.json();
-      if (body && typeof body.detail === "string" && body.detail) return body.detail;
-    } catch (_) {
-      // Not JSON: fall back to the status line.
-    }
-    return `The service answered ${response.status} ${response.statusText}.`.trim();
   }
 
   async function start() {
