@@ -67,8 +67,10 @@ class ClassifiedLine:
 
 def _is_dateline(text: str) -> bool:
     """A line that is mostly a date: "Wednesday, May 28, 2025", "Global Research, May 28, 2025"."""
+    if len(text) > 90:  # checked first: the date pattern is slow on paragraph-long lines
+        return False
     match = DATE_PATTERN.search(text)
-    if not match or len(text) > 90:
+    if not match:
         return False
     rest = (text[: match.start()] + " " + text[match.end() :]).strip(" ,-|·")
     return len(rest.split()) <= 5

@@ -8,6 +8,7 @@ from citeqa.config import Settings
 from indexer.annotate import Annotator, load_spacy
 from indexer.chunking import Chunker
 from indexer.embedding import Embedder
+from indexer.parallel import default_workers
 from indexer.pipeline import DocumentProcessor
 from indexer.writer import IndexWriter
 
@@ -21,7 +22,10 @@ def make_processor(settings: Settings, embedder: Embedder | None = None) -> Docu
     chunker = Chunker(
         embedder.count_tokens, settings.chunk_size_tokens, settings.chunk_overlap_tokens
     )
-    return DocumentProcessor(embedder, Annotator(load_spacy(settings.spacy_model)), chunker)
+    workers = settings.index_workers or default_workers()
+    return DocumentProcessor(
+        embedder, Annotator(load_spacy(settings.spacy_model)), chunker, workers
+    )
 
 
 def make_writer(

@@ -1,18 +1,34 @@
-"""Turn loaded Documents into what the store keeps: clean -> annotate -> chunk -> embed."""
+"""Turn loaded Documents into what the store keeps: clean -> chunk -> annotate -> embed.
+
+Chunks are embedded while spaCy annotates (see indexer/parallel.py); sentences follow.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from citeqa.types import Chunk, Document
+import numpy as np
+
+from citeqa.types import Chunk, Document, Span
 from indexer.annotate import Annotations, Annotator
-from indexer.chunking import Chunker
+from indexer.chunking import Chunker, sentences_within
 from indexer.cleaning import classify_lines, content_blocks, paragraphs
 from indexer.embedding import Embedder, Vectors
 from indexer.metadata import extract_metadata, with_metadata
+from indexer.parallel import SlicedEncoder, torch_threads
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+# Sentences are queued for embedding in groups this size: large enough to batch well,
+# small enough that embedding starts while spaCy is still on later documents.
+SENTENCE_BATCH = 2048
 
 
 @dataclass(frozen=True)
@@ -32,49 +48,108 @@ def content_hash(document: Document) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    document: Document
+    chunks: list[Chunk]  # sentences are attached once spaCy has run
+    paragraphs: list[Span]
+    published_span: Span | None
+
+
 class DocumentProcessor:
     """Holds the models; processes documents in batches so embedding stays batched."""
 
-    def __init__(self, embedder: Embedder, annotator: Annotator, chunker: Chunker) -> None:
+    def __init__(
+        self, embedder: Embedder, annotator: Annotator, chunker: Chunker, workers: int = 1
+    ) -> None:
         self.embedder = embedder
         self.annotator = annotator
         self.chunker = chunker
+        self.workers = max(1, workers)
+
+    def _prepare(self, document: Document) -> _Prepared:
+        classified = classify_lines(document.text)
+        metadata = extract_metadata(classified)
+        filled = replace(with_metadata(document, metadata), content_hash=content_hash(document))
+        published_span = (
+            metadata.published_span
+            if metadata.published_span and filled.published == metadata.published
+            else None
+        )
+        # Chunk boundaries come from the splitter's own separators, not from spaCy, so
+        # chunks can be embedded while spaCy is still running.
+        chunks = self.chunker.chunk(filled.doc_id, filled.text, content_blocks(classified), [])
+        return _Prepared(filled, chunks, paragraphs(classified), published_span)
 
     def process(
         self, documents: Sequence[Document], show_progress: bool = False
     ) -> list[ProcessedDocument]:
         from tqdm import tqdm
 
-        prepared: list[tuple[Document, list[Chunk], Annotations]] = []
-        # spaCy takes about as long as the embedding on news text: show it too.
-        for document in tqdm(
-            documents, desc="annotating", unit="doc", disable=not show_progress, leave=False
-        ):
-            classified = classify_lines(document.text)
-            metadata = extract_metadata(classified)
-            filled = replace(with_metadata(document, metadata), content_hash=content_hash(document))
-            annotations = self.annotator.annotate(filled.text, paragraphs(classified))
-            if metadata.published_span and filled.published == metadata.published:
-                annotations.metadata.append(metadata.published_span)
-            chunks = self.chunker.chunk(
-                filled.doc_id, filled.text, content_blocks(classified), annotations.sentences
-            )
-            prepared.append((filled, chunks, annotations))
-        chunk_texts = [c.text for _, chunks, _ in prepared for c in chunks]
-        sentence_texts = [
-            doc.text[s.start : s.end] for doc, _, ann in prepared for s in ann.sentences
-        ]
-        chunk_vectors = self.embedder.encode_documents(chunk_texts, show_progress)
-        sentence_vectors = self.embedder.encode_documents(sentence_texts, show_progress)
+        prepared = [self._prepare(d) for d in documents]
+        chunk_texts = [c.text for item in prepared for c in item.chunks]
+        # The total grows as spaCy finds the sentences to embed.
+        bar = tqdm(total=len(chunk_texts), desc="embedding", unit="text", disable=not show_progress)
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="citeqa-index")
+        encoder = SlicedEncoder(pool, self.embedder, self.workers, bar.update)
+        try:
+            with torch_threads(1) if self.workers > 1 else nullcontext():
+                # spaCy first: the pool takes tasks in order, and one thread streams it
+                # while the others take the chunk slices.
+                annotating = pool.submit(self._annotate_and_queue, prepared, encoder, bar)
+                gather_chunks = encoder.submit(chunk_texts)
+                annotations, sentence_batches = annotating.result()
+                chunk_vectors = gather_chunks()
+                sentence_vectors = np.concatenate(
+                    [gather() for gather in sentence_batches]
+                    or [np.zeros((0, self.embedder.dimension), dtype=np.float32)]
+                )
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            bar.close()
+        return self._assemble(prepared, annotations, chunk_vectors, sentence_vectors)
+
+    def _annotate_and_queue(
+        self, prepared: list[_Prepared], encoder: SlicedEncoder, bar: tqdm[object]
+    ) -> tuple[list[Annotations], list[Callable[[], Vectors]]]:
+        """Run spaCy; queue each batch of sentences for embedding as soon as it is known."""
+        annotations: list[Annotations] = []
+        batches: list[Callable[[], Vectors]] = []
+        pending: list[str] = []
+        stream = self.annotator.annotate_many([(p.document.text, p.paragraphs) for p in prepared])
+        for item, found in zip(prepared, stream, strict=True):
+            if item.published_span is not None:
+                found.metadata.append(item.published_span)
+            annotations.append(found)
+            pending += [item.document.text[s.start : s.end] for s in found.sentences]
+            if len(pending) >= SENTENCE_BATCH:
+                bar.total += len(pending)
+                batches.append(encoder.submit(pending))
+                pending = []
+        bar.total += len(pending)
+        batches.append(encoder.submit(pending))
+        return annotations, batches
+
+    @staticmethod
+    def _assemble(
+        prepared: list[_Prepared],
+        annotations: list[Annotations],
+        chunk_vectors: Vectors,
+        sentence_vectors: Vectors,
+    ) -> list[ProcessedDocument]:
         result = []
         chunk_at = sentence_at = 0
-        for document, chunks, annotations in prepared:
-            n_chunks, n_sentences = len(chunks), len(annotations.sentences)
+        for item, found in zip(prepared, annotations, strict=True):
+            n_chunks, n_sentences = len(item.chunks), len(found.sentences)
+            chunks = [
+                replace(c, sentences=sentences_within(found.sentences, c.char_start, c.char_end))
+                for c in item.chunks
+            ]
             result.append(
                 ProcessedDocument(
-                    document,
+                    item.document,
                     chunks,
-                    annotations,
+                    found,
                     chunk_vectors[chunk_at : chunk_at + n_chunks],
                     sentence_vectors[sentence_at : sentence_at + n_sentences],
                 )
