@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from citeqa.types import Document, Span
+from indexer.annotate import Annotations, Annotator
 from indexer.embedding import Embedder
 from indexer.parallel import SlicedEncoder, torch_threads
 from indexer.pipeline import DocumentProcessor
@@ -76,4 +79,22 @@ def test_torch_threads_are_restored() -> None:
     before = torch.get_num_threads()
     with torch_threads(1):
         assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+class _BrokenAnnotator(Annotator):
+    def annotate_many(self, documents: Sequence[tuple[str, list[Span]]]) -> Iterator[Annotations]:
+        raise RuntimeError("spaCy failed")
+
+
+def test_a_failing_worker_stops_the_build(processor: DocumentProcessor) -> None:
+    broken = DocumentProcessor(
+        processor.embedder,
+        _BrokenAnnotator(processor.annotator._nlp),
+        processor.chunker,
+        workers=2,
+    )
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="spaCy failed"):
+        broken.process(_documents())
     assert torch.get_num_threads() == before
