@@ -33,6 +33,7 @@ _CUMULATIVE_SENTENCE = re.compile(
     r"\b(to date|so far|in total|a total of|altogether|overall|cumulative(ly)?)\b",
     re.IGNORECASE,
 )
+_WH_START = re.compile(r"(what|which|who|whom|whose|where|when|why|how)\b", re.IGNORECASE)
 _MONTH_OR_DIGIT = re.compile(
     r"\d|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.IGNORECASE
 )
@@ -121,6 +122,8 @@ class SpanExtractor:
             return None  # it only repeats the question
         if not span_terms and not question_type.numeric:
             return None
+        if _WH_START.match(text):
+            return None  # "what kind", "which": a relative clause's wh-word, never an answer
         proximity = _proximity(span, sentence, question_terms)
         score = sentence.score * (0.55 + 0.45 * proximity) * LABEL_WEIGHTS.get(span.label, 1.0)
         score *= _type_fit(text, span, sentence, question_type)

@@ -13,7 +13,18 @@ from bm25s.stopwords import STOPWORDS_EN
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Question words carry no content; "many"/"much" would otherwise match any quantity phrase.
 _EXTRA_STOPWORDS = {"many", "much", "whom", "whose", "did", "does", "according", "said"}
-STOPWORDS = frozenset(STOPWORDS_EN) | _EXTRA_STOPWORDS
+# bm25s's English list leaves out pronouns, wh-words and most auxiliaries: without them "he"
+# and "what" count as content, anchor the proximity score and pass as answers.
+# Left out on purpose: words that are also names or nouns ("May", "US", "will", "can",
+# "mine", "being").
+_FUNCTION_WORDS_TEXT = """
+i me my myself you your yours yourself yourselves he him his himself she her hers herself
+we our ours ourselves they them their theirs themselves its itself
+who which what where when why how whoever whatever
+is are was were be been do doing done has have had having would could should shall those
+"""
+_FUNCTION_WORDS = frozenset(_FUNCTION_WORDS_TEXT.split())
+STOPWORDS = frozenset(STOPWORDS_EN) | _EXTRA_STOPWORDS | _FUNCTION_WORDS
 
 
 @lru_cache(maxsize=1)
