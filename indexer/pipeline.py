@@ -100,10 +100,8 @@ class DocumentProcessor:
                 gather_chunks = encoder.submit(chunk_texts)
                 annotations, sentence_batches = annotating.result()
                 chunk_vectors = gather_chunks()
-                sentence_vectors = np.concatenate(
-                    [gather() for gather in sentence_batches]
-                    or [np.zeros((0, self.embedder.dimension), dtype=np.float32)]
-                )
+                # Never empty: the last batch is queued even when it holds no sentence.
+                sentence_vectors = np.concatenate([gather() for gather in sentence_batches])
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
