@@ -60,7 +60,7 @@ class Annotator:
         """Annotations of each ``(text, paragraphs)`` in order, as soon as each is complete.
 
         One ``nlp.pipe`` stream over the paragraphs of all documents: spaCy batches across
-        documents, which matters when articles are short (a third faster on one-paragraph
+        documents, which matters when articles are short (a fifth faster on one-paragraph
         documents than a stream per document).
         """
         pieces = (
