@@ -41,8 +41,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
     torch_threads: int = Field(default=2, ge=1, le=64)
-    # Threads for an index build (spaCy and embedding side by side); 0 means one per core, up
-    # to four. Each runs torch single-threaded, so 1 gives the old sequential build.
+    # Threads for a `citeqa index` build (spaCy and embedding side by side); 0 means one per
+    # core, up to four. Each runs torch single-threaded; 1 builds sequentially, as API writes
+    # always do.
     index_workers: int = Field(default=0, ge=0, le=64)
     log_level: str = "info"
     log_json: bool = False

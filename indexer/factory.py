@@ -17,12 +17,14 @@ def make_embedder(settings: Settings) -> Embedder:
     return Embedder(settings.resolved_embedding_model(), settings.embedding_batch_size)
 
 
-def make_processor(settings: Settings, embedder: Embedder | None = None) -> DocumentProcessor:
+def make_processor(
+    settings: Settings, embedder: Embedder | None = None, workers: int | None = None
+) -> DocumentProcessor:
     embedder = embedder or make_embedder(settings)
     chunker = Chunker(
         embedder.count_tokens, settings.chunk_size_tokens, settings.chunk_overlap_tokens
     )
-    workers = settings.index_workers or default_workers()
+    workers = workers or settings.index_workers or default_workers()
     return DocumentProcessor(
         embedder, Annotator(load_spacy(settings.spacy_model)), chunker, workers
     )

@@ -81,7 +81,9 @@ def load_state(settings: Settings, processor: DocumentProcessor | None = None) -
 
     torch.set_num_threads(settings.torch_threads)
     if processor is None:
-        processor = make_processor(settings, make_embedder(settings))
+        # A threaded build sets torch to one thread process-wide while it runs; under a
+        # server that would slow every query served meanwhile, so API writes go sequentially.
+        processor = make_processor(settings, make_embedder(settings), workers=1)
     embedder = processor.embedder
     writer = make_writer(settings, processor=processor)
     state = ServiceState(settings, embedder, writer, reader=make_reader(settings))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from citeqa.config import Settings
 from citeqa.types import Document, Span
 from indexer.annotate import Annotations, Annotator
 from indexer.embedding import Embedder
@@ -98,3 +99,11 @@ def test_a_failing_worker_stops_the_build(processor: DocumentProcessor) -> None:
     with pytest.raises(RuntimeError, match="spaCy failed"):
         broken.process(_documents())
     assert torch.get_num_threads() == before
+
+
+def test_api_writes_never_touch_torch_threads(settings: Settings) -> None:
+    # The server's writer must not switch torch to one thread under running queries.
+    from service.state import load_state
+
+    state = load_state(settings.model_copy(update={"index_dir": Path("/nonexistent/index")}))
+    assert state.writer.processor.workers == 1
