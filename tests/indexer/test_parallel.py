@@ -101,9 +101,13 @@ def test_a_failing_worker_stops_the_build(processor: DocumentProcessor) -> None:
     assert torch.get_num_threads() == before
 
 
-def test_api_writes_never_touch_torch_threads(settings: Settings) -> None:
+def test_api_writes_never_touch_torch_threads(
+    settings: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The server's writer must not switch torch to one thread under running queries.
+    import indexer.factory
     from service.state import load_state
 
+    monkeypatch.setattr(indexer.factory, "make_embedder", lambda _: embedder)  # no second load
     state = load_state(settings.model_copy(update={"index_dir": Path("/nonexistent/index")}))
     assert state.writer.processor.workers == 1
