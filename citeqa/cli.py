@@ -12,11 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from citeqa.config import Settings, get_settings
+from citeqa.reader_cli import reader_app
 from indexer.errors import IndexerError
 
 app = typer.Typer(help="Extractive, cited question answering over news articles.")
 index_app = typer.Typer(help="Build and update the hybrid (FAISS + BM25 + SQLite) index.")
 app.add_typer(index_app, name="index")
+app.add_typer(reader_app, name="reader")
 console = Console(stderr=True)
 
 IndexDirOption = Annotated[
