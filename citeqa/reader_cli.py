@@ -8,8 +8,82 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from service.reading.train import TrainConfig
+
 reader_app = typer.Typer(help="Train, evaluate and export the extractive span reader.")
 console = Console(stderr=True)
+_RECIPE = TrainConfig()
+
+
+@reader_app.command("train")
+def reader_train(
+    data: Annotated[
+        list[Path], typer.Option("--data", help="SQuAD-format JSON training file (repeatable).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the trained checkpoint.")],
+    negatives_per_question: Annotated[
+        int, typer.Option(help="No-answer copies of each question (other paragraphs).")
+    ] = _RECIPE.negatives_per_question,
+    max_length: Annotated[int, typer.Option(help="Tokens per window.")] = _RECIPE.max_length,
+    stride: Annotated[int, typer.Option(help="Tokens shared by windows.")] = _RECIPE.stride,
+    learning_rate: Annotated[float, typer.Option(help="AdamW peak.")] = _RECIPE.learning_rate,
+    weight_decay: Annotated[float, typer.Option(help="AdamW.")] = _RECIPE.weight_decay,
+    warmup_ratio: Annotated[
+        float, typer.Option(help="Share of steps of linear warm-up.")
+    ] = _RECIPE.warmup_ratio,
+    batch_size: Annotated[int, typer.Option(help="Windows per step.")] = _RECIPE.batch_size,
+    epochs: Annotated[int, typer.Option(help="Passes over the data.")] = _RECIPE.epochs,
+    max_grad_norm: Annotated[
+        float, typer.Option(help="Gradient clipping.")
+    ] = _RECIPE.max_grad_norm,
+    seed: Annotated[int, typer.Option(help="Head init, negatives, shuffling.")] = _RECIPE.seed,
+    max_answer_tokens: Annotated[
+        int, typer.Option(help="Longest span when decoding (recorded).")
+    ] = _RECIPE.max_answer_tokens,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="First N questions (smoke runs).")
+    ] = None,
+    base_model: Annotated[
+        Path | None,
+        typer.Option("--base-model", help="Local BERT folder (default: all-MiniLM-L6-v2)."),
+    ] = None,
+) -> None:
+    """Fine-tune the span reader by the reference recipe (the defaults) and save it."""
+    from service.reading.errors import ReaderError
+    from service.reading.train import train_reader
+
+    missing = [str(path) for path in data if not path.is_file()]
+    if missing:
+        console.print(f"[red]error:[/red] training data file not found: {', '.join(missing)}")
+        raise typer.Exit(code=2)
+    try:
+        config = TrainConfig(
+            negatives_per_question=negatives_per_question,
+            max_length=max_length,
+            stride=stride,
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            warmup_ratio=warmup_ratio,
+            batch_size=batch_size,
+            epochs=epochs,
+            max_grad_norm=max_grad_norm,
+            seed=seed,
+            max_answer_tokens=max_answer_tokens,
+        )
+        report = train_reader(data, out, config, base_model, show_progress=True, limit=limit)
+    except (ReaderError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(code=2) from error
+    console.print(
+        f"trained on {report.examples:,} examples ({report.windows:,} windows, "
+        f"{report.steps:,} steps, {report.device}) in {report.wall_seconds:.0f} s; "
+        f"final mean loss {report.final_mean_loss:.4f}"
+    )
+    console.print(f"saved the reader to {out} (weights, tokenizer, MODEL_CARD.md)")
+    console.print(
+        f"next: citeqa reader export --model {out} --out DIR2 makes the ONNX int8 model "
+        "the service reads"
+    )
 
 
 @reader_app.command("export")

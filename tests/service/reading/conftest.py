@@ -1,0 +1,71 @@
+"""A tiny word-piece tokenizer and a tiny random BERT, built once per session.
+
+No checkpoint ships offline, so the training tests fine-tune a randomly initialised 2-layer
+BERT (hidden 32) saved as a plain ``BertModel``, exactly as the packaged base model is found:
+loading it for question answering adds a fresh span head.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import (  # type: ignore[attr-defined]  # 5.x: BertTokenizerFast is an alias
+    BertConfig,
+    BertModel,
+    BertTokenizerFast,
+)
+
+# Every word the fixtures use is one token; other words fall apart into letters ("##x").
+_SENTENCES = [
+    "who where what when did the zebra river cross crossed ranger said at dawn",
+    "city council met on monday budget for schools ann bob sat ran home",
+]
+WORDS = [*(f"w{i}" for i in range(40)), *(w for line in _SENTENCES for w in line.split())]
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with vocab.txt: specials, WORDS, single characters and ``##`` letters."""
+    letters = string.ascii_lowercase + string.digits
+    vocabulary = [
+        *["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+        *WORDS,
+        *(c for c in letters + string.punctuation if c not in WORDS),
+        *(f"##{c}" for c in letters),
+    ]
+    folder = tmp_path_factory.mktemp("vocab")
+    (folder / "vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tokenizer_dir: Path) -> BertTokenizerFast:
+    # from_pretrained, not BertTokenizerFast(vocab_file=...): transformers 5 ignores
+    # vocab_file in the constructor and silently builds a 5-token vocabulary.
+    return BertTokenizerFast.from_pretrained(tokenizer_dir, local_files_only=True)
+
+
+@pytest.fixture(scope="session")
+def base_model_dir(
+    tmp_path_factory: pytest.TempPathFactory, tokenizer: BertTokenizerFast
+) -> Iterator[Path]:
+    """A tiny random BERT encoder with its tokenizer, saved like a downloaded base model."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        torch.manual_seed(0)
+        config = BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=128,
+        )
+        folder = tmp_path_factory.mktemp("tiny-bert")
+        BertModel(config).save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        yield folder
