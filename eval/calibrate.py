@@ -104,7 +104,7 @@ def main() -> None:
         questions=tuple(replace(q, answers=(), doc_ids=(), relevance={}) for q in squad.questions),
     )
     samples += _samples(off_corpus, seeds_engine, "squad, seed corpus", False)
-    grid = np.round(np.arange(0.0, 0.8, 0.01), 2)
+    grid = np.round(np.arange(0.0, 1.0, 0.01), 2)
     threshold, score = best_threshold(samples, grid)
     table = Table(title="abstention threshold calibration")
     for column in ("threshold", "objective", "answered (answerable)", "abstained (unanswerable)"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 from citeqa.config import Settings
 from citeqa.types import Document
@@ -20,17 +19,31 @@ from indexer.pipeline import DocumentProcessor
 from indexer.writer import BuildReport, IndexWriter
 from service.answering.pipeline import QueryEngine
 from service.errors import NotReadyError
+from service.reading.errors import ReaderError
+from service.reading.reader import SpanReader
 
 log = logging.getLogger("citeqa")
 
 
-def make_reader(settings: Settings) -> Any:
-    """The optional neural reader when CITEQA_READER_MODEL names a local checkpoint."""
-    if not settings.reader_model:
-        return None
-    from service.reading.neural_reader import NeuralReader
+def make_reader(settings: Settings) -> SpanReader | None:
+    """The span reader, or None for the model-free extractor.
 
-    return NeuralReader(settings.reader_model)
+    ``CITEQA_READER=none`` asks for the extractor. A reader the user named that cannot load
+    is an error; the shipped one missing (a broken install) falls back with a warning.
+    """
+    if settings.reader == "none":
+        return None
+    try:
+        return SpanReader(
+            settings.resolved_reader_model(),
+            threads=settings.reader_threads,
+            max_length=settings.reader_window_tokens,
+        )
+    except ReaderError as error:
+        if settings.reader_model:
+            raise
+        log.warning("no span reader (%s); answering with the model-free extractor", error)
+        return None
 
 
 @dataclass
@@ -38,7 +51,7 @@ class ServiceState:
     settings: Settings
     embedder: Embedder
     writer: IndexWriter
-    reader: Any = None
+    reader: SpanReader | None = None
     engine: QueryEngine | None = None
 
     def __post_init__(self) -> None:
@@ -47,8 +60,10 @@ class ServiceState:
     def reload(self) -> None:
         index = load_index(self.settings.index_dir, self.embedder)
         self.engine = QueryEngine(
-            index, self.embedder, self.settings.abstain_threshold, reader=self.reader
-        )
+            index, self.embedder,
+            self.settings.resolved_abstain_threshold(self.reader is not None), self.reader,
+            self.settings.reader_passages, self.settings.reader_typed_rules,
+        )  # fmt: skip
 
     def require_engine(self) -> QueryEngine:
         engine = self.engine
@@ -103,4 +118,8 @@ def load_engine(settings: Settings) -> QueryEngine:
     torch.set_num_threads(settings.torch_threads)
     embedder = make_embedder(settings)
     index = load_index(settings.index_dir, embedder)
-    return QueryEngine(index, embedder, settings.abstain_threshold, reader=make_reader(settings))
+    reader = make_reader(settings)
+    return QueryEngine(
+        index, embedder, settings.resolved_abstain_threshold(reader is not None), reader,
+        settings.reader_passages, settings.reader_typed_rules,
+    )  # fmt: skip

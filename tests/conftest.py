@@ -16,6 +16,7 @@ from indexer.embedding import Embedder
 from indexer.factory import make_processor, make_writer
 from indexer.index import Index, load_index
 from indexer.pipeline import DocumentProcessor
+from service.reading.reader import SpanReader
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
@@ -35,6 +36,14 @@ def processor(settings: Settings) -> DocumentProcessor:
 @pytest.fixture(scope="session")
 def embedder(processor: DocumentProcessor) -> Embedder:
     return processor.embedder
+
+
+@pytest.fixture(scope="session")
+def span_reader(settings: Settings) -> SpanReader:
+    """The shipped reader, loaded once (as the service loads it)."""
+    return SpanReader(
+        settings.resolved_reader_model(), settings.reader_threads, settings.reader_window_tokens
+    )
 
 
 @pytest.fixture(scope="session")

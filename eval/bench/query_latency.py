@@ -1,15 +1,19 @@
 """End-to-end /v1/query latency on an index, p50 and p99, with the share of each stage.
 
-    python -m eval.bench.query_latency [--index-dir DIR] [--questions 200] [--http]
+    python -m eval.bench.query_latency [--index-dir DIR] [--questions 200] [--squad FILE]
 
-Questions come from the seed gold set (cycled to the requested count). By default the app
-runs in process through FastAPI's TestClient, so the figure includes validation and JSON
-serialisation; the per-stage split comes from the response's ``timings_ms``.
+Questions come from the seed gold set, or from a SQuAD-format file for an index built from
+it (`--squad`), cycled to the requested count. The app runs in process through FastAPI's
+TestClient, so the figure includes validation and JSON serialisation; the per-stage split
+comes from the response's ``timings_ms``. The machine's load average and the process's
+resident memory (models, index and reader loaded) are printed beside the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import time
 from pathlib import Path
@@ -19,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from citeqa.config import Settings
-from eval.datasets import load_gold
+from eval.datasets import load_dataset, load_gold
 
 GOLD = Path(__file__).resolve().parents[1] / "gold" / "seeds.jsonl"
 
@@ -29,6 +33,7 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, default=None)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--squad", type=Path, default=None, help="ask this file's questions")
     args = parser.parse_args()
     from fastapi.testclient import TestClient
 
@@ -37,7 +42,13 @@ def main() -> None:
     settings = Settings()
     if args.index_dir:
         settings = settings.model_copy(update={"index_dir": args.index_dir})
-    gold = [q.question for q in load_gold(GOLD)]
+    if args.squad:
+        squad = load_dataset(args.squad, "squad").questions
+        step = max(len(squad) // args.questions, 1)  # spread over the whole file
+        gold = [q.question for q in squad[::step]]
+    else:
+        gold = [q.question for q in load_gold(GOLD)]
+    load_before = os.getloadavg()
     questions = [gold[i % len(gold)] for i in range(args.questions)]
     totals: list[float] = []
     stages: dict[str, list[float]] = {}
@@ -67,6 +78,22 @@ def main() -> None:
         f"{mean_total:.1f}", "100%",
     )  # fmt: skip
     Console().print(table)
+    load_after = os.getloadavg()
+    Console().print(
+        f"resident memory {_rss_mib():.0f} MiB (peak {_peak_rss_mib():.0f} MiB); load average "
+        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after (1 min)"
+    )
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ alternatives, and the response says the sources disagree instead of silently pic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from citeqa.types import Answer, Citation
@@ -35,10 +35,13 @@ class Aggregate:
 class _Group:
     best: Candidate
     members: list[Candidate]
+    # Only sources that answer with some confidence agree: a weak mention of a name in an
+    # unrelated passage is not a second witness.
+    floor: float = 0.0
 
     @property
     def documents(self) -> set[str]:
-        return {m.doc_id for m in self.members}
+        return {m.doc_id for m in self.members if m.score >= self.floor} | {self.best.doc_id}
 
     @property
     def score(self) -> float:
@@ -68,7 +71,7 @@ def _contains(longer: str, shorter: str) -> bool:
     return f" {shorter} " in f" {longer} "
 
 
-def _group(candidates: Sequence[Candidate]) -> list[_Group]:
+def _group(candidates: Sequence[Candidate], floor: float) -> list[_Group]:
     """Group equal answers; a short form ("Rubio") joins the longer one ("Marco Rubio")."""
     groups: dict[str, _Group] = {}
     for candidate in sorted(candidates, key=lambda c: -len(c.text)):
@@ -79,7 +82,7 @@ def _group(candidates: Sequence[Candidate]) -> list[_Group]:
             (g for k, g in groups.items() if not key.isdigit() and _contains(k, key)), None
         )
         if target is None:
-            groups[key] = _Group(candidate, [candidate])
+            groups[key] = _Group(candidate, [candidate], floor)
         else:
             target.members.append(candidate)
             if candidate.score > target.best.score and answer_key(target.best.text) == key:
@@ -96,7 +99,7 @@ def _answer(index: Index, group: _Group, question_type: QuestionType) -> Answer:
     supporting = []
     seen = {group.best.doc_id}
     for member in sorted(group.members, key=lambda m: -m.score):
-        if member.doc_id not in seen:
+        if member.doc_id not in seen and member.doc_id in group.documents:
             seen.add(member.doc_id)
             supporting.append(citation_for(index, member))
     return Answer(
@@ -113,9 +116,14 @@ def aggregate(
     candidates: Sequence[Candidate],
     question_type: QuestionType,
     abstain_threshold: float,
+    alternative_ratio: Mapping[str, float] = ALTERNATIVE_RATIO,
 ) -> Aggregate:
-    """Pick the answer, or abstain when even the best candidate is below the threshold."""
-    groups = _group(candidates)
+    """Pick the answer, or abstain when even the best candidate is below the threshold.
+
+    ``alternative_ratio`` is how close to the answer's score (``numeric`` for figures and
+    dates, ``entity`` otherwise) a differing value must come to be listed as a disagreement.
+    """
+    groups = _group(candidates, abstain_threshold)
     if not groups or groups[0].score < abstain_threshold:
         return Aggregate(None, [], False)
     top = groups[0]
@@ -128,7 +136,7 @@ def aggregate(
         # Another entity in the answer's own sentence is context, not a competing claim.
         if group.best.sentence.row in top_rows or group.best.label == "SENTENCE":
             continue
-        ratio = ALTERNATIVE_RATIO[
+        ratio = alternative_ratio[
             "numeric" if question_type.numeric or question_type.kind == "when" else "entity"
         ]
         if group.score < max(ratio * top.score, abstain_threshold):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from citeqa.types import Span
 from indexer.index import Index
-from service.answering.question import QuestionType
+from service.answering.question import QuestionType, states_running_total
 from service.answering.spans import candidate_spans
 from service.answering.terms import content_terms, stem, word_spans
 from service.retrieval.retriever import Passage, ScoredSentence
@@ -29,10 +29,6 @@ FOCUS_BONUS = 1.15
 PREFIX = 5  # "Mexican" and "Mexico" are the same word for "does it repeat the question"
 # Nationalities ("Mexican") fit "who" questions only weakly.
 LABEL_WEIGHTS = {"NORP": 0.7}
-_CUMULATIVE_SENTENCE = re.compile(
-    r"\b(to date|so far|in total|a total of|altogether|overall|cumulative(ly)?)\b",
-    re.IGNORECASE,
-)
 _WH_START = re.compile(r"(what|which|who|whom|whose|where|when|why|how)\b", re.IGNORECASE)
 _MONTH_OR_DIGIT = re.compile(
     r"\d|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.IGNORECASE
@@ -127,7 +123,7 @@ class SpanExtractor:
         proximity = _proximity(span, sentence, question_terms)
         score = sentence.score * (0.55 + 0.45 * proximity) * LABEL_WEIGHTS.get(span.label, 1.0)
         score *= _type_fit(text, span, sentence, question_type)
-        if question_type.cumulative and _CUMULATIVE_SENTENCE.search(sentence.text):
+        if question_type.cumulative and states_running_total(sentence.text):
             score += CUMULATIVE_BONUS
         start = span.start + document_text[span.start : span.end].index(text)
         return Candidate(

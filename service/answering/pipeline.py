@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from citeqa.types import Answer
 from indexer.embedding import Embedder
 from indexer.index import Index
+from service.answering.aggregate import ALTERNATIVE_RATIO as EXTRACTOR_ALTERNATIVE_RATIO
 from service.answering.aggregate import aggregate
 from service.answering.extractor import Candidate, SpanExtractor
 from service.answering.publication import asks_publication_date, publication_candidates
 from service.answering.question import classify_question
-from service.answering.reader_extractor import ReaderExtractor, SpanReader
+from service.answering.reader_extractor import ALTERNATIVE_RATIO as READER_ALTERNATIVE_RATIO
+from service.answering.reader_extractor import ReaderExtractor, SpanReading
 from service.retrieval.retriever import Filters, Passage, RetrievalOptions, Retriever
 
 
@@ -56,15 +58,21 @@ class QueryEngine:
         index: Index,
         embedder: Embedder,
         abstain_threshold: float,
-        reader: SpanReader | None = None,
+        reader: SpanReading | None = None,
+        reader_passages: int = 4,
+        typed_rules: bool = True,
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.abstain_threshold = abstain_threshold
         self.retriever = Retriever(index)
-        # A neural reader, when configured, replaces the model-free extractor.
+        # The trained reader picks spans; the model-free extractor is the fallback.
         self.extractor: SpanExtractor | ReaderExtractor = (
-            ReaderExtractor(reader) if reader is not None else SpanExtractor(index)
+            ReaderExtractor(reader, reader_passages, typed_rules) if reader is not None
+            else SpanExtractor(index)
+        )  # fmt: skip
+        self.alternative_ratio = (
+            READER_ALTERNATIVE_RATIO if reader is not None else EXTRACTOR_ALTERNATIVE_RATIO
         )
 
     def answer(
@@ -93,7 +101,10 @@ class QueryEngine:
             if asks_publication_date(question):
                 candidates = publication_candidates(self.index, passages) + candidates
         with timer.stage("aggregate"):
-            result = aggregate(self.index, candidates, question_type, self.abstain_threshold)
+            result = aggregate(
+                self.index, candidates, question_type, self.abstain_threshold,
+                self.alternative_ratio,
+            )  # fmt: skip
         timer.timings["total"] = round(sum(timer.timings.values()), 3)
         return QueryResult(
             question=question,

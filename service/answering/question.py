@@ -49,6 +49,10 @@ _WH = re.compile(
     r"what|why|how)\b",
     re.IGNORECASE,
 )
+_CUMULATIVE_SENTENCE = re.compile(
+    r"\b(to date|so far|in total|a total of|altogether|overall|cumulative(ly)?)\b",
+    re.IGNORECASE,
+)
 _CUMULATIVE_QUESTION = re.compile(
     r"\b(has|have)\b.*\b\w+ed\b|\b(in total|so far|to date|altogether|overall|total)\b",
     re.IGNORECASE,
@@ -102,6 +106,15 @@ def _head_noun(after: str) -> str | None:
         if word in _NOUN_TYPES:
             return word
     return None
+
+
+def states_running_total(sentence: str) -> bool:
+    """Whether a sentence gives a running total, which answers "how many has X done".
+
+    >>> states_running_total("To date, Mexico has extradited 92 criminals.")
+    True
+    """
+    return bool(_CUMULATIVE_SENTENCE.search(sentence))
 
 
 def classify_question(question: str) -> QuestionType:

@@ -1,32 +1,59 @@
-"""Answer candidates from a neural extractive-QA reader (when CITEQA_READER_MODEL is set).
+"""Answer candidates from the trained span reader: its own spans, verbatim.
 
-The reader reads the top passages; each span it returns is mapped back to document offsets
-and to the sentence that holds it, so citations work exactly as for the model-free
-extractor. A span's strength is how far its score clears the window's null score.
+The reader reads one window around the best sentence of each top passage, all in one batch,
+and keeps the best few distinct spans per passage, so different values in different sources
+survive to aggregation. A span's confidence is how far its score clears that passage's
+no-answer score, squashed onto (0, 1); the abstention threshold is calibrated on it.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Protocol
 
-from service.answering.extractor import Candidate, top_sentences
-from service.answering.question import QuestionType
-from service.reading.neural_reader import ReaderSpan
+from service.answering.extractor import Candidate
+from service.answering.question import QuestionType, states_running_total
+from service.reading.reader import ReaderSpan
 from service.retrieval.retriever import Passage, ScoredSentence
 
-READ_PASSAGES = 5
-SPANS_PER_QUESTION = 10
-# Logit margins of QA heads are a few units wide; this maps them onto (0, 1).
+SPANS_PER_PASSAGE = 3
+# A figure in another source is a disagreement whenever the reader is confident of it (its
+# confidence passed the abstention threshold); for names only a near-equal rival counts.
+ALTERNATIVE_RATIO = {"numeric": 0.0, "entity": 0.85}
+# "How many has X done" is best answered by a running total ("to date, 92").
+RUNNING_TOTAL_BONUS = 0.08
+# A count or amount without a number in it is rarely the answer to "how many / how much".
+NOT_A_NUMBER_PENALTY = 0.3
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|trillion|dozens?|half|once|twice)\b",
+    re.IGNORECASE,
+)
+# Margins (span score minus no-answer score) of this head run from about -10 to +15 logits;
+# this scale maps a margin of 0 to 0.5 and a clear answer (+8 or more) to above 0.88.
 MARGIN_SCALE = 4.0
-READER_WEIGHT = 0.6
 
 
-class SpanReader(Protocol):
-    def extract(
-        self, question: str, contexts: Sequence[str], top_n: int = 5
+class SpanReading(Protocol):
+    def read(
+        self,
+        question: str,
+        contexts: Sequence[str],
+        focuses: Sequence[int] | None = None,
+        spans_per_context: int = 3,
+        stride: int = 128,
     ) -> list[ReaderSpan]: ...
+
+
+def confidence(margin: float) -> float:
+    """The reader's margin as a confidence in (0, 1).
+
+    >>> round(confidence(0.0), 2), round(confidence(8.0), 2)
+    (0.5, 0.88)
+    """
+    return 1 / (1 + math.exp(-margin / MARGIN_SCALE))
 
 
 def _sentence_of(passage: Passage, start: int, end: int) -> ScoredSentence | None:
@@ -37,19 +64,49 @@ def _sentence_of(passage: Passage, start: int, end: int) -> ScoredSentence | Non
     return max(overlapping, key=lambda s: s.score) if overlapping else None
 
 
-class ReaderExtractor:
-    """Turns reader spans over the top passages into citeable candidates."""
+def _focus(passage: Passage) -> int:
+    """The middle of the passage's best sentence, in characters of the chunk."""
+    if not passage.sentences:
+        return 0
+    best = max(passage.sentences, key=lambda s: s.score)
+    return (best.start + best.end) // 2 - passage.chunk.char_start
 
-    def __init__(self, reader: SpanReader) -> None:
+
+def _type_bonus(question_type: QuestionType, text: str, sentence: ScoredSentence) -> float:
+    bonus = 0.0
+    if question_type.numeric and not _NUMBER.search(text):
+        bonus -= NOT_A_NUMBER_PENALTY  # "how many" answered by "cartel figures"
+    if question_type.cumulative and states_running_total(sentence.text):
+        bonus += RUNNING_TOTAL_BONUS
+    return bonus
+
+
+class ReaderExtractor:
+    """Turns reader spans over the top passages into citeable candidates.
+
+    Args:
+        reader: The span reader.
+        passages: How many of the top passages to read.
+        typed_rules: Re-rank the reader's spans by what the question asks for (a running
+            total for "how many has X done").
+    """
+
+    def __init__(self, reader: SpanReading, passages: int = 4, typed_rules: bool = True) -> None:
+        if passages < 1:
+            raise ValueError("passages must be at least 1")
         self.reader = reader
+        self.passages = passages
+        self.typed_rules = typed_rules
 
     def extract(
         self, question: str, question_type: QuestionType, passages: Sequence[Passage]
     ) -> list[Candidate]:
-        read = list(passages[:READ_PASSAGES])
+        read = list(passages[: self.passages])
         if not read:
             return []
-        spans = self.reader.extract(question, [p.chunk.text for p in read], SPANS_PER_QUESTION)
+        spans = self.reader.read(
+            question, [p.chunk.text for p in read], [_focus(p) for p in read], SPANS_PER_PASSAGE
+        )
         candidates = []
         for span in spans:
             passage = read[span.context_index]
@@ -57,16 +114,12 @@ class ReaderExtractor:
             end = passage.chunk.char_start + span.char_end
             sentence = _sentence_of(passage, start, end)
             if sentence is None:
-                continue
-            strength = 1 / (1 + math.exp(-(span.score - span.null_score) / MARGIN_SCALE))
-            score = READER_WEIGHT * strength + (1 - READER_WEIGHT) * sentence.score
+                continue  # only possible for a chunk without sentence rows
+            score = confidence(span.margin)
+            if self.typed_rules:
+                score += _type_bonus(question_type, span.text, sentence)
             candidates.append(
                 Candidate(passage.chunk.doc_id, start, end, span.text, "READER", score, sentence)
             )
-        if not candidates:  # the reader found nothing: fall back to the best sentence
-            return [
-                Candidate(s.doc_id, s.start, s.end, s.text, "SENTENCE", s.score, s)
-                for s in top_sentences(passages)
-            ]
         candidates.sort(key=lambda c: -c.score)
         return candidates

@@ -16,7 +16,12 @@ from pathlib import Path
 from service.reading.errors import ReaderError
 
 # Files that travel with the weights: the tokenizer the windows are cut with, and the card.
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+)
 ONNX_FILE = "model.onnx"
 OPSET = 17
 

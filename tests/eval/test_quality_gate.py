@@ -26,9 +26,12 @@ ABSTENTION_RECALL_FLOOR = 0.4
 
 
 @pytest.fixture(scope="module")
-def gold_result(seed_index: Index, embedder: Embedder, settings):  # type: ignore[no-untyped-def]
+def gold_result(seed_index: Index, embedder: Embedder, settings, span_reader):  # type: ignore[no-untyped-def]
     dataset = Dataset("seeds", (), tuple(load_gold(Path(GOLD))), "gold", has_answers=True)
-    engine = QueryEngine(seed_index, embedder, settings.abstain_threshold)
+    engine = QueryEngine(
+        seed_index, embedder, settings.resolved_abstain_threshold(True), span_reader,
+        settings.reader_passages,
+    )  # fmt: skip
     answerer = LocalAnswerer(engine, CONFIGURATIONS[DEFAULT_CONFIGURATION])
     return evaluate_configuration(DEFAULT_CONFIGURATION, dataset, answerer)
 

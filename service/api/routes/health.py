@@ -23,7 +23,8 @@ def readyz(state: StateDep) -> JSONResponse:
     body = {
         "ready": engine is not None,
         "embedding_model": state.embedder.name,
-        "reader_model": state.settings.reader_model or None,
+        # Which component picks answers: the span reader's folder, or the fallback.
+        "reader_model": str(state.reader.model_dir) if state.reader else "none (model-free)",
         "index_dir": str(state.settings.index_dir),
         "generation": engine.index.manifest.generation if engine else None,
         "documents": len(engine.index.documents) if engine else 0,

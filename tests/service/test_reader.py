@@ -1,11 +1,13 @@
-"""The optional neural reader: span decoding on hand-made logits, plumbing on a tiny model.
+"""The span reader: decoding on hand-made logits, windows and plumbing on a tiny model.
 
-No QA checkpoint ships offline, so the plumbing tests build a randomly initialised BERT
-once per session and save it to a folder, exactly as a user's checkpoint would be found.
+The plumbing tests build a randomly initialised BERT once per session and save it to a
+folder, exactly as `citeqa reader train` saves one; the shipped reader is tested on a real
+question at the end.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import string
 from collections.abc import Iterator
@@ -16,20 +18,19 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tokenizers.pre_tokenizers import ByteLevel
 from transformers import (  # type: ignore[attr-defined]  # 5.x: BertTokenizerFast is an alias
     BertConfig,
     BertForQuestionAnswering,
     BertModel,
     BertTokenizerFast,
-    RobertaConfig,
-    RobertaForQuestionAnswering,
-    RobertaTokenizerFast,
 )
-from transformers.modeling_outputs import QuestionAnsweringModelOutput
 
+from citeqa.config import packaged_reader_path
+from service.reading.decode import decode_spans
 from service.reading.errors import ReaderError
-from service.reading.neural_reader import NeuralReader, ReaderSpan, decode_spans
+from service.reading.export import export_onnx
+from service.reading.reader import ReaderSpan, SpanReader, TorchLogits
+from service.reading.windows import Batch
 
 QUESTION = "Where did the zebra cross the river?"
 SHORT_CONTEXTS = [
@@ -59,7 +60,7 @@ def _words(text: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A tiny random BERT QA checkpoint saved the way a user's would be."""
+    """A tiny random BERT QA checkpoint saved the way `citeqa reader train` saves one."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
         vocab_dir = tmp_path_factory.mktemp("vocab")
@@ -82,44 +83,31 @@ def checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def roberta_checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A tiny random RoBERTa: no token_type_ids, <s> as CLS, spaces inside token offsets."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        # Byte-level BPE without merges: one token per character, and with trim_offsets
-        # off a space token's offsets cover the space, as some real checkpoints do.
-        specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-        vocab = {token: i for i, token in enumerate(specials + sorted(ByteLevel.alphabet()))}
-        tokenizer = RobertaTokenizerFast(vocab=vocab, merges=[], trim_offsets=False)
-        torch.manual_seed(0)
-        config = RobertaConfig(
-            vocab_size=len(vocab),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=130,
-        )
-        folder = tmp_path_factory.mktemp("tiny-roberta-qa")
-        RobertaForQuestionAnswering(config).save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-        yield folder
-
-
-@pytest.fixture(scope="session")
 def tokenizer(checkpoint_dir: Path) -> BertTokenizerFast:
     return BertTokenizerFast.from_pretrained(checkpoint_dir, local_files_only=True)
 
 
 @pytest.fixture(scope="session")
-def reader(checkpoint_dir: Path) -> NeuralReader:
-    return NeuralReader(checkpoint_dir, max_seq_length=64, doc_stride=16)
+def reader(checkpoint_dir: Path) -> SpanReader:
+    return SpanReader(checkpoint_dir, threads=1, max_length=64)
 
 
 def _assert_exact_slices(spans: list[ReaderSpan], contexts: list[str]) -> None:
     for span in spans:
         assert contexts[span.context_index][span.char_start : span.char_end] == span.text
         assert span.text and span.text == span.text.strip()
+
+
+def _patch_logits(monkeypatch: pytest.MonkeyPatch, logits) -> list[Batch]:  # type: ignore[no-untyped-def]
+    """Replace the model by ``logits(batch) -> (start, end)``; returns the batches seen."""
+    seen: list[Batch] = []
+
+    def call(self: TorchLogits, inputs: Batch):  # type: ignore[no-untyped-def]
+        seen.append(inputs)
+        return logits(inputs)
+
+    monkeypatch.setattr(TorchLogits, "__call__", call)
+    return seen
 
 
 # --- decode_spans on hand-made logits ---------------------------------------------------
@@ -234,7 +222,7 @@ def test_decode_matches_a_brute_force_search(
     assert len({(s, e) for s, e, _ in spans}) == len(spans)
 
 
-# --- NeuralReader plumbing on a tiny random model ---------------------------------------
+# --- SpanReader plumbing on a tiny random model ----------------------------------------
 
 
 def test_fixture_tokenizer_knows_every_test_word(tokenizer: BertTokenizerFast) -> None:
@@ -243,143 +231,141 @@ def test_fixture_tokenizer_knows_every_test_word(tokenizer: BertTokenizerFast) -
     assert all(tokenizer.unk_token_id not in ids for ids in tokens)
 
 
-def test_every_span_is_an_exact_stripped_slice(reader: NeuralReader) -> None:
-    spans = reader.extract(QUESTION, SHORT_CONTEXTS, top_n=200)
+def test_spans_are_exact_stripped_non_overlapping_slices(reader: SpanReader) -> None:
+    spans = reader.read(QUESTION, SHORT_CONTEXTS, spans_per_context=5)
 
-    assert len(spans) > 20
     assert {span.context_index for span in spans} == {0, 1}  # the empty context has none
+    counts = [sum(s.context_index == i for s in spans) for i in (0, 1)]
+    assert all(2 <= count <= 5 for count in counts)
     _assert_exact_slices(spans, SHORT_CONTEXTS)
-    scores = [span.score for span in spans]
-    assert scores == sorted(scores, reverse=True)
-    assert len({(s.context_index, s.char_start, s.char_end) for s in spans}) == len(spans)
+    margins = [span.margin for span in spans]
+    assert margins == sorted(margins, reverse=True)
+    for index in (0, 1):
+        mine = sorted((s.char_start, s.char_end) for s in spans if s.context_index == index)
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(mine))
 
 
-def test_long_context_is_read_through_several_windows(
-    checkpoint_dir: Path, tokenizer: BertTokenizerFast
+def test_long_context_is_read_through_overlapping_windows(
+    checkpoint_dir: Path, tokenizer: BertTokenizerFast, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reader = NeuralReader(checkpoint_dir, max_seq_length=32, doc_stride=8, max_answer_tokens=5)
-    # A 32-token window holds 32 - 3 special - question tokens of context, and every word
-    # here is one token, so the first window ends at the word with that number.
-    context_room = 32 - 3 - len(tokenizer(QUESTION, add_special_tokens=False)["input_ids"])
-    first_window_end = [m.end() for m in re.finditer(r"\w+", LONG_CONTEXT)][context_room - 1]
+    reader = SpanReader(checkpoint_dir, threads=1, max_length=32, max_answer_tokens=5)
+    seen = _patch_logits(
+        monkeypatch, lambda b: (np.zeros(b.input_ids.shape), np.zeros(b.input_ids.shape))
+    )
+    room = 32 - 3 - len(tokenizer(QUESTION, add_special_tokens=False)["input_ids"])
+    words = len(re.findall(r"\w+", LONG_CONTEXT)) + 1  # every word is one token, plus "."
 
-    spans = reader.extract(QUESTION, [LONG_CONTEXT], top_n=1000)
+    reader.read(QUESTION, [LONG_CONTEXT], stride=8)
 
-    _assert_exact_slices(spans, [LONG_CONTEXT])
-    assert max(span.char_start for span in spans) > len(LONG_CONTEXT) - 20
-    late = [span for span in spans if span.char_start > first_window_end]
-    assert len(late) > len(spans) // 2
+    windows = sum(len(b.input_ids) for b in seen)
+    assert windows == 1 + -(-(words - room) // (room - 8))  # ceil: each step adds room - 8
+    assert all(b.input_ids.shape[1] <= 32 for b in seen)
 
 
 def test_answer_in_a_late_window_is_found_at_its_offsets(
     checkpoint_dir: Path, tokenizer: BertTokenizerFast, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reader = NeuralReader(checkpoint_dir, max_seq_length=32, doc_stride=8)
+    reader = SpanReader(checkpoint_dir, threads=1, max_length=32)
     zebra = tokenizer.convert_tokens_to_ids("zebra")
 
-    def pointing_forward(
-        self: BertForQuestionAnswering, input_ids: torch.Tensor, **_: object
-    ) -> QuestionAnsweringModelOutput:
+    def pointing(inputs: Batch):  # type: ignore[no-untyped-def]
         # Logits that point at "zebra" (also in the question, which must be skipped) and
-        # give every window's CLS token a known null score of 1 + 2.
-        start = (input_ids == zebra).float() * 10.0
-        end = (input_ids == zebra).float() * 10.0
+        # give every window's CLS token a null score of 1 + 2, except one lower window.
+        start = (inputs.input_ids == zebra).astype(np.float32) * 10.0
+        end = start.copy()
         start[:, 0], end[:, 0] = 1.0, 2.0
-        return QuestionAnsweringModelOutput(start_logits=start, end_logits=end)
+        return start, end
 
-    monkeypatch.setattr(BertForQuestionAnswering, "forward", pointing_forward)
-    contexts = [FILLER, LONG_CONTEXT]
+    _patch_logits(monkeypatch, pointing)
 
-    spans = reader.extract(QUESTION, contexts, top_n=3)
+    spans = reader.read(QUESTION, [FILLER, LONG_CONTEXT], spans_per_context=3)
 
     zebra_start = LONG_CONTEXT.index("Zebra")
     assert spans[0] == ReaderSpan(1, zebra_start, zebra_start + 5, "Zebra", 20.0, 3.0)
-    assert all(span.score < 20.0 for span in spans[1:])  # found once despite overlapping windows
+    assert spans[0].margin == 17.0
+    assert all(span.score < 20.0 for span in spans[1:])  # found once despite the overlap
 
 
-def test_span_seen_by_two_windows_is_reported_once_with_its_best_score(
-    checkpoint_dir: Path, tokenizer: BertTokenizerFast, monkeypatch: pytest.MonkeyPatch
+def test_null_score_is_the_lowest_cls_score_of_the_passage(
+    checkpoint_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reader = NeuralReader(checkpoint_dir, max_seq_length=32, doc_stride=8)
-    zebra = tokenizer.convert_tokens_to_ids("zebra")
-    context_scores: list[float] = []
+    reader = SpanReader(checkpoint_dir, threads=1, max_length=32)
 
-    def position_forward(
-        self: BertForQuestionAnswering,
-        input_ids: torch.Tensor,
-        token_type_ids: torch.Tensor,
-        **_: object,
-    ) -> QuestionAnsweringModelOutput:
-        # "zebra" scores higher the later it sits in a window, so each window differs.
-        positions = torch.arange(input_ids.shape[1], dtype=torch.float32).expand_as(input_ids)
-        start = (input_ids == zebra).float() * (10.0 + positions / 100)
-        in_context = (input_ids == zebra) & (token_type_ids == 1)
-        context_scores.extend((2 * start[in_context]).tolist())
-        return QuestionAnsweringModelOutput(start_logits=start, end_logits=start.clone())
+    calls = itertools.count()
 
-    monkeypatch.setattr(BertForQuestionAnswering, "forward", position_forward)
-    # The 15 filler words fill most of the first window, so "zebra" lies in the overlap.
-    context = f"{FILLER} zebra {FILLER} {FILLER}"
+    def falling_null(inputs: Batch):  # type: ignore[no-untyped-def]
+        # Each window read gets a lower CLS score than the one before, so only the
+        # minimum over the passage's windows is the last window's, a known value.
+        start = np.zeros(inputs.input_ids.shape, dtype=np.float32)
+        for row in range(len(start)):
+            start[row, 0] = -float(next(calls))
+        return start, np.zeros_like(start)
 
-    spans = reader.extract(QUESTION, [context], top_n=5)
+    _patch_logits(monkeypatch, falling_null)
+    spans = reader.read(QUESTION, [LONG_CONTEXT], stride=8)
 
-    assert len(context_scores) >= 2  # the word really was seen by two windows
-    zebra_spans = [span for span in spans if span.text == "zebra"]
-    assert len(zebra_spans) == 1
-    assert zebra_spans[0].score == pytest.approx(max(context_scores))
+    window_count = len(reader._windows(QUESTION, [LONG_CONTEXT], None, 8))
+    assert window_count > 2
+    assert {span.null_score for span in spans} == {-(window_count - 1.0)}
 
 
-def test_byte_level_tokenizer_spans_are_trimmed_exact_slices(
-    roberta_checkpoint_dir: Path,
+def test_focused_window_holds_the_focus_and_fits(
+    checkpoint_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reader = NeuralReader(roberta_checkpoint_dir, max_seq_length=64, doc_stride=16)
+    reader = SpanReader(checkpoint_dir, threads=1, max_length=32)
+    focus = LONG_CONTEXT.index("Zebra")
+    windows = reader._windows(QUESTION, [LONG_CONTEXT, SHORT_CONTEXTS[0]], [focus, 0], 8)
+
+    assert [w.context_index for w in windows] == [0, 1]
+    covered = [o for o in windows[0].offsets if o is not None]
+    assert covered[0][0] <= focus < covered[-1][1]
+    assert len(windows[0].input_ids) == 32
+    short = [o for o in windows[1].offsets if o is not None]
+    assert short[0][0] == 2 and short[-1][1] == len(SHORT_CONTEXTS[0].rstrip())
+
+
+def test_results_are_deterministic_and_batch_size_free(checkpoint_dir: Path) -> None:
+    one = SpanReader(checkpoint_dir, threads=1, max_length=32, batch_size=1)
+    many = SpanReader(checkpoint_dir, threads=1, max_length=32, batch_size=64)
     contexts = [LONG_CONTEXT, *SHORT_CONTEXTS]
 
-    # Every candidate, not just the best: a random model need not rank space tokens high.
-    spans = reader.extract(QUESTION, contexts, top_n=100_000)
+    first = one.read(QUESTION, contexts, stride=8)
 
-    assert len(spans) > 5_000
-    _assert_exact_slices(spans, contexts)  # fails if a space token's offsets were kept
-
-
-def test_results_are_deterministic(reader: NeuralReader, checkpoint_dir: Path) -> None:
-    first = reader.extract(QUESTION, SHORT_CONTEXTS, top_n=10)
-
-    assert reader.extract(QUESTION, SHORT_CONTEXTS, top_n=10) == first
-    reloaded = NeuralReader(checkpoint_dir, max_seq_length=64, doc_stride=16)
-    assert reloaded.extract(QUESTION, SHORT_CONTEXTS, top_n=10) == first
+    assert one.read(QUESTION, contexts, stride=8) == first
+    other = many.read(QUESTION, contexts, stride=8)
+    assert [s.text for s in other] == [s.text for s in first]
+    assert [s.margin for s in other] == pytest.approx([s.margin for s in first], abs=1e-4)
 
 
-def test_batch_size_does_not_change_the_spans(checkpoint_dir: Path) -> None:
-    one = NeuralReader(checkpoint_dir, max_seq_length=32, doc_stride=8, batch_size=1)
-    many = NeuralReader(checkpoint_dir, max_seq_length=32, doc_stride=8, batch_size=64)
-
-    one_spans = one.extract(QUESTION, [LONG_CONTEXT, *SHORT_CONTEXTS], top_n=20)
-    many_spans = many.extract(QUESTION, [LONG_CONTEXT, *SHORT_CONTEXTS], top_n=20)
-
-    assert [s.text for s in one_spans] == [s.text for s in many_spans]
-    assert [s.score for s in one_spans] == pytest.approx([s.score for s in many_spans], abs=1e-4)
+def test_no_contexts_give_no_spans(reader: SpanReader) -> None:
+    assert reader.read(QUESTION, []) == []
 
 
-def test_no_contexts_give_no_spans(reader: NeuralReader) -> None:
-    assert reader.extract(QUESTION, []) == []
+def test_empty_question_and_mismatched_focuses_are_rejected(reader: SpanReader) -> None:
+    with pytest.raises(ValueError, match="question must not be empty"):
+        reader.read("  ", SHORT_CONTEXTS)
+    with pytest.raises(ValueError, match="one focus per context"):
+        reader.read(QUESTION, SHORT_CONTEXTS, focuses=[0])
 
 
-def test_question_too_long_for_a_window_is_rejected(checkpoint_dir: Path) -> None:
-    reader = NeuralReader(checkpoint_dir, max_seq_length=32, doc_stride=8)
+def test_long_question_is_cut_to_leave_room_for_context(checkpoint_dir: Path) -> None:
+    reader = SpanReader(checkpoint_dir, threads=1, max_length=96)
 
-    with pytest.raises(ValueError, match="shorten it or raise max_seq_length"):
-        reader.extract(" ".join(["zebra"] * 25), [LONG_CONTEXT])
+    spans = reader.read(" ".join(["zebra"] * 200), [SHORT_CONTEXTS[0]])
+
+    assert spans
+    _assert_exact_slices(spans, [SHORT_CONTEXTS[0]])
 
 
 def test_missing_folder_raises_reader_error(tmp_path: Path) -> None:
-    with pytest.raises(ReaderError, match=r"CITEQA_READER_MODEL=.*is not a folder"):
-        NeuralReader(tmp_path / "no-such-model")
+    with pytest.raises(ReaderError, match=r"tokenizer\.json is missing"):
+        SpanReader(tmp_path / "no-such-model")
 
 
-def test_folder_without_a_checkpoint_raises_reader_error(tmp_path: Path) -> None:
-    with pytest.raises(ReaderError, match="does not hold a loadable extractive-QA checkpoint"):
-        NeuralReader(tmp_path)
+def test_folder_without_a_model_raises_reader_error(checkpoint_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "tokenizer.json").write_bytes((checkpoint_dir / "tokenizer.json").read_bytes())
+    with pytest.raises(ReaderError, match=r"neither model.onnx nor a Hugging Face checkpoint"):
+        SpanReader(tmp_path)
 
 
 def test_checkpoint_without_a_qa_head_raises_reader_error(
@@ -393,9 +379,44 @@ def test_checkpoint_without_a_qa_head_raises_reader_error(
     )
 
     with pytest.raises(ReaderError, match="lacks trained question-answering weights"):
-        NeuralReader(tmp_path)
+        SpanReader(tmp_path)
 
 
-def test_stride_not_below_window_length_is_rejected(checkpoint_dir: Path) -> None:
-    with pytest.raises(ValueError, match="doc_stride"):
-        NeuralReader(checkpoint_dir, max_seq_length=32, doc_stride=32)
+# --- ONNX export and the shipped reader -------------------------------------------------
+
+
+@pytest.mark.parametrize("quantize", [False, True])
+def test_onnx_export_reads_like_the_checkpoint(
+    checkpoint_dir: Path, tmp_path: Path, quantize: bool
+) -> None:
+    export_onnx(checkpoint_dir, tmp_path, quantize=quantize)
+    torch_reader = SpanReader(checkpoint_dir, threads=1, max_length=32)
+    onnx_reader = SpanReader(tmp_path, threads=1, max_length=32)
+    contexts = [LONG_CONTEXT, *SHORT_CONTEXTS]
+
+    expected = torch_reader.read(QUESTION, contexts, stride=8)
+    got = onnx_reader.read(QUESTION, contexts, stride=8)
+
+    assert (tmp_path / "model.onnx").is_file()
+    if quantize:  # int8 moves logits a little; the spans stay exact slices
+        assert len(got) == len(expected)
+        _assert_exact_slices(got, contexts)
+    else:
+        assert [s.text for s in got] == [s.text for s in expected]
+        assert [s.margin for s in got] == pytest.approx([s.margin for s in expected], abs=1e-3)
+
+
+def test_shipped_reader_answers_a_real_question() -> None:
+    reader = SpanReader(packaged_reader_path())
+    contexts = [
+        "Following the extradition of the 37 inmates, the US Justice Department praised Mexico.",
+        "To date, Mexico has extradited 92 high-profile criminals wanted by US law enforcement.",
+        "The weather in Oslo was cold and grey for most of the week.",
+    ]
+
+    spans = reader.read("How many people has Mexico extradited to date?", contexts)
+
+    assert spans[0].text == "92" and spans[0].context_index == 1
+    assert spans[0].margin > 0
+    best_of_weather = max(s.margin for s in spans if s.context_index == 2)
+    assert best_of_weather < 0  # the reader says "not in this passage"

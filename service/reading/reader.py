@@ -1,0 +1,293 @@
+"""The span reader: scores every token of a window as an answer's start and end.
+
+A BERT span reader trained by ``citeqa reader train`` and exported by ``citeqa reader export``
+runs on ONNX Runtime (int8 on a CPU); a plain Hugging Face checkpoint folder runs on torch,
+which is how a freshly trained model is scored before export. Spans come back as character
+offsets into the context they were read from, so
+``contexts[span.context_index][span.char_start:span.char_end] == span.text`` always holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from tokenizers import Tokenizer
+
+from service.reading.decode import decode_spans
+from service.reading.errors import ReaderError
+from service.reading.windows import Batch, Window, WindowMaker, batch
+
+Logits = npt.NDArray[np.float32]
+ONNX_FILE = "model.onnx"
+# Candidates per window before merging: the top ones overlap each other (a number, the
+# number with its noun, ...), so take enough to leave a few distinct spans per passage.
+SPANS_PER_WINDOW = 50
+
+
+@dataclass(frozen=True)
+class ReaderSpan:
+    """A candidate answer, ``text == contexts[context_index][char_start:char_end]``.
+
+    ``score`` is start logit + end logit; ``null_score`` is the passage's no-answer score
+    (the lowest ``[CLS]`` start + end over its windows), so ``margin`` > 0 means the reader
+    prefers this span to "not in this passage".
+    """
+
+    context_index: int
+    char_start: int
+    char_end: int
+    text: str
+    score: float
+    null_score: float
+
+    @property
+    def margin(self) -> float:
+        return self.score - self.null_score
+
+
+class LogitModel(Protocol):
+    def __call__(self, inputs: Batch) -> tuple[Logits, Logits]: ...
+
+
+class OnnxLogits:
+    """ONNX Runtime session over ``model.onnx``, one per process, thread-safe to run."""
+
+    def __init__(self, path: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_names = {i.name for i in self.session.get_inputs()}
+
+    def __call__(self, inputs: Batch) -> tuple[Logits, Logits]:
+        feed = {
+            "input_ids": inputs.input_ids,
+            "attention_mask": inputs.attention_mask,
+            "token_type_ids": inputs.token_type_ids,
+        }
+        outputs: list[Any] = self.session.run(
+            None, {k: v for k, v in feed.items() if k in self.input_names}
+        )
+        return outputs[0].astype(np.float32), outputs[1].astype(np.float32)
+
+
+class TorchLogits:
+    """A Hugging Face ``*ForQuestionAnswering`` checkpoint on torch (fp32)."""
+
+    def __init__(self, path: Path, threads: int) -> None:
+        import torch
+        from transformers import AutoModelForQuestionAnswering
+
+        torch.set_num_threads(threads)
+        model, info = AutoModelForQuestionAnswering.from_pretrained(
+            path, local_files_only=True, output_loading_info=True
+        )
+        if info["missing_keys"]:
+            # transformers would initialise the head at random and the "answers" would be
+            # noise, e.g. when the folder holds the embedding model by mistake.
+            raise ReaderError(
+                f"{path} lacks trained question-answering weights "
+                f"({', '.join(sorted(info['missing_keys'])[:3])}); use a checkpoint from "
+                "`citeqa reader train`"
+            )
+        self.model = model.float().eval()
+
+    def __call__(self, inputs: Batch) -> tuple[Logits, Logits]:
+        import torch
+
+        with torch.inference_mode():
+            outputs = self.model(
+                input_ids=torch.from_numpy(inputs.input_ids),
+                attention_mask=torch.from_numpy(inputs.attention_mask),
+                token_type_ids=torch.from_numpy(inputs.token_type_ids),
+            )
+        return outputs.start_logits.float().numpy(), outputs.end_logits.float().numpy()
+
+
+class SpanReader:
+    """Reads a question against passages and returns each passage's best spans.
+
+    Args:
+        model_dir: A folder with ``model.onnx`` (exported) or a Hugging Face QA checkpoint,
+            plus ``tokenizer.json``.
+        threads: Intra-op threads of the runtime.
+        max_length: Tokens per window (question, context and three special tokens).
+        max_answer_tokens: Longest answer, in tokens.
+        batch_size: Windows per forward pass. One by default: on a CPU a batch is no faster
+            than its windows one by one, and int8's dynamic activation scales are computed
+            over the whole batch, so batching would make one passage's spans depend on which
+            other passages were read beside it.
+
+    Raises:
+        ReaderError: If the folder holds no usable reader.
+
+    Example:
+        >>> reader = SpanReader(packaged_reader_path())  # doctest: +SKIP
+        >>> reader.read("Who won?", ["Ada Lovelace won the prize."])[0].text  # doctest: +SKIP
+        'Ada Lovelace'
+    """
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        threads: int = 2,
+        max_length: int = 192,
+        max_answer_tokens: int = 30,
+        batch_size: int = 1,
+    ) -> None:
+        if max_answer_tokens < 1 or batch_size < 1:
+            raise ValueError("max_answer_tokens and batch_size must both be at least 1")
+        if not 32 <= max_length <= 512:
+            raise ValueError("max_length must be between 32 and 512 tokens")
+        folder = Path(model_dir).expanduser()
+        self.model_dir = folder
+        self.windows = WindowMaker(_load_tokenizer(folder), max_length)
+        self.model = _load_model(folder, threads)
+        self.max_answer_tokens = max_answer_tokens
+        self.batch_size = batch_size
+
+    def read(
+        self,
+        question: str,
+        contexts: Sequence[str],
+        focuses: Sequence[int] | None = None,
+        spans_per_context: int = 3,
+        stride: int = 128,
+    ) -> list[ReaderSpan]:
+        """The best non-overlapping spans of every context, best margin first.
+
+        Args:
+            question: The user's question.
+            contexts: Passages to read; spans point into these strings by index.
+            focuses: Per context, a character to centre one window on (the best sentence);
+                None reads each context whole, in windows overlapping by ``stride`` tokens.
+            spans_per_context: Distinct spans kept per context, so that different values
+                in different sources survive.
+            stride: Tokens shared by consecutive windows when reading whole contexts.
+
+        Raises:
+            ValueError: If the question is empty or ``focuses`` does not match ``contexts``.
+        """
+        if not question.strip():
+            raise ValueError("question must not be empty")
+        if focuses is not None and len(focuses) != len(contexts):
+            raise ValueError("give one focus per context")
+        if not contexts:
+            return []
+        windows = self._windows(question, contexts, focuses, stride)
+        start_logits, end_logits = self._logits(windows)
+        spans: list[ReaderSpan] = []
+        for index, context in enumerate(contexts):
+            rows = [row for row, w in enumerate(windows) if w.context_index == index]
+            spans += self._best_of_context(
+                context, index, [windows[r] for r in rows], start_logits[rows], end_logits[rows],
+                spans_per_context,
+            )  # fmt: skip
+        return sorted(spans, key=lambda s: (-s.margin, s.context_index, s.char_start))
+
+    def _windows(
+        self,
+        question: str,
+        contexts: Sequence[str],
+        focuses: Sequence[int] | None,
+        stride: int,
+    ) -> list[Window]:
+        question_ids = self.windows.question_ids(question)
+        encodings = self.windows.encode_contexts(contexts)
+        if focuses is not None:
+            return [
+                self.windows.focused(question_ids, encoding, index, focus)
+                for index, (encoding, focus) in enumerate(zip(encodings, focuses, strict=True))
+            ]
+        return [
+            window
+            for index, encoding in enumerate(encodings)
+            for window in self.windows.strided(question_ids, encoding, index, stride)
+        ]
+
+    def _logits(self, windows: Sequence[Window]) -> tuple[Logits, Logits]:
+        # Similar lengths share a batch, so little of each batch is padding.
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+        width = max(len(w.input_ids) for w in windows)
+        starts = np.full((len(windows), width), -np.inf, dtype=np.float32)
+        ends = np.full_like(starts, -np.inf)
+        for first in range(0, len(order), self.batch_size):
+            rows = order[first : first + self.batch_size]
+            start, end = self.model(batch([windows[r] for r in rows]))
+            for position, row in enumerate(rows):
+                length = len(windows[row].input_ids)
+                starts[row, :length] = start[position, :length]
+                ends[row, :length] = end[position, :length]
+        return starts, ends
+
+    def _best_of_context(
+        self,
+        context: str,
+        index: int,
+        windows: Sequence[Window],
+        start_logits: Logits,
+        end_logits: Logits,
+        keep: int,
+    ) -> list[ReaderSpan]:
+        # The passage's no-answer score is its lowest [CLS] score: the window that holds
+        # the answer is the one that argues least for "no answer here".
+        null = float(min(start_logits[:, 0] + end_logits[:, 0]))
+        best: dict[tuple[int, int], float] = {}
+        for row, window in enumerate(windows):
+            length = len(window.input_ids)
+            for start, end, score in decode_spans(
+                start_logits[row, :length], end_logits[row, :length], window.offsets,
+                self.max_answer_tokens, SPANS_PER_WINDOW,
+            ):  # fmt: skip
+                start, end = _trim(context, start, end)
+                if start < end and score > best.get((start, end), -np.inf):
+                    best[(start, end)] = score
+        chosen: list[ReaderSpan] = []
+        for (start, end), score in sorted(best.items(), key=lambda item: -item[1]):
+            if any(start < c.char_end and c.char_start < end for c in chosen):
+                continue  # a widened or narrowed copy of a better span, not another value
+            chosen.append(ReaderSpan(index, start, end, context[start:end], score, null))
+            if len(chosen) == keep:
+                break
+        return chosen
+
+
+def _trim(context: str, start: int, end: int) -> tuple[int, int]:
+    # Moving the offsets rather than stripping the text keeps the span an exact slice.
+    while start < end and context[start].isspace():
+        start += 1
+    while end > start and context[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _load_tokenizer(folder: Path) -> Tokenizer:
+    path = folder / "tokenizer.json"
+    if not path.is_file():
+        raise ReaderError(
+            f"no reader at {folder}: tokenizer.json is missing; point CITEQA_READER_MODEL at a "
+            "folder made by `citeqa reader export`, or set CITEQA_READER=none"
+        )
+    return Tokenizer.from_file(str(path))
+
+
+def _load_model(folder: Path, threads: int) -> LogitModel:
+    if (folder / ONNX_FILE).is_file():
+        return OnnxLogits(folder / ONNX_FILE, threads)
+    if (folder / "config.json").is_file():
+        try:
+            return TorchLogits(folder, threads)
+        except (OSError, ValueError) as error:
+            raise ReaderError(f"{folder} holds no loadable QA checkpoint ({error})") from error
+    raise ReaderError(
+        f"no reader at {folder}: neither {ONNX_FILE} nor a Hugging Face checkpoint; train one "
+        "with `citeqa reader train` or set CITEQA_READER=none"
+    )

@@ -1,0 +1,129 @@
+"""Reader windows: ``[CLS] question [SEP] context slice [SEP]`` with character offsets.
+
+Each context is tokenised once; windows are token ranges of it, so a span the model picks
+maps straight back to characters of the passage. Two plans: strided windows that cover the
+whole context (how the reader is trained and scored on a gold paragraph), and one window
+centred on the passage's best sentence (what the service reads: about the same F1 for two to
+four times less text, CPU-MEASUREMENTS.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from tokenizers import Encoding, Tokenizer
+
+# Longer questions are cut: the context needs the room, and 64 word pieces is a paragraph.
+MAX_QUESTION_TOKENS = 64
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model input; ``offsets[i]`` is token i's span in the context, None outside it."""
+
+    context_index: int
+    input_ids: tuple[int, ...]
+    token_type_ids: tuple[int, ...]
+    offsets: tuple[tuple[int, int] | None, ...]
+
+
+@dataclass(frozen=True)
+class Batch:
+    input_ids: npt.NDArray[np.int64]
+    attention_mask: npt.NDArray[np.int64]
+    token_type_ids: npt.NDArray[np.int64]
+
+
+class WindowMaker:
+    """Cuts windows for one tokenizer (``tokenizer.json`` of a BERT-style reader)."""
+
+    def __init__(self, tokenizer: Tokenizer, max_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        self.max_length = max_length
+        self.cls_id = _token_id(tokenizer, "[CLS]")
+        self.sep_id = _token_id(tokenizer, "[SEP]")
+
+    def question_ids(self, question: str) -> list[int]:
+        ids = self.tokenizer.encode(question, add_special_tokens=False).ids
+        return list(ids[:MAX_QUESTION_TOKENS])
+
+    def encode_contexts(self, contexts: Sequence[str]) -> list[Encoding]:
+        return list(self.tokenizer.encode_batch(list(contexts), add_special_tokens=False))
+
+    def room(self, question_ids: Sequence[int]) -> int:
+        """Context tokens that fit beside the question and the three special tokens."""
+        return max(self.max_length - len(question_ids) - 3, 1)
+
+    def strided(
+        self, question_ids: Sequence[int], context: Encoding, context_index: int, stride: int
+    ) -> list[Window]:
+        """Windows covering the whole context, consecutive ones sharing ``stride`` tokens."""
+        room = self.room(question_ids)
+        step = max(room - stride, 1)
+        total = len(context.ids)
+        firsts = [0]
+        while firsts[-1] + room < total:
+            firsts.append(firsts[-1] + step)
+        return [
+            self._window(question_ids, context, context_index, first, min(first + room, total))
+            for first in firsts
+        ]
+
+    def focused(
+        self, question_ids: Sequence[int], context: Encoding, context_index: int, focus: int
+    ) -> Window:
+        """One window holding as much of the context as fits, centred on char ``focus``."""
+        room = self.room(question_ids)
+        total = len(context.ids)
+        centre = next(
+            (i for i, (_, end) in enumerate(context.offsets) if end > focus), max(total - 1, 0)
+        )
+        first = min(max(centre - room // 2, 0), max(total - room, 0))
+        return self._window(question_ids, context, context_index, first, min(first + room, total))
+
+    def _window(
+        self,
+        question_ids: Sequence[int],
+        context: Encoding,
+        context_index: int,
+        first: int,
+        last: int,
+    ) -> Window:
+        lead = [self.cls_id, *question_ids, self.sep_id]
+        body = [*context.ids[first:last], self.sep_id]
+        offsets: list[tuple[int, int] | None] = [None] * len(lead)
+        offsets += [(int(s), int(e)) for s, e in context.offsets[first:last]]
+        offsets.append(None)
+        return Window(
+            context_index,
+            tuple(lead + body),
+            tuple([0] * len(lead) + [1] * len(body)),
+            tuple(offsets),
+        )
+
+
+def batch(windows: Sequence[Window]) -> Batch:
+    """Pad windows to the longest one (padding id 0, attention 0)."""
+    width = max(len(w.input_ids) for w in windows)
+    ids = np.zeros((len(windows), width), dtype=np.int64)
+    types = np.zeros_like(ids)
+    mask = np.zeros_like(ids)
+    for row, window in enumerate(windows):
+        length = len(window.input_ids)
+        ids[row, :length] = window.input_ids
+        types[row, :length] = window.token_type_ids
+        mask[row, :length] = 1
+    return Batch(ids, mask, types)
+
+
+def _token_id(tokenizer: Tokenizer, token: str) -> int:
+    token_id: Any = tokenizer.token_to_id(token)
+    if token_id is None:
+        raise ValueError(f"the reader's tokenizer has no {token} token; it must be BERT-style")
+    return int(token_id)
