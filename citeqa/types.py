@@ -7,6 +7,10 @@ can be checked by slicing the source: ``document.text[start:end] == span.text``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+# The steps of an index write, in order; CITEQA_FAULT_AT can stop a writer at any of them.
+WriteStep = Literal["before-temp", "during-copy", "after-rename", "before-current", "after-current"]
 
 
 @dataclass(frozen=True)

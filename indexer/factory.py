@@ -42,4 +42,5 @@ def make_writer(
         faiss_index_type=settings.faiss_index_type,
         generations_to_keep=settings.generations_to_keep,
         show_progress=show_progress,
+        fault_step=settings.fault_at,
     )

@@ -6,7 +6,9 @@ Layout::
     INDEX_DIR/generations/g000007/{manifest.json, store.sqlite, chunks.faiss, ...}
     INDEX_DIR/generations/.tmp-*  a write in progress (or one killed mid-way: removed later)
 
-A process killed at any moment leaves CURRENT naming a complete, verified generation.
+A process killed at any moment leaves CURRENT naming a complete, verified generation. What a
+killed write leaves behind (a temp folder, a generation folder that CURRENT never named, a
+``CURRENT.*.tmp`` file) is garbage, removed by :func:`collect_garbage` at the next write.
 """
 
 from __future__ import annotations
@@ -14,16 +16,38 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import get_args
 
+from citeqa.types import WriteStep
 from indexer.errors import IndexNotFoundError
 
 CURRENT = "CURRENT"
 GENERATIONS = "generations"
 TEMP_PREFIX = ".tmp-"
+
+WRITE_STEPS: tuple[str, ...] = get_args(WriteStep)
+Checkpoint = Callable[[str], None]
+
+
+def no_fault(step: str) -> None:
+    """The checkpoint of a normal write: every step passes."""
+
+
+def fault_at(step: WriteStep | None) -> Checkpoint:
+    """A checkpoint that kills this process (SIGKILL: no cleanup runs) on reaching ``step``."""
+    if step is None:
+        return no_fault
+
+    def checkpoint(reached: str) -> None:
+        if reached == step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return checkpoint
 
 
 def _fsync_dir(path: Path) -> None:
@@ -34,27 +58,57 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def current_name(index_dir: Path) -> str:
+    """The name CURRENT holds ("g000007"), or "" when there is none."""
+    try:
+        return (index_dir / CURRENT).read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
 def current_generation(index_dir: Path) -> Path:
     """The folder of the live generation, or :class:`IndexNotFoundError`."""
-    pointer = index_dir / CURRENT
-    try:
-        name = pointer.read_text().strip()
-    except FileNotFoundError as error:
+    name = current_name(index_dir)
+    if not name and not (index_dir / CURRENT).exists():
         raise IndexNotFoundError(
             f"no index in {index_dir}: build one with "
             f"`citeqa index build --source seeds --index-dir {index_dir}`"
-        ) from error
+        )
     folder = index_dir / GENERATIONS / name
     if not name or not folder.is_dir():
         raise IndexNotFoundError(
-            f"{pointer} names generation {name!r}, which is missing; rebuild with "
+            f"{index_dir / CURRENT} names generation {name!r}, which is missing; rebuild with "
             "`citeqa index build`"
         )
     return folder
 
 
+def is_generation_name(name: str) -> bool:
+    return len(name) > 1 and name[0] == "g" and name[1:].isdigit()
+
+
 def generation_number(folder: Path) -> int:
     return int(folder.name.lstrip("g"))
+
+
+def generation_folders(index_dir: Path) -> list[Path]:
+    """Every generation folder, published or orphaned, oldest first."""
+    root = index_dir / GENERATIONS
+    if not root.is_dir():
+        return []
+    return sorted(
+        (p for p in root.iterdir() if is_generation_name(p.name) and p.is_dir()),
+        key=generation_number,
+    )
+
+
+def next_generation_number(index_dir: Path) -> int:
+    """One more than any generation folder or CURRENT names: never an existing folder."""
+    numbers = [generation_number(p) for p in generation_folders(index_dir)]
+    name = current_name(index_dir)
+    if is_generation_name(name):
+        numbers.append(int(name[1:]))
+    return max(numbers, default=0) + 1
 
 
 def new_temp_folder(index_dir: Path) -> Path:
@@ -63,7 +117,9 @@ def new_temp_folder(index_dir: Path) -> Path:
     return folder
 
 
-def publish(index_dir: Path, temp_folder: Path, number: int) -> Path:
+def publish(
+    index_dir: Path, temp_folder: Path, number: int, checkpoint: Checkpoint = no_fault
+) -> Path:
     """Rename a finished temp folder into place, then point CURRENT at it atomically."""
     for item in temp_folder.rglob("*"):
         if item.is_file():
@@ -72,28 +128,46 @@ def publish(index_dir: Path, temp_folder: Path, number: int) -> Path:
     final = index_dir / GENERATIONS / f"g{number:06d}"
     os.rename(temp_folder, final)
     _fsync_dir(final.parent)
+    checkpoint("after-rename")
     pointer_temp = index_dir / f"{CURRENT}.{uuid.uuid4().hex}.tmp"
     with open(pointer_temp, "w") as handle:
         handle.write(final.name)
         handle.flush()
         os.fsync(handle.fileno())
+    checkpoint("before-current")
     os.replace(pointer_temp, index_dir / CURRENT)
     _fsync_dir(index_dir)
+    checkpoint("after-current")
     return final
 
 
-def prune(index_dir: Path, keep: int) -> None:
-    """Remove old generations (keeping ``keep``) and temp folders of killed writes."""
+def collect_garbage(index_dir: Path, keep: int) -> list[Path]:
+    """Remove what killed writes left, and generations older than the ``keep`` newest.
+
+    Garbage: ``.tmp-*`` folders, ``CURRENT.*.tmp`` files, and every generation folder that
+    CURRENT does not name, except the ``keep - 1`` newest ones older than the live one.
+    Call it only while holding the writer lock: a temp folder may be another writer's work.
+    Returns what was removed.
+    """
     root = index_dir / GENERATIONS
+    removed: list[Path] = []
+    for stale in index_dir.glob(f"{CURRENT}.*.tmp"):
+        stale.unlink(missing_ok=True)
+        removed.append(stale)
     if not root.is_dir():
-        return
+        return removed
     for stale in root.glob(f"{TEMP_PREFIX}*"):
         shutil.rmtree(stale, ignore_errors=True)
-    live = (index_dir / CURRENT).read_text().strip() if (index_dir / CURRENT).exists() else ""
-    finished = sorted(p for p in root.iterdir() if p.name.startswith("g") and p.is_dir())
-    for old in finished[:-keep]:
-        if old.name != live:
-            shutil.rmtree(old, ignore_errors=True)
+        removed.append(stale)
+    live = current_name(index_dir)
+    live_number = int(live[1:]) if is_generation_name(live) else 0
+    older = [p for p in generation_folders(index_dir) if generation_number(p) < live_number]
+    kept = set(older[-(keep - 1) :] if keep > 1 else [])
+    for folder in generation_folders(index_dir):
+        if folder.name != live and folder not in kept:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 @contextmanager

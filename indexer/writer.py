@@ -16,14 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from citeqa.types import Document
+from citeqa.types import Document, WriteStep
 from indexer.embedding import Embedder
 from indexer.errors import DocumentNotFoundError, IndexNotFoundError
 from indexer.generations import (
+    Checkpoint,
+    collect_garbage,
     current_generation,
-    generation_number,
+    fault_at,
     new_temp_folder,
-    prune,
+    next_generation_number,
+    no_fault,
     publish,
     writer_lock,
 )
@@ -65,6 +68,7 @@ class IndexWriter:
         faiss_index_type: str = "flat",
         generations_to_keep: int = 2,
         show_progress: bool = False,
+        fault_step: WriteStep | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.processor = processor
@@ -72,6 +76,8 @@ class IndexWriter:
         self.faiss_index_type = faiss_index_type
         self.generations_to_keep = generations_to_keep
         self.show_progress = show_progress
+        # Kills the process at a named step of every write: for the reliability tests only.
+        self.checkpoint = fault_at(fault_step)
 
     # -- public operations --------------------------------------------------------------
 
@@ -92,6 +98,11 @@ class IndexWriter:
     def delete(self, doc_ids: Sequence[str]) -> BuildReport:
         return self._write(BuildReport(), [], list(doc_ids), fresh=False)
 
+    def collect_garbage(self) -> list[Path]:
+        """Remove what killed writes left behind (run at start; every write runs it too)."""
+        with writer_lock(self.index_dir):
+            return collect_garbage(self.index_dir, self.generations_to_keep)
+
     # -- the write path -----------------------------------------------------------------
 
     def _write(
@@ -99,7 +110,7 @@ class IndexWriter:
     ) -> BuildReport:
         started = time.perf_counter()
         with writer_lock(self.index_dir):
-            prune(self.index_dir, self.generations_to_keep)
+            collect_garbage(self.index_dir, self.generations_to_keep)
             previous = self._previous_generation()
             if previous is not None:
                 check_compatible(Manifest.read(previous), self.embedder, previous)
@@ -127,7 +138,7 @@ class IndexWriter:
                             "no article text left after removing boilerplate",
                         )
                     )
-            number = 1 if previous is None else generation_number(previous) + 1
+            number = next_generation_number(self.index_dir)
 
             def mutate(store: DocumentStore) -> None:
                 store.delete_documents(deletions)
@@ -178,10 +189,11 @@ class IndexWriter:
     def _write_generation(
         self, base: Path | None, mutate: Callable[[DocumentStore], None], number: int
     ) -> Manifest:
+        self.checkpoint("before-temp")
         temp = new_temp_folder(self.index_dir)
         try:
             if base is not None:
-                _copy_sqlite(base / STORE_NAME, temp / STORE_NAME)
+                _copy_sqlite(base / STORE_NAME, temp / STORE_NAME, self.checkpoint)
             store = DocumentStore(temp / STORE_NAME)
             try:
                 mutate(store)
@@ -190,11 +202,11 @@ class IndexWriter:
                 store.close()
             # Re-read everything just written; a short write fails here, not in production.
             Index(temp, self.embedder).close()
-            publish(self.index_dir, temp, number)
+            publish(self.index_dir, temp, number, self.checkpoint)
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
             raise
-        prune(self.index_dir, self.generations_to_keep)
+        collect_garbage(self.index_dir, self.generations_to_keep)
         return manifest
 
     def _derive(self, store: DocumentStore, folder: Path, number: int) -> Manifest:
@@ -228,9 +240,14 @@ class IndexWriter:
         return manifest
 
 
-def _copy_sqlite(source: Path, target: Path) -> None:
+def _copy_sqlite(source: Path, target: Path, checkpoint: Checkpoint = no_fault) -> None:
     """Copy a SQLite database consistently (the backup API, not a file copy)."""
+
+    def progress(status: int, remaining: int, total: int) -> None:
+        checkpoint("during-copy")
+
     with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
+        # In steps of 256 pages, so the fault hook can stop a copy half done.
+        src.backup(dst, pages=256, progress=progress)
     src.close()
     dst.close()

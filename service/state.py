@@ -102,6 +102,7 @@ def load_state(settings: Settings, processor: DocumentProcessor | None = None) -
     embedder = processor.embedder
     writer = make_writer(settings, processor=processor)
     state = ServiceState(settings, embedder, writer, reader=make_reader(settings))
+    writer.collect_garbage()
     try:
         state.reload()
     except IndexNotFoundError as error:
