@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(default=40, ge=0, le=128)
     faiss_index_type: str = "flat"
     generations_to_keep: int = Field(default=2, ge=1, le=100)
+    # A second writer (say `citeqa index add` beside a server's own write) waits this long.
+    writer_lock_timeout_s: float = Field(default=600.0, ge=0.0)
+    # A server checks CURRENT at most this often on the query path, and switches to a
+    # generation another process wrote without a restart.
+    index_check_interval_s: float = Field(default=1.0, ge=0.0)
     # Kills a writer at this step of every write, as kill -9 would: the reliability tests
     # use it to aim at the write window. Never set it in production.
     fault_at: WriteStep | None = None

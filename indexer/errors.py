@@ -27,3 +27,7 @@ class DocumentNotFoundError(IndexerError):
 
 class InvalidDocumentIdError(IndexerError):
     """A document id is outside the allowed pattern."""
+
+
+class IndexLockedError(IndexerError):
+    """Another writer holds the index's writer lock for longer than the timeout."""

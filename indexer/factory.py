@@ -43,4 +43,5 @@ def make_writer(
         generations_to_keep=settings.generations_to_keep,
         show_progress=show_progress,
         fault_step=settings.fault_at,
+        lock_timeout_s=settings.writer_lock_timeout_s,
     )

@@ -13,18 +13,17 @@ killed write leaves behind (a temp folder, a generation folder that CURRENT neve
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import signal
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import get_args
 
 from citeqa.types import WriteStep
 from indexer.errors import IndexNotFoundError
+from indexer.locks import remove_if_unread
 
 CURRENT = "CURRENT"
 GENERATIONS = "generations"
@@ -145,9 +144,10 @@ def collect_garbage(index_dir: Path, keep: int) -> list[Path]:
     """Remove what killed writes left, and generations older than the ``keep`` newest.
 
     Garbage: ``.tmp-*`` folders, ``CURRENT.*.tmp`` files, and every generation folder that
-    CURRENT does not name, except the ``keep - 1`` newest ones older than the live one.
-    Call it only while holding the writer lock: a temp folder may be another writer's work.
-    Returns what was removed.
+    CURRENT does not name, except the ``keep - 1`` newest ones older than the live one, and
+    except any that a live process still reads (it holds a reader lease: a later write
+    removes it). Call it only while holding the writer lock: a temp folder may be another
+    writer's work in progress. Returns what was removed.
     """
     root = index_dir / GENERATIONS
     removed: list[Path] = []
@@ -164,19 +164,6 @@ def collect_garbage(index_dir: Path, keep: int) -> list[Path]:
     older = [p for p in generation_folders(index_dir) if generation_number(p) < live_number]
     kept = set(older[-(keep - 1) :] if keep > 1 else [])
     for folder in generation_folders(index_dir):
-        if folder.name != live and folder not in kept:
-            shutil.rmtree(folder, ignore_errors=True)
+        if folder.name != live and folder not in kept and remove_if_unread(folder):
             removed.append(folder)
     return removed
-
-
-@contextmanager
-def writer_lock(index_dir: Path) -> Iterator[None]:
-    """One writer at a time per index directory (readers never wait)."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -20,6 +20,7 @@ from indexer.embedding import Embedder, Vectors
 from indexer.errors import IndexCorruptError, IndexMismatchError
 from indexer.generations import current_generation
 from indexer.lexical import LexicalIndex
+from indexer.locks import ReaderLease
 from indexer.manifest import FORMAT_VERSION, Manifest
 from indexer.store import DocumentStore
 from indexer.vectors import read_vector_index
@@ -29,6 +30,7 @@ RRF_K = 60
 STORE_NAME = "store.sqlite"
 VECTORS_NAME = "chunks.faiss"
 BM25_DIR = "bm25"
+_LOAD_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,20 @@ class Index:
     """One loaded, read-only generation. Build and update with :class:`IndexWriter`."""
 
     def __init__(self, folder: Path, embedder: Embedder | None) -> None:
+        """Raises FileNotFoundError if a writer removed ``folder`` before it could be leased."""
         self.folder = folder
+        # Held until close(): no writer, in any process, deletes a generation being read.
+        self.lease = ReaderLease(folder)
+        try:
+            self._load(embedder)
+        except BaseException:
+            if hasattr(self, "store"):
+                self.store.close()
+            self.lease.release()
+            raise
+
+    def _load(self, embedder: Embedder | None) -> None:
+        folder = self.folder
         self.manifest = Manifest.read(folder)
         check_compatible(self.manifest, embedder, folder)
         self.embedder = embedder
@@ -136,7 +151,9 @@ class Index:
                 )
 
     def close(self) -> None:
+        """Close the SQLite handles and give up the lease; a later write may remove it."""
         self.store.close()
+        self.lease.release()
 
     # -- search -------------------------------------------------------------------------
 
@@ -209,4 +226,9 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
         IndexMismatchError: it was built with another model, dimension or format.
         IndexCorruptError: its files are missing, truncated or disagree in count.
     """
+    for _ in range(_LOAD_ATTEMPTS - 1):
+        try:
+            return Index(current_generation(index_dir), embedder)
+        except FileNotFoundError:
+            continue  # a writer replaced and removed it between reading CURRENT and leasing
     return Index(current_generation(index_dir), embedder)

@@ -57,6 +57,11 @@ class DocumentStore:
         self.path = path
         self.read_only = read_only
         self._local = threading.local()
+        # Every thread's connection, so close() can close them all (not just the caller's):
+        # otherwise a replaced generation's files stay open until garbage collection.
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._closed = False
         if not read_only:
             with self.transaction() as connection:
                 connection.executescript(SCHEMA)
@@ -64,6 +69,8 @@ class DocumentStore:
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
+            if self._closed:
+                raise sqlite3.ProgrammingError(f"{self.path} is closed")
             if self.read_only:
                 connection = sqlite3.connect(
                     f"file:{self.path}?mode=ro", uri=True, check_same_thread=False
@@ -72,6 +79,8 @@ class DocumentStore:
                 connection = sqlite3.connect(self.path, check_same_thread=False)
             connection.execute("PRAGMA foreign_keys = ON")
             self._local.connection = connection
+            with self._connections_lock:
+                self._connections.append(connection)
         return connection
 
     @contextmanager
@@ -81,10 +90,13 @@ class DocumentStore:
             yield connection
 
     def close(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
+        """Close every thread's connection; call it once no thread reads any more."""
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+            self._closed = True
+        for connection in connections:
             connection.close()
-            self._local.connection = None
+        self._local = threading.local()
 
     # -- writes -------------------------------------------------------------------------
 

@@ -28,11 +28,11 @@ from indexer.generations import (
     next_generation_number,
     no_fault,
     publish,
-    writer_lock,
 )
 from indexer.index import BM25_DIR, STORE_NAME, VECTORS_NAME, Index, check_compatible
 from indexer.lexical import LexicalIndex
 from indexer.loaders import SkippedFile, load_paths
+from indexer.locks import writer_lock
 from indexer.manifest import ChunkerSettings, Manifest
 from indexer.pipeline import DocumentProcessor, content_hash
 from indexer.store import DocumentStore
@@ -59,7 +59,11 @@ class BuildReport:
 
 
 class IndexWriter:
-    """Writes generations into ``index_dir``; one writer at a time (a file lock)."""
+    """Writes generations into ``index_dir``; one writer at a time (an OS file lock).
+
+    A second writer, in this process or another, waits up to ``lock_timeout_s`` seconds,
+    then fails with :class:`IndexLockedError`.
+    """
 
     def __init__(
         self,
@@ -69,6 +73,7 @@ class IndexWriter:
         generations_to_keep: int = 2,
         show_progress: bool = False,
         fault_step: WriteStep | None = None,
+        lock_timeout_s: float = 600.0,
     ) -> None:
         self.index_dir = index_dir
         self.processor = processor
@@ -76,6 +81,7 @@ class IndexWriter:
         self.faiss_index_type = faiss_index_type
         self.generations_to_keep = generations_to_keep
         self.show_progress = show_progress
+        self.lock_timeout_s = lock_timeout_s
         # Kills the process at a named step of every write: for the reliability tests only.
         self.checkpoint = fault_at(fault_step)
 
@@ -98,9 +104,14 @@ class IndexWriter:
     def delete(self, doc_ids: Sequence[str]) -> BuildReport:
         return self._write(BuildReport(), [], list(doc_ids), fresh=False)
 
-    def collect_garbage(self) -> list[Path]:
-        """Remove what killed writes left behind (run at start; every write runs it too)."""
-        with writer_lock(self.index_dir):
+    def collect_garbage(self, timeout_s: float | None = None) -> list[Path]:
+        """Remove what killed writes left behind (run at start; every write runs it too).
+
+        Raises:
+            IndexLockedError: another writer held the index for ``timeout_s`` seconds.
+        """
+        timeout = self.lock_timeout_s if timeout_s is None else timeout_s
+        with writer_lock(self.index_dir, timeout):
             return collect_garbage(self.index_dir, self.generations_to_keep)
 
     # -- the write path -----------------------------------------------------------------
@@ -109,7 +120,7 @@ class IndexWriter:
         self, report: BuildReport, documents: list[Document], deletions: list[str], fresh: bool
     ) -> BuildReport:
         started = time.perf_counter()
-        with writer_lock(self.index_dir):
+        with writer_lock(self.index_dir, self.lock_timeout_s):
             collect_garbage(self.index_dir, self.generations_to_keep)
             previous = self._previous_generation()
             if previous is not None:

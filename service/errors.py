@@ -6,6 +6,7 @@ from indexer.errors import (
     DocumentNotFoundError,
     IndexCorruptError,
     IndexerError,
+    IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
     InvalidDocumentIdError,
@@ -37,6 +38,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     IndexNotFoundError: 503,
     IndexMismatchError: 503,
     IndexCorruptError: 503,
+    IndexLockedError: 503,
     IndexerError: 400,
     ValueError: 422,
 }

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from citeqa.config import Settings
 from citeqa.types import Document
 from indexer.embedding import Embedder
-from indexer.errors import IndexNotFoundError
+from indexer.errors import IndexerError, IndexLockedError, IndexNotFoundError
+from indexer.generations import current_name
 from indexer.index import load_index
 from indexer.pipeline import DocumentProcessor
 from indexer.writer import BuildReport, IndexWriter
@@ -46,33 +50,109 @@ def make_reader(settings: Settings) -> SpanReader | None:
         return None
 
 
+class ServedGeneration:
+    """A loaded generation and the queries using it; closed once replaced and unused."""
+
+    def __init__(self, engine: QueryEngine) -> None:
+        self.engine = engine
+        self.users = 0
+        self.retired = False
+
+    def close(self) -> None:
+        self.engine.index.close()  # its SQLite handles, and the lease that kept it on disk
+
+
 @dataclass
 class ServiceState:
     settings: Settings
     embedder: Embedder
     writer: IndexWriter
     reader: SpanReader | None = None
-    engine: QueryEngine | None = None
 
     def __post_init__(self) -> None:
         self._write_lock = threading.Lock()
+        self._switch_lock = threading.Lock()  # one generation load at a time
+        self._users_lock = threading.Lock()
+        self._served: ServedGeneration | None = None
+        self._checked_at = time.monotonic()
+
+    @property
+    def engine(self) -> QueryEngine | None:
+        served = self._served
+        return served.engine if served else None
 
     def reload(self) -> None:
-        index = load_index(self.settings.index_dir, self.embedder)
-        self.engine = QueryEngine(
-            index, self.embedder,
-            self.settings.resolved_abstain_threshold(self.reader is not None), self.reader,
-            self.settings.reader_passages, self.settings.reader_typed_rules,
-        )  # fmt: skip
+        """Load the generation CURRENT names and serve it; the old one closes when unused."""
+        with self._switch_lock:
+            self._load_current()
 
-    def require_engine(self) -> QueryEngine:
-        engine = self.engine
-        if engine is None:
-            raise NotReadyError(
-                f"no index loaded from {self.settings.index_dir}; build one with "
-                "`citeqa index build --source seeds` or POST /v1/documents"
-            )
-        return engine
+    def _load_current(self) -> None:
+        index = load_index(self.settings.index_dir, self.embedder)
+        threshold = self.settings.resolved_abstain_threshold(self.reader is not None)
+        settings = self.settings
+        engine = QueryEngine(
+            index, self.embedder, threshold, self.reader,
+            settings.reader_passages, settings.reader_typed_rules,
+        )  # fmt: skip
+        self._install(engine)
+
+    def _install(self, engine: QueryEngine) -> None:
+        with self._users_lock:
+            old, self._served = self._served, ServedGeneration(engine)
+            close_now = old is not None and old.users == 0
+            if old is not None:
+                old.retired = True
+        if old is not None and close_now:
+            old.close()
+
+    def follow_current(self) -> None:
+        """Switch to a generation another process wrote (cheap: one small file read, at
+        most once per ``index_check_interval_s``). A failed load keeps the old one serving."""
+        now = time.monotonic()
+        if now - self._checked_at < self.settings.index_check_interval_s:
+            return
+        self._checked_at = now
+        name = current_name(self.settings.index_dir)
+        served = self._served
+        if not name or (served is not None and served.engine.index.folder.name == name):
+            return
+        if not self._switch_lock.acquire(blocking=False):
+            return  # another thread is loading it; keep answering from the old one
+        try:
+            self._load_current()
+        except (IndexerError, OSError) as error:
+            log.warning("keeping %s: cannot load %s (%s)", self._served_name(), name, error)
+        finally:
+            self._switch_lock.release()
+
+    def _served_name(self) -> str:
+        served = self._served
+        return served.engine.index.folder.name if served else "(none)"
+
+    @contextmanager
+    def serving(self) -> Iterator[QueryEngine]:
+        """The engine for one request; its generation stays open until the request ends.
+
+        Raises:
+            NotReadyError: no index is loaded.
+        """
+        self.follow_current()
+        with self._users_lock:
+            served = self._served
+            if served is None:
+                raise NotReadyError(
+                    f"no index loaded from {self.settings.index_dir}; build one with "
+                    "`citeqa index build --source seeds` or POST /v1/documents"
+                )
+            served.users += 1
+        try:
+            yield served.engine
+        finally:
+            with self._users_lock:
+                served.users -= 1
+                close_now = served.retired and served.users == 0
+            if close_now:
+                served.close()
 
     def add_documents(self, documents: list[Document]) -> BuildReport:
         with self._write_lock:
@@ -102,7 +182,8 @@ def load_state(settings: Settings, processor: DocumentProcessor | None = None) -
     embedder = processor.embedder
     writer = make_writer(settings, processor=processor)
     state = ServiceState(settings, embedder, writer, reader=make_reader(settings))
-    writer.collect_garbage()
+    with suppress(IndexLockedError):  # a writer is at work; it collects garbage itself
+        writer.collect_garbage(timeout_s=0)
     try:
         state.reload()
     except IndexNotFoundError as error:

@@ -92,13 +92,13 @@ def _invalid_body(error: ValidationError) -> Response:
 async def _answer(state: ServiceState, body: ChatCompletionRequest) -> tuple[str, ChatCitations]:
     """The reply text and its citations; the model runs in a worker thread."""
     query = build_chat_query(body.user_messages())
-    engine = state.require_engine()  # one index generation for the answer and its sources
-    result = await run_in_threadpool(
-        engine.answer, query.question, retrieval_query=query.retrieval_query
-    )
-    documents = engine.index.documents
-    content = render_response(result, documents, markdown=True)
-    return content, ChatCitations.of_result(result, documents, query.retrieval_query)
+    with state.serving() as engine:  # one index generation for the answer and its sources
+        result = await run_in_threadpool(
+            engine.answer, query.question, retrieval_query=query.retrieval_query
+        )
+        documents = engine.index.documents
+        content = render_response(result, documents, markdown=True)
+        return content, ChatCitations.of_result(result, documents, query.retrieval_query)
 
 
 @router.get("/models", response_model=ModelList)

@@ -23,8 +23,9 @@ DocIdPath = Annotated[str, Path(pattern=DOC_ID_PATTERN.pattern, max_length=128)]
 
 @router.get("", response_model=DocumentsPublic)
 def list_documents(state: StateDep) -> DocumentsPublic:
-    engine = state.require_engine()
-    counts = engine.index.chunk_counts
+    with state.serving() as engine:
+        counts = engine.index.chunk_counts
+        documents = sorted(engine.index.documents.values(), key=lambda d: d.doc_id)
     data = [
         DocumentSummary(
             doc_id=d.doc_id,
@@ -34,15 +35,16 @@ def list_documents(state: StateDep) -> DocumentsPublic:
             url=d.url,
             chunks=counts.get(d.doc_id, 0),
         )
-        for d in sorted(engine.index.documents.values(), key=lambda d: d.doc_id)
+        for d in documents
     ]
     return DocumentsPublic(data=data, count=len(data))
 
 
 @router.get("/{doc_id}", response_model=DocumentPublic)
 def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
-    engine = state.require_engine()
-    document = engine.index.documents.get(doc_id)
+    with state.serving() as engine:
+        document = engine.index.documents.get(doc_id)
+        chunks = engine.index.chunk_counts.get(doc_id, 0)
     if document is None:
         raise DocumentNotFoundError(f"no document {doc_id!r}; list ids with GET /v1/documents")
     return DocumentPublic(
@@ -51,7 +53,7 @@ def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
         source=document.source,
         published=document.published,
         url=document.url,
-        chunks=engine.index.chunk_counts.get(doc_id, 0),
+        chunks=chunks,
         text=document.text,
     )
 

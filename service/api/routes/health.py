@@ -19,6 +19,7 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz")
 def readyz(state: StateDep) -> JSONResponse:
     """Models and an index are loaded; 503 until they are."""
+    state.follow_current()
     engine = state.engine
     body = {
         "ready": engine is not None,

@@ -19,7 +19,7 @@ def query(body: QueryRequest, state: StateDep) -> QueryResponse:
     ``alternatives`` with its citation and ``sources_disagree`` is true. When nothing in the
     corpus answers, ``answer`` is null and the best passages are still listed.
     """
-    engine = state.require_engine()
     filters = body.filters.to_filters() if body.filters else None
-    result = engine.answer(body.question, top_k=body.top_k, filters=filters)
-    return QueryResponse.of(result, engine.index.documents)
+    with state.serving() as engine:
+        result = engine.answer(body.question, top_k=body.top_k, filters=filters)
+        return QueryResponse.of(result, engine.index.documents)
