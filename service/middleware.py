@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -11,6 +12,19 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("citeqa.http")
+
+
+_SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def safe_request_id(raw: bytes) -> str:
+    """The client's ``X-Request-ID`` if it is a plain token, else a fresh id.
+
+    Headers are bytes: anything else (non-UTF-8, control characters, spaces, over 64
+    characters) would break the log line or the response header, so it is replaced.
+    """
+    raw = raw.strip()
+    return raw.decode("ascii") if _SAFE_REQUEST_ID.match(raw) else uuid.uuid4().hex
 
 
 class RequestIdMiddleware:
@@ -24,7 +38,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers", []))
-        request_id = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
+        request_id = safe_request_id(headers.get(b"x-request-id", b""))
         started = time.perf_counter()
         status = 500
 
