@@ -63,6 +63,7 @@ CONSOLE_COLUMNS = {
     "answer abstention_precision": "abst P",
     "answer abstention_recall": "abst R",
     "rgb disagreement_flagged_when_both": "flagged",
+    "rgb both_values_flagged_when_both": "both",
     "latency p50 ms": "p50 ms",
 }
 

@@ -104,6 +104,10 @@ def _rgb_metrics(scores: Sequence[QuestionScore]) -> dict[str, float]:
         metrics["disagreement_flagged_when_both"] = sum(s.sources_disagree for s in both) / len(
             both
         )
+        # Stricter: flagged, and the true and the altered value are both in the response.
+        metrics["both_values_flagged_when_both"] = sum(
+            s.sources_disagree and s.true_returned and s.fake_returned for s in both
+        ) / len(both)
     return metrics
 
 
