@@ -25,47 +25,59 @@ def _stemmer() -> Any:
 class LexicalIndex:
     """A BM25 index whose document numbers are chunk positions."""
 
-    def __init__(self, retriever: bm25s.BM25, size: int) -> None:
+    def __init__(self, retriever: bm25s.BM25, size: int, has_terms: bool = True) -> None:
         self._retriever = retriever
         self._stemmer = _stemmer()
         self.size = size
+        # False when no chunk has a single term left after stop words ("It is."): valid
+        # text, but bm25s cannot index an empty vocabulary, and nothing can match anyway.
+        self.has_terms = has_terms and size > 0
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
         stemmer = _stemmer()
         retriever = bm25s.BM25()
-        if texts:
-            tokens = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False)
-            retriever.index(tokens, show_progress=False)
+        if not texts:
+            return cls(retriever, 0)
+        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False)
+        if not tokens.vocab:
+            return cls(retriever, len(texts), has_terms=False)
+        retriever.index(tokens, show_progress=False)
         return cls(retriever, len(texts))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "size.txt").write_text(str(self.size))
-        if self.size:
+        # "0 chunks" or "N chunks, no terms" need no bm25s files.
+        (folder / "size.txt").write_text(str(self.size) if self.has_terms else f"{self.size} 0")
+        if self.has_terms:
             self._retriever.save(str(folder), show_progress=False)
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
         try:
-            size = int((folder / "size.txt").read_text())
-            retriever = bm25s.BM25.load(str(folder), show_progress=False) if size else bm25s.BM25()
+            size_text, *no_terms = (folder / "size.txt").read_text().split()
+            size, has_terms = int(size_text), not no_terms
+            retriever = (
+                bm25s.BM25.load(str(folder), show_progress=False)
+                if size and has_terms
+                else bm25s.BM25()
+            )
         except (OSError, ValueError, KeyError) as error:
             raise IndexCorruptError(
                 f"BM25 index in {folder} cannot be read ({error}); rebuild with "
                 "`citeqa index build`"
             ) from error
-        if size and int(retriever.scores["num_docs"]) != size:
+        if size and has_terms and int(retriever.scores["num_docs"]) != size:
             raise IndexCorruptError(
                 f"BM25 index in {folder} holds {retriever.scores['num_docs']} chunks, "
                 f"expected {size}; rebuild with `citeqa index build`"
             )
-        return cls(retriever, size)
+        return cls(retriever, size, has_terms)
 
     def search(self, query: str, k: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """Top ``k`` chunk positions with positive BM25 scores, best first."""
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-        if not self.size or k <= 0:
+        if not self.has_terms or k <= 0:
             return empty
         tokens = bm25s.tokenize(
             [query],

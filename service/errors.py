@@ -25,6 +25,10 @@ class UnauthorizedError(ServiceError):
     """A write was attempted without the right API key."""
 
 
+class DocumentRejectedError(ServiceError):
+    """A document that was read but yields nothing to index (only boilerplate, say)."""
+
+
 class PayloadTooLargeError(ServiceError):
     """The request body exceeds CITEQA_MAX_BODY_BYTES."""
 
@@ -32,6 +36,7 @@ class PayloadTooLargeError(ServiceError):
 STATUS_CODES: dict[type[Exception], int] = {
     DocumentNotFoundError: 404,
     InvalidDocumentIdError: 422,
+    DocumentRejectedError: 422,
     UnauthorizedError: 401,
     PayloadTooLargeError: 413,
     NotReadyError: 503,
@@ -40,7 +45,6 @@ STATUS_CODES: dict[type[Exception], int] = {
     IndexCorruptError: 503,
     IndexLockedError: 503,
     IndexerError: 400,
-    ValueError: 422,
 }
 
 

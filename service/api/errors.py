@@ -30,5 +30,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(RequestValidationError, on_validation)
-    for error_type in (ServiceError, IndexerError, ValueError):
+    # Domain errors only: a stray ValueError is a bug, and a 500 says so (a blanket 422
+    # once hid an indexing crash behind "bad input").
+    for error_type in (ServiceError, IndexerError):
         app.add_exception_handler(error_type, on_domain)

@@ -144,7 +144,7 @@ async def chat_completions(request: Request, state: StateDep) -> Response:
         content, citations = await _answer(state, body)
     except ChatRequestError as error:
         return _error(400, str(error), param=error.param, code=error.code)
-    except (ServiceError, IndexerError, ValueError) as error:
+    except (ServiceError, IndexerError) as error:
         status = status_code_for(error)
         return _error(400 if status == 422 else status, str(error))
     if body.stream:

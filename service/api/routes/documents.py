@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path
 from indexer.errors import DocumentNotFoundError
 from indexer.loaders import DOC_ID_PATTERN
 from service.api.deps import StateDep, WriteAccess
+from service.errors import DocumentRejectedError
 from service.schemas import (
     DocumentCreate,
     DocumentPublic,
@@ -63,7 +64,7 @@ def put_document(body: DocumentCreate, state: StateDep) -> DocumentWriteResult:
     """Add a document, or replace the one with the same id; unchanged text is a no-op."""
     report = state.add_documents([body.to_document()])
     if report.skipped:
-        raise ValueError(f"document not indexed: {report.skipped[0].reason}")
+        raise DocumentRejectedError(f"document not indexed: {report.skipped[0].reason}")
     status = "added" if report.added else "replaced" if report.replaced else "unchanged"
     return DocumentWriteResult(
         doc_id=body.doc_id,

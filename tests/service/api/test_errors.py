@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from service.errors import status_code_for
+from tests.conftest import API_KEY
+
 
 @pytest.mark.parametrize(
     ("body", "status", "message"),
@@ -79,3 +82,17 @@ def test_bad_document_bodies_are_rejected(client: TestClient, api_key: str) -> N
         assert response.status_code == 422, body
         assert message in response.json()["detail"]
     assert client.delete("/v1/documents/unknown-id", headers=headers).status_code == 404
+
+
+def test_the_api_indexes_a_termless_document(client: TestClient) -> None:
+    response = client.post(
+        "/v1/documents",
+        json={"doc_id": "it-is", "text": "It is."},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "added"
+
+
+def test_a_stray_value_error_is_a_server_error_not_bad_input() -> None:
+    assert status_code_for(ValueError("max() arg is an empty sequence")) == 500
