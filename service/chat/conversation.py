@@ -15,6 +15,12 @@ from service.answering.terms import word_spans
 from service.chat.errors import ChatRequestError
 from service.schemas import MAX_QUESTION_CHARS
 
+# A conversation citeqa reads at most: its answer uses the last three user turns, so more
+# is only cost (and a way to keep a worker busy for nothing).
+MAX_CONVERSATION_CHARS = 65_536
+MAX_MESSAGES = 50
+# JSON escapes take up to 6 bytes per character; a bigger body cannot be under the cap.
+MAX_CHAT_BODY_BYTES = 6 * MAX_CONVERSATION_CHARS + 64 * 1024
 # Previous user turns searched for context: two carry "Q1 -> and in March? -> and in May?".
 HISTORY_TURNS = 2
 # Keeps a long earlier message from drowning the question in retrieval.
@@ -58,6 +64,28 @@ def resolve_follow_up(question: str, previous: Sequence[str]) -> str:
                 seen.add(stem)
                 added.append(word)
     return " ".join([question, *added])
+
+
+def check_conversation_size(texts: Sequence[str]) -> None:
+    """Refuse conversations over :data:`MAX_MESSAGES` turns or :data:`MAX_CONVERSATION_CHARS`.
+
+    Raises:
+        ChatRequestError: 400 for too many messages, 413 for too much text.
+    """
+    if len(texts) > MAX_MESSAGES:
+        raise ChatRequestError(
+            f"messages holds {len(texts)} turns; citeqa reads at most {MAX_MESSAGES}: "
+            "send only the recent ones",
+            code="too_many_messages",
+        )
+    size = sum(len(text) for text in texts)
+    if size > MAX_CONVERSATION_CHARS:
+        raise ChatRequestError(
+            f"the conversation holds {size} characters of text; citeqa reads at most "
+            f"{MAX_CONVERSATION_CHARS}: send only the recent turns",
+            code="context_length_exceeded",
+            status=413,
+        )
 
 
 def build_chat_query(user_messages: Sequence[str]) -> ChatQuery:

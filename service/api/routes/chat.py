@@ -9,9 +9,10 @@ citeqa, so clients with a hard-coded model name still work. Fields citeqa has no
 (temperature, max_tokens, tools, ...) are ignored.
 
 Errors are OpenAI error objects, ``{"error": {"message", "type", "param", "code"}}``: 400
-(``invalid_request_error``) for a body that is not JSON or not a chat request, no user
-message, or a last user message that is blank or over 1000 characters; 503
-(``server_error``) while no index is loaded.
+(``invalid_request_error``) for a body that is not JSON or not a chat request, over 50
+messages, no user message, or a last user message that is blank or over 1000 characters;
+413 (code ``context_length_exceeded``) for a conversation over 65,536 characters of text;
+503 (``server_error``) while no index is loaded.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from indexer.errors import IndexerError
 from service.answering.render import render_response
 from service.api.deps import StateDep
 from service.chat.completions import make_chunks, make_completion, server_sent_events
-from service.chat.conversation import build_chat_query
+from service.chat.conversation import (
+    MAX_CHAT_BODY_BYTES,
+    MAX_CONVERSATION_CHARS,
+    ChatQuery,
+    build_chat_query,
+    check_conversation_size,
+)
 from service.chat.errors import ChatRequestError
 from service.chat.schemas import (
     MODEL_ID,
@@ -49,6 +56,7 @@ router = APIRouter(prefix="/v1", tags=["chat"])
 _STARTED = int(time.time())
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": OpenAIErrorResponse, "description": "Not a chat request citeqa can answer"},
+    413: {"model": OpenAIErrorResponse, "description": "Conversation over the size cap"},
     503: {"model": OpenAIErrorResponse, "description": "No index is loaded yet"},
 }
 
@@ -89,9 +97,29 @@ def _invalid_body(error: ValidationError) -> Response:
     return _error(400, message, param=_field(shared) or None, code="invalid_value")
 
 
-async def _answer(state: ServiceState, body: ChatCompletionRequest) -> tuple[str, ChatCitations]:
+def _prepare(raw: bytes) -> tuple[ChatCompletionRequest, ChatQuery]:
+    """Parse and check a chat request; in a worker thread, as a big body takes a while.
+
+    Raises:
+        ValidationError: the body is not JSON or not a chat request.
+        ChatRequestError: the conversation is too big, or has no question to answer.
+    """
+    if len(raw) > MAX_CHAT_BODY_BYTES:
+        raise ChatRequestError(
+            f"the request body is {len(raw)} bytes; a chat request is limited to "
+            f"{MAX_CHAT_BODY_BYTES} ({MAX_CONVERSATION_CHARS} characters of text): send only "
+            "the recent turns",
+            param=None,
+            code="context_length_exceeded",
+            status=413,
+        )
+    body = ChatCompletionRequest.model_validate_json(raw)
+    check_conversation_size([message.text() for message in body.messages])
+    return body, build_chat_query(body.user_messages())
+
+
+async def _answer(state: ServiceState, query: ChatQuery) -> tuple[str, ChatCitations]:
     """The reply text and its citations; the model runs in a worker thread."""
-    query = build_chat_query(body.user_messages())
     with state.serving() as engine:  # one index generation for the answer and its sources
         result = await run_in_threadpool(
             engine.answer, query.question, retrieval_query=query.retrieval_query
@@ -136,14 +164,16 @@ async def chat_completions(request: Request, state: StateDep) -> Response:
     """
     # The body is parsed here, not by FastAPI, so its errors take OpenAI's shape on these
     # routes while /v1/query keeps the app-wide one.
+    # Parsing and the follow-up terms run in the thread pool: up to CITEQA_MAX_BODY_BYTES
+    # of JSON on the event loop would stall every other request meanwhile.
     try:
-        body = ChatCompletionRequest.model_validate_json(await request.body())
+        body, query = await run_in_threadpool(_prepare, await request.body())
     except ValidationError as error:
         return _invalid_body(error)
-    try:
-        content, citations = await _answer(state, body)
     except ChatRequestError as error:
-        return _error(400, str(error), param=error.param, code=error.code)
+        return _error(error.status, str(error), param=error.param, code=error.code)
+    try:
+        content, citations = await _answer(state, query)
     except (ServiceError, IndexerError) as error:
         status = status_code_for(error)
         return _error(400 if status == 422 else status, str(error))
