@@ -91,9 +91,15 @@ def decode_text(raw: bytes, path: Path) -> str:
 
 
 def _html_to_text(html: str, path: Path) -> str:
-    import trafilatura
+    try:
+        import trafilatura
 
-    text = trafilatura.extract(html, include_comments=False, include_tables=False)
+        text = trafilatura.extract(html, include_comments=False, include_tables=False)
+    except Exception as error:  # a parser's failure is this file's problem, not the build's
+        raise BadFileError(
+            f"{path}: the HTML could not be parsed ({type(error).__name__}: {error}); "
+            "save the article as .txt, or check that lxml_html_clean is installed"
+        ) from error
     if not text or not text.strip():
         raise BadFileError(f"{path}: no article text found in this HTML page")
     return str(text)

@@ -213,3 +213,33 @@ def test_approximate_index_type_finds_the_same_top_chunk(
         [(want_position, want_score)] = exact.dense_search(vector, 1)
         assert got_position == want_position
         assert got_score == pytest.approx(want_score, abs=1e-5)
+
+
+def test_an_html_file_that_fails_to_parse_is_skipped_and_named(
+    tmp_path: Path,
+    settings: Settings,
+    processor: DocumentProcessor,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import trafilatura
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise ImportError("lxml.html.clean module is now a separate project lxml_html_clean")
+
+    monkeypatch.setattr(trafilatura, "extract", broken)
+    source = tmp_path / "source"
+    source.mkdir()
+    shutil.copy(next(SEEDS.glob("002_*.txt")), source)
+    (source / "page.html").write_text("<html><body><p>Port news.</p></body></html>")
+    report = make_writer(settings, tmp_path / "index", processor).build([source])
+    assert report.added == ["002_b8ec4b7f77a3a021"]
+    [skipped] = report.skipped
+    assert skipped.path.endswith("page.html")
+    assert "could not be parsed (ImportError" in skipped.reason
+
+
+def test_the_html_cleaner_trafilatura_needs_is_declared() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert any(d.startswith("lxml_html_clean") for d in project["dependencies"])
