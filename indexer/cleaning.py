@@ -3,7 +3,8 @@
 Cleaning never edits characters: it only decides which lines are article content, so every
 chunk can still be sliced from the original text. The rules are general web-page patterns
 (share buttons, ad slots, image file names, contact forms, donation pleas, bylines), in the
-spirit of jusText: boilerplate lines are short, link-like, or made of stock phrases.
+spirit of jusText: boilerplate lines are short, link-like, repeated, or made of stock
+phrases. A word that prose uses too ("donate", "read more") marks only a short line.
 """
 
 from __future__ import annotations
@@ -24,18 +25,14 @@ class LineKind(Enum):
     BOILERPLATE = "boilerplate"
 
 
+# Phrases that only web-page furniture uses: one anywhere marks the line.
 _STOCK_PHRASES = re.compile(
     r"|".join(
         [
             r"^(share|share on|share this( article| story)?|tweet|print|email)\W*$",
-            r"\b(click|tap) (the|here|below|on)\b",
-            r"\bfollow us\b",
-            r"\bsubscribe (to|for|now|today)\b",
-            r"\bsign up\b.*\bnewsletter\b",
             r"^(no comments|post a comment|leave a (comment|reply)|comments?)\W*$",
             r"\b(top|bottom|side|post|header|footer)\s+ad\b",
             r"^(advertisement|sponsored( content)?|related( articles| stories| posts)?)\W*$",
-            r"\b(donation|donate)\b",
             r"\breader[- ]funded\b",
             r"\bcreative commons\b",
             r"\ball rights reserved\b",
@@ -43,14 +40,32 @@ _STOCK_PHRASES = re.compile(
             r"^(featured |file |top )?(image|photo|picture|video|graphic)s?\b"
             r".{0,40}\b(via|by|credit)\b",
             r"^(file|photo|image|pictured|caption)\s*(photo)?\s*:",
-            r"\bwatch on\b",
             r"\bis an? (regular|frequent|contributing) (contributor|writer|columnist)\b",
             r"^about the author\b",
+        ]
+    ),
+    re.IGNORECASE,
+)
+# Calls to action that prose uses too ("urged residents to donate blood", "tap on the
+# glass", "read more than 300 pages"): they mark a line only in the shape of a widget,
+# short, or two different ones in a line ("Click the share button... Follow us...").
+_CALLS_TO_ACTION = re.compile(
+    r"|".join(
+        [
+            r"\b(click|tap) (the|here|below|on)\b",
+            r"\bfollow us\b",
+            r"\bsubscribe (to|for|now|today)\b",
+            r"\bsign up\b.*\bnewsletter\b",
+            r"\b(donation|donate)\b",
+            r"\bwatch on\b",
             r"^(read more|continue reading|see also)\b",
         ]
     ),
     re.IGNORECASE,
 )
+# A widget line ("Donate now", "Read more: Mexico extradites 26", "Tap on the image to
+# enlarge it") is shorter than this; a news paragraph is longer.
+_WIDGET_WORDS = 12
 _FILE_NAME = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)+(?:\.(?:jpe?g|png|gif|webp|svg))?$")
 _URL = re.compile(r"^(?:https?://|www\.)\S+$")
 _SOURCE_LINE = re.compile(r"^(?:source|sources|via)\s*:\s*(?P<source>.{2,80})$", re.IGNORECASE)
@@ -82,6 +97,9 @@ def _is_boilerplate(text: str, is_first: bool) -> bool:
     if _FILE_NAME.match(text) or _STOCK_PHRASES.search(text):
         return True
     words = text.split()
+    calls = len({match.group().casefold() for match in _CALLS_TO_ACTION.finditer(text)})
+    if calls >= 2 or (calls and len(words) <= _WIDGET_WORDS):
+        return True
     # All-capital slogans ("LATIN AMERICA REPORTS: THE PODCAST") are banners, not prose.
     if len(words) >= 2 and text.upper() == text and not is_first:
         return True

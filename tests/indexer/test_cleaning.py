@@ -92,3 +92,40 @@ def test_prose_lines_are_content() -> None:
     text = "Headline here\n\nThe minister said the plan would go ahead.\nShare this article\n"
     kinds = [c.kind.value for c in classify_lines(text)]
     assert kinds == ["content", "blank", "content", "boilerplate", "blank"]
+
+
+PROSE_WITH_WIDGET_WORDS = [
+    "The foundation asked residents to donate blood after the collapse, and by Friday more "
+    "than 300 people had queued outside the clinic on Calle Madero.",
+    "Her donation of 40 paintings to the museum in 2019 doubled its modern collection, the "
+    "director said on Tuesday.",
+    "Visitors tap on the glass to wake the octopus, a habit the aquarium has tried for years "
+    "to discourage with signs in four languages.",
+    "Read more than 300 pages of testimony and the pattern is plain, said the judge, who "
+    "ordered the ministry to publish the rest.",
+    "BSkyB charged subscription fees, and customers that subscribe to any package and later "
+    "subscribe to another pay a single monthly fee for the box.",
+]
+WIDGETS = [
+    "Donate now",
+    "Read more: Mexico extradites 26 more cartel figures",
+    "Tap on the image to enlarge it",
+    "Click here to subscribe to our newsletter and follow us on X for daily updates on the "
+    "stories that matter to you most this week",
+]
+
+
+@pytest.mark.parametrize("paragraph", PROSE_WITH_WIDGET_WORDS)
+def test_prose_with_a_widget_word_is_content(paragraph: str) -> None:
+    text = f"Headline of the day\n\n{paragraph}\n"
+    assert [c.kind.value for c in classify_lines(text) if c.line.stripped] == [
+        "content",
+        "content",
+    ]
+
+
+@pytest.mark.parametrize("widget", WIDGETS)
+def test_widget_lines_are_boilerplate(widget: str) -> None:
+    text = f"Headline of the day\n\n{widget}\n"
+    kinds = [c.kind.value for c in classify_lines(text) if c.line.stripped]
+    assert kinds == ["content", "boilerplate"]
