@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from citeqa.types import Answer, Citation, Document
 from indexer.loaders import DOC_ID_PATTERN
@@ -16,12 +25,31 @@ MAX_QUESTION_CHARS = 1000
 DocId = Annotated[str, StringConstraints(pattern=DOC_ID_PATTERN.pattern)]
 
 
+def _date_text(value: object) -> object:
+    # JSON has no date type: a date is a "YYYY-MM-DD" string, and `0` (the epoch) is not one.
+    if not isinstance(value, str | date):
+        raise ValueError("give the date as a 'YYYY-MM-DD' string")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_date_text)]
+
+
 class QueryFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sources: list[str] = Field(default_factory=list, max_length=50)
-    published_from: date | None = None
-    published_to: date | None = None
+    published_from: IsoDate | None = None
+    published_to: IsoDate | None = None
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> QueryFilters:
+        if self.published_from and self.published_to and self.published_from > self.published_to:
+            raise ValueError(
+                f"published_from ({self.published_from}) is after published_to "
+                f"({self.published_to}): swap them"
+            )
+        return self
 
     def to_filters(self) -> Filters:
         return Filters(
@@ -33,7 +61,7 @@ class QueryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
-    top_k: int = Field(default=5, ge=1, le=50)
+    top_k: StrictInt = Field(default=5, ge=1, le=50)  # `true` and `"5"` are not numbers
     filters: QueryFilters | None = None
 
     @field_validator("question")
@@ -157,7 +185,14 @@ class DocumentCreate(BaseModel):
     title: str | None = Field(default=None, max_length=1000)
     source: str | None = Field(default=None, max_length=200)
     url: str | None = Field(default=None, max_length=2000)
-    published: date | None = None
+    published: IsoDate | None = None
+
+    @field_validator("doc_id")
+    @classmethod
+    def _no_parent_step(cls, value: str) -> str:
+        if ".." in value:  # as the CLI's validate_doc_id: ids become file names and URLs
+            raise ValueError("document id must not contain '..'")
+        return value
 
     @field_validator("text")
     @classmethod

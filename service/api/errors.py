@@ -21,7 +21,12 @@ def _validation_message(error: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     async def on_validation(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
-        return JSONResponse({"detail": _validation_message(error)}, status_code=422)
+        # A body that is not JSON is 400, as one that is not UTF-8 is; 422 is for JSON
+        # that breaks the schema.
+        unparsable = any(item.get("type") == "json_invalid" for item in error.errors())
+        return JSONResponse(
+            {"detail": _validation_message(error)}, status_code=400 if unparsable else 422
+        )
 
     async def on_domain(request: Request, error: Exception) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if status_code_for(error) == 401 else None

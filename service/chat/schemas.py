@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from citeqa.types import Document
 from service.answering.pipeline import QueryResult
@@ -49,7 +49,7 @@ class ChatCompletionRequest(BaseModel):
 
     model: str = MODEL_ID  # any name is answered by citeqa
     messages: list[ChatMessage]
-    stream: bool = False
+    stream: StrictBool = False  # "yes" is not a boolean
 
     def user_messages(self) -> list[str]:
         return [message.text() for message in self.messages if message.role == "user"]

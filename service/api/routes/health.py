@@ -10,7 +10,7 @@ from service.api.deps import StateDep
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.api_route("/healthz", methods=["GET", "HEAD"])
 def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}

@@ -35,7 +35,7 @@ def test_malformed_json_is_rejected(client: TestClient) -> None:
     response = client.post(
         "/v1/query", content=b"{not json", headers={"content-type": "application/json"}
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
 
 
 def test_unknown_document_is_404(client: TestClient) -> None:
@@ -96,3 +96,59 @@ def test_the_api_indexes_a_termless_document(client: TestClient) -> None:
 
 def test_a_stray_value_error_is_a_server_error_not_bad_input() -> None:
     assert status_code_for(ValueError("max() arg is an empty sequence")) == 500
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"question": "ok?", "top_k": True}, "top_k"),
+        ({"question": "ok?", "top_k": "5"}, "top_k"),
+        ({"question": "ok?", "top_k": 5.5}, "top_k"),
+        ({"question": "ok?", "filters": {"published_to": 0}}, "published_to"),
+        (
+            {
+                "question": "ok?",
+                "filters": {"published_from": "2025-06-01", "published_to": "2025-01-01"},
+            },
+            "published_from (2025-06-01) is after published_to",
+        ),
+    ],
+)
+def test_strict_types_and_ranges(client: TestClient, body: dict[str, object], message: str) -> None:
+    response = client.post("/v1/query", json=body)
+    assert response.status_code == 422, response.text
+    assert message in response.json()["detail"]
+
+
+def test_a_date_range_in_order_is_accepted(client: TestClient) -> None:
+    filters = {"published_from": "2025-01-01", "published_to": "2025-12-31", "sources": ["x"]}
+    response = client.post("/v1/query", json={"question": "How many?", "filters": filters})
+    assert response.status_code == 200, response.text
+
+
+def test_malformed_json_has_the_status_of_bad_utf8(client: TestClient) -> None:
+    headers = {"content-type": "application/json"}
+    not_json = client.post("/v1/query", content=b"{not json", headers=headers)
+    not_utf8 = client.post("/v1/query", content=b'{"question": "\xe9"}', headers=headers)
+    assert not_json.status_code == not_utf8.status_code == 400
+
+
+def test_a_doc_id_with_a_parent_step_is_rejected_as_the_cli_does(client: TestClient) -> None:
+    response = client.post(
+        "/v1/documents",
+        json={"doc_id": "a..b", "text": "Some text."},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    )
+    assert response.status_code == 422
+    assert "'..'" in response.json()["detail"]
+
+
+def test_head_healthz(client: TestClient) -> None:
+    assert client.head("/healthz").status_code == 200
+
+
+def test_chat_stream_must_be_a_boolean(client: TestClient) -> None:
+    body = {"messages": [{"role": "user", "content": "How many?"}], "stream": "yes"}
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "stream"
