@@ -1,0 +1,85 @@
+"""`citeqa index add` beside a running `citeqa serve` on the same index: no query fails,
+and the server serves the new document without a restart."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO, _free_port
+
+pytestmark = pytest.mark.slow
+QUESTION = {"question": "How many people has Mexico extradited?"}
+
+
+@pytest.fixture
+def served_index(writable_index_dir: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = _free_port()
+    env = {**os.environ, "CITEQA_INDEX_DIR": str(writable_index_dir)}
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "citeqa.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "the server did not become ready"
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        yield url, writable_index_dir
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+def test_cli_write_beside_a_running_server(served_index: tuple[str, Path], tmp_path: Path) -> None:
+    url, index_dir = served_index
+    statuses: Counter[int] = Counter()
+    stop = threading.Event()
+
+    def ask() -> None:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            while not stop.is_set():
+                statuses[client.post("/v1/query", json=QUESTION).status_code] += 1
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    try:
+        for number in range(2):  # two writes: the first generation would be pruned by the 2nd
+            article = tmp_path / f"cli-{number}.txt"
+            article.write_text(f"The port of Progreso counted {number + 7} cruise ships.\n")
+            added = subprocess.run(
+                [sys.executable, "-m", "citeqa.cli", "index", "add", str(article),
+                 "--index-dir", str(index_dir)],
+                cwd=REPO, capture_output=True, text=True, timeout=180,
+                env={**os.environ, "CITEQA_INDEX_WORKERS": "1"},
+            )  # fmt: skip
+            assert added.returncode == 0, added.stderr[-2000:]
+        time.sleep(1.5)  # the server checks CURRENT at most once a second
+    finally:
+        stop.set()
+        asker.join()
+
+    assert statuses[200] > 0 and set(statuses) == {200}, statuses
+    for number in range(2):
+        assert httpx.get(f"{url}/v1/documents/cli-{number}", timeout=10).status_code == 200
+    ready = httpx.get(f"{url}/readyz", timeout=10).json()
+    assert ready["documents"] == 7
+    print(f"\nqueries during two CLI writes: {sum(statuses.values())}, all 200")
