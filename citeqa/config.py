@@ -21,7 +21,7 @@ def default_embedding_model() -> str:
 
 # Calibrated by `python -m eval.calibrate` (eval/RESULTS.md): the span reader's confidence
 # is its margin over the no-answer score; the model-free extractor's is a sentence score.
-READER_ABSTAIN_THRESHOLD = 0.40
+READER_ABSTAIN_THRESHOLD = 0.51
 EXTRACTOR_ABSTAIN_THRESHOLD = 0.40
 
 
