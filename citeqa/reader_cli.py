@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from service.reading.train import TrainConfig
+from service.reading.train import TrainConfig, TrainReport
 
 reader_app = typer.Typer(help="Train, evaluate and export the extractive span reader.")
 console = Console(stderr=True)
@@ -47,12 +47,16 @@ def reader_train(
         Path | None,
         typer.Option("--base-model", help="Local BERT folder (default: all-MiniLM-L6-v2)."),
     ] = None,
+    dev: Annotated[
+        list[Path] | None,
+        typer.Option("--dev", help="SQuAD-format dev file to score into the card (repeatable)."),
+    ] = None,
 ) -> None:
     """Fine-tune the span reader by the reference recipe (the defaults) and save it."""
     from service.reading.errors import ReaderError
     from service.reading.train import train_reader
 
-    missing = [str(path) for path in data if not path.is_file()]
+    missing = [str(path) for path in [*data, *(dev or [])] if not path.is_file()]
     if missing:
         console.print(f"[red]error:[/red] training data file not found: {', '.join(missing)}")
         raise typer.Exit(code=2)
@@ -71,6 +75,8 @@ def reader_train(
             max_answer_tokens=max_answer_tokens,
         )
         report = train_reader(data, out, config, base_model, show_progress=True, limit=limit)
+        if dev:
+            _score_into_card(report, config, limit, dev)
     except (ReaderError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(code=2) from error
@@ -84,6 +90,22 @@ def reader_train(
         f"next: citeqa reader export --model {out} --out DIR2 makes the ONNX int8 model "
         "the service reads"
     )
+
+
+def _score_into_card(report: TrainReport, config: TrainConfig, limit: int | None,
+                     dev: list[Path]) -> None:  # fmt: skip
+    """Score the new checkpoint on each dev file (gold paragraph) and rewrite its card."""
+    from eval.reader_eval import evaluate_reader
+    from service.reading.model_card import write_run_files
+    from service.reading.reader import SpanReader
+
+    reader = SpanReader(report.out_dir, max_length=config.max_length)
+    scores = {}
+    for path in dev:
+        result = evaluate_reader(reader, path, stride=config.stride, show_progress=True)
+        scores[str(path)] = result.as_dict()
+        console.print(f"{path}: EM {result.em:.3f}  F1 {result.f1:.3f}")
+    write_run_files(report, config, limit, scores)
 
 
 @reader_app.command("export")

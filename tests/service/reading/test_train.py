@@ -175,3 +175,26 @@ def test_cli_reports_an_empty_data_set(tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert "holds no answerable question" in result.output
+
+
+def test_cli_scores_dev_files_into_the_card(
+    base_model_dir: Path, squad_file: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from citeqa.cli import app
+
+    out = tmp_path / "reader"
+    result = CliRunner().invoke(
+        app,
+        ["reader", "train", "--data", str(squad_file), "--out", str(out), "--dev",
+         str(squad_file), "--base-model", str(base_model_dir), "--max-length", "64",
+         "--stride", "16", "--epochs", "1", "--warmup-ratio", "0"],
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((out / "train_config.json").read_text(encoding="utf-8"))
+    scores = recorded["scores"][str(squad_file)]
+    assert scores["questions"] == 6 and 0.0 <= scores["f1"] <= 1.0
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert f"| `{squad_file}` | 6 | {scores['em']:.3f} | {scores['f1']:.3f} |" in card
