@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from citeqa.config import EXTRACTOR_ABSTAIN_THRESHOLD
 from citeqa.types import Answer
 from indexer.embedding import Embedder
 from indexer.index import Index
@@ -82,24 +83,35 @@ class QueryEngine:
         filters: Filters | None = None,
         options: RetrievalOptions | None = None,
         retrieval_query: str | None = None,
+        reading_question: str | None = None,
     ) -> QueryResult:
-        """Answer ``question``; ``retrieval_query`` (default: the question) drives retrieval."""
+        """Answer ``question``.
+
+        ``retrieval_query`` (default: the question) drives retrieval and ``reading_question``
+        (default: the question) is what the extractor reads, e.g. a chat follow-up read after
+        the question it follows.
+        """
         if not question.strip():
             raise ValueError("question is empty: ask something")
         if top_k < 1:
             raise ValueError("top_k must be at least 1")
         timer = _Timer()
         query_text = retrieval_query or question
-        question_type = classify_question(question)
+        reading = reading_question or question
+        question_type = classify_question(reading)
         with timer.stage("embed"):
             vector = self.embedder.encode_query(query_text)
         with timer.stage("retrieve"):
             # Read from more passages than are shown: the answer may sit in the sixth.
             passages = self.retriever.retrieve(query_text, vector, max(top_k, 8), filters, options)
         with timer.stage("read"):
-            candidates: list[Candidate] = self.extractor.extract(question, question_type, passages)
+            candidates: list[Candidate] = self.extractor.extract(reading, question_type, passages)
             if asks_publication_date(question):
-                candidates = publication_candidates(self.index, passages) + candidates
+                # A byline date's confidence is its article's retrieval score, calibrated
+                # against the model-free threshold: keep its margin over the active one.
+                shift = self.abstain_threshold - EXTRACTOR_ABSTAIN_THRESHOLD
+                dates = publication_candidates(self.index, passages)
+                candidates = [replace(c, score=c.score + shift) for c in dates] + candidates
         with timer.stage("aggregate"):
             result = aggregate(
                 self.index, candidates, question_type, self.abstain_threshold,

@@ -57,6 +57,15 @@ _CUMULATIVE_QUESTION = re.compile(
     r"\b(has|have)\b.*\b\w+ed\b|\b(in total|so far|to date|altogether|overall|total)\b",
     re.IGNORECASE,
 )
+# A question tied to a period ("in February", "last year", "in 2024") asks for that period's
+# figure, not a running total. ("May" is left out: it is mostly the verb.)
+_PERIOD = re.compile(
+    r"\b(january|february|march|april|june|july|august|september|october|november|"
+    r"december|(19|20)\d\d|yesterday|today|(last|this|next|that) (week|month|year|day|"
+    r"spring|summer|autumn|fall|winter)|monday|tuesday|wednesday|thursday|friday|saturday|"
+    r"sunday)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -127,7 +136,7 @@ def classify_question(question: str) -> QuestionType:
     match = _WH.search(question)
     wh = match.group(1).lower() if match else ""
     after = question[match.end() :] if match else question
-    cumulative = bool(_CUMULATIVE_QUESTION.search(after))
+    cumulative = bool(_CUMULATIVE_QUESTION.search(after)) and not _PERIOD.search(after)
     focus = _focus(after)
     if wh == "how many":
         return QuestionType(

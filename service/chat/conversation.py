@@ -34,10 +34,15 @@ _ASKING_WORDS = frozenset(
 
 @dataclass(frozen=True)
 class ChatQuery:
-    """What to answer (``question``) and what to retrieve with (``retrieval_query``)."""
+    """What to answer (``question``), retrieve with and read with.
+
+    ``reading_question`` is what the span reader reads: a follow-up such as "and in
+    February?" means nothing alone, so it is read after the question it follows.
+    """
 
     question: str
     retrieval_query: str
+    reading_question: str
 
 
 def content_words(text: str) -> list[tuple[str, str]]:
@@ -112,4 +117,6 @@ def build_chat_query(user_messages: Sequence[str]) -> ChatQuery:
             code="question_too_long",
         )
     previous = [text.strip() for text in user_messages[:-1] if text.strip()]
-    return ChatQuery(question, resolve_follow_up(question, previous))
+    retrieval_query = resolve_follow_up(question, previous)
+    reading = question if retrieval_query == question else f"{previous[-1]} {question}"
+    return ChatQuery(question, retrieval_query, reading)

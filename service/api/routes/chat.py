@@ -122,7 +122,10 @@ async def _answer(state: ServiceState, query: ChatQuery) -> tuple[str, ChatCitat
     """The reply text and its citations; the model runs in a worker thread."""
     with state.serving() as engine:  # one index generation for the answer and its sources
         result = await run_in_threadpool(
-            engine.answer, query.question, retrieval_query=query.retrieval_query
+            engine.answer,
+            query.question,
+            retrieval_query=query.retrieval_query,
+            reading_question=query.reading_question,
         )
         documents = engine.index.documents
         content = render_response(result, documents, markdown=True)
