@@ -1,7 +1,8 @@
 """Quality gate on the project's seed gold set: fails when retrieval or answers get worse.
 
-The floors sit just under what the system measures today (see eval/RESULTS.md); raise them
-as it improves. The issue's targets are passage recall@5 >= 0.95 and EM >= 0.75.
+The floors sit just under what the default system (the shipped span reader) measures today
+(see eval/RESULTS.md); raise them as it improves. The targets are passage recall@5 >= 0.95,
+EM >= 0.80 and 90% of unanswerable questions abstained.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from tests.conftest import REPO
 
 GOLD = REPO / "eval" / "gold" / "seeds.jsonl"
 PASSAGE_RECALL_AT_5_FLOOR = 0.95
-EXACT_MATCH_FLOOR = 0.40
-F1_FLOOR = 0.50
-ABSTENTION_RECALL_FLOOR = 0.4
+EXACT_MATCH_FLOOR = 0.52
+F1_FLOOR = 0.62
+ABSTENTION_RECALL_FLOOR = 0.35
 
 
 @pytest.fixture(scope="module")
