@@ -13,8 +13,10 @@ from fastapi.staticfiles import StaticFiles
 from citeqa import __version__
 from citeqa.config import Settings, get_settings
 from service.api.errors import install_error_handlers
+from service.api.openapi import install_openapi
 from service.api.routes import chat, documents, health, pages, query
 from service.api.routes.pages import STATIC_DIR
+from service.chat.schemas import ChatCompletionRequest
 from service.logging import configure_logging
 from service.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 
@@ -42,6 +44,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
+    install_openapi(app, body_models=[ChatCompletionRequest])
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

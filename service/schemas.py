@@ -231,6 +231,23 @@ class DocumentsPublic(BaseModel):
     count: int
 
 
+class ErrorResponse(BaseModel):
+    """Every error outside the chat routes: one message that says what went wrong and what
+    to do (validation errors name each field: ``"top_k: Input should be ..."``)."""
+
+    detail: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    embedding_model: str
+    reader_model: str
+    index_dir: str
+    generation: int | None
+    documents: int
+    chunks: int
+
+
 class DocumentWriteResult(BaseModel):
     doc_id: str
     status: str  # added | replaced | unchanged | deleted

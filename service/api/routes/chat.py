@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from indexer.errors import IndexerError
 from service.answering.render import render_response
 from service.api.deps import StateDep
+from service.api.openapi import json_body
 from service.chat.completions import make_chunks, make_completion, server_sent_events
 from service.chat.conversation import (
     MAX_CHAT_BODY_BYTES,
@@ -142,6 +143,7 @@ def list_models() -> ModelList:
     "/chat/completions",
     response_model=ChatCompletion,
     responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}},
+    openapi_extra=json_body(ChatCompletionRequest),
 )
 async def chat_completions(request: Request, state: StateDep) -> Response:
     """Answer the last user message; earlier user messages resolve follow-ups.

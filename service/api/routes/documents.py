@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path
 from indexer.errors import DocumentNotFoundError
 from indexer.loaders import DOC_ID_PATTERN
 from service.api.deps import StateDep, WriteAccess
+from service.api.responses import error_responses
 from service.errors import DocumentRejectedError
 from service.schemas import (
     DocumentCreate,
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/v1/documents", tags=["documents"])
 DocIdPath = Annotated[str, Path(pattern=DOC_ID_PATTERN.pattern, max_length=128)]
 
 
-@router.get("", response_model=DocumentsPublic)
+@router.get("", response_model=DocumentsPublic, responses=error_responses(503))
 def list_documents(state: StateDep) -> DocumentsPublic:
     with state.serving() as engine:
         counts = engine.index.chunk_counts
@@ -41,7 +42,7 @@ def list_documents(state: StateDep) -> DocumentsPublic:
     return DocumentsPublic(data=data, count=len(data))
 
 
-@router.get("/{doc_id}", response_model=DocumentPublic)
+@router.get("/{doc_id}", response_model=DocumentPublic, responses=error_responses(404, 422, 503))
 def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
     with state.serving() as engine:
         document = engine.index.documents.get(doc_id)
@@ -59,7 +60,12 @@ def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
     )
 
 
-@router.post("", response_model=DocumentWriteResult, dependencies=[WriteAccess])
+@router.post(
+    "",
+    response_model=DocumentWriteResult,
+    dependencies=[WriteAccess],
+    responses=error_responses(400, 401, 413, 422, 503),
+)
 def put_document(body: DocumentCreate, state: StateDep) -> DocumentWriteResult:
     """Add a document, or replace the one with the same id; unchanged text is a no-op."""
     report = state.add_documents([body.to_document()])
@@ -75,7 +81,12 @@ def put_document(body: DocumentCreate, state: StateDep) -> DocumentWriteResult:
     )
 
 
-@router.delete("/{doc_id}", response_model=DocumentWriteResult, dependencies=[WriteAccess])
+@router.delete(
+    "/{doc_id}",
+    response_model=DocumentWriteResult,
+    dependencies=[WriteAccess],
+    responses=error_responses(401, 404, 422, 503),
+)
 def delete_document(doc_id: DocIdPath, state: StateDep) -> DocumentWriteResult:
     report = state.delete_documents([doc_id])
     return DocumentWriteResult(

@@ -6,29 +6,36 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from service.api.deps import StateDep
+from service.schemas import Readiness
 
 router = APIRouter(tags=["health"])
 
 
-@router.api_route("/healthz", methods=["GET", "HEAD"])
+# Two routes, not one with two methods: each operation needs its own OpenAPI id.
+@router.get("/healthz")
+@router.head("/healthz")
 def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "No index is loaded yet"}},
+)
 def readyz(state: StateDep) -> JSONResponse:
-    """Models and an index are loaded; 503 until they are."""
+    """Models and an index are loaded; 503 (with the same body) until they are."""
     state.follow_current()
     engine = state.engine
-    body = {
-        "ready": engine is not None,
-        "embedding_model": state.embedder.name,
+    body = Readiness(
+        ready=engine is not None,
+        embedding_model=state.embedder.name,
         # Which component picks answers: the span reader's folder, or the fallback.
-        "reader_model": str(state.reader.model_dir) if state.reader else "none (model-free)",
-        "index_dir": str(state.settings.index_dir),
-        "generation": engine.index.manifest.generation if engine else None,
-        "documents": len(engine.index.documents) if engine else 0,
-        "chunks": len(engine.index.chunks) if engine else 0,
-    }
-    return JSONResponse(body, status_code=200 if engine is not None else 503)
+        reader_model=str(state.reader.model_dir) if state.reader else "none (model-free)",
+        index_dir=str(state.settings.index_dir),
+        generation=engine.index.manifest.generation if engine else None,
+        documents=len(engine.index.documents) if engine else 0,
+        chunks=len(engine.index.chunks) if engine else 0,
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if engine is not None else 503)

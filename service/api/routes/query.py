@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.api.deps import StateDep
+from service.api.responses import error_responses
 from service.schemas import QueryRequest, QueryResponse
 
 router = APIRouter(prefix="/v1", tags=["query"])
 
 
 # A plain `def` runs in the thread pool, so model calls never block the event loop.
-@router.post("/query", response_model=QueryResponse)
+@router.post("/query", response_model=QueryResponse, responses=error_responses(400, 413, 422, 503))
 def query(body: QueryRequest, state: StateDep) -> QueryResponse:
     """Answer a question extractively from the indexed articles.
 

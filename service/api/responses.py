@@ -1,0 +1,29 @@
+"""The error responses each route declares in the OpenAPI schema, in one place.
+
+Every error body outside the chat routes is ``{"detail": "<message>"}``
+(:class:`~service.schemas.ErrorResponse`), validation errors included: the schema says so
+instead of FastAPI's default list of validation errors, which this service never sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.schemas import ErrorResponse
+
+_DESCRIPTIONS = {
+    400: "The body is not JSON or not UTF-8, or the document cannot be read as an article",
+    401: "Missing or wrong API key: send 'Authorization: Bearer <CITEQA_API_KEY>'",
+    404: "No document with this id",
+    413: "The body is larger than CITEQA_MAX_BODY_BYTES",
+    422: "The request breaks the schema; `detail` names each field and what is wrong",
+    503: "No index is loaded yet, or another writer holds the index too long",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that can answer each of ``statuses`` with an error."""
+    return {
+        status: {"model": ErrorResponse, "description": _DESCRIPTIONS[status]}
+        for status in statuses
+    }
