@@ -48,40 +48,59 @@ def _word_count(text: str) -> int:
     return len(text.split())
 
 
-def make_completion(content: str, citations: ChatCitations, prompt: str) -> ChatCompletion:
-    """A non-streamed reply; ``usage`` counts words of ``prompt`` and ``content``."""
+def count_usage(prompt: str, content: str) -> Usage:
+    """Words of ``prompt`` and ``content``: citeqa has no tokenizer of its own to count."""
     prompt_words, content_words = _word_count(prompt), _word_count(content)
+    return Usage(
+        prompt_tokens=prompt_words,
+        completion_tokens=content_words,
+        total_tokens=prompt_words + content_words,
+    )
+
+
+def make_completion(
+    content: str, citations: ChatCitations, usage: Usage, model: str
+) -> ChatCompletion:
+    """A non-streamed reply, named after the ``model`` the request asked for."""
     return ChatCompletion(
         id=f"chatcmpl-{uuid.uuid4().hex}",
         created=int(time.time()),
+        model=model,
         choices=[Choice(message=AssistantMessage(content=content))],
-        usage=Usage(
-            prompt_tokens=prompt_words,
-            completion_tokens=content_words,
-            total_tokens=prompt_words + content_words,
-        ),
+        usage=usage,
         citations=citations,
     )
 
 
-def make_chunks(content: str, citations: ChatCitations) -> list[ChatCompletionChunk]:
+def make_chunks(
+    content: str, citations: ChatCitations, model: str, usage: Usage | None = None
+) -> list[ChatCompletionChunk]:
     """The role, the content in pieces, then an empty delta with ``finish_reason`` and
-    ``citations``."""
+    ``citations``; with ``usage`` (``stream_options.include_usage``), a last chunk with no
+    choices that carries it, as OpenAI sends it."""
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
     def chunk(delta: ChunkDelta, finish: bool = False) -> ChatCompletionChunk:
         return ChatCompletionChunk(
             id=completion_id,
             created=created,
+            model=model,
             choices=[ChunkChoice(delta=delta, finish_reason="stop" if finish else None)],
             citations=citations if finish else None,
         )
 
-    return [
+    chunks = [
         chunk(ChunkDelta(role="assistant", content="")),
         *(chunk(ChunkDelta(content=piece)) for piece in split_content(content)),
         chunk(ChunkDelta(), finish=True),
     ]
+    if usage is not None:
+        chunks.append(
+            ChatCompletionChunk(
+                id=completion_id, created=created, model=model, choices=[], usage=usage
+            )
+        )
+    return chunks
 
 
 def server_sent_events(chunks: list[ChatCompletionChunk]) -> Iterator[str]:

@@ -1,15 +1,16 @@
 """OpenAI chat-completions request and response models (pydantic at the edge).
 
 Requests accept what OpenAI clients send and ignore fields citeqa has no use for
-(temperature, max_tokens, stream_options, ...). Responses follow OpenAI's shapes and add
-``citations``: the /v1/query response for the same question, plus the retrieval query.
+(temperature, max_tokens, tools, ...). Responses follow OpenAI's shapes, name the model the
+request asked for, and add ``citations``: the /v1/query response for the same question,
+plus the retrieval query.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from citeqa.types import Document
 from service.answering.pipeline import QueryResult
@@ -44,12 +45,28 @@ class ChatMessage(BaseModel):
         return "\n".join(part.text for part in self.content if part.type == "text" and part.text)
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: StrictBool = False  # a last chunk with ``usage`` and no choices
+
+
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    model: str = MODEL_ID  # any name is answered by citeqa
+    # Any name is answered by citeqa, and echoed back: clients with a hard-coded model name
+    # still work, and see the name they sent.
+    model: str = Field(default=MODEL_ID, max_length=256)
     messages: list[ChatMessage]
     stream: StrictBool = False  # "yes" is not a boolean
+    stream_options: StreamOptions | None = None
+
+    @model_validator(mode="after")
+    def _stream_options_need_a_stream(self) -> ChatCompletionRequest:
+        if self.stream_options is not None and not self.stream:
+            # OpenAI refuses it too: the options would be silently ignored otherwise.
+            raise ValueError("stream_options is only allowed with 'stream': true")
+        return self
 
     def user_messages(self) -> list[str]:
         return [message.text() for message in self.messages if message.role == "user"]
@@ -129,6 +146,7 @@ class ChatCompletionChunk(BaseModel):
     model: str = MODEL_ID
     choices: list[ChunkChoice]
     citations: ChatCitations | None = Field(default=None, exclude_if=_is_none)
+    usage: Usage | None = Field(default=None, exclude_if=_is_none)
 
 
 class OpenAIError(BaseModel):

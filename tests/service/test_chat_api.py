@@ -239,6 +239,16 @@ def test_stream_sends_role_content_then_citations(client: TestClient) -> None:
         ('{"messages": [{"role": "system", "content": "hi"}]}', "messages", "missing_user_message"),
         ('{"messages": [{"role": "user", "content": " \\n "}]}', "messages", "empty_question"),
         (json.dumps({"messages": [_user("x" * 1001)]}), "messages", "question_too_long"),
+        (
+            json.dumps({"messages": [_user("hi")], "stream_options": {"include_usage": True}}),
+            None,
+            "invalid_value",
+        ),
+        (
+            json.dumps({"messages": [_user("hi")], "stream": True, "stream_options": "yes"}),
+            "stream_options",
+            "invalid_value",
+        ),
     ],
 )
 def test_bad_requests_get_openai_errors(
@@ -299,6 +309,45 @@ def test_openai_client_stream(openai_client: OpenAI) -> None:
     assert last.model_extra is not None
     assert last.model_extra["citations"]["answer"]["text"] == "92"
     assert all(not (chunk.model_extra or {}).get("citations") for chunk in chunks[:-1])
+    assert all(chunk.usage is None for chunk in chunks)  # not asked for
+
+
+def test_openai_client_retrieves_the_model(openai_client: OpenAI) -> None:
+    import openai
+
+    model = openai_client.models.retrieve("citeqa")
+    assert (model.id, model.object, model.owned_by) == ("citeqa", "model", "citeqa")
+    with pytest.raises(openai.NotFoundError, match="does not exist") as caught:
+        openai_client.models.retrieve("gpt-4o")
+    assert caught.value.code == "model_not_found"
+    assert caught.value.param == "model"
+
+
+def test_openai_client_reply_names_the_requested_model(openai_client: OpenAI) -> None:
+    completion = openai_client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": EXTRADITION}]
+    )
+    assert completion.model == "gpt-4o-mini"
+
+
+def test_openai_client_stream_includes_usage_when_asked(openai_client: OpenAI) -> None:
+    stream = openai_client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": EXTRADITION}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    *content_chunks, last = chunks
+    assert last.choices == []
+    assert last.usage is not None
+    assert last.usage.prompt_tokens == len(EXTRADITION.split())
+    assert last.usage.total_tokens == last.usage.prompt_tokens + last.usage.completion_tokens
+    content = "".join(chunk.choices[0].delta.content or "" for chunk in content_chunks)
+    assert last.usage.completion_tokens == len(content.split())
+    assert content_chunks[-1].choices[0].finish_reason == "stop"
+    assert all(chunk.usage is None for chunk in content_chunks)
+    assert {chunk.model for chunk in chunks} == {"gpt-4o-mini"}
 
 
 def test_openai_client_error(openai_client: OpenAI) -> None:

@@ -1,17 +1,20 @@
-"""OpenAI-compatible chat: `GET /v1/models` and `POST /v1/chat/completions`.
+"""OpenAI-compatible chat: `GET /v1/models`, `GET /v1/models/{id}` and
+`POST /v1/chat/completions`.
 
 Point any OpenAI client (or Open WebUI) at ``http://<host>:<port>/v1``: it lists one model,
 ``citeqa``, and answers the last user message extractively from the indexed articles.
 
 Like /v1/query, chat is a read: no API key is needed, and an ``Authorization`` header (the
-OpenAI clients always send one) is ignored. Any ``model`` name is accepted and answered by
-citeqa, so clients with a hard-coded model name still work. Fields citeqa has no use for
-(temperature, max_tokens, tools, ...) are ignored.
+OpenAI clients always send one) is ignored. Any ``model`` name is accepted, answered by
+citeqa and echoed in the reply's ``model``, so clients with a hard-coded model name still
+work. ``stream_options.include_usage`` adds OpenAI's last chunk with ``usage``. Fields citeqa
+has no use for (temperature, max_tokens, tools, ...) are ignored.
 
 Errors are OpenAI error objects, ``{"error": {"message", "type", "param", "code"}}``: 400
 (``invalid_request_error``) for a body that is not JSON or not a chat request, over 50
 messages, no user message, or a last user message that is blank or over 1000 characters;
 413 (code ``context_length_exceeded``) for a conversation over 65,536 characters of text;
+404 (code ``model_not_found``) for a model id other than ``citeqa`` in GET /v1/models/{id};
 503 (``server_error``) while no index is loaded.
 """
 
@@ -29,7 +32,13 @@ from indexer.errors import IndexerError
 from service.answering.render import render_response
 from service.api.deps import StateDep
 from service.api.openapi import json_body
-from service.chat.completions import make_chunks, make_completion, server_sent_events
+from service.api.responses import error_responses
+from service.chat.completions import (
+    count_usage,
+    make_chunks,
+    make_completion,
+    server_sent_events,
+)
 from service.chat.conversation import (
     MAX_CHAT_BODY_BYTES,
     MAX_CONVERSATION_CHARS,
@@ -139,6 +148,28 @@ def list_models() -> ModelList:
     return ModelList(data=[ModelCard(id=MODEL_ID, created=_STARTED, owned_by="citeqa")])
 
 
+@router.get(
+    "/models/{model_id}",
+    response_model=ModelCard,
+    responses={
+        404: {"model": OpenAIErrorResponse, "description": "No model with this id"},
+        **error_responses(422),
+    },
+)
+def get_model(model_id: str) -> Response:
+    """The model ``citeqa``; any other id is 404, as OpenAI answers an unknown model."""
+    if model_id != MODEL_ID:
+        return _error(
+            404,
+            f"The model '{model_id}' does not exist; this server offers '{MODEL_ID}' "
+            "(GET /v1/models)",
+            param="model",
+            code="model_not_found",
+        )
+    card = ModelCard(id=MODEL_ID, created=_STARTED, owned_by="citeqa")
+    return JSONResponse(card.model_dump())
+
+
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
@@ -165,7 +196,9 @@ async def chat_completions(request: Request, state: StateDep) -> Response:
 
     With ``"stream": true`` the reply is ``text/event-stream``: a chunk with the assistant
     role, the content in pieces, a final chunk with an empty delta,
-    ``finish_reason: "stop"`` and ``citations``, then ``data: [DONE]``.
+    ``finish_reason: "stop"`` and ``citations``, with ``"stream_options": {"include_usage":
+    true}`` one more chunk with no choices and the ``usage``, then ``data: [DONE]``.
+    The reply's ``model`` is the one the request named.
     """
     # The body is parsed here, not by FastAPI, so its errors take OpenAI's shape on these
     # routes while /v1/query keeps the app-wide one.
@@ -182,11 +215,14 @@ async def chat_completions(request: Request, state: StateDep) -> Response:
     except (ServiceError, IndexerError) as error:
         status = status_code_for(error)
         return _error(400 if status == 422 else status, str(error))
+    usage = count_usage("\n".join(body.user_messages()), content)
     if body.stream:
+        include_usage = body.stream_options is not None and body.stream_options.include_usage
+        chunks = make_chunks(content, citations, body.model, usage if include_usage else None)
         return StreamingResponse(
-            server_sent_events(make_chunks(content, citations)),
+            server_sent_events(chunks),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    prompt = "\n".join(body.user_messages())
-    return JSONResponse(make_completion(content, citations, prompt).model_dump(mode="json"))
+    completion = make_completion(content, citations, usage, body.model)
+    return JSONResponse(completion.model_dump(mode="json"))

@@ -20,6 +20,7 @@ ERROR_STATUSES = {
     ("delete", "/v1/documents/{doc_id}"): {401, 404, 422, 503},
     ("post", "/v1/chat/completions"): {400, 413, 503},
     ("get", "/readyz"): {503},
+    ("get", "/v1/models/{model_id}"): {404, 422},
 }
 
 
