@@ -22,6 +22,7 @@ MAX_AGREEMENT_BONUS = 0.15
 ALTERNATIVE_RATIO = {"numeric": 0.6, "entity": 0.85}
 ALTERNATIVE_RELEVANCE = 0.7
 MAX_ALTERNATIVES = 4
+_MAGNITUDES = {"hundred", "thousand", "million", "billion", "trillion", "percent", "dozen"}
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,12 @@ class _Group:
 
     @property
     def documents(self) -> set[str]:
-        return {m.doc_id for m in self.members if m.score >= self.floor} | {self.best.doc_id}
+        return {m.doc_id for m in self.members if m.score >= self.floor}
 
     @property
     def score(self) -> float:
-        bonus = min(AGREEMENT_BONUS * (len(self.documents) - 1), MAX_AGREEMENT_BONUS)
+        witnesses = max(len(self.documents), 1)
+        bonus = min(AGREEMENT_BONUS * (witnesses - 1), MAX_AGREEMENT_BONUS)
         return self.best.score + bonus
 
 
@@ -71,6 +73,16 @@ def _contains(longer: str, shorter: str) -> bool:
     return f" {shorter} " in f" {longer} "
 
 
+def _same_answer(longer: str, shorter: str) -> bool:
+    """ "marco rubio" holds "rubio"; "37 inmates" holds "37", but "1 million" does not hold "1"."""
+    if not _contains(longer, shorter):
+        return False
+    if not shorter.isdigit():
+        return True
+    numbers = [w for w in longer.split() if any(c.isdigit() for c in w) or w in _MAGNITUDES]
+    return numbers == [shorter]
+
+
 def _group(candidates: Sequence[Candidate], floor: float) -> list[_Group]:
     """Group equal answers; a short form ("Rubio") joins the longer one ("Marco Rubio")."""
     groups: dict[str, _Group] = {}
@@ -79,7 +91,7 @@ def _group(candidates: Sequence[Candidate], floor: float) -> list[_Group]:
         if not key:
             continue
         target = groups.get(key) or next(
-            (g for k, g in groups.items() if not key.isdigit() and _contains(k, key)), None
+            (g for k, g in groups.items() if _same_answer(k, key)), None
         )
         if target is None:
             groups[key] = _Group(candidate, [candidate], floor)
@@ -89,9 +101,16 @@ def _group(candidates: Sequence[Candidate], floor: float) -> list[_Group]:
                 target.best = candidate
     for group in groups.values():
         strongest = max(group.members, key=lambda m: m.score)
+        figures = [m for m in group.members if answer_key(m.text).isdigit() and m.score >= floor]
+        if figures:
+            # A figure reads best alone ("37", not "37 inmates"); the others still support it.
+            group.best = max(figures, key=lambda m: m.score)
         if strongest.score > group.best.score:
-            # Keep the fuller wording but credit the strongest evidence for it.
-            group.best = Candidate(**{**group.best.__dict__, "score": strongest.score})
+            if group.best.score >= floor:
+                # Keep the fuller wording but credit the strongest evidence for it.
+                group.best = Candidate(**{**group.best.__dict__, "score": strongest.score})
+            else:  # a fuller wording the reader doubted is no citation for the answer
+                group.best = strongest
     return sorted(groups.values(), key=lambda g: -g.score)
 
 

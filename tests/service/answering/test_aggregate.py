@@ -71,3 +71,33 @@ def test_below_the_threshold_the_answer_is_null() -> None:
     result = aggregate(_index(), [_candidate("a", "Claudia Sheinbaum", 0.3, 1)], question, 0.4)
 
     assert result.answer is None and result.alternatives == []
+
+
+def test_a_figure_with_its_noun_is_the_same_answer_as_the_figure() -> None:
+    from service.answering.aggregate import _same_answer
+
+    assert _same_answer("37 inmates", "37")
+    assert _same_answer("marco rubio", "rubio")
+    assert not _same_answer("1 million", "1")
+    assert not _same_answer("29 of 37", "29")
+    assert not _same_answer("2937 inmates", "37")
+
+
+def test_a_figure_is_answered_alone_and_keeps_its_best_evidence() -> None:
+    texts = {"a": "Mexico sent 37 inmates north.", "b": "The 37 were flown out."}
+    index = SimpleNamespace(documents={k: Document(k, v) for k, v in texts.items()})
+
+    def candidate(doc_id: str, text: str, score: float) -> Candidate:
+        document = texts[doc_id]
+        start = document.index(text)
+        sentence = ScoredSentence(0, doc_id, 0, len(document), document, 0.5, 0.5, 0.5)
+        return Candidate(doc_id, start, start + len(text), text, "READER", score, sentence)
+
+    result = aggregate(
+        index, [candidate("a", "37 inmates", 0.9), candidate("b", "37", 0.7)],
+        classify_question("How many were sent?"), 0.4, ALTERNATIVE_RATIO,
+    )  # fmt: skip
+
+    assert result.answer is not None and result.answer.text == "37"
+    assert result.answer.confidence >= 0.9  # credited with the strongest member
+    assert [c.doc_id for c in result.answer.supporting] == ["a"]
