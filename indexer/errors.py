@@ -31,3 +31,7 @@ class InvalidDocumentIdError(IndexerError):
 
 class IndexLockedError(IndexerError):
     """Another writer holds the index's writer lock for longer than the timeout."""
+
+
+class IndexDiskFullError(IndexerError):
+    """The disk filled up during a write; nothing was published, the old generation stays."""

@@ -13,9 +13,11 @@ killed write leaves behind (a temp folder, a generation folder that CURRENT neve
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
+import sqlite3
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +33,8 @@ TEMP_PREFIX = ".tmp-"
 
 WRITE_STEPS: tuple[str, ...] = get_args(WriteStep)
 Checkpoint = Callable[[str], None]
+# Below this much free space, a failed write is taken for a full disk (see is_disk_full).
+_NEARLY_FULL_BYTES = 1 << 20
 
 
 def no_fault(step: str) -> None:
@@ -108,6 +112,24 @@ def next_generation_number(index_dir: Path) -> int:
     if is_generation_name(name):
         numbers.append(int(name[1:]))
     return max(numbers, default=0) + 1
+
+
+def is_disk_full(error: BaseException, folder: Path) -> bool:
+    """Whether a write into ``folder`` failed because its disk is full.
+
+    SQLite and the OS say so; FAISS writes through C stdio and only a short file shows it
+    (an :class:`IndexCorruptError` on re-reading), so then the free space decides.
+    """
+    if not isinstance(error, Exception):  # an interrupt is not a disk error
+        return False
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(error, sqlite3.Error) and error.sqlite_errorcode == sqlite3.SQLITE_FULL:
+        return True
+    try:
+        return shutil.disk_usage(folder).free < _NEARLY_FULL_BYTES
+    except OSError:
+        return False
 
 
 def new_temp_folder(index_dir: Path) -> Path:

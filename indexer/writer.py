@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,12 +19,13 @@ import numpy as np
 
 from citeqa.types import Document, WriteStep
 from indexer.embedding import Embedder
-from indexer.errors import DocumentNotFoundError, IndexNotFoundError
+from indexer.errors import DocumentNotFoundError, IndexDiskFullError, IndexNotFoundError
 from indexer.generations import (
     Checkpoint,
     collect_garbage,
     current_generation,
     fault_at,
+    is_disk_full,
     new_temp_folder,
     next_generation_number,
     no_fault,
@@ -214,8 +216,16 @@ class IndexWriter:
             # Re-read everything just written; a short write fails here, not in production.
             Index(temp, self.embedder).close()
             publish(self.index_dir, temp, number, self.checkpoint)
-        except BaseException:
+        except BaseException as error:
+            full = is_disk_full(error, temp)
             shutil.rmtree(temp, ignore_errors=True)
+            if full:
+                served = f"still serves {base.name}" if base else "has no generation yet"
+                raise IndexDiskFullError(
+                    f"no space left on the disk of {self.index_dir} while writing generation "
+                    f"{number} ({error}); nothing was published and the index {served}: "
+                    "free some space and retry"
+                ) from error
             raise
         collect_garbage(self.index_dir, self.generations_to_keep)
         return manifest
@@ -257,8 +267,11 @@ def _copy_sqlite(source: Path, target: Path, checkpoint: Checkpoint = no_fault) 
     def progress(status: int, remaining: int, total: int) -> None:
         checkpoint("during-copy")
 
-    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src, sqlite3.connect(target) as dst:
+    # closing(), not the connections' own `with` (a transaction, not a close): a copy that
+    # fails half way (a full disk) must not keep the file open.
+    with (
+        closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src,
+        closing(sqlite3.connect(target)) as dst,
+    ):
         # In steps of 256 pages, so the fault hook can stop a copy half done.
         src.backup(dst, pages=256, progress=progress)
-    src.close()
-    dst.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from indexer.errors import (
     DocumentNotFoundError,
     IndexCorruptError,
+    IndexDiskFullError,
     IndexerError,
     IndexLockedError,
     IndexMismatchError,
@@ -44,6 +45,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     IndexMismatchError: 503,
     IndexCorruptError: 503,
     IndexLockedError: 503,
+    IndexDiskFullError: 507,  # Insufficient Storage: the write can succeed once space is freed
     IndexerError: 400,
 }
 

@@ -18,6 +18,7 @@ _DESCRIPTIONS = {
     413: "The body is larger than CITEQA_MAX_BODY_BYTES",
     422: "The request breaks the schema; `detail` names each field and what is wrong",
     503: "No index is loaded yet, or another writer holds the index too long",
+    507: "No space left on the index's disk; nothing was published, the old index is served",
 }
 
 

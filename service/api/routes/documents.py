@@ -64,7 +64,7 @@ def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
     "",
     response_model=DocumentWriteResult,
     dependencies=[WriteAccess],
-    responses=error_responses(400, 401, 413, 422, 503),
+    responses=error_responses(400, 401, 413, 422, 503, 507),
 )
 def put_document(body: DocumentCreate, state: StateDep) -> DocumentWriteResult:
     """Add a document, or replace the one with the same id; unchanged text is a no-op."""
@@ -85,7 +85,7 @@ def put_document(body: DocumentCreate, state: StateDep) -> DocumentWriteResult:
     "/{doc_id}",
     response_model=DocumentWriteResult,
     dependencies=[WriteAccess],
-    responses=error_responses(401, 404, 422, 503),
+    responses=error_responses(401, 404, 422, 503, 507),
 )
 def delete_document(doc_id: DocIdPath, state: StateDep) -> DocumentWriteResult:
     report = state.delete_documents([doc_id])
