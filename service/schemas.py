@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated
 
@@ -10,7 +11,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StrictInt,
     StringConstraints,
     field_validator,
     model_validator,
@@ -25,14 +25,31 @@ MAX_QUESTION_CHARS = 1000
 DocId = Annotated[str, StringConstraints(pattern=DOC_ID_PATTERN.pattern)]
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _date_text(value: object) -> object:
-    # JSON has no date type: a date is a "YYYY-MM-DD" string, and `0` (the epoch) is not one.
-    if not isinstance(value, str | date):
+    # JSON has no date type: a date is a "YYYY-MM-DD" string (the schema's `format: date`).
+    # Neither `0` nor "0" is one, though pydantic would read both as the epoch.
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise ValueError("give the date as a 'YYYY-MM-DD' string")
     return value
 
 
 IsoDate = Annotated[date, BeforeValidator(_date_text)]
+
+
+def _json_integer(value: object) -> object:
+    # JSON Schema's "integer" admits 8.0 (a whole number), as the OpenAPI schema promises;
+    # `true` and `"5"` are not numbers. 5.5 still fails as not whole.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("give a whole number")
+    return value
+
+
+JsonInteger = Annotated[int, BeforeValidator(_json_integer)]
 
 
 class QueryFilters(BaseModel):
@@ -61,7 +78,7 @@ class QueryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
-    top_k: StrictInt = Field(default=5, ge=1, le=50)  # `true` and `"5"` are not numbers
+    top_k: JsonInteger = Field(default=5, ge=1, le=50)
     filters: QueryFilters | None = None
 
     @field_validator("question")

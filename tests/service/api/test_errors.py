@@ -105,6 +105,8 @@ def test_a_stray_value_error_is_a_server_error_not_bad_input() -> None:
         ({"question": "ok?", "top_k": "5"}, "top_k"),
         ({"question": "ok?", "top_k": 5.5}, "top_k"),
         ({"question": "ok?", "filters": {"published_to": 0}}, "published_to"),
+        ({"question": "ok?", "filters": {"published_to": "0"}}, "published_to"),
+        ({"question": "ok?", "filters": {"published_from": "1700000000"}}, "published_from"),
         (
             {
                 "question": "ok?",

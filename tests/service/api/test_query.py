@@ -100,3 +100,5 @@ def test_filters_by_source_and_date(client: TestClient) -> None:
 
 def test_top_k_limits_passages(client: TestClient) -> None:
     assert len(_query(client, EXTRADITION, top_k=2)["passages"]) == 2
+    # JSON Schema's "integer", as /openapi.json declares top_k, admits 2.0.
+    assert len(_query(client, EXTRADITION, top_k=2.0)["passages"]) == 2
