@@ -1,0 +1,44 @@
+"""A real `citeqa serve` process on 127.0.0.1 over a private copy of the seed index."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import API_KEY, REPO, _free_port
+
+
+@pytest.fixture
+def served_index(writable_index_dir: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The server's URL and index folder; it answers /readyz 200 before the test starts."""
+    port = _free_port()
+    env = {**os.environ, "CITEQA_INDEX_DIR": str(writable_index_dir), "CITEQA_API_KEY": API_KEY}
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "citeqa.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "the server did not become ready"
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        yield url, writable_index_dir
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
