@@ -398,6 +398,9 @@ def test_onnx_export_reads_like_the_checkpoint(
     got = onnx_reader.read(QUESTION, contexts, stride=8)
 
     assert (tmp_path / "model.onnx").is_file()
+    # Windows read side by side on two threads give exactly what one thread gives.
+    side_by_side = SpanReader(tmp_path, threads=2, max_length=32)
+    assert side_by_side.read(QUESTION, contexts, stride=8) == got
     if quantize:  # int8 moves logits a little; the spans stay exact slices
         assert len(got) == len(expected)
         _assert_exact_slices(got, contexts)
