@@ -8,7 +8,7 @@ loading it for question answering adds a fresh span head.
 from __future__ import annotations
 
 import string
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from transformers import (  # type: ignore[attr-defined]  # 5.x: BertTokenizerFa
     BertConfig,
     BertModel,
     BertTokenizerFast,
+    PreTrainedModel,
 )
 
 # Every word the fixtures use is one token; other words fall apart into letters ("##x").
@@ -27,25 +28,49 @@ _SENTENCES = [
 WORDS = [*(f"w{i}" for i in range(40)), *(w for line in _SENTENCES for w in line.split())]
 
 
-@pytest.fixture(scope="session")
-def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with vocab.txt: specials, WORDS, single characters and ``##`` letters."""
+def write_vocabulary(folder: Path, words: Sequence[str]) -> BertTokenizerFast:
+    """vocab.txt in ``folder``: specials, ``words``, single characters and ``##`` letters."""
     letters = string.ascii_lowercase + string.digits
     vocabulary = [
         *["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
-        *WORDS,
-        *(c for c in letters + string.punctuation if c not in WORDS),
+        *dict.fromkeys(words),
+        *(c for c in letters + string.punctuation if c not in words),
         *(f"##{c}" for c in letters),
     ]
-    folder = tmp_path_factory.mktemp("vocab")
     (folder / "vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    # from_pretrained, not BertTokenizerFast(vocab_file=...): transformers 5 ignores
+    # vocab_file in the constructor and silently builds a 5-token vocabulary.
+    return BertTokenizerFast.from_pretrained(folder, local_files_only=True)
+
+
+def save_tiny_bert(
+    folder: Path, tokenizer: BertTokenizerFast, model_class: type[PreTrainedModel] = BertModel
+) -> Path:
+    """A randomly initialised 2-layer BERT (hidden 32) and its tokenizer, saved to ``folder``."""
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    model_class(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with vocab.txt: specials, WORDS, single characters and ``##`` letters."""
+    folder = tmp_path_factory.mktemp("vocab")
+    write_vocabulary(folder, WORDS)
     return folder
 
 
 @pytest.fixture(scope="session")
 def tokenizer(tokenizer_dir: Path) -> BertTokenizerFast:
-    # from_pretrained, not BertTokenizerFast(vocab_file=...): transformers 5 ignores
-    # vocab_file in the constructor and silently builds a 5-token vocabulary.
     return BertTokenizerFast.from_pretrained(tokenizer_dir, local_files_only=True)
 
 
@@ -56,16 +81,4 @@ def base_model_dir(
     """A tiny random BERT encoder with its tokenizer, saved like a downloaded base model."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
-        torch.manual_seed(0)
-        config = BertConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=128,
-        )
-        folder = tmp_path_factory.mktemp("tiny-bert")
-        BertModel(config).save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-        yield folder
+        yield save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), tokenizer)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import itertools
 import re
-import string
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import (  # type: ignore[attr-defined]  # 5.x: BertTokenizerFast is an alias
@@ -31,6 +29,7 @@ from service.reading.errors import ReaderError
 from service.reading.export import export_onnx
 from service.reading.reader import ReaderSpan, SpanReader, TorchLogits
 from service.reading.windows import Batch
+from tests.service.reading.conftest import save_tiny_bert, write_vocabulary
 
 QUESTION = "Where did the zebra cross the river?"
 SHORT_CONTEXTS = [
@@ -40,17 +39,6 @@ SHORT_CONTEXTS = [
 ]
 FILLER = "the city council met again on monday and voted on the budget for schools"
 LONG_CONTEXT = " ".join([FILLER] * 6) + " Finally the Zebra crossed the river near Maun."
-
-
-def _vocabulary() -> list[str]:
-    words = {w for text in [QUESTION, *SHORT_CONTEXTS, LONG_CONTEXT] for w in _words(text)}
-    characters = string.ascii_lowercase + string.digits
-    return [
-        *["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
-        *sorted(words),
-        *(c for c in characters + string.punctuation if c not in words),
-        *(f"##{c}" for c in characters),
-    ]
 
 
 def _words(text: str) -> list[str]:
@@ -63,23 +51,11 @@ def checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A tiny random BERT QA checkpoint saved the way `citeqa reader train` saves one."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
-        vocab_dir = tmp_path_factory.mktemp("vocab")
-        (vocab_dir / "vocab.txt").write_text("\n".join(_vocabulary()) + "\n", encoding="utf-8")
-        # from_pretrained, not BertTokenizerFast(vocab_file=...): transformers 5 ignores
-        # vocab_file in the constructor and silently builds a 5-token vocabulary.
-        tokenizer = BertTokenizerFast.from_pretrained(vocab_dir, local_files_only=True)
-        torch.manual_seed(0)
-        config = BertConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
+        words = sorted({w for t in [QUESTION, *SHORT_CONTEXTS, LONG_CONTEXT] for w in _words(t)})
+        tokenizer = write_vocabulary(tmp_path_factory.mktemp("vocab"), words)
+        yield save_tiny_bert(
+            tmp_path_factory.mktemp("tiny-qa"), tokenizer, BertForQuestionAnswering
         )
-        folder = tmp_path_factory.mktemp("tiny-qa")
-        BertForQuestionAnswering(config).save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-        yield folder
 
 
 @pytest.fixture(scope="session")
