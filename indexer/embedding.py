@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,10 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
+    from indexer.query_encoder import OnnxQueryEncoder
+
 Vectors = npt.NDArray[np.float32]
+log = logging.getLogger("citeqa")
 
 
 def _token_counter(tokenizer: Any) -> Tokenizer | None:
@@ -68,6 +72,7 @@ class Embedder:
         self.max_tokens = int(self.model.max_seq_length or 256)
         self.tokenizer = self.model.tokenizer
         self._counter = _token_counter(self.tokenizer)
+        self._query_encoder: OnnxQueryEncoder | None = None
         # The fast tokenizer sets its truncation and padding on first use, a write that
         # races when build threads encode at once; after that every call only reads them.
         self.encode_documents(["warm-up"])
@@ -92,7 +97,26 @@ class Embedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def use_onnx_queries(self, cache_dir: Path, threads: int = 1) -> bool:
+        """Embed queries on ONNX Runtime from now on (same vectors, a third of the time).
+
+        Returns False, with a warning, and keeps the current query encoder (torch unless set
+        before) when the export does not reproduce torch's vectors.
+        """
+        from indexer.query_encoder import OnnxQueryEncoder, QueryEncoderError
+
+        try:
+            self._query_encoder = OnnxQueryEncoder(
+                self.model, Path(self.model_path), cache_dir, threads
+            )
+        except QueryEncoderError as error:
+            log.warning("%s", error)
+            return False
+        return True
+
     def encode_query(self, text: str) -> Vectors:
+        if self._query_encoder is not None:
+            return self._query_encoder.encode(text)
         vectors = self.model.encode(
             [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )

@@ -168,6 +168,11 @@ class ServiceState:
             return report
 
 
+def _prepare_queries(embedder: Embedder, settings: Settings) -> None:
+    if settings.query_encoder == "onnx":
+        embedder.use_onnx_queries(settings.resolved_model_cache_dir())
+
+
 def load_state(settings: Settings, processor: DocumentProcessor | None = None) -> ServiceState:
     """Load models and the current index; a missing index leaves the service not ready."""
     import torch
@@ -180,6 +185,7 @@ def load_state(settings: Settings, processor: DocumentProcessor | None = None) -
         # server that would slow every query served meanwhile, so API writes go sequentially.
         processor = make_processor(settings, make_embedder(settings), workers=1)
     embedder = processor.embedder
+    _prepare_queries(embedder, settings)
     writer = make_writer(settings, processor=processor)
     state = ServiceState(settings, embedder, writer, reader=make_reader(settings))
     with suppress(IndexLockedError):  # a writer is at work; it collects garbage itself
@@ -199,6 +205,7 @@ def load_engine(settings: Settings) -> QueryEngine:
 
     torch.set_num_threads(settings.torch_threads)
     embedder = make_embedder(settings)
+    _prepare_queries(embedder, settings)
     index = load_index(settings.index_dir, embedder)
     reader = make_reader(settings)
     return QueryEngine(

@@ -1,0 +1,61 @@
+"""The ONNX query encoder gives torch's vectors, is exported once, and refuses a mismatch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer import query_encoder
+from indexer.embedding import Embedder
+from indexer.query_encoder import OnnxQueryEncoder, QueryEncoderError
+
+QUESTIONS = [
+    "How many people has Mexico extradited?",
+    "Who is Mexico's security minister, and what did he say about the flights?",
+    " ".join(["word"] * 400),  # longer than the model's 256 tokens: truncated alike
+]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="module")
+def encoder(embedder: Embedder, cache_dir: Path) -> OnnxQueryEncoder:
+    return OnnxQueryEncoder(embedder.model, Path(embedder.model_path), cache_dir)
+
+
+def test_vectors_equal_the_torch_models(encoder: OnnxQueryEncoder, embedder: Embedder) -> None:
+    expected = embedder.model.encode(QUESTIONS, normalize_embeddings=True)
+    got = np.concatenate([encoder.encode(question) for question in QUESTIONS])
+
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_the_export_is_made_once_and_reused(
+    encoder: OnnxQueryEncoder, embedder: Embedder, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exported = encoder.path.stat().st_mtime_ns
+
+    def no_export(*_: object) -> None:
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(query_encoder, "_export", no_export)
+    again = OnnxQueryEncoder(embedder.model, Path(embedder.model_path), cache_dir)
+
+    assert again.path == encoder.path and again.path.stat().st_mtime_ns == exported
+    assert [p.name for p in cache_dir.iterdir()] == [encoder.path.name]  # no temp files left
+
+
+def test_a_mismatching_export_is_refused_and_torch_kept(
+    embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(query_encoder, "TOLERANCE", -1.0)  # nothing can match
+
+    with pytest.raises(QueryEncoderError, match="CITEQA_QUERY_ENCODER=torch"):
+        OnnxQueryEncoder(embedder.model, Path(embedder.model_path), tmp_path)
+    assert embedder.use_onnx_queries(tmp_path) is False
