@@ -53,9 +53,10 @@ class Settings(BaseSettings):
     reader_model: str = ""
     reader_threads: int = Field(default=2, ge=1, le=64)
     # The reader reads one window around the best sentence of each of the top passages:
-    # about the F1 of whole-passage windows for a fraction of the time.
+    # about the F1 of whole-passage windows for a fraction of the time. 160 tokens read as
+    # well as 192 (NYT dev F1 0.663 vs 0.660, seeds EM 0.600 vs 0.588) in 20% less time.
     reader_passages: int = Field(default=4, ge=1, le=20)
-    reader_window_tokens: int = Field(default=192, ge=64, le=512)
+    reader_window_tokens: int = Field(default=160, ge=64, le=512)
     # Re-rank the reader's spans by question type (a running total for "how many has X").
     reader_typed_rules: bool = True
     cross_encoder_model: str = ""

@@ -146,7 +146,7 @@ class SpanReader:
         self,
         model_dir: str | Path,
         threads: int = 2,
-        max_length: int = 192,
+        max_length: int = 160,
         max_answer_tokens: int = 30,
         batch_size: int = 1,
     ) -> None:
