@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from service.answering.extractor import Candidate
+from service.answering.normalize import answer_key
 from service.answering.question import QuestionType, states_running_total
 from service.reading.reader import ReaderSpan
 from service.retrieval.retriever import Passage, ScoredSentence
@@ -44,6 +45,7 @@ class SpanReading(Protocol):
         focuses: Sequence[int] | None = None,
         spans_per_context: int = 3,
         stride: int = 128,
+        prefer: Callable[[str], bool] | None = None,
     ) -> list[ReaderSpan]: ...
 
 
@@ -70,6 +72,11 @@ def _focus(passage: Passage) -> int:
         return 0
     best = max(passage.sentences, key=lambda s: s.score)
     return (best.start + best.end) // 2 - passage.chunk.char_start
+
+
+def _is_figure(text: str) -> bool:
+    """ "37", "1,200" or "three", not "37 inmates" or "$5 million"."""
+    return answer_key(text).isdigit()
 
 
 def _type_bonus(question_type: QuestionType, text: str, sentence: ScoredSentence) -> float:
@@ -104,9 +111,12 @@ class ReaderExtractor:
         read = list(passages[: self.passages])
         if not read:
             return []
+        # For a count, the bare figure wins a near-tie with the figure and its noun.
+        prefer = _is_figure if self.typed_rules and question_type.numeric else None
         spans = self.reader.read(
-            question, [p.chunk.text for p in read], [_focus(p) for p in read], SPANS_PER_PASSAGE
-        )
+            question, [p.chunk.text for p in read], [_focus(p) for p in read],
+            SPANS_PER_PASSAGE, prefer=prefer,
+        )  # fmt: skip
         candidates = []
         for span in spans:
             passage = read[span.context_index]

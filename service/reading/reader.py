@@ -9,7 +9,7 @@ offsets into the context they were read from, so
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,9 @@ from service.reading.windows import Batch, Window, WindowMaker, batch
 
 Logits = npt.NDArray[np.float32]
 ONNX_FILE = "model.onnx"
+# A preferred span (say, the bare figure for a "how many" question) replaces a better
+# overlapping one when its score is at most this many logits lower: a tie, for the model.
+TIE_MARGIN = 1.0
 # Candidates per window before merging: the top ones overlap each other (a number, the
 # number with its noun, ...), so take enough to leave a few distinct spans per passage.
 SPANS_PER_WINDOW = 50
@@ -170,6 +173,7 @@ class SpanReader:
         focuses: Sequence[int] | None = None,
         spans_per_context: int = 3,
         stride: int = 128,
+        prefer: Callable[[str], bool] | None = None,
     ) -> list[ReaderSpan]:
         """The best non-overlapping spans of every context, best margin first.
 
@@ -181,6 +185,8 @@ class SpanReader:
             spans_per_context: Distinct spans kept per context, so that different values
                 in different sources survive.
             stride: Tokens shared by consecutive windows when reading whole contexts.
+            prefer: Breaks near-ties: an overlapping span within ``TIE_MARGIN`` of the best
+                one is taken instead when ``prefer(text)`` holds ("37" over "37 inmates").
 
         Raises:
             ValueError: If the question is empty or ``focuses`` does not match ``contexts``.
@@ -198,7 +204,7 @@ class SpanReader:
             rows = [row for row, w in enumerate(windows) if w.context_index == index]
             spans += self._best_of_context(
                 context, index, [windows[r] for r in rows], start_logits[rows], end_logits[rows],
-                spans_per_context,
+                spans_per_context, prefer,
             )  # fmt: skip
         return sorted(spans, key=lambda s: (-s.margin, s.context_index, s.char_start))
 
@@ -247,6 +253,7 @@ class SpanReader:
         start_logits: Logits,
         end_logits: Logits,
         keep: int,
+        prefer: Callable[[str], bool] | None = None,
     ) -> list[ReaderSpan]:
         # The passage's no-answer score is its lowest [CLS] score: the window that holds
         # the answer is the one that argues least for "no answer here".
@@ -261,14 +268,34 @@ class SpanReader:
                 start, end = _trim(context, start, end)
                 if start < end and score > best.get((start, end), -np.inf):
                     best[(start, end)] = score
+        ranked = sorted(best.items(), key=lambda item: -item[1])
         chosen: list[ReaderSpan] = []
-        for (start, end), score in sorted(best.items(), key=lambda item: -item[1]):
+        for (start, end), score in ranked:
             if any(start < c.char_end and c.char_start < end for c in chosen):
                 continue  # a widened or narrowed copy of a better span, not another value
+            if prefer is not None and not prefer(context[start:end]):
+                start, end, score = _preferred(ranked, start, end, score, context, prefer)
             chosen.append(ReaderSpan(index, start, end, context[start:end], score, null))
             if len(chosen) == keep:
                 break
         return chosen
+
+
+def _preferred(
+    ranked: Sequence[tuple[tuple[int, int], float]],
+    start: int,
+    end: int,
+    score: float,
+    context: str,
+    prefer: Callable[[str], bool],
+) -> tuple[int, int, float]:
+    """The best overlapping span that ``prefer`` accepts, if it is a near-tie; else the span."""
+    for (other_start, other_end), other_score in ranked:
+        if other_score < score - TIE_MARGIN:
+            break
+        if other_start < end and start < other_end and prefer(context[other_start:other_end]):
+            return other_start, other_end, other_score
+    return start, end, score
 
 
 def _trim(context: str, start: int, end: int) -> tuple[int, int]:

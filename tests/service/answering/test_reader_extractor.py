@@ -53,6 +53,7 @@ class StubReader:
         focuses: Sequence[int] | None = None,
         spans_per_context: int = 3,
         stride: int = 128,
+        prefer: object = None,
     ) -> list[ReaderSpan]:
         self.calls.append((list(contexts), list(focuses) if focuses is not None else None))
         spans = []

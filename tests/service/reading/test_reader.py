@@ -399,3 +399,14 @@ def test_shipped_reader_answers_a_real_question() -> None:
     assert spans[0].margin > 0
     best_of_weather = max(s.margin for s in spans if s.context_index == 2)
     assert best_of_weather < 0  # the reader says "not in this passage"
+
+
+def test_a_preferred_span_wins_only_a_near_tie() -> None:
+    from service.reading.reader import TIE_MARGIN, _preferred
+
+    context = "37 inmates were flown out"
+    ranked = [((0, 10), 5.0), ((0, 2), 5.0 - TIE_MARGIN / 2), ((11, 15), 4.0)]
+
+    assert _preferred(ranked, 0, 10, 5.0, context, str.isdigit) == (0, 2, 5.0 - TIE_MARGIN / 2)
+    far = [((0, 10), 5.0), ((0, 2), 5.0 - 2 * TIE_MARGIN)]
+    assert _preferred(far, 0, 10, 5.0, context, str.isdigit) == (0, 10, 5.0)
