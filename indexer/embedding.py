@@ -101,7 +101,8 @@ class Embedder:
         """Embed queries on ONNX Runtime from now on (same vectors, a third of the time).
 
         Returns False, with a warning, and keeps the current query encoder (torch unless set
-        before) when the export does not reproduce torch's vectors.
+        before) when the export does not reproduce torch's vectors or cannot be written or
+        loaded (a full or read-only disk, a damaged file).
         """
         from indexer.query_encoder import OnnxQueryEncoder, QueryEncoderError
 
@@ -111,6 +112,15 @@ class Embedder:
             )
         except QueryEncoderError as error:
             log.warning("%s", error)
+            return False
+        except (OSError, RuntimeError) as error:
+            # A full or read-only disk, or a damaged cached export, must not stop a service
+            # that can answer with torch: say so and carry on.
+            log.warning(
+                "query encoder: cannot use the ONNX export in %s (%s); embedding questions "
+                "with torch",
+                cache_dir, error,
+            )  # fmt: skip
             return False
         return True
 

@@ -77,9 +77,20 @@ class OnnxQueryEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(
-            str(self.path), options, providers=["CPUExecutionProvider"]
-        )
+        try:
+            self.session = ort.InferenceSession(
+                str(self.path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # ONNX Runtime's load errors derive from Exception only
+            # A damaged cached export (a copy cut short, a disk error) is made again once.
+            log.warning(
+                "query encoder: %s is unreadable (%s); exporting it again", self.path, error
+            )
+            self.path.unlink(missing_ok=True)
+            _export(model, self.path)
+            self.session = ort.InferenceSession(
+                str(self.path), options, providers=["CPUExecutionProvider"]
+            )
         self._check_against(model)
 
     def encode(self, text: str) -> Vectors:

@@ -59,3 +59,22 @@ def test_a_mismatching_export_is_refused_and_torch_kept(
     with pytest.raises(QueryEncoderError, match="CITEQA_QUERY_ENCODER=torch"):
         OnnxQueryEncoder(embedder.model, Path(embedder.model_path), tmp_path)
     assert embedder.use_onnx_queries(tmp_path) is False
+
+
+def test_an_unwritable_cache_keeps_torch(embedder: Embedder, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be", encoding="utf-8")
+
+    assert embedder.use_onnx_queries(blocker / "model-cache") is False
+
+
+def test_a_damaged_export_is_made_again(
+    embedder: Embedder, encoder: OnnxQueryEncoder, tmp_path: Path
+) -> None:
+    damaged = tmp_path / encoder.path.name
+    damaged.write_bytes(b"not an onnx model")
+
+    healed = OnnxQueryEncoder(embedder.model, Path(embedder.model_path), tmp_path)
+
+    assert healed.path == damaged and damaged.stat().st_size > 1_000_000
+    np.testing.assert_allclose(healed.encode(QUESTIONS[0]), encoder.encode(QUESTIONS[0]), atol=1e-6)
