@@ -24,6 +24,8 @@ import numpy as np
 import numpy.typing as npt
 from tokenizers import Tokenizer
 
+from citeqa.onnx import onnx_session
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -65,8 +67,6 @@ class OnnxQueryEncoder:
     def __init__(
         self, model: SentenceTransformer, model_path: Path, cache_dir: Path, threads: int = 1
     ) -> None:
-        import onnxruntime as ort
-
         self.max_tokens = int(model.max_seq_length or 256)
         self.tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
         self.tokenizer.no_padding()
@@ -74,13 +74,8 @@ class OnnxQueryEncoder:
         self.path = cache_dir / f"{model_path.parent.name}-{weights_key(model_path)}.onnx"
         if not self.path.is_file():
             _export(model, self.path)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self.session = ort.InferenceSession(
-                str(self.path), options, providers=["CPUExecutionProvider"]
-            )
+            self.session = onnx_session(self.path, threads)
         except Exception as error:  # ONNX Runtime's load errors derive from Exception only
             # A damaged cached export (a copy cut short, a disk error) is made again once.
             log.warning(
@@ -88,9 +83,7 @@ class OnnxQueryEncoder:
             )
             self.path.unlink(missing_ok=True)
             _export(model, self.path)
-            self.session = ort.InferenceSession(
-                str(self.path), options, providers=["CPUExecutionProvider"]
-            )
+            self.session = onnx_session(self.path, threads)
         self._check_against(model)
 
     def encode(self, text: str) -> Vectors:

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from tokenizers import Tokenizer
 
+from citeqa.onnx import onnx_session
 from service.reading.decode import decode_spans
 from service.reading.errors import ReaderError
 from service.reading.windows import Batch, Window, WindowMaker, batch
@@ -62,17 +63,7 @@ class OnnxLogits:
     """ONNX Runtime session over ``model.onnx``, one per process, thread-safe to run."""
 
     def __init__(self, path: Path, threads: int) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Idle pool threads would otherwise spin after each window and take the cores from
-        # the query's torch embedding and from other requests (twice the reading time under
-        # load on 2 cores, eval/bench/reader_speed.py).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(path, threads)
         self.input_names = {i.name for i in self.session.get_inputs()}
 
     def __call__(self, inputs: Batch) -> tuple[Logits, Logits]:
