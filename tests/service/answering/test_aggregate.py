@@ -85,7 +85,7 @@ def test_a_figure_with_its_noun_is_the_same_answer_as_the_figure() -> None:
 
 def test_a_figure_is_answered_alone_and_keeps_its_best_evidence() -> None:
     texts = {"a": "Mexico sent 37 inmates north.", "b": "The 37 were flown out."}
-    index = SimpleNamespace(documents={k: Document(k, v) for k, v in texts.items()})
+    index: Any = SimpleNamespace(documents={k: Document(k, v) for k, v in texts.items()})
 
     def candidate(doc_id: str, text: str, score: float) -> Candidate:
         document = texts[doc_id]
