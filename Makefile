@@ -6,7 +6,7 @@ INDEX_DIR ?= data/index
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test install install-dev index lint typecheck pytest browser bench clean
+.PHONY: run test test-fast install install-dev index lint typecheck pytest pytest-fast browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -38,7 +38,7 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 
 typecheck: install-dev
-	$(BIN)/mypy citeqa indexer service eval
+	$(BIN)/mypy citeqa indexer service eval tests
 
 browser:
 	bash scripts/install-browser.sh
@@ -47,6 +47,12 @@ pytest: install-dev browser
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
+
+# Everything but the `slow` and `browser` tests (and no Chromium install): a few minutes.
+pytest-fast: install-dev
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+test-fast: lint typecheck pytest-fast
 
 bench: index
 	$(BIN)/python -m eval.bench.index_throughput

@@ -2,7 +2,8 @@
 
 Example:
     >>> index = load_index(Path("data/index"), embedder)  # doctest: +SKIP
-    >>> [hit.chunk.doc_id for hit in index.search("How many people has Mexico extradited?")]
+    >>> hits = index.search("How many people has Mexico extradited?")  # doctest: +SKIP
+    >>> [hit.chunk.doc_id for hit in hits]  # doctest: +SKIP
 """
 
 from __future__ import annotations

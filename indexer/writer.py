@@ -264,7 +264,7 @@ class IndexWriter:
 def _copy_sqlite(source: Path, target: Path, checkpoint: Checkpoint = no_fault) -> None:
     """Copy a SQLite database consistently (the backup API, not a file copy)."""
 
-    def progress(status: int, remaining: int, total: int) -> None:
+    def progress(*_: int) -> None:  # (status, remaining, total): only the moment matters
         checkpoint("during-copy")
 
     # closing(), not the connections' own `with` (a transaction, not a close): a copy that

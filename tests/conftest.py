@@ -8,15 +8,21 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from citeqa.config import Settings
 from indexer.embedding import Embedder
 from indexer.factory import make_processor, make_writer
+from indexer.generations import current_name
 from indexer.index import Index, load_index
 from indexer.pipeline import DocumentProcessor
 from service.reading.reader import SpanReader
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
@@ -73,7 +79,7 @@ def api_key() -> str:
     return API_KEY
 
 
-def _app(index_dir: Path, settings: Settings, processor: DocumentProcessor):  # type: ignore[no-untyped-def]
+def _app(index_dir: Path, settings: Settings, processor: DocumentProcessor) -> FastAPI:
     from service.main import create_app
     from service.state import load_state
 
@@ -81,9 +87,41 @@ def _app(index_dir: Path, settings: Settings, processor: DocumentProcessor):  # 
     return create_app(app_settings, load_state(app_settings, processor))
 
 
+@pytest.fixture(scope="session")
+def shared_client(
+    tmp_path_factory: pytest.TempPathFactory,
+    seed_index_dir: Path,
+    settings: Settings,
+    processor: DocumentProcessor,
+) -> Iterator[tuple[TestClient, Path]]:
+    """One app started once per session over its own copy of the seed index, and that copy."""
+    from fastapi.testclient import TestClient
+
+    index_dir = tmp_path_factory.mktemp("shared-client") / "index"
+    shutil.copytree(seed_index_dir, index_dir)
+    with TestClient(_app(index_dir, settings, processor)) as test_client:
+        yield test_client, index_dir
+
+
 @pytest.fixture
-def client(writable_index_dir: Path, settings: Settings, processor: DocumentProcessor):  # type: ignore[no-untyped-def]
-    """A TestClient (start-up runs) over a private copy of the seed index."""
+def client(shared_client: tuple[TestClient, Path]) -> Iterator[TestClient]:
+    """A TestClient (start-up has run) shared by every test that only reads.
+
+    Loading the models and the index once per session, not once per test, is most of the
+    API tests' time. A test that adds or deletes documents must use ``writable_client``:
+    one that publishes a generation here fails, so it cannot leak into the tests after it.
+    """
+    test_client, index_dir = shared_client
+    before = current_name(index_dir)
+    yield test_client
+    assert current_name(index_dir) == before, "this test wrote through the shared `client`"
+
+
+@pytest.fixture
+def writable_client(
+    writable_index_dir: Path, settings: Settings, processor: DocumentProcessor
+) -> Iterator[TestClient]:
+    """A TestClient of its own (start-up runs) over a private copy of the seed index."""
     from fastapi.testclient import TestClient
 
     with TestClient(_app(writable_index_dir, settings, processor)) as test_client:

@@ -126,6 +126,30 @@ def states_running_total(sentence: str) -> bool:
     return bool(_CUMULATIVE_SENTENCE.search(sentence))
 
 
+def _which_or_what(wh: str, after: str, focus: str | None) -> QuestionType:
+    """ "Which country", "what year": the noun says the type; a bare "what is X" asks for a
+    definition."""
+    noun = _head_noun(after)
+    if noun is not None:
+        labels = _NOUN_TYPES[noun]
+        return QuestionType("which", labels, numeric="PERCENT" in labels, focus=noun)
+    if wh == "which":
+        return QuestionType("which", frozenset(), focus=focus)
+    # "What is X?" asks for a definition: a sentence, not a phrase.
+    definitional = bool(_DEFINITION.match(after))
+    return QuestionType("what", frozenset(), wants_sentence=definitional, focus=focus)
+
+
+def _keyword_query(question: str) -> QuestionType | None:
+    """A keyword query ("Super Bowl 2021 location") names what it wants somewhere in it."""
+    for word in re.findall(r"[A-Za-z]+", question.lower()):
+        if word in _NOUN_TYPES:
+            labels = _NOUN_TYPES[word]
+            kind = "when" if labels == TIME_LIKE else "where" if "GPE" in labels else "which"
+            return QuestionType(kind, labels, numeric="PERCENT" in labels, focus=word)
+    return None
+
+
 def classify_question(question: str) -> QuestionType:
     """Classify a question by its first wh-phrase.
 
@@ -156,22 +180,10 @@ def classify_question(question: str) -> QuestionType:
     if wh == "where":
         return QuestionType("where", PLACE_LIKE)
     if wh in ("which", "what"):
-        noun = _head_noun(after)
-        if noun is not None:
-            labels = _NOUN_TYPES[noun]
-            return QuestionType("which", labels, numeric="PERCENT" in labels, focus=noun)
-        if wh == "which":
-            return QuestionType("which", frozenset(), focus=focus)
-        # "What is X?" asks for a definition: a sentence, not a phrase.
-        definitional = bool(_DEFINITION.match(after))
-        return QuestionType("what", frozenset(), wants_sentence=definitional, focus=focus)
-    if not wh:
-        # A keyword query ("Super Bowl 2021 location") names what it wants somewhere in it.
-        for word in re.findall(r"[A-Za-z]+", question.lower()):
-            if word in _NOUN_TYPES:
-                labels = _NOUN_TYPES[word]
-                kind = "when" if labels == TIME_LIKE else "where" if "GPE" in labels else "which"
-                return QuestionType(kind, labels, numeric="PERCENT" in labels, focus=word)
+        return _which_or_what(wh, after, focus)
+    keyword = None if wh else _keyword_query(question)
+    if keyword is not None:
+        return keyword
     if wh == "why":
         return QuestionType("why", frozenset(), wants_sentence=True)
     return QuestionType("how" if wh == "how" else "other", frozenset(), wants_sentence=True)

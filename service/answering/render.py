@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from citeqa.types import Answer, Citation, Document
 from service.answering.pipeline import QueryResult
@@ -56,6 +56,34 @@ def _as_markdown(lines: list[str]) -> str:
     return "\n".join(blocks)
 
 
+def _answer_lines(answer: Answer, result: QueryResult, ref: Callable[[Citation], int]) -> list[str]:
+    lines = [f"{answer.text} [{ref(answer.citation)}]"]
+    # A sentence-type answer is its own quote; repeating it adds nothing.
+    if answer.text.strip() != answer.citation.sentence.strip():
+        lines.append(f"{_quote(answer)} [{ref(answer.citation)}]")
+    for citation in answer.supporting:
+        lines.append(f"Also reported by [{ref(citation)}].")
+    if result.alternatives:
+        lines.append("")
+        lines.append("Sources disagree; other figures:" if result.sources_disagree else "")
+        for alternative in result.alternatives:
+            number = ref(alternative.citation)
+            lines.append(f"- {alternative.text} [{number}]: {_quote(alternative)}")
+    return lines
+
+
+def _passage_lines(
+    passages: list[Passage], documents: Mapping[str, Document], ref: Callable[[Citation], int]
+) -> list[str]:
+    if not passages:
+        return []
+    lines = ["", "Closest passages:"]
+    for passage in passages[:3]:
+        citation = _passage_citation(passage, documents)
+        lines.append(f"- [{ref(citation)}] {_clip(passage.chunk.text, 200)}")
+    return lines
+
+
 def render_response(
     result: QueryResult,
     documents: Mapping[str, Document] | None = None,
@@ -67,7 +95,6 @@ def render_response(
     is no answer; ``markdown`` lays the same lines out so a Markdown renderer (a chat UI)
     keeps them apart.
     """
-    lines: list[str] = []
     sources: list[Citation] = []
 
     def ref(citation: Citation) -> int:
@@ -78,27 +105,9 @@ def render_response(
         return len(sources)
 
     if result.answer is None:
-        lines.append(NO_ANSWER)
+        lines = [NO_ANSWER, *_passage_lines(result.passages, documents or {}, ref)]
     else:
-        answer = result.answer
-        lines.append(f"{answer.text} [{ref(answer.citation)}]")
-        # A sentence-type answer is its own quote; repeating it adds nothing.
-        if answer.text.strip() != answer.citation.sentence.strip():
-            lines.append(f"{_quote(answer)} [{ref(answer.citation)}]")
-        for citation in answer.supporting:
-            lines.append(f"Also reported by [{ref(citation)}].")
-        if result.alternatives:
-            lines.append("")
-            lines.append("Sources disagree; other figures:" if result.sources_disagree else "")
-            for alternative in result.alternatives:
-                number = ref(alternative.citation)
-                lines.append(f"- {alternative.text} [{number}]: {_quote(alternative)}")
-    if result.answer is None and result.passages:
-        lines.append("")
-        lines.append("Closest passages:")
-        for passage in result.passages[:3]:
-            citation = _passage_citation(passage, documents or {})
-            lines.append(f"- [{ref(citation)}] {_clip(passage.chunk.text, 200)}")
+        lines = _answer_lines(result.answer, result, ref)
     if sources:
         lines.append("")
         lines.append("Sources:")

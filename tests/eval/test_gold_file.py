@@ -56,6 +56,11 @@ def shape_problems(record: object) -> list[str]:
     """Describe every way a parsed line breaks the schema; an empty list means it is valid."""
     if not isinstance(record, dict):
         return [f"line is a {type(record).__name__}, not a JSON object"]
+    return key_problems(record) or value_problems(record)
+
+
+def key_problems(record: GoldRecord) -> list[str]:
+    """Missing, unknown and wrongly typed keys."""
     problems: list[str] = []
     missing = REQUIRED_KEYS - record.keys()
     unknown = record.keys() - REQUIRED_KEYS - OPTIONAL_KEYS
@@ -69,8 +74,12 @@ def shape_problems(record: object) -> list[str]:
     for key in ("answers", "doc_ids"):
         if key in record and not is_string_list(record[key]):
             problems.append(f"{key!r} must be a list of non-empty strings")
-    if problems:
-        return problems
+    return problems
+
+
+def value_problems(record: GoldRecord) -> list[str]:
+    """What the values of a record with every key present and well typed say wrongly."""
+    problems: list[str] = []
     if record["type"] not in ALLOWED_TYPES:
         problems.append(f"type {record['type']!r} is not one of {sorted(ALLOWED_TYPES)}")
     if not record["question"].rstrip().endswith("?"):

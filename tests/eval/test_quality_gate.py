@@ -11,12 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from citeqa.config import Settings
 from eval.datasets import Dataset, load_gold
 from eval.predictions import LocalAnswerer
-from eval.runner import CONFIGURATIONS, DEFAULT_CONFIGURATION, evaluate_configuration
+from eval.runner import (
+    CONFIGURATIONS,
+    DEFAULT_CONFIGURATION,
+    ConfigurationResult,
+    evaluate_configuration,
+)
 from indexer.embedding import Embedder
 from indexer.index import Index
 from service.answering.pipeline import QueryEngine
+from service.reading.reader import SpanReader
 from tests.conftest import REPO
 
 GOLD = REPO / "eval" / "gold" / "seeds.jsonl"
@@ -27,7 +34,9 @@ ABSTENTION_RECALL_FLOOR = 0.35
 
 
 @pytest.fixture(scope="module")
-def gold_result(seed_index: Index, embedder: Embedder, settings, span_reader):  # type: ignore[no-untyped-def]
+def gold_result(
+    seed_index: Index, embedder: Embedder, settings: Settings, span_reader: SpanReader
+) -> ConfigurationResult:
     dataset = Dataset("seeds", (), tuple(load_gold(Path(GOLD))), "gold", has_answers=True)
     engine = QueryEngine(
         seed_index, embedder, settings.resolved_abstain_threshold(True), span_reader,
@@ -37,14 +46,14 @@ def gold_result(seed_index: Index, embedder: Embedder, settings, span_reader):  
     return evaluate_configuration(DEFAULT_CONFIGURATION, dataset, answerer)
 
 
-def test_passage_recall_at_5(gold_result) -> None:  # type: ignore[no-untyped-def]
+def test_passage_recall_at_5(gold_result: ConfigurationResult) -> None:
     assert gold_result.passage_metrics["recall@5"] >= PASSAGE_RECALL_AT_5_FLOOR
 
 
-def test_answer_exact_match_and_f1(gold_result) -> None:  # type: ignore[no-untyped-def]
+def test_answer_exact_match_and_f1(gold_result: ConfigurationResult) -> None:
     assert gold_result.answer_metrics["exact_match"] >= EXACT_MATCH_FLOOR
     assert gold_result.answer_metrics["f1"] >= F1_FLOOR
 
 
-def test_abstains_on_unanswerable_questions(gold_result) -> None:  # type: ignore[no-untyped-def]
+def test_abstains_on_unanswerable_questions(gold_result: ConfigurationResult) -> None:
     assert gold_result.answer_metrics["abstention_recall"] >= ABSTENTION_RECALL_FLOOR

@@ -70,7 +70,7 @@ def test_chunks_reassemble_the_content(document: str, size: int, overlap_share: 
         assert document[chunk.char_start : chunk.char_end] == chunk.text
         assert _word_count(chunk.text) <= size
     # Every non-space character of every content block is inside some chunk.
-    covered = set()
+    covered: set[int] = set()
     for chunk in chunks:
         covered.update(range(chunk.char_start, chunk.char_end))
     for block in blocks:

@@ -6,7 +6,7 @@ import pytest
 
 from indexer.cleaning import classify_lines
 from indexer.index import Index
-from indexer.metadata import extract_metadata
+from indexer.metadata import Metadata, extract_metadata
 from tests.conftest import SEEDS
 
 JUNK_004 = [
@@ -67,7 +67,7 @@ def test_every_article_sentence_of_004_survives(seed_index: Index) -> None:
 
 
 def test_metadata_of_seeds() -> None:
-    def metadata(prefix: str):  # type: ignore[no-untyped-def]
+    def metadata(prefix: str) -> Metadata:
         path = next(SEEDS.glob(f"{prefix}_*.txt"))
         return extract_metadata(classify_lines(path.read_text(encoding="utf-8")))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ class SimulatedCrash(BaseException):
     """Stands in for kill -9 in-process: nothing after the step runs."""
 
 
-def _crash_at(step: str):  # type: ignore[no-untyped-def]
+def _crash_at(step: str) -> Callable[[str], None]:
     def checkpoint(reached: str) -> None:
         if reached == step:
             raise SimulatedCrash(step)

@@ -223,7 +223,7 @@ def test_an_html_file_that_fails_to_parse_is_skipped_and_named(
 ) -> None:
     import trafilatura
 
-    def broken(*args: object, **kwargs: object) -> str:
+    def broken(*_: object, **__: object) -> str:
         raise ImportError("lxml.html.clean module is now a separate project lxml_html_clean")
 
     monkeypatch.setattr(trafilatura, "extract", broken)

@@ -84,7 +84,7 @@ def test_torch_threads_are_restored() -> None:
 
 
 class _BrokenAnnotator(Annotator):
-    def annotate_many(self, documents: Sequence[tuple[str, list[Span]]]) -> Iterator[Annotations]:
+    def annotate_many(self, documents: Sequence[tuple[str, list[Span]]]) -> Iterator[Annotations]:  # noqa: ARG002
         raise RuntimeError("spaCy failed")
 
 

@@ -172,7 +172,10 @@ def test_text_parts_are_read_and_other_parts_ignored(client: TestClient) -> None
         {"type": "image_url", "image_url": {"url": "https://example.com/x.png"}},
         {"type": "text", "text": EXTRADITION},
     ]
-    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": content}]
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": content},
+    ]
     body = _chat(client, *messages, model="gpt-4o")
     assert body["citations"]["question"] == EXTRADITION
     assert body["citations"]["answer"]["text"] == "92"

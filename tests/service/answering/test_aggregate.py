@@ -5,6 +5,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from citeqa.types import Document
 from service.answering.aggregate import aggregate
 from service.answering.extractor import Candidate
@@ -85,7 +87,7 @@ def test_a_figure_with_its_noun_is_the_same_answer_as_the_figure() -> None:
 
 def test_a_figure_is_answered_alone_and_keeps_its_best_evidence() -> None:
     texts = {"a": "Mexico sent 37 inmates north.", "b": "The 37 were flown out."}
-    index = SimpleNamespace(documents={k: Document(k, v) for k, v in texts.items()})
+    index: Any = SimpleNamespace(documents={k: Document(k, v) for k, v in texts.items()})
 
     def candidate(doc_id: str, text: str, score: float) -> Candidate:
         document = texts[doc_id]
@@ -101,3 +103,79 @@ def test_a_figure_is_answered_alone_and_keeps_its_best_evidence() -> None:
     assert result.answer is not None and result.answer.text == "37"
     assert result.answer.confidence >= 0.9  # credited with the strongest member
     assert [c.doc_id for c in result.answer.supporting] == ["a"]
+
+
+FIGURES = {
+    "a": "To date, Mexico has extradited 92 people, and 12 more are waiting.",
+    "b": "Mexico sent 37 inmates north in the latest flight.",
+    "c": "In February, Mexico sent 29 to the United States.",
+    "d": "Mexico has sent three flights.",
+    "e": "Officials counted 3 flights in all.",
+}
+
+
+def _figure(doc_id: str, text: str, score: float, row: int, lexical: float = 0.5) -> Candidate:
+    """A candidate whose sentence is the whole of its (one-sentence) document."""
+    document = FIGURES[doc_id]
+    start = document.index(text)
+    sentence = ScoredSentence(row, doc_id, 0, len(document), document, 0.5, lexical, 0.5)
+    return Candidate(doc_id, start, start + len(text), text, "READER", score, sentence)
+
+
+def _figures_index() -> Any:
+    return SimpleNamespace(documents={k: Document(k, v) for k, v in FIGURES.items()})
+
+
+def test_other_figures_from_other_sentences_are_alternatives_and_sources_disagree() -> None:
+    question = classify_question("How many people has Mexico extradited?")
+    candidates = [
+        _figure("a", "92", 0.9, 0),
+        _figure("b", "37", 0.8, 1),
+        _figure("c", "29", 0.7, 2),
+    ]
+
+    result = aggregate(_figures_index(), candidates, question, 0.4)
+
+    assert result.answer is not None and result.answer.text == "92"
+    assert [a.text for a in result.alternatives] == ["37", "29"]
+    assert result.sources_disagree is True
+    for alternative in result.alternatives:
+        citation = alternative.citation
+        assert FIGURES[citation.doc_id][citation.char_start : citation.char_end] == alternative.text
+
+
+def test_a_figure_in_the_answers_own_sentence_is_context_not_a_dispute() -> None:
+    question = classify_question("How many people has Mexico extradited?")
+    candidates = [_figure("a", "92", 0.9, 0), _figure("a", "12", 0.85, 0)]
+
+    result = aggregate(_figures_index(), candidates, question, 0.4)
+
+    assert result.alternatives == [] and result.sources_disagree is False
+
+
+@pytest.mark.parametrize(
+    ("score", "lexical"),
+    [
+        (0.35, 0.5),  # under the abstention threshold
+        (0.5, 0.5),  # under 0.6 of the answer's score (aggregate's default ratio for figures)
+        (0.8, 0.3),  # from a sentence far less about the question (under 0.7 of its terms)
+    ],
+)
+def test_weak_or_off_topic_figures_are_not_alternatives(score: float, lexical: float) -> None:
+    question = classify_question("How many people has Mexico extradited?")
+    candidates = [_figure("a", "92", 0.9, 0), _figure("b", "37", score, 1, lexical)]
+
+    result = aggregate(_figures_index(), candidates, question, 0.4)
+
+    assert result.answer is not None and result.answer.text == "92"
+    assert result.alternatives == [] and result.sources_disagree is False
+
+
+def test_a_figure_in_words_and_in_digits_is_one_answer() -> None:
+    question = classify_question("How many flights has Mexico sent?")
+    candidates = [_figure("d", "three", 0.8, 0), _figure("e", "3", 0.7, 1)]
+
+    result = aggregate(_figures_index(), candidates, question, 0.4)
+
+    assert result.answer is not None and result.alternatives == []
+    assert [c.doc_id for c in result.answer.supporting] == ["e"]

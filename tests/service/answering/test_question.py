@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from service.answering.question import classify_question, states_running_total
+from service.answering.question import (
+    AMOUNT_LIKE,
+    COUNT_LIKE,
+    PERSON_LIKE,
+    PLACE_LIKE,
+    TIME_LIKE,
+    classify_question,
+    states_running_total,
+)
 
 
 @pytest.mark.parametrize(
@@ -25,3 +33,65 @@ def test_running_totals_are_wanted_only_without_a_period(question: str, cumulati
 def test_running_total_sentences() -> None:
     assert states_running_total("So far, 92 have been sent.")
     assert not states_running_total("In February it sent 29.")
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "labels", "focus"),
+    [
+        ("How many people has Mexico extradited?", "how_many", COUNT_LIKE, "people"),
+        ("How much did the wall cost?", "how_much", AMOUNT_LIKE, None),
+        ("How long did the trial last?", "how_much", AMOUNT_LIKE | TIME_LIKE, None),
+        ("Who spoke?", "who", PERSON_LIKE, None),
+        ("Whose car was it?", "who", PERSON_LIKE, None),
+        # A role names a person: an organisation cannot be the CEO.
+        ("Who is the CEO of Apple?", "who", {"PERSON"}, "ceo"),
+        ("When did it start?", "when", TIME_LIKE, None),
+        ("What year did it start?", "when", TIME_LIKE, None),
+        ("Where is El Chapo serving his life sentence?", "where", PLACE_LIKE, None),
+        ("Which cartel did he lead?", "which", {"ORG", "NORP"}, "cartel"),
+        ("Which film won?", "which", {"WORK_OF_ART"}, "film"),
+        ("Which one?", "which", set(), "one"),
+        ("What happened in Sinaloa?", "what", set(), "happened"),
+        # No wh-word: a keyword query names what it wants somewhere in it.
+        ("Super Bowl 2021 location", "where", {"GPE", "LOC"}, "location"),
+        ("tariff budget for 2025", "which", {"MONEY"}, "budget"),
+    ],
+)
+def test_the_wh_phrase_and_its_noun_name_the_answer_type(
+    question: str, kind: str, labels: set[str], focus: str | None
+) -> None:
+    question_type = classify_question(question)
+    assert (question_type.kind, set(question_type.labels), question_type.focus) == (
+        kind, labels, focus,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("question", "numeric"),
+    [
+        ("How many people has Mexico extradited?", True),
+        ("How much did the wall cost?", True),
+        ("What percentage of votes did she win?", True),
+        ("Which cartel did he lead?", False),
+        ("Who spoke?", False),
+    ],
+)
+def test_figures_are_wanted_for_counts_amounts_and_shares(question: str, numeric: bool) -> None:
+    assert classify_question(question).numeric is numeric
+
+
+@pytest.mark.parametrize(
+    ("question", "wants_sentence"),
+    [
+        ("Why did the US threaten tariffs?", True),
+        ("How did it end?", True),
+        ("What is globalization?", True),  # a definition
+        ("What are tariffs?", True),
+        ("What did Schumer say?", False),
+        ("", True),
+    ],
+)
+def test_why_how_and_definitions_are_answered_with_a_sentence(
+    question: str, wants_sentence: bool
+) -> None:
+    assert classify_question(question).wants_sentence is wants_sentence

@@ -55,6 +55,7 @@ class StubReader:
         stride: int = 128,
         prefer: object = None,
     ) -> list[ReaderSpan]:
+        del question, spans_per_context, stride, prefer  # SpanReading's, unused by the stub
         self.calls.append((list(contexts), list(focuses) if focuses is not None else None))
         spans = []
         for index, context in enumerate(contexts):

@@ -21,7 +21,8 @@ def test_list_and_read_documents(client: TestClient) -> None:
     assert document["text"].startswith("The US government is urging Mexico")
 
 
-def test_add_query_delete_query(client: TestClient, api_key: str) -> None:
+def test_add_query_delete_query(writable_client: TestClient, api_key: str) -> None:
+    client = writable_client
     headers = {"Authorization": f"Bearer {api_key}"}
     before = client.post("/v1/query", json={"question": QUESTION}).json()
     assert before["answer"] is None or "1.4 million" not in before["answer"]["text"]
@@ -72,7 +73,10 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
     assert response.headers["x-request-id"] == "abc123"
 
 
-def test_publication_date_is_quoted_from_the_byline(client: TestClient, api_key: str) -> None:
+def test_publication_date_is_quoted_from_the_byline(
+    writable_client: TestClient, api_key: str
+) -> None:
+    client = writable_client
     article = (
         "Lagoon restoration finished in Yucatán\n\nPeninsula Daily, March 3, 2024\n\n"
         "Engineers finished restoring the mangrove lagoon near Progreso after two years of "

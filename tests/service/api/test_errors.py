@@ -51,7 +51,7 @@ def test_document_ids_outside_the_pattern_are_rejected(client: TestClient, doc_i
     assert response.status_code != 200
 
 
-def test_writes_need_the_api_key(client: TestClient, api_key: str) -> None:
+def test_writes_need_the_api_key(client: TestClient) -> None:
     document = {"doc_id": "new-doc", "text": "Some text about a port."}
     assert client.post("/v1/documents", json=document).status_code == 401
     wrong = {"Authorization": "Bearer wrong"}
@@ -84,8 +84,8 @@ def test_bad_document_bodies_are_rejected(client: TestClient, api_key: str) -> N
     assert client.delete("/v1/documents/unknown-id", headers=headers).status_code == 404
 
 
-def test_the_api_indexes_a_termless_document(client: TestClient) -> None:
-    response = client.post(
+def test_the_api_indexes_a_termless_document(writable_client: TestClient) -> None:
+    response = writable_client.post(
         "/v1/documents",
         json={"doc_id": "it-is", "text": "It is."},
         headers={"Authorization": f"Bearer {API_KEY}"},

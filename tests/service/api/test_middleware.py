@@ -12,11 +12,11 @@ from service.middleware import safe_request_id
     "raw", [b"\xe9", b"caf\xc3\xa9", b"a b", b"a\tb", b"x" * 65, b"\x00", b"", b"   "]
 )
 def test_odd_request_ids_are_replaced(client: TestClient, raw: bytes) -> None:
-    response = client.get("/healthz", headers={"X-Request-ID": raw})
+    response = client.get("/healthz", headers={b"X-Request-ID": raw})
     assert response.status_code == 200
     request_id = response.headers["x-request-id"]
     assert len(request_id) == 32 and request_id.isalnum()
-    assert client.post("/v1/query", json={"question": "ok?"}, headers={"X-Request-ID": raw})
+    assert client.post("/v1/query", json={"question": "ok?"}, headers={b"X-Request-ID": raw})
 
 
 def test_a_plain_request_id_is_echoed(client: TestClient) -> None:

@@ -6,6 +6,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from service.answering.normalize import answer_key
+
 EXTRADITION = "How many people has Mexico extradited?"
 
 
@@ -30,6 +32,13 @@ def _check_citation(client: TestClient, answer: dict[str, Any]) -> None:
     assert text[citation["sentence_start"] : citation["sentence_end"]] == citation["sentence"]
     assert citation["sentence_start"] <= citation["char_start"]
     assert citation["char_end"] <= citation["sentence_end"]
+
+
+def _same_answer(span: str, answer: str) -> bool:
+    """Another source's wording of the answer: equal once normalised ("3", "three"), or one
+    holding the other as whole words ("Rubio" for "Marco Rubio", "37 inmates" for "37")."""
+    span_words, answer_words = f" {answer_key(span)} ", f" {answer_key(answer)} "
+    return span_words in answer_words or answer_words in span_words
 
 
 def test_extradition_figures_are_all_cited(client: TestClient) -> None:
@@ -68,7 +77,9 @@ def test_every_passage_and_answer_cites_checkable_offsets(client: TestClient) ->
                 for supporting in answer["supporting"]:
                     source = _document_text(client, supporting["doc_id"])
                     span = source[supporting["char_start"] : supporting["char_end"]]
-                    assert span.casefold() == answer["text"].casefold() or span
+                    assert _same_answer(span, answer["text"]), (question, span, answer["text"])
+                    sentence = source[supporting["sentence_start"] : supporting["sentence_end"]]
+                    assert sentence == supporting["sentence"]
 
 
 def test_unanswerable_question_abstains_but_lists_passages(client: TestClient) -> None:

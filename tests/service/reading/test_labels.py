@@ -150,8 +150,8 @@ def test_labelled_windows_decode_to_the_answer(
         start, end = int(features.start_positions[window]), int(features.end_positions[window])
         context = [i for i, s in enumerate(encoding.sequence_ids(window)) if s == 1]
         holds_answer = (
-            offsets[context[0]][0] <= example.answer_start  # type: ignore[operator]
-            and offsets[context[-1]][1] >= example.answer_end  # type: ignore[operator]
+            offsets[context[0]][0] <= example.answer_start
+            and offsets[context[-1]][1] >= example.answer_end
         )
         assert ((start, end) != NO_ANSWER) == holds_answer
         if holds_answer:

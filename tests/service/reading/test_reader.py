@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from citeqa.config import packaged_reader_path
 from service.reading.decode import decode_spans
 from service.reading.errors import ReaderError
 from service.reading.export import export_onnx
-from service.reading.reader import ReaderSpan, SpanReader, TorchLogits
+from service.reading.reader import Logits, ReaderSpan, SpanReader, TorchLogits
 from service.reading.windows import Batch
 from tests.service.reading.conftest import save_tiny_bert, write_vocabulary
 
@@ -74,11 +74,13 @@ def _assert_exact_slices(spans: list[ReaderSpan], contexts: list[str]) -> None:
         assert span.text and span.text == span.text.strip()
 
 
-def _patch_logits(monkeypatch: pytest.MonkeyPatch, logits) -> list[Batch]:  # type: ignore[no-untyped-def]
+def _patch_logits(
+    monkeypatch: pytest.MonkeyPatch, logits: Callable[[Batch], tuple[Logits, Logits]]
+) -> list[Batch]:
     """Replace the model by ``logits(batch) -> (start, end)``; returns the batches seen."""
     seen: list[Batch] = []
 
-    def call(self: TorchLogits, inputs: Batch):  # type: ignore[no-untyped-def]
+    def call(_self: TorchLogits, inputs: Batch) -> tuple[Logits, Logits]:
         seen.append(inputs)
         return logits(inputs)
 
@@ -225,9 +227,12 @@ def test_long_context_is_read_through_overlapping_windows(
     checkpoint_dir: Path, tokenizer: BertTokenizerFast, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reader = SpanReader(checkpoint_dir, threads=1, max_length=32, max_answer_tokens=5)
-    seen = _patch_logits(
-        monkeypatch, lambda b: (np.zeros(b.input_ids.shape), np.zeros(b.input_ids.shape))
-    )
+
+    def zeros(batch: Batch) -> tuple[Logits, Logits]:
+        shape = batch.input_ids.shape
+        return np.zeros(shape, dtype=np.float32), np.zeros(shape, dtype=np.float32)
+
+    seen = _patch_logits(monkeypatch, zeros)
     room = 32 - 3 - len(tokenizer(QUESTION, add_special_tokens=False)["input_ids"])
     words = len(re.findall(r"\w+", LONG_CONTEXT)) + 1  # every word is one token, plus "."
 
@@ -244,7 +249,7 @@ def test_answer_in_a_late_window_is_found_at_its_offsets(
     reader = SpanReader(checkpoint_dir, threads=1, max_length=32)
     zebra = tokenizer.convert_tokens_to_ids("zebra")
 
-    def pointing(inputs: Batch):  # type: ignore[no-untyped-def]
+    def pointing(inputs: Batch) -> tuple[Logits, Logits]:
         # Logits that point at "zebra" (also in the question, which must be skipped) and
         # give every window's CLS token a null score of 1 + 2, except one lower window.
         start = (inputs.input_ids == zebra).astype(np.float32) * 10.0
@@ -269,7 +274,7 @@ def test_null_score_is_the_lowest_cls_score_of_the_passage(
 
     calls = itertools.count()
 
-    def falling_null(inputs: Batch):  # type: ignore[no-untyped-def]
+    def falling_null(inputs: Batch) -> tuple[Logits, Logits]:
         # Each window read gets a lower CLS score than the one before, so only the
         # minimum over the passage's windows is the last window's, a known value.
         start = np.zeros(inputs.input_ids.shape, dtype=np.float32)
@@ -285,9 +290,7 @@ def test_null_score_is_the_lowest_cls_score_of_the_passage(
     assert {span.null_score for span in spans} == {-(window_count - 1.0)}
 
 
-def test_focused_window_holds_the_focus_and_fits(
-    checkpoint_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_focused_window_holds_the_focus_and_fits(checkpoint_dir: Path) -> None:
     reader = SpanReader(checkpoint_dir, threads=1, max_length=32)
     focus = LONG_CONTEXT.index("Zebra")
     windows = reader._windows(QUESTION, [LONG_CONTEXT, SHORT_CONTEXTS[0]], [focus, 0], 8)

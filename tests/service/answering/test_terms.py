@@ -1,0 +1,53 @@
+"""Content terms and their weights: what a question and a sentence are compared on."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.answering.terms import Lexicon, content_terms, stem, word_spans
+
+
+def test_content_terms_are_stemmed_and_skip_question_and_function_words() -> None:
+    assert content_terms("How many people has Mexico extradited?") == [
+        "peopl", "mexico", "extradit",
+    ]  # fmt: skip
+    assert content_terms("Who is he, and what did they say?") == ["say"]
+
+
+def test_inflections_share_a_term() -> None:
+    assert stem("extradited") == stem("extradition") == stem("extradite")
+    assert content_terms("extraditions") == content_terms("Extradition")
+
+
+def test_word_spans_are_offsets_of_the_original_words() -> None:
+    text = "To date, Mexico has extradited 92 people."
+    spans = word_spans(text)
+    assert [term for _, _, term in spans] == ["date", "mexico", "extradit", "92", "peopl"]
+    assert [text[start:end] for start, end, _ in spans] == [
+        "date", "Mexico", "extradited", "92", "people",
+    ]  # fmt: skip
+
+
+def test_rarer_terms_weigh_more_and_unseen_terms_most() -> None:
+    lexicon = Lexicon(
+        ["Mexico extradited 92 people.", "Mexico sent 29 more.", "Mexico and the tariffs."]
+    )
+    assert lexicon.total == 3
+    assert lexicon.idf("mexico") < lexicon.idf("extradit") < lexicon.idf("never-seen")
+
+
+def test_coverage_is_the_weighted_share_of_the_question_terms() -> None:
+    lexicon = Lexicon(["Mexico extradited 92 people.", "Mexico sent 29 more."])
+    question = content_terms("How many people has Mexico extradited?")
+
+    assert lexicon.coverage(question, set(question)) == 1.0
+    assert lexicon.coverage(question, set()) == 0.0
+    # The rare term counts for more than the one every text holds.
+    rare = lexicon.coverage(question, {"extradit"})
+    common = lexicon.coverage(question, {"mexico"})
+    assert 0.0 < common < rare < 1.0
+    assert lexicon.coverage(question, {"mexico", "extradit", "peopl"}) == pytest.approx(1.0)
+
+
+def test_an_empty_question_covers_nothing() -> None:
+    assert Lexicon([]).coverage([], {"mexico"}) == 0.0
