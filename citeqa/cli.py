@@ -11,15 +11,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from citeqa.cli_errors import ErrorReportingGroup, console
 from citeqa.config import Settings, get_settings
 from citeqa.reader_cli import reader_app
-from indexer.errors import IndexerError
 
-app = typer.Typer(help="Extractive, cited question answering over news articles.")
+# Errors are reported in one place, ErrorReportingGroup: a CiteqaError ends a command with
+# its message and exit code 1, so the commands below catch nothing.
+app = typer.Typer(
+    help="Extractive, cited question answering over news articles.", cls=ErrorReportingGroup
+)
 index_app = typer.Typer(help="Build and update the hybrid (FAISS + BM25 + SQLite) index.")
 app.add_typer(index_app, name="index")
 app.add_typer(reader_app, name="reader")
-console = Console(stderr=True)
 
 IndexDirOption = Annotated[
     Path | None, typer.Option("--index-dir", help="Index folder (default: CITEQA_INDEX_DIR).")
@@ -29,11 +32,6 @@ IndexDirOption = Annotated[
 def _settings(index_dir: Path | None) -> Settings:
     settings = get_settings()
     return settings.model_copy(update={"index_dir": index_dir}) if index_dir else settings
-
-
-def _fail(error: Exception) -> None:
-    console.print(f"[red]error:[/red] {error}")
-    raise typer.Exit(code=2)
 
 
 def _print_report(report: object) -> None:
@@ -66,11 +64,7 @@ def index_build(
     """Index SOURCE from scratch into a new generation (the old one serves until it is done)."""
     from indexer.factory import make_writer
 
-    settings = _settings(index_dir)
-    try:
-        report = make_writer(settings, show_progress=True).build(source)
-    except (IndexerError, OSError, ValueError) as error:
-        _fail(error)
+    report = make_writer(_settings(index_dir), show_progress=True).build(source)
     _print_report(report)
 
 
@@ -82,10 +76,7 @@ def index_add(
     """Add or replace documents; unchanged documents (same content hash) are skipped."""
     from indexer.factory import make_writer
 
-    try:
-        report = make_writer(_settings(index_dir), show_progress=True).add(paths)
-    except (IndexerError, OSError, ValueError) as error:
-        _fail(error)
+    report = make_writer(_settings(index_dir), show_progress=True).add(paths)
     _print_report(report)
 
 
@@ -97,10 +88,7 @@ def index_delete(
     """Remove documents by id."""
     from indexer.factory import make_writer
 
-    try:
-        report = make_writer(_settings(index_dir)).delete(doc_ids)
-    except (IndexerError, OSError, ValueError) as error:
-        _fail(error)
+    report = make_writer(_settings(index_dir)).delete(doc_ids)
     _print_report(report)
 
 
@@ -114,11 +102,7 @@ def index_stats(
     from indexer.manifest import Manifest
 
     settings = _settings(index_dir)
-    try:
-        folder = current_generation(settings.index_dir)
-        manifest = Manifest.read(folder)
-    except IndexerError as error:
-        _fail(error)
+    manifest = Manifest.read(current_generation(settings.index_dir))
     stats = {
         "index_dir": str(settings.index_dir),
         "generation": manifest.generation,
@@ -174,12 +158,8 @@ def ask(
     from service.answering.render import render_response
     from service.state import load_engine
 
-    settings = _settings(index_dir)
-    try:
-        engine = load_engine(settings)
-        response = engine.answer(question, top_k=top_k)
-    except (IndexerError, ValueError) as error:
-        _fail(error)
+    engine = load_engine(_settings(index_dir))
+    response = engine.answer(question, top_k=top_k)
     Console().print(render_response(response, engine.index.documents))
 
 
@@ -204,16 +184,12 @@ def evaluate(
     limit: Annotated[int | None, typer.Option("--limit", help="Ask only the first N.")] = None,
 ) -> None:
     """Score retrieval and answers against gold questions; writes a report to OUT."""
-    from eval.errors import DatasetError
     from eval.harness import run_evaluation
 
-    try:
-        run_evaluation(
-            dataset, out, get_settings(), dataset_format,
-            configurations.split(",") if configurations else None, against, corpus, limit,
-        )  # fmt: skip
-    except (DatasetError, IndexerError, ValueError, RuntimeError) as error:
-        _fail(error)
+    run_evaluation(
+        dataset, out, get_settings(), dataset_format,
+        configurations.split(",") if configurations else None, against, corpus, limit,
+    )  # fmt: skip
 
 
 def main() -> None:

@@ -6,9 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from citeqa.errors import SettingsError
 from citeqa.types import WriteStep
 
 
@@ -122,4 +123,17 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment (and ``.env``), read once.
+
+    Raises:
+        SettingsError: A variable holds a value citeqa refuses; the message names it.
+    """
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = []
+        for item in error.errors(include_url=False):
+            message = item["msg"].removeprefix("Value error, ")  # our validators name the variable
+            where = "_".join(map(str, item["loc"])).upper()
+            problems.append(f"CITEQA_{where}: {message}" if where else message)
+        raise SettingsError(f"invalid settings: {'; '.join(problems)}") from error

@@ -6,12 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from citeqa.cli_errors import ErrorReportingGroup, console
+from service.reading.errors import ReaderError
 from service.reading.train import TrainConfig, TrainReport
 
-reader_app = typer.Typer(help="Train, evaluate and export the extractive span reader.")
-console = Console(stderr=True)
+# Also run on its own (tests, embedding programs): it reports errors as `citeqa` does.
+reader_app = typer.Typer(
+    help="Train, evaluate and export the extractive span reader.", cls=ErrorReportingGroup
+)
 _RECIPE = TrainConfig()
 
 
@@ -53,33 +56,27 @@ def reader_train(
     ] = None,
 ) -> None:
     """Fine-tune the span reader by the reference recipe (the defaults) and save it."""
-    from service.reading.errors import ReaderError
     from service.reading.train import train_reader
 
     missing = [str(path) for path in [*data, *(dev or [])] if not path.is_file()]
-    if missing:
-        console.print(f"[red]error:[/red] training data file not found: {', '.join(missing)}")
-        raise typer.Exit(code=2)
-    try:
-        config = TrainConfig(
-            negatives_per_question=negatives_per_question,
-            max_length=max_length,
-            stride=stride,
-            learning_rate=learning_rate,
-            weight_decay=weight_decay,
-            warmup_ratio=warmup_ratio,
-            batch_size=batch_size,
-            epochs=epochs,
-            max_grad_norm=max_grad_norm,
-            seed=seed,
-            max_answer_tokens=max_answer_tokens,
-        )
-        report = train_reader(data, out, config, base_model, show_progress=True, limit=limit)
-        if dev:
-            _score_into_card(report, config, limit, dev)
-    except (ReaderError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(code=2) from error
+    if missing:  # before hours of training, not after
+        raise ReaderError(f"training data file not found: {', '.join(missing)}")
+    config = TrainConfig(
+        negatives_per_question=negatives_per_question,
+        max_length=max_length,
+        stride=stride,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        warmup_ratio=warmup_ratio,
+        batch_size=batch_size,
+        epochs=epochs,
+        max_grad_norm=max_grad_norm,
+        seed=seed,
+        max_answer_tokens=max_answer_tokens,
+    )
+    report = train_reader(data, out, config, base_model, show_progress=True, limit=limit)
+    if dev:
+        _score_into_card(report, config, limit, dev)
     console.print(
         f"trained on {report.examples:,} examples ({report.windows:,} windows, "
         f"{report.steps:,} steps, {report.device}) in {report.wall_seconds:.0f} s; "
@@ -115,14 +112,9 @@ def reader_export(
     fp32: Annotated[bool, typer.Option("--fp32", help="Keep fp32 weights (4x larger).")] = False,
 ) -> None:
     """Export a trained reader to ONNX (int8 per-channel by default) for CPU serving."""
-    from service.reading.errors import ReaderError
     from service.reading.export import export_onnx
 
-    try:
-        path = export_onnx(model, out, quantize=not fp32)
-    except ReaderError as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(code=2) from error
+    path = export_onnx(model, out, quantize=not fp32)
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
@@ -145,20 +137,14 @@ def reader_eval(
     import sys
 
     from citeqa.config import get_settings
-    from eval.errors import DatasetError
     from eval.reader_eval import evaluate_reader
-    from service.reading.errors import ReaderError
     from service.reading.reader import SpanReader
 
     settings = get_settings()
-    try:
-        reader = SpanReader(
-            model or settings.resolved_reader_model(), settings.reader_threads, max_length
-        )
-        scores = evaluate_reader(reader, dataset, limit, stride, show_progress=not as_json)
-    except (DatasetError, ReaderError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(code=2) from error
+    reader = SpanReader(
+        model or settings.resolved_reader_model(), settings.reader_threads, max_length
+    )
+    scores = evaluate_reader(reader, dataset, limit, stride, show_progress=not as_json)
     console.print(
         f"{scores.questions} questions  EM {scores.em:.3f}  F1 {scores.f1:.3f}  "
         f"({reader.model_dir})"

@@ -10,6 +10,7 @@ from rich.progress import Progress
 
 from citeqa.config import Settings
 from eval.datasets import Dataset, load_dataset
+from eval.errors import DatasetError, EvalError
 from eval.predictions import Answerer, LocalAnswerer, RemoteAnswerer
 from eval.report import results_table, run_info, write_report
 from eval.runner import (
@@ -37,7 +38,7 @@ def _local_engine(dataset: Dataset, settings: Settings, out: Path, corpus: Path 
         )
     else:
         if corpus is None:
-            raise ValueError("a gold JSONL needs --corpus (the folder its doc_ids come from)")
+            raise DatasetError("a gold JSONL needs --corpus (the folder its doc_ids come from)")
         index_dir = out / "indexes" / f"{dataset.name}-corpus"
         make_writer(settings, index_dir, show_progress=True).build([corpus])
     return load_engine(settings.model_copy(update={"index_dir": index_dir}))
@@ -65,7 +66,7 @@ def run_evaluation(
     names = configurations or list(CONFIGURATIONS)
     unknown = [n for n in names if n not in CONFIGURATIONS]
     if unknown:
-        raise ValueError(f"unknown configuration {unknown}; choose from {list(CONFIGURATIONS)}")
+        raise EvalError(f"unknown configuration {unknown}; choose from {list(CONFIGURATIONS)}")
     answerers: dict[str, Answerer]
     if against:
         answerers = {"service": RemoteAnswerer(against)}

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from eval.errors import EvalError
 from service.answering.pipeline import QueryEngine
 from service.retrieval.retriever import RetrievalOptions
 
@@ -65,7 +66,7 @@ class RemoteAnswerer:
     def predict(self, question: str, top_k: int) -> Prediction:
         response = self.client.post("/v1/query", json={"question": question, "top_k": top_k})
         if response.status_code != 200:
-            raise RuntimeError(f"{response.status_code} from the service: {response.text[:200]}")
+            raise EvalError(f"{response.status_code} from the service: {response.text[:200]}")
         body: dict[str, Any] = response.json()
         answer = body.get("answer")
         return Prediction(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eval.datasets import load_dataset
+from eval.errors import DatasetError
 from eval.metrics import exact_match, token_f1
 from service.reading.reader import SpanReader
 
@@ -62,5 +63,5 @@ def evaluate_reader(
         f1_total += token_f1(prediction, golds)
         count += 1
     if count == 0:
-        raise ValueError(f"{dataset_path} holds no questions")
+        raise DatasetError(f"{dataset_path} holds no questions")
     return ReaderScores(count, em_total / count, f1_total / count)

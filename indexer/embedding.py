@@ -104,7 +104,8 @@ class Embedder:
         before) when the export does not reproduce torch's vectors or cannot be written or
         loaded (a full or read-only disk, a damaged file).
         """
-        from indexer.query_encoder import OnnxQueryEncoder, QueryEncoderError
+        from indexer.errors import QueryEncoderError
+        from indexer.query_encoder import OnnxQueryEncoder
 
         try:
             self._query_encoder = OnnxQueryEncoder(

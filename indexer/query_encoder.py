@@ -25,6 +25,7 @@ import numpy.typing as npt
 from tokenizers import Tokenizer
 
 from citeqa.onnx import onnx_session
+from indexer.errors import QueryEncoderError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -34,10 +35,6 @@ Vectors = npt.NDArray[np.float32]
 # Largest difference from torch's vectors that still counts as the same model.
 TOLERANCE = 1e-4
 PROBES = ("How many people has Mexico extradited?", "a", "Ünïcode, numbers 1,234 and $5.")
-
-
-class QueryEncoderError(RuntimeError):
-    """The ONNX query encoder cannot reproduce the torch model; use torch instead."""
 
 
 def weights_key(model_path: Path) -> str:

@@ -1,57 +1,44 @@
-"""Service-level exceptions and their HTTP status codes, in one place."""
+"""Errors raised by the service itself; ``status`` is the HTTP status each answers with.
+
+The indexer's errors (a missing document, a locked index, ...) carry their own status in
+``indexer/errors.py``; ``service/api/errors.py`` maps every :class:`~citeqa.errors.CiteqaError`
+by that attribute.
+"""
 
 from __future__ import annotations
 
-from indexer.errors import (
-    DocumentNotFoundError,
-    IndexCorruptError,
-    IndexDiskFullError,
-    IndexerError,
-    IndexLockedError,
-    IndexMismatchError,
-    IndexNotFoundError,
-    InvalidDocumentIdError,
-)
+from citeqa.errors import CiteqaError
 
 
-class ServiceError(Exception):
+class ServiceError(CiteqaError):
     """Base class for errors raised by the service itself."""
 
 
 class NotReadyError(ServiceError):
     """The index or models are not loaded (yet)."""
 
+    status = 503
+
 
 class UnauthorizedError(ServiceError):
     """A write was attempted without the right API key."""
+
+    status = 401
 
 
 class DocumentRejectedError(ServiceError):
     """A document that was read but yields nothing to index (only boilerplate, say)."""
 
+    status = 422
+
+
+class InvalidQuestionError(ServiceError):
+    """A question the engine cannot answer as asked (empty, or ``top_k`` below 1)."""
+
+    status = 422
+
 
 class PayloadTooLargeError(ServiceError):
     """The request body exceeds CITEQA_MAX_BODY_BYTES."""
 
-
-STATUS_CODES: dict[type[Exception], int] = {
-    DocumentNotFoundError: 404,
-    InvalidDocumentIdError: 422,
-    DocumentRejectedError: 422,
-    UnauthorizedError: 401,
-    PayloadTooLargeError: 413,
-    NotReadyError: 503,
-    IndexNotFoundError: 503,
-    IndexMismatchError: 503,
-    IndexCorruptError: 503,
-    IndexLockedError: 503,
-    IndexDiskFullError: 507,  # Insufficient Storage: the write can succeed once space is freed
-    IndexerError: 400,
-}
-
-
-def status_code_for(error: Exception) -> int:
-    for cls in type(error).__mro__:
-        if cls in STATUS_CODES:
-            return STATUS_CODES[cls]
-    return 500
+    status = 413

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
-from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.api.errors import error_response
+from service.errors import PayloadTooLargeError
 
 log = structlog.get_logger("citeqa.http")
 
@@ -77,7 +78,7 @@ class BodySizeLimitMiddleware:
         headers = dict(scope.get("headers", []))
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+            await self._reject(scope, receive, send)
             return
         received = 0
         too_large = False
@@ -103,22 +104,13 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, limited_receive, guarded_send)
         if too_large and not started:
-            await self._reject(send)
+            await self._reject(scope, receive, send)
 
-    async def _reject(self, send: Send) -> None:
-        body: dict[str, Any] = {
-            "detail": f"request body is larger than {self.max_bytes} bytes "
-            "(CITEQA_MAX_BODY_BYTES); send a smaller document"
-        }
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Middleware sits outside FastAPI's exception handlers, so the error is rendered here,
+        # by the same function they use (OpenAI's shape on the chat routes).
+        error = PayloadTooLargeError(
+            f"request body is larger than {self.max_bytes} bytes (CITEQA_MAX_BODY_BYTES); "
+            "send a smaller document"
         )
-        await send({"type": "http.response.body", "body": payload})
+        await error_response(scope["path"], error)(scope, receive, send)

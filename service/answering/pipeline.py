@@ -18,6 +18,7 @@ from service.answering.publication import asks_publication_date, publication_can
 from service.answering.question import classify_question
 from service.answering.reader_extractor import ALTERNATIVE_RATIO as READER_ALTERNATIVE_RATIO
 from service.answering.reader_extractor import ReaderExtractor, SpanReading
+from service.errors import InvalidQuestionError
 from service.retrieval.retriever import Filters, Passage, RetrievalOptions, Retriever
 
 
@@ -90,11 +91,14 @@ class QueryEngine:
         ``retrieval_query`` (default: the question) drives retrieval and ``reading_question``
         (default: the question) is what the extractor reads, e.g. a chat follow-up read after
         the question it follows.
+
+        Raises:
+            InvalidQuestionError: The question is blank or ``top_k`` is below 1.
         """
         if not question.strip():
-            raise ValueError("question is empty: ask something")
+            raise InvalidQuestionError("question is empty: ask something")
         if top_k < 1:
-            raise ValueError("top_k must be at least 1")
+            raise InvalidQuestionError("top_k must be at least 1")
         timer = _Timer()
         query_text = retrieval_query or question
         reading = reading_question or question

@@ -1,16 +1,59 @@
-"""Exceptions to HTTP responses, in one place; no input produces a 500."""
+"""Exceptions to HTTP responses, in one place; no input produces a 500.
+
+Every domain error is a :class:`~citeqa.errors.CiteqaError` and answers with its ``status``.
+The body is ``{"detail": "<message>"}``, except under the OpenAI-compatible paths
+(``/v1/chat/...``, ``/v1/models...``), where it is OpenAI's
+``{"error": {"message", "type", "param", "code"}}`` so that OpenAI clients show the message.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from indexer.errors import IndexerError
-from service.errors import ServiceError, status_code_for
+from citeqa.errors import CiteqaError
+from service.chat.errors import invalid_request
+from service.chat.schemas import OpenAIError, OpenAIErrorResponse
+
+# Paths whose clients are OpenAI clients, typos under them included (a client that posts to
+# /v1/chat/completion should still read why it failed).
+OPENAI_PATHS = ("/v1/chat/", "/v1/models")
+
+
+def speaks_openai(path: str) -> bool:
+    """Whether errors on ``path`` take OpenAI's shape."""
+    return path.startswith(OPENAI_PATHS)
+
+
+def openai_error(
+    status: int,
+    message: str,
+    param: str | None = None,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """OpenAI's error object: ``server_error`` for a 5xx, else ``invalid_request_error``."""
+    kind = "server_error" if status >= 500 else "invalid_request_error"
+    body = OpenAIErrorResponse(
+        error=OpenAIError(message=message, type=kind, param=param, code=code)
+    )
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def error_response(path: str, error: CiteqaError) -> JSONResponse:
+    """The response to ``error`` on ``path``: its ``status``, in the shape ``path`` speaks."""
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    if speaks_openai(path):
+        # OpenAI answers a request it cannot process with 400; it has no 422.
+        status = 400 if error.status == 422 else error.status
+        return openai_error(status, str(error), error.param, error.code, headers)
+    return JSONResponse({"detail": str(error)}, status_code=error.status, headers=headers)
 
 
 def _validation_message(error: RequestValidationError) -> str:
@@ -51,29 +94,43 @@ def install_error_handlers(app: FastAPI) -> None:
         # A body that is not JSON is 400, as one that is not UTF-8 is; 422 is for JSON
         # that breaks the schema.
         unparsable = any(item.get("type") == "json_invalid" for item in error.errors())
-        return JSONResponse(
-            {"detail": _validation_message(error)}, status_code=400 if unparsable else 422
-        )
+        status = 400 if unparsable else 422
+        if speaks_openai(request.url.path):
+            problems = [
+                {**item, "loc": tuple(p for p in item.get("loc", ()) if p != "body")}
+                for item in error.errors()
+            ]
+            chat_error = invalid_request(problems)
+            return openai_error(status, str(chat_error), chat_error.param, chat_error.code)
+        return JSONResponse({"detail": _validation_message(error)}, status_code=status)
 
     async def on_domain(request: Request, error: Exception) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if status_code_for(error) == 401 else None
-        return JSONResponse(
-            {"detail": str(error)}, status_code=status_code_for(error), headers=headers
-        )
+        assert isinstance(error, CiteqaError)
+        return error_response(request.url.path, error)
 
     async def on_http(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
+        headers = dict(error.headers or {})
         # Routes name what they allow; a 405 without an Allow header (StaticFiles') is left as is.
-        if error.status_code != 405 or "Allow" not in (error.headers or {}):
+        if error.status_code == 405 and "Allow" in headers:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+            if request.method == "OPTIONS":  # a path's OPTIONS is answered, not refused
+                return Response(status_code=204, headers=headers)
+        if speaks_openai(request.url.path):
+            return openai_error(error.status_code, str(error.detail), headers=headers)
+        if error.status_code != 405 or "Allow" not in headers:
             return await http_exception_handler(request, error)
-        allow = {"Allow": ", ".join(allowed_methods(request))}
-        if request.method == "OPTIONS":  # a path's OPTIONS is answered, not refused
-            return Response(status_code=204, headers=allow)
-        return JSONResponse({"detail": error.detail}, status_code=405, headers=allow)
+        return JSONResponse({"detail": error.detail}, status_code=405, headers=headers)
+
+    async def on_crash(request: Request, error: Exception) -> Response:
+        # Starlette's own answer, except that OpenAI clients get a message they can show.
+        if speaks_openai(request.url.path):
+            return openai_error(500, "internal server error; the server log has the details")
+        return PlainTextResponse("Internal Server Error", status_code=500)
 
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
     # Domain errors only: a stray ValueError is a bug, and a 500 says so (a blanket 422
     # once hid an indexing crash behind "bad input").
-    for error_type in (ServiceError, IndexerError):
-        app.add_exception_handler(error_type, on_domain)
+    app.add_exception_handler(CiteqaError, on_domain)
+    app.add_exception_handler(Exception, on_crash)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from service.answering.terms import word_spans
-from service.chat.errors import ChatRequestError
+from service.chat.errors import ChatRequestError, ConversationTooLargeError
 from service.schemas import MAX_QUESTION_CHARS
 
 # A conversation citeqa reads at most: its answer uses the last three user turns, so more
@@ -75,7 +75,8 @@ def check_conversation_size(texts: Sequence[str]) -> None:
     """Refuse conversations over :data:`MAX_MESSAGES` turns or :data:`MAX_CONVERSATION_CHARS`.
 
     Raises:
-        ChatRequestError: 400 for too many messages, 413 for too much text.
+        ChatRequestError: too many messages (400).
+        ConversationTooLargeError: too much text (413).
     """
     if len(texts) > MAX_MESSAGES:
         raise ChatRequestError(
@@ -85,11 +86,9 @@ def check_conversation_size(texts: Sequence[str]) -> None:
         )
     size = sum(len(text) for text in texts)
     if size > MAX_CONVERSATION_CHARS:
-        raise ChatRequestError(
+        raise ConversationTooLargeError(
             f"the conversation holds {size} characters of text; citeqa reads at most "
-            f"{MAX_CONVERSATION_CHARS}: send only the recent turns",
-            code="context_length_exceeded",
-            status=413,
+            f"{MAX_CONVERSATION_CHARS}: send only the recent turns"
         )
 
 

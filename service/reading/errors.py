@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from citeqa.errors import CiteqaError
 
-class ReaderError(Exception):
+
+class ReaderError(CiteqaError):
     """The optional neural reader cannot be used; the message says how to fix the setup.
 
     Raised at start-up, so a misconfigured ``CITEQA_READER_MODEL`` fails loudly instead of
-    silently falling back to the model-free extractor.
+    silently falling back to the model-free extractor, and by ``citeqa reader`` for bad
+    training data or options.
     """
+
+    status = 500  # never caused by a request: the server or the command is set up wrong

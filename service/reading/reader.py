@@ -147,7 +147,7 @@ class SpanReader:
         if max_answer_tokens < 1 or batch_size < 1:
             raise ValueError("max_answer_tokens and batch_size must both be at least 1")
         if not 32 <= max_length <= 512:
-            raise ValueError("max_length must be between 32 and 512 tokens")
+            raise ReaderError("max_length must be between 32 and 512 tokens")
         folder = Path(model_dir).expanduser()
         self.model_dir = folder
         self.windows = WindowMaker(_load_tokenizer(folder), max_length)

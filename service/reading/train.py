@@ -64,15 +64,15 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.negatives_per_question < 0:
-            raise ValueError("negatives_per_question must be at least 0")
+            raise ReaderError("negatives_per_question must be at least 0")
         if not 0 < self.stride < self.max_length:
-            raise ValueError("stride must be greater than 0 and less than max_length")
+            raise ReaderError("stride must be greater than 0 and less than max_length")
         if self.batch_size < 1 or self.epochs < 1 or self.max_answer_tokens < 1:
-            raise ValueError("batch_size, epochs and max_answer_tokens must be at least 1")
+            raise ReaderError("batch_size, epochs and max_answer_tokens must be at least 1")
         if self.learning_rate <= 0 or self.weight_decay < 0 or self.max_grad_norm <= 0:
-            raise ValueError("learning_rate and max_grad_norm must be > 0, weight_decay >= 0")
+            raise ReaderError("learning_rate and max_grad_norm must be > 0, weight_decay >= 0")
         if not 0 <= self.warmup_ratio < 1:
-            raise ValueError("warmup_ratio must be in [0, 1)")
+            raise ReaderError("warmup_ratio must be in [0, 1)")
 
 
 @dataclass(frozen=True)

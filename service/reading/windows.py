@@ -17,6 +17,8 @@ import numpy as np
 import numpy.typing as npt
 from tokenizers import Encoding, Tokenizer
 
+from service.reading.errors import ReaderError
+
 # Longer questions are cut: the context needs the room, and 64 word pieces is a paragraph.
 MAX_QUESTION_TOKENS = 64
 
@@ -125,5 +127,5 @@ def batch(windows: Sequence[Window]) -> Batch:
 def _token_id(tokenizer: Tokenizer, token: str) -> int:
     token_id: Any = tokenizer.token_to_id(token)
     if token_id is None:
-        raise ValueError(f"the reader's tokenizer has no {token} token; it must be BERT-style")
+        raise ReaderError(f"the reader's tokenizer has no {token} token; it must be BERT-style")
     return int(token_id)

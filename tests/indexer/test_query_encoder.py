@@ -9,7 +9,8 @@ import pytest
 
 from indexer import query_encoder
 from indexer.embedding import Embedder
-from indexer.query_encoder import OnnxQueryEncoder, QueryEncoderError
+from indexer.errors import QueryEncoderError
+from indexer.query_encoder import OnnxQueryEncoder
 
 QUESTIONS = [
     "How many people has Mexico extradited?",

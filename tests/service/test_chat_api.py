@@ -16,6 +16,7 @@ from service.answering.render import NO_ANSWER
 from service.chat.completions import split_content
 from service.chat.conversation import build_chat_query, resolve_follow_up
 from service.chat.errors import ChatRequestError
+from service.errors import NotReadyError
 
 EXTRADITION = "How many people has Mexico extradited?"
 UNANSWERABLE = "Who won the 2022 World Cup?"
@@ -362,6 +363,36 @@ def test_openai_client_error(openai_client: OpenAI) -> None:
         )
     assert caught.value.code == "empty_question"
     assert caught.value.param == "messages"
+
+
+def test_openai_client_shows_the_message_of_a_body_over_the_limit(openai_client: OpenAI) -> None:
+    import openai
+
+    with pytest.raises(openai.APIStatusError, match="CITEQA_MAX_BODY_BYTES") as caught:
+        openai_client.chat.completions.create(
+            model="citeqa", messages=[{"role": "user", "content": "x" * 6_000_000}]
+        )
+    assert caught.value.status_code == 413
+    assert caught.value.type == "invalid_request_error"
+
+
+def test_openai_client_shows_the_message_of_a_service_error(
+    openai_client: OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openai
+
+    from service.api.routes import chat
+
+    def not_ready(*args: object) -> None:
+        raise NotReadyError("no index loaded from data/index; build one with citeqa index build")
+
+    monkeypatch.setattr(chat, "_answer", not_ready)  # the server runs in this process
+    with pytest.raises(openai.InternalServerError, match="build one with citeqa") as caught:
+        openai_client.chat.completions.create(
+            model="citeqa", messages=[{"role": "user", "content": EXTRADITION}]
+        )
+    assert caught.value.status_code == 503
+    assert caught.value.type == "server_error"
 
 
 def test_openai_client_multi_turn(openai_client: OpenAI) -> None:

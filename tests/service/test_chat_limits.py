@@ -1,4 +1,5 @@
-"""The chat endpoint caps a conversation and keeps its parsing off the event loop."""
+"""The chat endpoint caps a conversation, keeps its parsing off the event loop, and answers
+every error in OpenAI's shape."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from service.api.routes import chat
 from service.chat.conversation import MAX_CONVERSATION_CHARS, MAX_MESSAGES, build_chat_query
+from service.errors import NotReadyError
 
 
 def _post(client: TestClient, body: dict[str, Any] | bytes) -> Any:
@@ -66,3 +68,43 @@ def test_the_conversation_is_read_in_a_worker_thread(
     body = {"messages": [{"role": "user", "content": "How many people has Mexico extradited?"}]}
     assert _post(client, body).status_code == 200
     assert threads == [True]
+
+
+# --- every error on the chat paths is an OpenAI error object ---------------------------
+
+
+def _openai_error(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    return error
+
+
+def test_a_body_over_the_server_limit_is_an_openai_413(client: TestClient) -> None:
+    body = b'{"messages": [{"role": "user", "content": "' + b"x" * 6_000_000 + b'"}]}'
+    error = _openai_error(_post(client, body), 413)
+    assert "CITEQA_MAX_BODY_BYTES" in error["message"]
+    assert error["type"] == "invalid_request_error"
+
+
+def test_a_wrong_method_is_an_openai_405(client: TestClient) -> None:
+    response = client.get("/v1/chat/completions")
+    assert _openai_error(response, 405)["message"] == "Method Not Allowed"
+    assert response.headers["Allow"] == "POST, OPTIONS"
+
+
+def test_an_unknown_chat_path_is_an_openai_404(client: TestClient) -> None:
+    _openai_error(client.post("/v1/chat/completion", json={}), 404)
+
+
+def test_no_index_is_an_openai_503(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_ready(*args: object) -> None:
+        raise NotReadyError("no index loaded from data/index; build one")
+
+    monkeypatch.setattr(chat, "_answer", not_ready)
+    body = {"messages": [{"role": "user", "content": "How many people has Mexico extradited?"}]}
+    error = _openai_error(_post(client, body), 503)
+    assert (error["type"], error["message"]) == (
+        "server_error",
+        "no index loaded from data/index; build one",
+    )

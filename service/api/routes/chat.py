@@ -15,7 +15,8 @@ Errors are OpenAI error objects, ``{"error": {"message", "type", "param", "code"
 messages, no user message, or a last user message that is blank or over 1000 characters;
 413 (code ``context_length_exceeded``) for a conversation over 65,536 characters of text;
 404 (code ``model_not_found``) for a model id other than ``citeqa`` in GET /v1/models/{id};
-503 (``server_error``) while no index is loaded.
+503 (``server_error``) while no index is loaded. The app's other errors on these paths (413
+for a body over CITEQA_MAX_BODY_BYTES, 405 for a wrong method, 500) take the same shape.
 """
 
 from __future__ import annotations
@@ -28,11 +29,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from indexer.errors import IndexerError
 from service.answering.render import render_response
 from service.api.deps import StateDep
 from service.api.openapi import json_body
-from service.api.responses import error_responses
 from service.chat.completions import (
     count_usage,
     make_chunks,
@@ -46,7 +45,7 @@ from service.chat.conversation import (
     build_chat_query,
     check_conversation_size,
 )
-from service.chat.errors import ChatRequestError
+from service.chat.errors import ConversationTooLargeError, ModelNotFoundError, invalid_request
 from service.chat.schemas import (
     MODEL_ID,
     ChatCitations,
@@ -54,10 +53,8 @@ from service.chat.schemas import (
     ChatCompletionRequest,
     ModelCard,
     ModelList,
-    OpenAIError,
     OpenAIErrorResponse,
 )
-from service.errors import ServiceError, status_code_for
 from service.state import ServiceState
 
 router = APIRouter(prefix="/v1", tags=["chat"])
@@ -66,64 +63,29 @@ router = APIRouter(prefix="/v1", tags=["chat"])
 _STARTED = int(time.time())
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": OpenAIErrorResponse, "description": "Not a chat request citeqa can answer"},
-    413: {"model": OpenAIErrorResponse, "description": "Conversation over the size cap"},
+    413: {"model": OpenAIErrorResponse, "description": "Conversation or body over the size cap"},
     503: {"model": OpenAIErrorResponse, "description": "No index is loaded yet"},
 }
-
-
-def _error(
-    status: int, message: str, param: str | None = None, code: str | None = None
-) -> Response:
-    kind = "server_error" if status >= 500 else "invalid_request_error"
-    body = OpenAIErrorResponse(
-        error=OpenAIError(message=message, type=kind, param=param, code=code)
-    )
-    return JSONResponse(body.model_dump(), status_code=status)
-
-
-def _field(location: tuple[int | str, ...]) -> str:
-    """Pydantic's ``("messages", 0, "content")`` as OpenAI's ``messages[0].content``."""
-    text = ""
-    for part in location:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
-    return text
-
-
-def _invalid_body(error: ValidationError) -> Response:
-    problems = error.errors(include_url=False)
-    if problems[0]["type"] == "json_invalid":
-        return _error(400, "the request body is not valid JSON", code="invalid_json")
-    message = "; ".join(f"{_field(p['loc']) or 'body'}: {p['msg']}" for p in problems)
-    # A union reports each member's failure ("content.str", "content.list[...]"): name the
-    # field they share.
-    shared = tuple(problems[0]["loc"])
-    for problem in problems[1:]:
-        length = 0
-        for mine, theirs in zip(shared, problem["loc"], strict=False):
-            if mine != theirs:
-                break
-            length += 1
-        shared = shared[:length]
-    return _error(400, message, param=_field(shared) or None, code="invalid_value")
 
 
 def _prepare(raw: bytes) -> tuple[ChatCompletionRequest, ChatQuery]:
     """Parse and check a chat request; in a worker thread, as a big body takes a while.
 
     Raises:
-        ValidationError: the body is not JSON or not a chat request.
-        ChatRequestError: the conversation is too big, or has no question to answer.
+        ChatRequestError: the body is not JSON or not a chat request, the conversation is
+            too big, or it has no question to answer.
     """
     if len(raw) > MAX_CHAT_BODY_BYTES:
-        raise ChatRequestError(
+        raise ConversationTooLargeError(
             f"the request body is {len(raw)} bytes; a chat request is limited to "
             f"{MAX_CHAT_BODY_BYTES} ({MAX_CONVERSATION_CHARS} characters of text): send only "
             "the recent turns",
             param=None,
-            code="context_length_exceeded",
-            status=413,
         )
-    body = ChatCompletionRequest.model_validate_json(raw)
+    try:
+        body = ChatCompletionRequest.model_validate_json(raw)
+    except ValidationError as error:
+        raise invalid_request(error.errors(include_url=False)) from error
     check_conversation_size([message.text() for message in body.messages])
     return body, build_chat_query(body.user_messages())
 
@@ -153,18 +115,15 @@ def list_models() -> ModelList:
     response_model=ModelCard,
     responses={
         404: {"model": OpenAIErrorResponse, "description": "No model with this id"},
-        **error_responses(422),
+        422: {"model": OpenAIErrorResponse, "description": "The request breaks the schema"},
     },
 )
 def get_model(model_id: str) -> Response:
     """The model ``citeqa``; any other id is 404, as OpenAI answers an unknown model."""
     if model_id != MODEL_ID:
-        return _error(
-            404,
+        raise ModelNotFoundError(
             f"The model '{model_id}' does not exist; this server offers '{MODEL_ID}' "
-            "(GET /v1/models)",
-            param="model",
-            code="model_not_found",
+            "(GET /v1/models)"
         )
     card = ModelCard(id=MODEL_ID, created=_STARTED, owned_by="citeqa")
     return JSONResponse(card.model_dump())
@@ -200,21 +159,13 @@ async def chat_completions(request: Request, state: StateDep) -> Response:
     true}`` one more chunk with no choices and the ``usage``, then ``data: [DONE]``.
     The reply's ``model`` is the one the request named.
     """
-    # The body is parsed here, not by FastAPI, so its errors take OpenAI's shape on these
-    # routes while /v1/query keeps the app-wide one.
+    # The body is parsed here, not by FastAPI, so a bad one is a 400 with OpenAI's codes
+    # (invalid_json, invalid_value, ...); service/api/errors.py answers every error on these
+    # routes in OpenAI's shape.
     # Parsing and the follow-up terms run in the thread pool: up to CITEQA_MAX_BODY_BYTES
     # of JSON on the event loop would stall every other request meanwhile.
-    try:
-        body, query = await run_in_threadpool(_prepare, await request.body())
-    except ValidationError as error:
-        return _invalid_body(error)
-    except ChatRequestError as error:
-        return _error(error.status, str(error), param=error.param, code=error.code)
-    try:
-        content, citations = await _answer(state, query)
-    except (ServiceError, IndexerError) as error:
-        status = status_code_for(error)
-        return _error(400 if status == 422 else status, str(error))
+    body, query = await run_in_threadpool(_prepare, await request.body())
+    content, citations = await _answer(state, query)
     usage = count_usage("\n".join(body.user_messages()), content)
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage

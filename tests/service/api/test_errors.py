@@ -3,9 +3,33 @@
 from __future__ import annotations
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from service.errors import status_code_for
+from citeqa.errors import CiteqaError
+from eval.errors import DatasetError
+from indexer.errors import (
+    BadFileError,
+    DocumentNotFoundError,
+    IndexCorruptError,
+    IndexDiskFullError,
+    IndexerError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    InvalidDocumentIdError,
+    SpacyModelMissingError,
+)
+from service.api.errors import install_error_handlers
+from service.chat.errors import ConversationTooLargeError, ModelNotFoundError
+from service.errors import (
+    DocumentRejectedError,
+    InvalidQuestionError,
+    NotReadyError,
+    PayloadTooLargeError,
+    UnauthorizedError,
+)
+from service.reading.errors import ReaderError
 from tests.conftest import API_KEY
 
 
@@ -94,8 +118,86 @@ def test_the_api_indexes_a_termless_document(writable_client: TestClient) -> Non
     assert response.json()["status"] == "added"
 
 
+def _app_raising(error: Exception) -> TestClient:
+    """A bare app whose only routes raise ``error``, with the service's error handlers."""
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/v1/fails")
+    @app.get("/v1/chat/fails")
+    def fails() -> None:
+        raise error
+
+    return TestClient(app, raise_server_exceptions=False)
+
+
 def test_a_stray_value_error_is_a_server_error_not_bad_input() -> None:
-    assert status_code_for(ValueError("max() arg is an empty sequence")) == 500
+    response = _app_raising(ValueError("max() arg is an empty sequence")).get("/v1/fails")
+    assert response.status_code == 500
+    assert "max()" not in response.text  # a bug's details stay in the server log
+
+
+# The statuses the API answered before the statuses moved onto the error classes.
+@pytest.mark.parametrize(
+    ("error_type", "status"),
+    [
+        (IndexerError, 400),
+        (BadFileError, 400),
+        (UnauthorizedError, 401),
+        (DocumentNotFoundError, 404),
+        (ModelNotFoundError, 404),
+        (PayloadTooLargeError, 413),
+        (ConversationTooLargeError, 413),
+        (InvalidDocumentIdError, 422),
+        (DocumentRejectedError, 422),
+        (InvalidQuestionError, 422),
+        (NotReadyError, 503),
+        (IndexNotFoundError, 503),
+        (IndexMismatchError, 503),
+        (IndexCorruptError, 503),
+        (IndexLockedError, 503),
+        (SpacyModelMissingError, 503),
+        (IndexDiskFullError, 507),
+        (ReaderError, 500),
+        (DatasetError, 500),
+    ],
+)
+def test_each_domain_error_answers_with_its_own_status(
+    error_type: type[CiteqaError], status: int
+) -> None:
+    response = _app_raising(error_type("what went wrong; what to do")).get("/v1/fails")
+    assert response.status_code == error_type.status == status
+    assert response.json() == {"detail": "what went wrong; what to do"}
+
+
+def _subclasses(cls: type[CiteqaError]) -> list[type[CiteqaError]]:
+    return [sub for child in cls.__subclasses__() for sub in (child, *_subclasses(child))]
+
+
+def test_every_domain_error_is_a_citeqa_error_with_an_http_status() -> None:
+    import eval.errors
+    import indexer.errors
+    import service.chat.errors
+    import service.errors
+    import service.reading.errors
+
+    modules = (eval.errors, indexer.errors, service.chat.errors, service.errors)
+    declared = [
+        value
+        for module in (*modules, service.reading.errors)
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, Exception)
+        and value.__module__ == module.__name__
+    ]  # fmt: skip
+    domain = [error for error in declared if issubclass(error, CiteqaError)]
+    assert domain and domain == declared
+    assert set(domain) <= set(_subclasses(CiteqaError))
+    assert all(400 <= error.status <= 599 for error in domain)
+
+
+def test_a_401_asks_for_a_bearer_token() -> None:
+    response = _app_raising(UnauthorizedError("missing or wrong API key")).get("/v1/fails")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
 @pytest.mark.parametrize(
@@ -154,3 +256,27 @@ def test_chat_stream_must_be_a_boolean(client: TestClient) -> None:
     response = client.post("/v1/chat/completions", json=body)
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "stream"
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "kind", "code", "message"),
+    [
+        (NotReadyError("no index loaded"), 503, "server_error", None, "no index loaded"),
+        (ModelNotFoundError("no model 'x'"), 404, "invalid_request_error", "model_not_found",
+         "no model 'x'"),
+        # OpenAI has no 422: an invalid request is a 400.
+        (InvalidQuestionError("question is empty"), 400, "invalid_request_error", None,
+         "question is empty"),
+        # A bug: no details, but a message OpenAI clients can show.
+        (ValueError("a bug"), 500, "server_error", None, "the server log has the details"),
+    ],
+)  # fmt: skip
+def test_errors_on_the_chat_paths_take_openai_shape(
+    error: Exception, status: int, kind: str, code: str | None, message: str
+) -> None:
+    response = _app_raising(error).get("/v1/chat/fails")
+    assert response.status_code == status
+    body = response.json()["error"]
+    assert set(body) == {"message", "type", "param", "code"}
+    assert (body["type"], body["code"]) == (kind, code)
+    assert message in body["message"]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from service.api.errors import speaks_openai
 from tests.conftest import API_KEY
 
 # Every error status each operation can answer (besides 200).
@@ -56,12 +57,13 @@ def test_validation_errors_are_declared_as_the_string_the_service_sends(
     spec: dict[str, Any], client: TestClient
 ) -> None:
     assert "HTTPValidationError" not in json.dumps(spec["paths"])
-    error_ref = "#/components/schemas/ErrorResponse"
     for path, operations in spec["paths"].items():
+        # The OpenAI-compatible paths answer every error in OpenAI's shape.
+        shape = "OpenAIErrorResponse" if speaks_openai(path) else "ErrorResponse"
         for method, operation in operations.items():
             if "422" in operation["responses"]:
                 schema = operation["responses"]["422"]["content"]["application/json"]["schema"]
-                assert schema == {"$ref": error_ref}, (method, path)
+                assert schema == {"$ref": f"#/components/schemas/{shape}"}, (method, path)
     detail = spec["components"]["schemas"]["ErrorResponse"]["properties"]["detail"]
     assert detail["type"] == "string"
     response = client.post("/v1/query", json={"question": "ok?", "top_k": 0})

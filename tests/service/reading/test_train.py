@@ -12,6 +12,7 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 from typer.testing import CliRunner
 
 from citeqa.reader_cli import reader_app
+from service.reading.errors import ReaderError
 from service.reading.labels import build_features
 from service.reading.train import (
     TrainConfig,
@@ -141,7 +142,7 @@ def test_default_config_is_the_reference_recipe() -> None:
         "seed": 0,
         "max_answer_tokens": 30,
     }
-    with pytest.raises(ValueError, match="stride"):
+    with pytest.raises(ReaderError, match="stride"):
         TrainConfig(max_length=128, stride=128)
 
 
@@ -158,7 +159,7 @@ def test_cli_reports_a_missing_data_file(tmp_path: Path) -> None:
         reader_app, ["train", "--data", str(missing), "--out", str(tmp_path / "out")]
     )
 
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     # Rich wraps at 80 columns under the runner and may fold the long temporary path.
     assert "training data file not found" in result.output
     assert str(missing) in result.output.replace("\n", "")
@@ -173,7 +174,7 @@ def test_cli_reports_an_empty_data_set(tmp_path: Path) -> None:
         reader_app, ["train", "--data", str(empty), "--out", str(tmp_path / "out")]
     )
 
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "holds no answerable question" in result.output
 
 

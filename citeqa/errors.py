@@ -1,0 +1,44 @@
+"""The one error model: every failure citeqa reports is a :class:`CiteqaError`.
+
+Each package keeps its errors in its own ``errors.py`` (indexer, service, chat, reading,
+eval), all derived from :class:`CiteqaError`. Each class states the HTTP status it answers
+with, so the API maps every one in a single handler (``service/api/errors.py``) and the CLI
+prints every one in a single place (``citeqa/cli_errors.py``). A ``ValueError`` or
+``RuntimeError`` that escapes is a bug, and the API answers it with a 500.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class CiteqaError(Exception):
+    """Base of every citeqa error; the message says what went wrong and what to do.
+
+    Attributes:
+        status: The HTTP status the API answers with (500 unless a subclass says otherwise:
+            an error no request can cause is the server's problem).
+        code: A short, stable name for clients (OpenAI's ``error.code`` on the chat routes);
+            a class may set one, and ``code=`` overrides it for one error.
+        param: The request field at fault, when there is one (OpenAI's ``error.param``).
+
+    Example:
+        >>> class NoSuchThingError(CiteqaError):
+        ...     status = 404
+        >>> error = NoSuchThingError("no thing 'x'; list them with GET /v1/things")
+        >>> error.status, str(error)
+        (404, "no thing 'x'; list them with GET /v1/things")
+    """
+
+    status: ClassVar[int] = 500
+    code: str | None = None
+
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.param = param
+
+
+class SettingsError(CiteqaError):
+    """A ``CITEQA_`` environment variable (or ``.env`` entry) holds a value citeqa refuses."""

