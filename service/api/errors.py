@@ -88,49 +88,54 @@ def allowed_methods(request: Request) -> list[str]:
     return [*allowed, "OPTIONS"]
 
 
+async def _on_validation(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    # A body that is not JSON is 400, as one that is not UTF-8 is; 422 is for JSON
+    # that breaks the schema.
+    unparsable = any(item.get("type") == "json_invalid" for item in error.errors())
+    status = 400 if unparsable else 422
+    if speaks_openai(request.url.path):
+        problems = [
+            {**item, "loc": tuple(p for p in item.get("loc", ()) if p != "body")}
+            for item in error.errors()
+        ]
+        chat_error = invalid_request(problems)
+        return openai_error(status, str(chat_error), chat_error.param, chat_error.code)
+    return JSONResponse({"detail": _validation_message(error)}, status_code=status)
+
+
+async def _on_domain(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, CiteqaError)
+    return error_response(request.url.path, error)
+
+
+async def _on_http(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    headers = dict(error.headers or {})
+    # Routes name what they allow; a 405 without an Allow header (StaticFiles') is left as is.
+    if error.status_code == 405 and "Allow" in headers:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+        if request.method == "OPTIONS":  # a path's OPTIONS is answered, not refused
+            return Response(status_code=204, headers=headers)
+    if speaks_openai(request.url.path):
+        return openai_error(error.status_code, str(error.detail), headers=headers)
+    if error.status_code != 405 or "Allow" not in headers:
+        return await http_exception_handler(request, error)
+    return JSONResponse({"detail": error.detail}, status_code=405, headers=headers)
+
+
+async def _on_crash(request: Request, error: Exception) -> Response:
+    # Starlette's own answer, except that OpenAI clients get a message they can show.
+    if speaks_openai(request.url.path):
+        return openai_error(500, "internal server error; the server log has the details")
+    return PlainTextResponse("Internal Server Error", status_code=500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    async def on_validation(request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, RequestValidationError)
-        # A body that is not JSON is 400, as one that is not UTF-8 is; 422 is for JSON
-        # that breaks the schema.
-        unparsable = any(item.get("type") == "json_invalid" for item in error.errors())
-        status = 400 if unparsable else 422
-        if speaks_openai(request.url.path):
-            problems = [
-                {**item, "loc": tuple(p for p in item.get("loc", ()) if p != "body")}
-                for item in error.errors()
-            ]
-            chat_error = invalid_request(problems)
-            return openai_error(status, str(chat_error), chat_error.param, chat_error.code)
-        return JSONResponse({"detail": _validation_message(error)}, status_code=status)
-
-    async def on_domain(request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, CiteqaError)
-        return error_response(request.url.path, error)
-
-    async def on_http(request: Request, error: Exception) -> Response:
-        assert isinstance(error, HTTPException)
-        headers = dict(error.headers or {})
-        # Routes name what they allow; a 405 without an Allow header (StaticFiles') is left as is.
-        if error.status_code == 405 and "Allow" in headers:
-            headers["Allow"] = ", ".join(allowed_methods(request))
-            if request.method == "OPTIONS":  # a path's OPTIONS is answered, not refused
-                return Response(status_code=204, headers=headers)
-        if speaks_openai(request.url.path):
-            return openai_error(error.status_code, str(error.detail), headers=headers)
-        if error.status_code != 405 or "Allow" not in headers:
-            return await http_exception_handler(request, error)
-        return JSONResponse({"detail": error.detail}, status_code=405, headers=headers)
-
-    async def on_crash(request: Request, error: Exception) -> Response:
-        # Starlette's own answer, except that OpenAI clients get a message they can show.
-        if speaks_openai(request.url.path):
-            return openai_error(500, "internal server error; the server log has the details")
-        return PlainTextResponse("Internal Server Error", status_code=500)
-
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(HTTPException, on_http)
+    """Map every error to one response shape (OpenAI's under the chat routes)."""
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(HTTPException, _on_http)
     # Domain errors only: a stray ValueError is a bug, and a 500 says so (a blanket 422
     # once hid an indexing crash behind "bad input").
-    app.add_exception_handler(CiteqaError, on_domain)
-    app.add_exception_handler(Exception, on_crash)
+    app.add_exception_handler(CiteqaError, _on_domain)
+    app.add_exception_handler(Exception, _on_crash)

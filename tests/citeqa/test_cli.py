@@ -47,7 +47,7 @@ def test_a_missing_spacy_model_names_the_package_to_install(
     monkeypatch.setenv("CITEQA_SPACY_MODEL", "no_such_pipeline")
     # spaCy is loaded after the embedder; a stand-in spares loading the real one.
     monkeypatch.setattr(
-        factory, "make_embedder", lambda settings: SimpleNamespace(count_tokens=len)
+        factory, "make_embedder", lambda _settings: SimpleNamespace(count_tokens=len)
     )
     result = CliRunner().invoke(
         app, ["index", "build", "--source", str(SEEDS), "--index-dir", str(tmp_path / "index")]

@@ -383,7 +383,7 @@ def test_openai_client_shows_the_message_of_a_service_error(
 
     from service.api.routes import chat
 
-    def not_ready(*args: object) -> None:
+    def not_ready(*_args: object) -> None:
         raise NotReadyError("no index loaded from data/index; build one with citeqa index build")
 
     monkeypatch.setattr(chat, "_answer", not_ready)  # the server runs in this process

@@ -98,7 +98,7 @@ def test_an_unknown_chat_path_is_an_openai_404(client: TestClient) -> None:
 
 
 def test_no_index_is_an_openai_503(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    def not_ready(*args: object) -> None:
+    def not_ready(*_args: object) -> None:
         raise NotReadyError("no index loaded from data/index; build one")
 
     monkeypatch.setattr(chat, "_answer", not_ready)
