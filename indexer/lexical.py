@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import bm25s
 import numpy as np
 import numpy.typing as npt
 
+from citeqa.text import stemmer
 from indexer.errors import IndexCorruptError
 
 # bm25s logs every save and load at INFO; that is noise in a service log.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
-
-
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
 
 
 class LexicalIndex:
@@ -27,7 +21,6 @@ class LexicalIndex:
 
     def __init__(self, retriever: bm25s.BM25, size: int, has_terms: bool = True) -> None:
         self._retriever = retriever
-        self._stemmer = _stemmer()
         self.size = size
         # False when no chunk has a single term left after stop words ("It is."): valid
         # text, but bm25s cannot index an empty vocabulary, and nothing can match anyway.
@@ -35,11 +28,10 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
-        stemmer = _stemmer()
         retriever = bm25s.BM25()
         if not texts:
             return cls(retriever, 0)
-        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False)
+        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer(), show_progress=False)
         if not tokens.vocab:
             return cls(retriever, len(texts), has_terms=False)
         retriever.index(tokens, show_progress=False)
@@ -82,7 +74,7 @@ class LexicalIndex:
         tokens = bm25s.tokenize(
             [query],
             stopwords="en",
-            stemmer=self._stemmer,
+            stemmer=stemmer(),
             show_progress=False,
             return_ids=False,
         )

@@ -13,11 +13,12 @@ from datetime import date
 import numpy as np
 from datasketch import MinHash
 
+from citeqa.text import content_terms
 from citeqa.types import Chunk, Document, Hit
 from indexer.embedding import Vectors
 from indexer.index import Index, SearchMode
-from service.answering.terms import Lexicon, content_terms
 from service.retrieval.dedup import facts, group_near_duplicates, minhash
+from service.retrieval.lexicon import Lexicon
 
 SENTENCE_DENSE_WEIGHT = 0.6
 PASSAGE_DENSE_WEIGHT = 0.45
