@@ -88,7 +88,7 @@ class SpanExtractor:
         candidates = []
         for sentence in sentences:
             text = self.index.documents[sentence.doc_id].text
-            for span in candidate_spans(self.index.store, text, sentence, question_type):
+            for span in candidate_spans(self.index, text, sentence, question_type):
                 candidate = self._score(span, text, sentence, question_terms, question_type)
                 if candidate is not None:
                     candidates.append(candidate)
