@@ -24,19 +24,15 @@ import numpy.typing as npt
 
 from citeqa.types import Chunk, Span
 from indexer.embedding import Embedder, Vectors
-from indexer.errors import IndexCorruptError, IndexMismatchError
-from indexer.generations import current_generation
+from indexer.generations import BM25_DIR, STORE_NAME, VECTORS_NAME, current_generation
 from indexer.lexical import LexicalIndex
 from indexer.locks import ReaderLease
-from indexer.manifest import FORMAT_VERSION, Manifest
+from indexer.manifest import Manifest, check_compatible
 from indexer.store import DocumentStore
 from indexer.vectors import read_vector_index
 
 # What the store records about a document, besides its chunks.
 SpanKind = Literal["sentence", "entity", "noun_chunk", "metadata"]
-STORE_NAME = "store.sqlite"
-VECTORS_NAME = "chunks.faiss"
-BM25_DIR = "bm25"
 _LOAD_ATTEMPTS = 5
 
 
@@ -51,23 +47,6 @@ class SentenceTable:
 
     def __len__(self) -> int:
         return len(self.doc_ids)
-
-
-def check_compatible(manifest: Manifest, embedder: Embedder | None, folder: Path) -> None:
-    if manifest.format_version != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"{folder} has index format {manifest.format_version}, this citeqa reads "
-            f"{FORMAT_VERSION}; rebuild with `citeqa index build`"
-        )
-    if embedder is None:
-        return
-    if manifest.model_name != embedder.name or manifest.dimension != embedder.dimension:
-        raise IndexMismatchError(
-            f"{folder} was built with model {manifest.model_name!r} ({manifest.dimension} "
-            f"dimensions) but the configured model is {embedder.name!r} ({embedder.dimension} "
-            "dimensions); set CITEQA_EMBEDDING_MODEL to the model it was built with, or rebuild "
-            "with `citeqa index build`"
-        )
 
 
 def _load_sentences(store: DocumentStore, dimension: int) -> SentenceTable:
@@ -138,28 +117,20 @@ class Index:
             self.chunk_counts[chunk.doc_id] = self.chunk_counts.get(chunk.doc_id, 0) + 1
         self.sentences = _load_sentences(self._store, self.manifest.dimension)
         self.chunk_sentences = _chunk_sentence_rows(self.chunks, self.sentences)
-        self._check_counts()
+        self.manifest.check_counts(
+            folder,
+            documents=len(self.documents),
+            chunks=len(self.chunks),
+            vectors=int(self.vector_index.ntotal),
+            bm25_chunks=self.lexical_index.size,
+            sentences=len(self.sentences),
+        )
         # Kept in memory so re-ranking can score any candidate, BM25-only ones included.
         self.chunk_vectors: Vectors = (
             self.vector_index.reconstruct_n(0, self.vector_index.ntotal)
             if self.vector_index.ntotal
             else np.zeros((0, self.manifest.dimension), dtype=np.float32)
         )
-
-    def _check_counts(self) -> None:
-        expected = {
-            "documents": (self.manifest.documents, len(self.documents)),
-            "chunks in the store": (self.manifest.chunks, len(self.chunks)),
-            "vectors in FAISS": (self.manifest.chunks, int(self.vector_index.ntotal)),
-            "chunks in BM25": (self.manifest.chunks, self.lexical_index.size),
-            "sentences": (self.manifest.sentences, len(self.sentences)),
-        }
-        for what, (want, have) in expected.items():
-            if want != have:
-                raise IndexCorruptError(
-                    f"{self.folder}: manifest says {want} {what}, found {have}; the generation "
-                    "is damaged: rebuild with `citeqa index build`"
-                )
 
     def spans(
         self, doc_id: str, kind: SpanKind, start: int = 0, end: int | None = None
