@@ -17,6 +17,7 @@ from eval.runner import CONFIGURATIONS, DEFAULT_CONFIGURATION, evaluate_configur
 from indexer.embedding import Embedder
 from indexer.index import Index
 from service.answering.pipeline import QueryEngine
+from service.retrieval.retriever import Retriever
 from tests.conftest import REPO
 
 GOLD = REPO / "eval" / "gold" / "seeds.jsonl"
@@ -30,7 +31,7 @@ ABSTENTION_RECALL_FLOOR = 0.35
 def gold_result(seed_index: Index, embedder: Embedder, settings, span_reader):  # type: ignore[no-untyped-def]
     dataset = Dataset("seeds", (), tuple(load_gold(Path(GOLD))), "gold", has_answers=True)
     engine = QueryEngine(
-        seed_index, embedder, settings.resolved_abstain_threshold(True), span_reader,
+        Retriever(seed_index), embedder, settings.resolved_abstain_threshold(True), span_reader,
         settings.reader_passages,
     )  # fmt: skip
     answerer = LocalAnswerer(engine, CONFIGURATIONS[DEFAULT_CONFIGURATION])
