@@ -1,4 +1,9 @@
-"""BM25 over chunk texts with bm25s, English stop words and a Snowball stemmer."""
+"""BM25 over chunk texts with bm25s.
+
+Chunks and queries are tokenised by one function, :func:`citeqa.text.content_terms`
+(lower-cased words, stop words removed, Snowball-stemmed), the one the re-scoring and the
+answer extractor use too.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import bm25s
 import numpy as np
 import numpy.typing as npt
 
-from citeqa.text import stemmer
+from citeqa.text import content_terms
 from indexer.errors import IndexCorruptError
 
 # bm25s logs every save and load at INFO; that is noise in a service log.
@@ -31,10 +36,10 @@ class LexicalIndex:
         retriever = bm25s.BM25()
         if not texts:
             return cls(retriever, 0)
-        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer(), show_progress=False)
-        if not tokens.vocab:
+        terms = [content_terms(text) for text in texts]
+        if not any(terms):
             return cls(retriever, len(texts), has_terms=False)
-        retriever.index(tokens, show_progress=False)
+        retriever.index(terms, show_progress=False)
         return cls(retriever, len(texts))
 
     def save(self, folder: Path) -> None:
@@ -71,17 +76,8 @@ class LexicalIndex:
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         if not self.has_terms or k <= 0:
             return empty
-        tokens = bm25s.tokenize(
-            [query],
-            stopwords="en",
-            stemmer=stemmer(),
-            show_progress=False,
-            return_ids=False,
-        )
-        if not tokens or not tokens[0]:
-            return empty
         vocab = self._retriever.vocab_dict
-        known = [t for t in tokens[0] if t in vocab]
+        known = [t for t in content_terms(query) if t in vocab]
         if not known:
             return empty
         ids, scores = self._retriever.retrieve(

@@ -9,7 +9,7 @@ Example:
     >>> search = HybridSearch(index, embedder)  # doctest: +SKIP
     >>> hits = search.search("How many people has Mexico extradited?", k=3)  # doctest: +SKIP
     >>> [(hit.chunk.chunk_id, hit.dense_rank, hit.bm25_rank) for hit in hits]  # doctest: +SKIP
-    [('002_b8ec4b7f77a3a021#2', 2, 1), ('002_b8ec4b7f77a3a021#1', 1, 6), ...]
+    [('002_b8ec4b7f77a3a021#1', 1, 2), ('002_b8ec4b7f77a3a021#2', 2, 1), ...]
 """
 
 from __future__ import annotations
