@@ -58,6 +58,7 @@ def stemmer() -> Any:
 
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
+    """The Snowball stem of one lower-cased word ("extradited" -> "extradit")."""
     return str(stemmer().stemWord(word))
 
 

@@ -109,6 +109,7 @@ class HybridSearch:
         self.joiner = RRFJoiner(index.chunks)
 
     def encode_query(self, query: str) -> Vectors:
+        """The query's vector, from the embedder this search was given."""
         if self.embedder is None:
             raise RuntimeError("this search was made without an embedder; dense search needs one")
         return self.embedder.encode_query(query)

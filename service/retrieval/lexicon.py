@@ -23,6 +23,7 @@ class Lexicon:
         self._unseen = math.log(1 + (self.total + 0.5) / 0.5)
 
     def idf(self, term: str) -> float:
+        """BM25's inverse document frequency of a stemmed term over the chunks."""
         return self._idf.get(term, self._unseen)
 
     def coverage(self, query_terms: Iterable[str], text_terms: Set[str]) -> float:
