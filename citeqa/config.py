@@ -60,7 +60,6 @@ class Settings(BaseSettings):
     reader_window_tokens: int = Field(default=160, ge=64, le=512)
     # Re-rank the reader's spans by question type (a running total for "how many has X").
     reader_typed_rules: bool = True
-    cross_encoder_model: str = ""
 
     chunk_size_tokens: int = Field(default=200, ge=16, le=256)
     chunk_overlap_tokens: int = Field(default=40, ge=0, le=128)

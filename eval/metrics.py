@@ -6,8 +6,6 @@ normalisation strips ASCII punctuation only), so numbers compare with published 
 
 from __future__ import annotations
 
-import re
-import string
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,20 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from ranx import Qrels, Run, evaluate
 
+# The official SQuAD v1.1 normalisation (ASCII punctuation only), shared with the service.
+from citeqa.text import normalize_answer as normalize_answer
+
 DEFAULT_RETRIEVAL_METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCTUATION = frozenset(string.punctuation)
-
-
-def normalize_answer(text: str) -> str:
-    """Lower-case, remove punctuation and the articles a/an/the, and collapse whitespace.
-
-    Example:
-        >>> normalize_answer("The  Eiffel-Tower!")
-        'eiffeltower'
-    """
-    text = "".join(char for char in text.lower() if char not in _PUNCTUATION)
-    return " ".join(_ARTICLES.sub(" ", text).split())
 
 
 def _check_golds(golds: Sequence[str]) -> None:

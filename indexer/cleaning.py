@@ -68,7 +68,8 @@ _CALLS_TO_ACTION = re.compile(
 _WIDGET_WORDS = 12
 _FILE_NAME = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)+(?:\.(?:jpe?g|png|gif|webp|svg))?$")
 _URL = re.compile(r"^(?:https?://|www\.)\S+$")
-_SOURCE_LINE = re.compile(r"^(?:source|sources|via)\s*:\s*(?P<source>.{2,80})$", re.IGNORECASE)
+# "Source: Reuters": a credit line, not content (metadata reads the publisher from it).
+SOURCE_LINE = re.compile(r"^(?:source|sources|via)\s*:\s*(?P<source>.{2,80})$", re.IGNORECASE)
 _BYLINE = re.compile(r"^by\b(?P<rest>.{0,80})$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?…:;\"”’')\]]$")
 _SHORT_LINE_WORDS = 4
@@ -111,7 +112,7 @@ def _classify(line: Line, is_first: bool, seen: set[str]) -> LineKind:
     text = line.stripped
     if not text:
         return LineKind.BLANK
-    if _URL.match(text) or _SOURCE_LINE.match(text) or _is_dateline(text):
+    if _URL.match(text) or SOURCE_LINE.match(text) or _is_dateline(text):
         return LineKind.METADATA
     if _BYLINE.match(text) and len(text.split()) <= 8:
         return LineKind.METADATA

@@ -34,6 +34,7 @@ def parse_date(text: str) -> date | None:
 
 
 def date_from_url(url: str) -> date | None:
+    """The date in a news URL's path (``/2025/05/28/``), or None."""
     match = URL_DATE_PATTERN.search(url)
     if not match:
         return None

@@ -3,7 +3,7 @@
 Layout::
 
     INDEX_DIR/CURRENT            name of the live generation (replaced atomically)
-    INDEX_DIR/generations/g000007/{manifest.json, store.sqlite, chunks.faiss, ...}
+    INDEX_DIR/generations/g000007/{manifest.json, store.sqlite, chunks.faiss, bm25/}
     INDEX_DIR/generations/.tmp-*  a write in progress (or one killed mid-way: removed later)
 
 A process killed at any moment leaves CURRENT naming a complete, verified generation. What a
@@ -30,6 +30,10 @@ from indexer.locks import remove_if_unread
 CURRENT = "CURRENT"
 GENERATIONS = "generations"
 TEMP_PREFIX = ".tmp-"
+# The files of one generation (manifest.MANIFEST_NAME is written last).
+STORE_NAME = "store.sqlite"
+VECTORS_NAME = "chunks.faiss"
+BM25_DIR = "bm25"
 
 WRITE_STEPS: tuple[str, ...] = get_args(WriteStep)
 Checkpoint = Callable[[str], None]

@@ -1,14 +1,20 @@
-"""A loaded index generation: documents, chunks, FAISS, BM25 and sentence vectors in memory.
+"""A loaded index generation, checked against its manifest, and its read API.
+
+:func:`load_index` loads the current generation (documents, chunks, sentence and chunk
+vectors, the FAISS and BM25 indexes) and checks it. :class:`Index` only reads: documents by
+id, chunks, the spans of a document and the vectors. Searching is query-time work, in
+:mod:`service.retrieval.hybrid`.
 
 Example:
     >>> index = load_index(Path("data/index"), embedder)  # doctest: +SKIP
-    >>> hits = index.search("How many people has Mexico extradited?")  # doctest: +SKIP
-    >>> [hit.chunk.doc_id for hit in hits]  # doctest: +SKIP
+    >>> index.documents["002_b8ec4b7f77a3a021"].title  # doctest: +SKIP
+    "Mexico president defends extradition of 37 cartel leaders to US as 'sovereign choice'"
+    >>> [e.label for e in index.spans("002_b8ec4b7f77a3a021", "entity")][:3]  # doctest: +SKIP
+    ['GPE', 'CARDINAL', 'GPE']
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -16,21 +22,17 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from citeqa.types import Chunk, Hit
+from citeqa.types import Chunk, Span
 from indexer.embedding import Embedder, Vectors
-from indexer.errors import IndexCorruptError, IndexMismatchError
-from indexer.generations import current_generation
+from indexer.generations import BM25_DIR, STORE_NAME, VECTORS_NAME, current_generation
 from indexer.lexical import LexicalIndex
 from indexer.locks import ReaderLease
-from indexer.manifest import FORMAT_VERSION, Manifest
+from indexer.manifest import Manifest, check_compatible
 from indexer.store import DocumentStore
 from indexer.vectors import read_vector_index
 
-SearchMode = Literal["dense", "bm25", "hybrid"]
-RRF_K = 60
-STORE_NAME = "store.sqlite"
-VECTORS_NAME = "chunks.faiss"
-BM25_DIR = "bm25"
+# What the store records about a document, besides its chunks.
+SpanKind = Literal["sentence", "entity", "noun_chunk", "metadata"]
 _LOAD_ATTEMPTS = 5
 
 
@@ -45,23 +47,6 @@ class SentenceTable:
 
     def __len__(self) -> int:
         return len(self.doc_ids)
-
-
-def check_compatible(manifest: Manifest, embedder: Embedder | None, folder: Path) -> None:
-    if manifest.format_version != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"{folder} has index format {manifest.format_version}, this citeqa reads "
-            f"{FORMAT_VERSION}; rebuild with `citeqa index build`"
-        )
-    if embedder is None:
-        return
-    if manifest.model_name != embedder.name or manifest.dimension != embedder.dimension:
-        raise IndexMismatchError(
-            f"{folder} was built with model {manifest.model_name!r} ({manifest.dimension} "
-            f"dimensions) but the configured model is {embedder.name!r} ({embedder.dimension} "
-            "dimensions); set CITEQA_EMBEDDING_MODEL to the model it was built with, or rebuild "
-            "with `citeqa index build`"
-        )
 
 
 def _load_sentences(store: DocumentStore, dimension: int) -> SentenceTable:
@@ -97,7 +82,11 @@ def _chunk_sentence_rows(chunks: list[Chunk], sentences: SentenceTable) -> list[
 
 
 class Index:
-    """One loaded, read-only generation. Build and update with :class:`IndexWriter`."""
+    """One loaded, read-only generation. Build and update with :class:`IndexWriter`.
+
+    Chunks are numbered by their position in :attr:`chunks` (document id, then index):
+    the FAISS and BM25 indexes and :attr:`chunk_vectors` use the same numbers.
+    """
 
     def __init__(self, folder: Path, embedder: Embedder | None) -> None:
         """Raises FileNotFoundError if a writer removed ``folder`` before it could be leased."""
@@ -107,8 +96,8 @@ class Index:
         try:
             self._load(embedder)
         except BaseException:
-            if hasattr(self, "store"):
-                self.store.close()
+            if hasattr(self, "_store"):
+                self._store.close()
             self.lease.release()
             raise
 
@@ -116,107 +105,47 @@ class Index:
         folder = self.folder
         self.manifest = Manifest.read(folder)
         check_compatible(self.manifest, embedder, folder)
-        self.embedder = embedder
-        self.store = DocumentStore(folder / STORE_NAME, read_only=True)
-        self.vectors: Any = read_vector_index(folder / VECTORS_NAME)
-        self.lexical = LexicalIndex.load(folder / BM25_DIR)
-        self.chunks = [chunk for chunk, _ in self.store.iter_chunks()]
+        self._store = DocumentStore(folder / STORE_NAME, read_only=True)
+        # The FAISS and BM25 indexes, for the retrievers of service.retrieval.hybrid.
+        self.vector_index: Any = read_vector_index(folder / VECTORS_NAME)
+        self.lexical_index = LexicalIndex.load(folder / BM25_DIR)
+        self.chunks = [chunk for chunk, _ in self._store.iter_chunks()]
         self.position_of = {chunk.chunk_id: i for i, chunk in enumerate(self.chunks)}
-        self.documents = {d.doc_id: d for d in self.store.iter_documents()}
+        self.documents = {d.doc_id: d for d in self._store.iter_documents()}
         self.chunk_counts: dict[str, int] = {}
         for chunk in self.chunks:
             self.chunk_counts[chunk.doc_id] = self.chunk_counts.get(chunk.doc_id, 0) + 1
-        self.sentences = _load_sentences(self.store, self.manifest.dimension)
+        self.sentences = _load_sentences(self._store, self.manifest.dimension)
         self.chunk_sentences = _chunk_sentence_rows(self.chunks, self.sentences)
-        self._check_counts()
+        self.manifest.check_counts(
+            folder,
+            documents=len(self.documents),
+            chunks=len(self.chunks),
+            vectors=int(self.vector_index.ntotal),
+            bm25_chunks=self.lexical_index.size,
+            sentences=len(self.sentences),
+        )
         # Kept in memory so re-ranking can score any candidate, BM25-only ones included.
         self.chunk_vectors: Vectors = (
-            self.vectors.reconstruct_n(0, self.vectors.ntotal)
-            if self.vectors.ntotal
+            self.vector_index.reconstruct_n(0, self.vector_index.ntotal)
+            if self.vector_index.ntotal
             else np.zeros((0, self.manifest.dimension), dtype=np.float32)
         )
 
-    def _check_counts(self) -> None:
-        expected = {
-            "documents": (self.manifest.documents, len(self.documents)),
-            "chunks in the store": (self.manifest.chunks, len(self.chunks)),
-            "vectors in FAISS": (self.manifest.chunks, int(self.vectors.ntotal)),
-            "chunks in BM25": (self.manifest.chunks, self.lexical.size),
-            "sentences": (self.manifest.sentences, len(self.sentences)),
-        }
-        for what, (want, have) in expected.items():
-            if want != have:
-                raise IndexCorruptError(
-                    f"{self.folder}: manifest says {want} {what}, found {have}; the generation "
-                    "is damaged: rebuild with `citeqa index build`"
-                )
+    def spans(
+        self, doc_id: str, kind: SpanKind, start: int = 0, end: int | None = None
+    ) -> list[Span]:
+        """The spans of one kind inside ``[start, end)`` of a document, by position.
+
+        Read from the store on each call: entities, noun chunks and metadata are only
+        needed for the few sentences an answer is read from.
+        """
+        return self._store.spans(doc_id, kind, start, end)
 
     def close(self) -> None:
         """Close the SQLite handles and give up the lease; a later write may remove it."""
-        self.store.close()
+        self._store.close()
         self.lease.release()
-
-    # -- search -------------------------------------------------------------------------
-
-    def encode_query(self, query: str) -> Vectors:
-        if self.embedder is None:
-            raise RuntimeError("this index was loaded without an embedder; dense search needs one")
-        return self.embedder.encode_query(query)
-
-    def dense_search(self, query_vector: Vectors, k: int) -> list[tuple[int, float]]:
-        """Top ``k`` chunk positions by cosine similarity."""
-        if not self.chunks or k <= 0:
-            return []
-        scores, ids = self.vectors.search(query_vector.reshape(1, -1), min(k, len(self.chunks)))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-
-    def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]:
-        ids, scores = self.lexical.search(query, k)
-        return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
-
-    def search(
-        self,
-        query: str,
-        k: int = 10,
-        mode: SearchMode = "hybrid",
-        candidates: int = 50,
-        query_vector: Vectors | None = None,
-    ) -> list[Hit]:
-        """Retrieve chunks; ``hybrid`` fuses dense and BM25 ranks by reciprocal rank fusion."""
-        if k <= 0:
-            raise ValueError("k must be greater than 0")
-        pool = max(k, candidates)
-        dense: list[tuple[int, float]] = []
-        lexical: list[tuple[int, float]] = []
-        if mode in ("dense", "hybrid"):
-            vector = query_vector if query_vector is not None else self.encode_query(query)
-            dense = self.dense_search(vector, pool)
-        if mode in ("bm25", "hybrid"):
-            lexical = self.lexical_search(query, pool)
-        return self._fuse(dense, lexical)[:k]
-
-    def _fuse(
-        self, dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]]
-    ) -> list[Hit]:
-        fused: dict[int, float] = {}
-        for ranking in (dense, lexical):
-            for rank, (position, _) in enumerate(ranking, start=1):
-                fused[position] = fused.get(position, 0.0) + 1.0 / (RRF_K + rank)
-        dense_at = {p: (rank, s) for rank, (p, s) in enumerate(dense, start=1)}
-        lexical_at = {p: (rank, s) for rank, (p, s) in enumerate(lexical, start=1)}
-        hits = [
-            Hit(
-                chunk=self.chunks[position],
-                score=score,
-                dense_score=dense_at[position][1] if position in dense_at else None,
-                bm25_score=lexical_at[position][1] if position in lexical_at else None,
-                dense_rank=dense_at[position][0] if position in dense_at else None,
-                bm25_rank=lexical_at[position][0] if position in lexical_at else None,
-            )
-            for position, score in fused.items()
-        ]
-        hits.sort(key=lambda h: (-h.score, h.chunk.doc_id, h.chunk.index))
-        return hits
 
 
 def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:

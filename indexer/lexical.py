@@ -1,25 +1,24 @@
-"""BM25 over chunk texts with bm25s, English stop words and a Snowball stemmer."""
+"""BM25 over chunk texts with bm25s.
+
+Chunks and queries are tokenised by one function, :func:`citeqa.text.content_terms`
+(lower-cased words, stop words removed, Snowball-stemmed), the one the re-scoring and the
+answer extractor use too.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import bm25s
 import numpy as np
 import numpy.typing as npt
 
+from citeqa.text import content_terms
 from indexer.errors import IndexCorruptError
 
 # bm25s logs every save and load at INFO; that is noise in a service log.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
-
-
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
 
 
 class LexicalIndex:
@@ -27,7 +26,6 @@ class LexicalIndex:
 
     def __init__(self, retriever: bm25s.BM25, size: int, has_terms: bool = True) -> None:
         self._retriever = retriever
-        self._stemmer = _stemmer()
         self.size = size
         # False when no chunk has a single term left after stop words ("It is."): valid
         # text, but bm25s cannot index an empty vocabulary, and nothing can match anyway.
@@ -35,14 +33,13 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
-        stemmer = _stemmer()
         retriever = bm25s.BM25()
         if not texts:
             return cls(retriever, 0)
-        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False)
-        if not tokens.vocab:
+        terms = [content_terms(text) for text in texts]
+        if not any(terms):
             return cls(retriever, len(texts), has_terms=False)
-        retriever.index(tokens, show_progress=False)
+        retriever.index(terms, show_progress=False)
         return cls(retriever, len(texts))
 
     def save(self, folder: Path) -> None:
@@ -79,17 +76,8 @@ class LexicalIndex:
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         if not self.has_terms or k <= 0:
             return empty
-        tokens = bm25s.tokenize(
-            [query],
-            stopwords="en",
-            stemmer=self._stemmer,
-            show_progress=False,
-            return_ids=False,
-        )
-        if not tokens or not tokens[0]:
-            return empty
         vocab = self._retriever.vocab_dict
-        known = [t for t in tokens[0] if t in vocab]
+        known = [t for t in content_terms(query) if t in vocab]
         if not known:
             return empty
         ids, scores = self._retriever.retrieve(

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 class Line:
     """One line of the original text, ``text == original[start:end]`` (no newline)."""
 
-    number: int
     start: int
     end: int
     text: str
@@ -22,7 +21,7 @@ class Line:
 def split_lines(text: str) -> list[Line]:
     lines = []
     start = 0
-    for number, raw in enumerate(text.split("\n")):
-        lines.append(Line(number, start, start + len(raw), raw))
+    for raw in text.split("\n"):
+        lines.append(Line(start, start + len(raw), raw))
         start += len(raw) + 1
     return lines

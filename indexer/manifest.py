@@ -1,13 +1,22 @@
-"""``manifest.json``: what a generation holds and how it was built, checked on every load."""
+"""``manifest.json``: what a generation holds and how it was built, checked on every load.
+
+A generation is read only by the citeqa and the model it was built for
+(:func:`check_compatible`), and only if its files hold what the manifest says
+(:meth:`Manifest.check_counts`).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, ValidationError
 
-from indexer.errors import IndexCorruptError
+from indexer.errors import IndexCorruptError, IndexMismatchError
+
+if TYPE_CHECKING:
+    from indexer.embedding import Embedder
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -50,3 +59,46 @@ class Manifest(BaseModel):
                 f"{path} is not a valid manifest ({error.error_count()} errors); rebuild with "
                 "`citeqa index build`"
             ) from error
+
+    def check_counts(
+        self,
+        folder: Path,
+        *,
+        documents: int,
+        chunks: int,
+        vectors: int,
+        bm25_chunks: int,
+        sentences: int,
+    ) -> None:
+        """Raise :class:`IndexCorruptError` if the files hold other counts than it says."""
+        expected = {
+            "documents": (self.documents, documents),
+            "chunks in the store": (self.chunks, chunks),
+            "vectors in FAISS": (self.chunks, vectors),
+            "chunks in BM25": (self.chunks, bm25_chunks),
+            "sentences": (self.sentences, sentences),
+        }
+        for what, (want, have) in expected.items():
+            if want != have:
+                raise IndexCorruptError(
+                    f"{folder}: manifest says {want} {what}, found {have}; the generation "
+                    "is damaged: rebuild with `citeqa index build`"
+                )
+
+
+def check_compatible(manifest: Manifest, embedder: Embedder | None, folder: Path) -> None:
+    """Raise :class:`IndexMismatchError` unless this citeqa and ``embedder`` can read it."""
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"{folder} has index format {manifest.format_version}, this citeqa reads "
+            f"{FORMAT_VERSION}; rebuild with `citeqa index build`"
+        )
+    if embedder is None:
+        return
+    if manifest.model_name != embedder.name or manifest.dimension != embedder.dimension:
+        raise IndexMismatchError(
+            f"{folder} was built with model {manifest.model_name!r} ({manifest.dimension} "
+            f"dimensions) but the configured model is {embedder.name!r} ({embedder.dimension} "
+            "dimensions); set CITEQA_EMBEDDING_MODEL to the model it was built with, or rebuild "
+            "with `citeqa index build`"
+        )

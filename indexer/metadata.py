@@ -6,10 +6,9 @@ import re
 from dataclasses import dataclass, replace
 
 from citeqa.types import Document, Span
-from indexer.cleaning import ClassifiedLine, LineKind, split_title_suffix
+from indexer.cleaning import SOURCE_LINE, ClassifiedLine, LineKind, split_title_suffix
 from indexer.dates import DATE_PATTERN, date_from_url, parse_date
 
-_SOURCE_LINE = re.compile(r"^(?:source|sources|via)\s*:\s*(?P<source>.{2,80})$", re.IGNORECASE)
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _HEADER_LINES = 15
 _TITLE_MAX_CHARS = 160
@@ -62,7 +61,7 @@ def extract_metadata(classified: list[ClassifiedLine]) -> Metadata:
     for index, item in enumerate(nonblank):
         text = item.line.stripped
         if item.kind is LineKind.METADATA:
-            if match := _SOURCE_LINE.match(text):
+            if match := SOURCE_LINE.match(text):
                 explicit_source = explicit_source or match["source"].strip()
             if index < _HEADER_LINES and (date_match := DATE_PATTERN.search(text)):
                 found = parse_date(date_match.group(0))

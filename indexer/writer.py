@@ -21,6 +21,9 @@ from citeqa.types import Document, WriteStep
 from indexer.embedding import Embedder
 from indexer.errors import DocumentNotFoundError, IndexDiskFullError, IndexNotFoundError
 from indexer.generations import (
+    BM25_DIR,
+    STORE_NAME,
+    VECTORS_NAME,
     Checkpoint,
     collect_garbage,
     current_generation,
@@ -31,14 +34,13 @@ from indexer.generations import (
     no_fault,
     publish,
 )
-from indexer.index import BM25_DIR, STORE_NAME, VECTORS_NAME, Index, check_compatible
 from indexer.lexical import LexicalIndex
 from indexer.loaders import SkippedFile, load_paths
-from indexer.locks import writer_lock
-from indexer.manifest import ChunkerSettings, Manifest
-from indexer.pipeline import DocumentProcessor, content_hash
+from indexer.locks import ReaderLease, writer_lock
+from indexer.manifest import ChunkerSettings, Manifest, check_compatible
+from indexer.pipeline import DocumentProcessor, ProcessedDocument, content_hash
 from indexer.store import DocumentStore
-from indexer.vectors import build_vector_index, write_vector_index
+from indexer.vectors import build_vector_index, read_vector_index, write_vector_index
 
 
 @dataclass
@@ -121,51 +123,22 @@ class IndexWriter:
     def _write(
         self, report: BuildReport, documents: list[Document], deletions: list[str], fresh: bool
     ) -> BuildReport:
+        """Apply one change as one new generation: nothing to write, no new generation."""
         started = time.perf_counter()
         with writer_lock(self.index_dir, self.lock_timeout_s):
             collect_garbage(self.index_dir, self.generations_to_keep)
             previous = self._previous_generation()
-            if previous is not None:
-                check_compatible(Manifest.read(previous), self.embedder, previous)
-            existing = {} if previous is None or fresh else self._hashes(previous)
-            missing = [d for d in deletions if d not in existing]
-            if missing:
-                raise DocumentNotFoundError(
-                    f"not in the index: {', '.join(missing)}; list ids with "
-                    "`citeqa index stats --json` or GET /v1/documents"
-                )
+            existing = self._existing_hashes(previous, fresh)
+            _check_deletions(deletions, existing)
             todo = self._sort_changes(report, documents, existing)
             report.deleted = list(deletions)
             if previous is not None and not fresh and not todo and not deletions:
                 manifest = Manifest.read(previous)
-                report.documents, report.chunks = manifest.documents, manifest.chunks
-                report.generation = manifest.generation
-                report.seconds = time.perf_counter() - started
-                return report
-            processed = self.processor.process(todo, self.show_progress)
-            for item in processed:
-                if not item.chunks:
-                    report.skipped.append(
-                        SkippedFile(
-                            item.document.path or item.document.doc_id,
-                            "no article text left after removing boilerplate",
-                        )
-                    )
-            number = next_generation_number(self.index_dir)
-
-            def mutate(store: DocumentStore) -> None:
-                store.delete_documents(deletions)
-                for item in processed:
-                    if item.chunks:
-                        store.put_document(
-                            item.document,
-                            item.chunks,
-                            item.chunk_vectors,
-                            item.annotations,
-                            item.sentence_vectors,
-                        )
-
-            manifest = self._write_generation(None if fresh else previous, mutate, number)
+            else:
+                processed = self._process(report, todo)
+                number = next_generation_number(self.index_dir)
+                base = None if fresh else previous
+                manifest = self._write_generation(base, _changes(deletions, processed), number)
             report.documents, report.chunks = manifest.documents, manifest.chunks
             report.generation = manifest.generation
         report.seconds = time.perf_counter() - started
@@ -177,9 +150,18 @@ class IndexWriter:
         except IndexNotFoundError:
             return None
 
-    @staticmethod
-    def _hashes(folder: Path) -> dict[str, str]:
-        store = DocumentStore(folder / STORE_NAME, read_only=True)
+    def _existing_hashes(self, previous: Path | None, fresh: bool) -> dict[str, str]:
+        """Content hashes of the documents this write starts from (none for a build).
+
+        Raises:
+            IndexMismatchError: the live generation was built with another model or format.
+        """
+        if previous is None:
+            return {}
+        check_compatible(Manifest.read(previous), self.embedder, previous)
+        if fresh:
+            return {}
+        store = DocumentStore(previous / STORE_NAME, read_only=True)
         try:
             return store.content_hashes()
         finally:
@@ -199,6 +181,19 @@ class IndexWriter:
             todo.append(document)
         return todo
 
+    def _process(self, report: BuildReport, todo: list[Document]) -> list[ProcessedDocument]:
+        """Clean, chunk, annotate and embed; a document left without text is skipped."""
+        processed = self.processor.process(todo, self.show_progress)
+        for item in processed:
+            if not item.chunks:
+                report.skipped.append(
+                    SkippedFile(
+                        item.document.path or item.document.doc_id,
+                        "no article text left after removing boilerplate",
+                    )
+                )
+        return processed
+
     def _write_generation(
         self, base: Path | None, mutate: Callable[[DocumentStore], None], number: int
     ) -> Manifest:
@@ -213,8 +208,7 @@ class IndexWriter:
                 manifest = self._derive(store, temp, number)
             finally:
                 store.close()
-            # Re-read everything just written; a short write fails here, not in production.
-            Index(temp, self.embedder).close()
+            self._check_written(temp)
             publish(self.index_dir, temp, number, self.checkpoint)
         except BaseException as error:
             full = is_disk_full(error, temp)
@@ -259,6 +253,61 @@ class IndexWriter:
         # The manifest goes last: a folder without one is never mistaken for a finished write.
         manifest.write(folder)
         return manifest
+
+    def _check_written(self, folder: Path) -> None:
+        """Re-read everything just written; a short write fails here, not in production."""
+        # Read under a lease, as any reader would: this also leaves the lease file in
+        # place, so every published generation has one.
+        lease = ReaderLease(folder)
+        try:
+            manifest = Manifest.read(folder)
+            check_compatible(manifest, self.embedder, folder)
+            store = DocumentStore(folder / STORE_NAME, read_only=True)
+            try:
+                documents = sum(1 for _ in store.iter_documents())
+                chunks = sum(1 for _ in store.iter_chunks())
+                sentences = sum(1 for _ in store.iter_sentence_vectors())
+            finally:
+                store.close()
+            manifest.check_counts(
+                folder,
+                documents=documents,
+                chunks=chunks,
+                vectors=int(read_vector_index(folder / VECTORS_NAME).ntotal),
+                bm25_chunks=LexicalIndex.load(folder / BM25_DIR).size,
+                sentences=sentences,
+            )
+        finally:
+            lease.release()
+
+
+def _check_deletions(deletions: list[str], existing: dict[str, str]) -> None:
+    missing = [d for d in deletions if d not in existing]
+    if missing:
+        raise DocumentNotFoundError(
+            f"not in the index: {', '.join(missing)}; list ids with "
+            "`citeqa index stats --json` or GET /v1/documents"
+        )
+
+
+def _changes(
+    deletions: list[str], processed: list[ProcessedDocument]
+) -> Callable[[DocumentStore], None]:
+    """The change to apply to a copy of the store: deletions, then new and replaced ones."""
+
+    def apply(store: DocumentStore) -> None:
+        store.delete_documents(deletions)
+        for item in processed:
+            if item.chunks:
+                store.put_document(
+                    item.document,
+                    item.chunks,
+                    item.chunk_vectors,
+                    item.annotations,
+                    item.sentence_vectors,
+                )
+
+    return apply
 
 
 def _copy_sqlite(source: Path, target: Path, checkpoint: Checkpoint = no_fault) -> None:

@@ -25,6 +25,7 @@ from service.answering.pipeline import QueryEngine
 from service.errors import NotReadyError
 from service.reading.errors import ReaderError
 from service.reading.reader import SpanReader
+from service.retrieval.retriever import Retriever
 
 log = logging.getLogger("citeqa")
 
@@ -91,7 +92,7 @@ class ServiceState:
         threshold = self.settings.resolved_abstain_threshold(self.reader is not None)
         settings = self.settings
         engine = QueryEngine(
-            index, self.embedder, threshold, self.reader,
+            Retriever(index), self.embedder, threshold, self.reader,
             settings.reader_passages, settings.reader_typed_rules,
         )  # fmt: skip
         self._install(engine)
@@ -208,7 +209,8 @@ def load_engine(settings: Settings) -> QueryEngine:
     _prepare_queries(embedder, settings)
     index = load_index(settings.index_dir, embedder)
     reader = make_reader(settings)
+    threshold = settings.resolved_abstain_threshold(reader is not None)
     return QueryEngine(
-        index, embedder, settings.resolved_abstain_threshold(reader is not None), reader,
+        Retriever(index), embedder, threshold, reader,
         settings.reader_passages, settings.reader_typed_rules,
     )  # fmt: skip

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -12,8 +11,7 @@ from citeqa.types import Document
 from eval.datasets.dataset import Dataset, GoldQuestion
 from eval.datasets.files import BenchmarkRow, describe_errors, read_text
 from eval.errors import DatasetError
-
-_URL_DATE = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/")
+from indexer.dates import date_from_url
 
 
 class SquadAnswer(BenchmarkRow):
@@ -42,8 +40,8 @@ class SquadFile(BenchmarkRow):
 
 
 def _published_from_url(url: str) -> str | None:
-    match = _URL_DATE.search(urlparse(url).path)
-    return "-".join(match.groups()) if match else None
+    published = date_from_url(urlparse(url).path)
+    return published.isoformat() if published else None
 
 
 def _squad_document(doc_id: str, title: str, context: str, path: Path) -> Document:

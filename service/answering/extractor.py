@@ -14,11 +14,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from citeqa.text import content_terms, stem, word_spans
 from citeqa.types import Span
 from indexer.index import Index
 from service.answering.question import QuestionType, states_running_total
 from service.answering.spans import candidate_spans
-from service.answering.terms import content_terms, stem, word_spans
 from service.retrieval.retriever import Passage, ScoredSentence
 
 MAX_SENTENCES = 12
@@ -88,7 +88,7 @@ class SpanExtractor:
         candidates = []
         for sentence in sentences:
             text = self.index.documents[sentence.doc_id].text
-            for span in candidate_spans(self.index.store, text, sentence, question_type):
+            for span in candidate_spans(self.index, text, sentence, question_type):
                 candidate = self._score(span, text, sentence, question_terms, question_type)
                 if candidate is not None:
                     candidates.append(candidate)

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field, replace
 from citeqa.config import EXTRACTOR_ABSTAIN_THRESHOLD
 from citeqa.types import Answer
 from indexer.embedding import Embedder
-from indexer.index import Index
 from service.answering.aggregate import ALTERNATIVE_RATIO as EXTRACTOR_ALTERNATIVE_RATIO
 from service.answering.aggregate import aggregate
 from service.answering.extractor import Candidate, SpanExtractor
@@ -50,28 +49,28 @@ class QueryEngine:
     """Answers questions from one loaded index generation.
 
     Example:
-        >>> engine = QueryEngine(index, embedder, abstain_threshold=0.3)  # doctest: +SKIP
+        >>> engine = QueryEngine(Retriever(index), embedder, 0.3)  # doctest: +SKIP
         >>> engine.answer("How many people has Mexico extradited?").answer.text  # doctest: +SKIP
         '92'
     """
 
     def __init__(
         self,
-        index: Index,
+        retriever: Retriever,
         embedder: Embedder,
         abstain_threshold: float,
         reader: SpanReading | None = None,
         reader_passages: int = 4,
         typed_rules: bool = True,
     ) -> None:
-        self.index = index
+        self.index = retriever.index
+        self.retriever = retriever
         self.embedder = embedder
         self.abstain_threshold = abstain_threshold
-        self.retriever = Retriever(index)
         # The trained reader picks spans; the model-free extractor is the fallback.
         self.extractor: SpanExtractor | ReaderExtractor = (
             ReaderExtractor(reader, reader_passages, typed_rules) if reader is not None
-            else SpanExtractor(index)
+            else SpanExtractor(self.index)
         )  # fmt: skip
         self.alternative_ratio = (
             READER_ALTERNATIVE_RATIO if reader is not None else EXTRACTOR_ALTERNATIVE_RATIO

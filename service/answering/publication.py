@@ -34,7 +34,7 @@ def publication_candidates(index: Index, passages: Sequence[Passage]) -> list[Ca
         if doc_id in seen:
             continue
         seen.add(doc_id)
-        spans = index.store.spans(doc_id, "metadata")
+        spans = index.spans(doc_id, "metadata")
         dates = [s for s in spans if s.label == "published"]
         if not dates:
             continue

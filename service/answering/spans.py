@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from citeqa.types import Span
-from indexer.store import DocumentStore
+from indexer.index import Index
 from service.answering.question import QuestionType
 from service.retrieval.retriever import ScoredSentence
 
@@ -46,13 +46,13 @@ def cause_clauses(sentence: ScoredSentence) -> list[Span]:
 
 
 def candidate_spans(
-    store: DocumentStore, document_text: str, sentence: ScoredSentence, question: QuestionType
+    index: Index, document_text: str, sentence: ScoredSentence, question: QuestionType
 ) -> list[Span]:
     """Spans of the expected kind inside ``sentence`` (offsets into the document)."""
     if question.kind == "why":
         return cause_clauses(sentence)
-    entities = store.spans(sentence.doc_id, "entity", sentence.start, sentence.end)
-    noun_chunks = store.spans(sentence.doc_id, "noun_chunk", sentence.start, sentence.end)
+    entities = index.spans(sentence.doc_id, "entity", sentence.start, sentence.end)
+    noun_chunks = index.spans(sentence.doc_id, "noun_chunk", sentence.start, sentence.end)
     spans = [
         _grow_possessive(e, noun_chunks, document_text[e.start : e.end])
         for e in entities

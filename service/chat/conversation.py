@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from service.answering.terms import word_spans
+from citeqa.text import word_spans
 from service.chat.errors import ChatRequestError, ConversationTooLargeError
 from service.schemas import MAX_QUESTION_CHARS
 

@@ -1,4 +1,4 @@
-"""Hybrid retrieval with sentence-level re-scoring, metadata filters and de-duplication.
+"""Retrieval: hybrid search, then sentence-level re-scoring, metadata filters, de-duplication.
 
 Answers live in sentences, so a passage is scored by its own similarity to the question and
 by its best sentence (dense cosine plus IDF-weighted term coverage). Every step can be
@@ -13,11 +13,13 @@ from datetime import date
 import numpy as np
 from datasketch import MinHash
 
+from citeqa.text import content_terms
 from citeqa.types import Chunk, Document, Hit
 from indexer.embedding import Vectors
-from indexer.index import Index, SearchMode
-from service.answering.terms import Lexicon, content_terms
+from indexer.index import Index
 from service.retrieval.dedup import facts, group_near_duplicates, minhash
+from service.retrieval.hybrid import HybridSearch, SearchMode
+from service.retrieval.lexicon import Lexicon
 
 SENTENCE_DENSE_WEIGHT = 0.6
 PASSAGE_DENSE_WEIGHT = 0.45
@@ -95,6 +97,7 @@ class Retriever:
 
     def __init__(self, index: Index) -> None:
         self.index = index
+        self.hybrid = HybridSearch(index)
         self.lexicon = Lexicon(chunk.text for chunk in index.chunks)
         # Term sets computed once per generation keep the query path free of tokenising.
         self.chunk_terms = [frozenset(content_terms(c.text)) for c in index.chunks]
@@ -116,7 +119,7 @@ class Retriever:
         options = options or RetrievalOptions()
         filters = filters or Filters()
         pool = options.candidates * (5 if filters.active else 1)
-        hits = self.index.search(
+        hits = self.hybrid.search(
             question, k=pool, mode=options.mode, candidates=pool, query_vector=query_vector
         )
         if filters.active:

@@ -24,6 +24,7 @@ from indexer.embedding import Embedder
 from indexer.index import Index
 from service.answering.pipeline import QueryEngine
 from service.reading.reader import SpanReader
+from service.retrieval.retriever import Retriever
 from tests.conftest import REPO
 
 GOLD = REPO / "eval" / "gold" / "seeds.jsonl"
@@ -39,7 +40,7 @@ def gold_result(
 ) -> ConfigurationResult:
     dataset = Dataset("seeds", (), tuple(load_gold(Path(GOLD))), "gold", has_answers=True)
     engine = QueryEngine(
-        seed_index, embedder, settings.resolved_abstain_threshold(True), span_reader,
+        Retriever(seed_index), embedder, settings.resolved_abstain_threshold(True), span_reader,
         settings.reader_passages,
     )  # fmt: skip
     answerer = LocalAnswerer(engine, CONFIGURATIONS[DEFAULT_CONFIGURATION])

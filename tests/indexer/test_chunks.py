@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from citeqa.types import Span
 from indexer.chunking import Chunker
 from indexer.cleaning import classify_lines, content_blocks
+from indexer.embedding import Embedder
 from indexer.index import Index
 
 MODEL_MAX_TOKENS = 256
@@ -20,9 +21,7 @@ def test_every_seed_chunk_is_a_slice_of_the_original(seed_index: Index) -> None:
         assert original[chunk.char_start : chunk.char_end] == chunk.text, chunk.chunk_id
 
 
-def test_chunks_fit_the_model(seed_index: Index) -> None:
-    embedder = seed_index.embedder
-    assert embedder is not None
+def test_chunks_fit_the_model(seed_index: Index, embedder: Embedder) -> None:
     for chunk in seed_index.chunks:
         assert embedder.count_tokens(chunk.text) + 2 <= MODEL_MAX_TOKENS, chunk.chunk_id
 

@@ -25,6 +25,7 @@ from indexer.factory import make_writer
 from indexer.generations import current_generation
 from indexer.index import load_index
 from indexer.pipeline import DocumentProcessor
+from service.retrieval.hybrid import DenseRetriever, HybridSearch
 from tests.conftest import REPO, SEEDS
 
 QUERIES = [
@@ -36,8 +37,8 @@ QUERIES = [
 
 
 def _results(index_dir: Path, embedder: Embedder) -> list[list[tuple[str, float]]]:
-    index = load_index(index_dir, embedder)
-    return [[(h.chunk.chunk_id, round(h.score, 6)) for h in index.search(q, k=8)] for q in QUERIES]
+    search = HybridSearch(load_index(index_dir, embedder), embedder)
+    return [[(h.chunk.chunk_id, round(h.score, 6)) for h in search.search(q, k=8)] for q in QUERIES]
 
 
 def test_incremental_updates_match_a_full_rebuild(
@@ -148,7 +149,7 @@ def test_build_killed_mid_write_leaves_the_old_generation(
     assert current_generation(writable_index_dir) == before
     index = load_index(writable_index_dir, embedder)
     assert len(index.documents) == 5
-    assert index.search("How many people has Mexico extradited?", k=3)
+    assert HybridSearch(index, embedder).search("How many people has Mexico extradited?", k=3)
 
 
 def test_bad_files_are_reported_and_skipped(
@@ -208,9 +209,9 @@ def test_approximate_index_type_finds_the_same_top_chunk(
     exact = load_index(seed_index_dir, processor.embedder)
     assert approximate.manifest.faiss_index_type == "hnsw"
     for query in QUERIES:
-        vector = exact.encode_query(query)
-        [(got_position, got_score)] = approximate.dense_search(vector, 1)
-        [(want_position, want_score)] = exact.dense_search(vector, 1)
+        vector = processor.embedder.encode_query(query)
+        [(got_position, got_score)] = DenseRetriever(approximate).search(vector, 1)
+        [(want_position, want_score)] = DenseRetriever(exact).search(vector, 1)
         assert got_position == want_position
         assert got_score == pytest.approx(want_score, abs=1e-5)
 

@@ -70,7 +70,7 @@ def test_a_generation_being_read_survives_later_writes(
         writer.add_documents([_note(number)])
     assert reading.folder.is_dir()
     doc_id = next(iter(reading.documents))
-    assert reading.store.spans(doc_id, "sentence")
+    assert reading.spans(doc_id, "sentence")
 
     reading.close()
     writer.add_documents([_note(9)])

@@ -9,6 +9,7 @@ from citeqa.types import Document
 from indexer.factory import make_writer
 from indexer.index import load_index
 from indexer.pipeline import DocumentProcessor
+from service.retrieval.hybrid import BM25Retriever, HybridSearch
 
 NO_TERMS = Document(doc_id="it-is", text="It is.\n")
 
@@ -19,8 +20,9 @@ def test_an_index_of_one_termless_document_builds_and_searches(
     report = make_writer(settings, tmp_path / "index", processor).add_documents([NO_TERMS])
     assert report.added == ["it-is"] and report.chunks == 1
     index = load_index(tmp_path / "index", processor.embedder)
-    assert index.lexical_search("it is", 5) == []
-    assert [hit.chunk.doc_id for hit in index.search("Is it?", k=3)] == ["it-is"]
+    assert BM25Retriever(index).search("it is", 5) == []
+    hits = HybridSearch(index, processor.embedder).search("Is it?", k=3)
+    assert [hit.chunk.doc_id for hit in hits] == ["it-is"]
 
 
 def test_deleting_every_other_document_leaves_a_loadable_index(
@@ -35,6 +37,5 @@ def test_deleting_every_other_document_leaves_a_loadable_index(
     # and BM25 comes back with the next document that has terms
     writer.add_documents([Document(doc_id="ferry", text="The ferry to Cozumel resumed.\n")])
     index = load_index(writable_index_dir, processor.embedder)
-    assert [index.chunks[i].doc_id for i, _ in index.lexical_search("Cozumel ferry", 5)] == [
-        "ferry"
-    ]
+    found = BM25Retriever(index).search("Cozumel ferry", 5)
+    assert [index.chunks[r.position].doc_id for r in found] == ["ferry"]

@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from citeqa.config import Settings
-from indexer.generations import current_generation
-from indexer.index import STORE_NAME, load_index
+from indexer.generations import STORE_NAME, current_generation
+from indexer.index import load_index
 from indexer.pipeline import DocumentProcessor
 from tests.conftest import API_KEY, _app
 

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import cast
-
 import pytest
 
 from citeqa.types import Chunk, Hit
-from indexer.index import RRF_K, Index
+from service.retrieval.hybrid import RRF_K, Ranked, RRFJoiner
 
 CHUNKS = [Chunk(doc_id, 0, 0, 10, f"text of {doc_id}") for doc_id in ("a", "b", "c", "d")]
 A, B, C, D = range(4)
 
 
 def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[Hit]:
-    """Fuse two rankings of chunk positions (into CHUNKS) with their scores.
-
-    Fusion is moving out of the index into ``service/retrieval/hybrid.py``: this is the one
-    place that names where it lives.
-    """
-    return Index._fuse(cast(Index, SimpleNamespace(chunks=CHUNKS)), dense, lexical)
+    """Fuse two rankings of chunk positions (into CHUNKS) with their scores."""
+    joiner = RRFJoiner(CHUNKS)
+    return joiner.join([Ranked(*r) for r in dense], [Ranked(*r) for r in lexical])
 
 
 def _rrf(*ranks: int) -> float:

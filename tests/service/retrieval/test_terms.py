@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.answering.terms import Lexicon, content_terms, stem, word_spans
+from citeqa.text import content_terms, stem, word_spans
+from service.retrieval.lexicon import Lexicon
 
 
 def test_content_terms_are_stemmed_and_skip_question_and_function_words() -> None:
