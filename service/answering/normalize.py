@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 from citeqa.text import TYPOGRAPHIC_PUNCTUATION, normalize_answer
 
 _NUMBER_WORDS = {
     "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
     "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
 }  # fmt: skip
+# A decimal point between digits is part of the figure: "1.4 million" is not "14 million".
+_DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
 
 
 def answer_key(text: str) -> str:
-    """Key under which equal answers merge: "three" and "3", "1,000" and "1000" agree.
+    """Key under which equal answers merge: "three" and "3", "1,000" and "1000" agree,
+    while "1.4" and "14" do not.
 
     The SQuAD v1.1 normalisation, with curly quotes and dashes counted as punctuation too.
     """
-    words = normalize_answer(text.replace(",", ""), TYPOGRAPHIC_PUNCTUATION).split()
+    text = _DECIMAL_POINT.sub(" point ", text.replace(",", ""))
+    words = normalize_answer(text, TYPOGRAPHIC_PUNCTUATION).split()
     return " ".join(_NUMBER_WORDS.get(w, w) for w in words)
