@@ -193,6 +193,7 @@ def evaluate(
 
 
 def main() -> None:
+    """Run the ``citeqa`` command line."""
     app()
 
 

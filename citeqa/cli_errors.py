@@ -24,6 +24,7 @@ class ErrorReportingGroup(TyperGroup):
     """A command group whose commands end on a domain error with its message and exit 1."""
 
     def invoke(self, ctx: Any) -> Any:  # a typer Context: typer carries its own click
+        """Run the command; a domain or file error becomes one line on stderr and exit code 1."""
         try:
             return super().invoke(ctx)
         except (CiteqaError, OSError) as error:

@@ -92,6 +92,7 @@ def _samples(dataset: Dataset, engine, origin: str, answerable: bool | None = No
 
 
 def main() -> None:
+    """Sweep the abstention threshold on gold and SQuAD questions and print the chosen one."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gold", type=Path, default=REPO / "eval" / "gold" / "seeds.jsonl")
     parser.add_argument("--corpus", type=Path, default=REPO / "seeds")

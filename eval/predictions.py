@@ -31,7 +31,8 @@ class Prediction:
 
 
 class Answerer(Protocol):
-    def predict(self, question: str, top_k: int) -> Prediction: ...
+    def predict(self, question: str, top_k: int) -> Prediction:
+        """Answer ``question`` with the top ``top_k`` passages."""
 
 
 class LocalAnswerer:
@@ -42,6 +43,7 @@ class LocalAnswerer:
         self.options = options
 
     def predict(self, question: str, top_k: int) -> Prediction:
+        """Answer ``question`` with the in-process engine."""
         result = self.engine.answer(question, top_k=top_k, options=self.options)
         return Prediction(
             answer=result.answer.text if result.answer else None,
@@ -64,6 +66,7 @@ class RemoteAnswerer:
         self.client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
 
     def predict(self, question: str, top_k: int) -> Prediction:
+        """Answer ``question`` through a running service's ``/v1/query``."""
         response = self.client.post("/v1/query", json={"question": question, "top_k": top_k})
         if response.status_code != 200:
             raise EvalError(f"{response.status_code} from the service: {response.text[:200]}")

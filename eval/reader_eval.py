@@ -23,6 +23,7 @@ class ReaderScores:
     f1: float
 
     def as_dict(self) -> dict[str, float | int]:
+        """The scores as JSON-ready numbers, rounded to four places."""
         return {"questions": self.questions, "em": round(self.em, 4), "f1": round(self.f1, 4)}
 
 

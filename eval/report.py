@@ -26,6 +26,7 @@ def _commit() -> str:
 
 
 def run_info(dataset: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a report records about its run: dataset, date, commit, machine and Python."""
     return {
         "dataset": dataset,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -69,6 +70,7 @@ CONSOLE_COLUMNS = {
 
 
 def results_table(results: list[ConfigurationResult], title: str) -> Table:
+    """The console table of each configuration's headline metrics."""
     rows = [_row(r) for r in results]
     columns = [c for c in CONSOLE_COLUMNS if rows and c in rows[0]]
     table = Table(title=title)
@@ -137,6 +139,7 @@ def _plot(results: list[ConfigurationResult], path: Path, title: str) -> None:
 
 
 def write_report(out: Path, info: dict[str, Any], results: list[ConfigurationResult]) -> None:
+    """Write report.json, report.md and the recall plot into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     report = {
         "run": info,

@@ -40,6 +40,7 @@ class ConfigurationResult:
 
 
 def dataset_fingerprint(dataset: Dataset) -> str:
+    """A short hash of the dataset's documents, naming the index built from them."""
     digest = hashlib.sha256()
     for document in dataset.documents:
         digest.update(document.doc_id.encode())

@@ -91,10 +91,12 @@ def current_generation(index_dir: Path) -> Path:
 
 
 def is_generation_name(name: str) -> bool:
+    """True for a generation folder's name: ``g`` and digits."""
     return len(name) > 1 and name[0] == "g" and name[1:].isdigit()
 
 
 def generation_number(folder: Path) -> int:
+    """The number in a generation folder's name (``g12`` is 12)."""
     return int(folder.name.lstrip("g"))
 
 
@@ -137,6 +139,7 @@ def is_disk_full(error: BaseException, folder: Path) -> bool:
 
 
 def new_temp_folder(index_dir: Path) -> Path:
+    """Make a fresh temporary folder for a generation being written."""
     folder = index_dir / GENERATIONS / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
     folder.mkdir(parents=True)
     return folder

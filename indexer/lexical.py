@@ -33,6 +33,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
+        """Index ``texts`` (one per chunk, in chunk order) with BM25 over content terms."""
         retriever = bm25s.BM25()
         if not texts:
             return cls(retriever, 0)
@@ -43,6 +44,7 @@ class LexicalIndex:
         return cls(retriever, len(texts))
 
     def save(self, folder: Path) -> None:
+        """Write the index into ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
         # "0 chunks" or "N chunks, no terms" need no bm25s files.
         (folder / "size.txt").write_text(str(self.size) if self.has_terms else f"{self.size} 0")
@@ -51,6 +53,7 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
+        """Read an index written by :meth:`save`; a damaged folder raises IndexCorruptError."""
         try:
             size_text, *no_terms = (folder / "size.txt").read_text().split()
             size, has_terms = int(size_text), not no_terms

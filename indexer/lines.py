@@ -15,10 +15,12 @@ class Line:
 
     @property
     def stripped(self) -> str:
+        """The line without surrounding whitespace."""
         return self.text.strip()
 
 
 def split_lines(text: str) -> list[Line]:
+    """Split ``text`` at newlines, keeping each line's offsets into ``text``."""
     lines = []
     start = 0
     for raw in text.split("\n"):

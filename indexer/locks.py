@@ -100,6 +100,7 @@ class ReaderLease:
             raise FileNotFoundError(errno.ENOENT, "generation removed while opening", folder)
 
     def release(self) -> None:
+        """Give up the lease; a writer may then delete the folder."""
         if self._fd is not None:
             os.close(self._fd)  # closing the last descriptor releases the lock
             self._fd = None

@@ -26,6 +26,7 @@ THREAD_BATCH = 16
 
 
 def default_workers() -> int:
+    """Threads for a build: the cores, at most four."""
     # Beyond four threads the GIL, not the cores, limits a single process.
     return max(1, min(4, os.cpu_count() or 1))
 

@@ -8,6 +8,7 @@ import structlog
 
 
 def configure_logging(level: str, as_json: bool) -> None:
+    """Configure structlog: JSON lines or a console renderer, at ``level``."""
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
     )

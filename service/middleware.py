@@ -35,6 +35,7 @@ class RequestIdMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Give each request an id and log its method, path, status and duration."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -72,6 +73,7 @@ class BodySizeLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse a body over ``max_bytes`` with 413 before the route reads it."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -60,6 +60,7 @@ class ServedGeneration:
         self.retired = False
 
     def close(self) -> None:
+        """Close the index: its SQLite handles and the lease that kept it on disk."""
         self.engine.index.close()  # its SQLite handles, and the lease that kept it on disk
 
 
@@ -79,6 +80,7 @@ class ServiceState:
 
     @property
     def engine(self) -> QueryEngine | None:
+        """The engine over the generation being served, or None before the first index."""
         served = self._served
         return served.engine if served else None
 
@@ -156,6 +158,7 @@ class ServiceState:
                 served.close()
 
     def add_documents(self, documents: list[Document]) -> BuildReport:
+        """Add or replace documents in a new generation, then serve it."""
         with self._write_lock:
             report = self.writer.add_documents(documents)
             if report.changed or self.engine is None:
@@ -163,6 +166,7 @@ class ServiceState:
             return report
 
     def delete_documents(self, doc_ids: list[str]) -> BuildReport:
+        """Delete documents in a new generation, then serve it."""
         with self._write_lock:
             report = self.writer.delete(doc_ids)
             self.reload()

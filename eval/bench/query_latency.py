@@ -29,6 +29,7 @@ GOLD = Path(__file__).resolve().parents[1] / "gold" / "seeds.jsonl"
 
 
 def main() -> None:
+    """Measure query latency through the REST API in process and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index-dir", type=Path, default=None)
     parser.add_argument("--questions", type=int, default=200)

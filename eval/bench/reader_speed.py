@@ -54,6 +54,7 @@ def _plans(window: int) -> dict[str, Callable[[str, list[str]], object]]:
 
 
 def main() -> None:
+    """Time the span reader's ways of running its windows and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--passages", type=int, default=4)

@@ -19,6 +19,7 @@ class BenchmarkRow(BaseModel):
 
 
 def describe_errors(error: ValidationError) -> str:
+    """One line naming each field that failed validation and why."""
     return "; ".join(
         f"{'.'.join(str(part) for part in item['loc']) or 'row'}: {item['msg']}"
         for item in error.errors()
@@ -26,6 +27,7 @@ def describe_errors(error: ValidationError) -> str:
 
 
 def read_text(path: Path, what: str) -> str:
+    """Read a UTF-8 (optionally BOM-prefixed) text file, or raise DatasetError saying why not."""
     if not path.is_file():
         raise DatasetError(f"{path}: no such file; pass the path of a {what}")
     try:

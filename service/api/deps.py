@@ -12,6 +12,7 @@ from service.state import ServiceState
 
 
 def get_state(request: Request) -> ServiceState:
+    """The service state the app was started with."""
     state: ServiceState = request.app.state.citeqa
     return state
 

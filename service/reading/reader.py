@@ -52,11 +52,13 @@ class ReaderSpan:
 
     @property
     def margin(self) -> float:
+        """How far the span's score clears its window's no-answer score."""
         return self.score - self.null_score
 
 
 class LogitModel(Protocol):
-    def __call__(self, inputs: Batch) -> tuple[Logits, Logits]: ...
+    def __call__(self, inputs: Batch) -> tuple[Logits, Logits]:
+        """Start and end logits for every token of every window in ``inputs``."""
 
 
 class OnnxLogits:
@@ -67,6 +69,7 @@ class OnnxLogits:
         self.input_names = {i.name for i in self.session.get_inputs()}
 
     def __call__(self, inputs: Batch) -> tuple[Logits, Logits]:
+        """Start and end logits from the ONNX session."""
         feed = {
             "input_ids": inputs.input_ids,
             "attention_mask": inputs.attention_mask,
@@ -100,6 +103,7 @@ class TorchLogits:
         self.model = model.float().eval()
 
     def __call__(self, inputs: Batch) -> tuple[Logits, Logits]:
+        """Start and end logits from the torch checkpoint."""
         import torch
 
         with torch.inference_mode():

@@ -52,10 +52,12 @@ class WindowMaker:
         self.sep_id = _token_id(tokenizer, "[SEP]")
 
     def question_ids(self, question: str) -> list[int]:
+        """The question's token ids, cut to MAX_QUESTION_TOKENS."""
         ids = self.tokenizer.encode(question, add_special_tokens=False).ids
         return list(ids[:MAX_QUESTION_TOKENS])
 
     def encode_contexts(self, contexts: Sequence[str]) -> list[Encoding]:
+        """Tokenise each context, without special tokens."""
         return list(self.tokenizer.encode_batch(list(contexts), add_special_tokens=False))
 
     def room(self, question_ids: Sequence[int]) -> int:

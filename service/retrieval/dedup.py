@@ -13,6 +13,7 @@ SHINGLE = 3
 
 
 def minhash(text: str) -> MinHash:
+    """MinHash signature of a text's word shingles."""
     words = _WORD.findall(text.lower())
     shingles = {" ".join(words[i : i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
     signature = MinHash(num_perm=NUM_PERM, seed=7)

@@ -13,9 +13,11 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/")
 def chat_page() -> FileResponse:
+    """The chat page."""
     return FileResponse(STATIC_DIR / "index.html")
 
 
 @router.get("/documents/{doc_id}")
 def document_page(doc_id: str) -> FileResponse:  # noqa: ARG001 - document.js reads the id
+    """The page that shows one document with a cited span highlighted."""
     return FileResponse(STATIC_DIR / "document.html")
