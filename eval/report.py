@@ -139,7 +139,7 @@ def _plot(results: list[ConfigurationResult], path: Path, title: str) -> None:
 
 
 def write_report(out: Path, info: dict[str, Any], results: list[ConfigurationResult]) -> None:
-    """Write report.json, report.md and the recall plot into ``out``."""
+    """Write report.json, report.md, questions.jsonl and the recall plot into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     report = {
         "run": info,
