@@ -5,12 +5,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from citeqa.types import Document
+from citeqa.types import Candidate, Document, ScoredSentence
 from service.answering.aggregate import aggregate
-from service.answering.extractor import Candidate
 from service.answering.question import classify_question
 from service.answering.reader_extractor import ALTERNATIVE_RATIO
-from service.retrieval.retriever import ScoredSentence
 
 TEXTS = {
     "a": "Pedro Inzunza Noriega was charged first. Claudia Sheinbaum spoke.",
