@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from citeqa.types import IndexType
 from indexer.errors import IndexCorruptError
 
 FORMAT_VERSION = 1
@@ -24,7 +25,7 @@ class Manifest(BaseModel):
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
     model_name: str
     dimension: int
-    faiss_index_type: str
+    faiss_index_type: IndexType
     chunker: ChunkerSettings
     documents: int
     chunks: int
