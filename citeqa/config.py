@@ -10,7 +10,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from citeqa.errors import SettingsError
-from citeqa.types import WriteStep
+from citeqa.types import IndexType, WriteStep
 
 
 def default_embedding_model() -> str:
@@ -63,7 +63,7 @@ class Settings(BaseSettings):
 
     chunk_size_tokens: int = Field(default=200, ge=16, le=256)
     chunk_overlap_tokens: int = Field(default=40, ge=0, le=128)
-    faiss_index_type: str = "flat"
+    faiss_index_type: IndexType = "flat"
     generations_to_keep: int = Field(default=2, ge=1, le=100)
     # A second writer (say `citeqa index add` beside a server's own write) waits this long.
     writer_lock_timeout_s: float = Field(default=600.0, ge=0.0)
@@ -91,10 +91,11 @@ class Settings(BaseSettings):
     # calibrated for its own scores (`python -m eval.calibrate`, see eval/RESULTS.md).
     abstain_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
-    @field_validator("faiss_index_type")
+    # Before pydantic's own check, so the message names the variable.
+    @field_validator("faiss_index_type", mode="before")
     @classmethod
-    def _known_index_type(cls, value: str) -> str:
-        if value not in {"flat", "hnsw"}:
+    def _known_index_type(cls, value: object) -> object:
+        if value not in ("flat", "hnsw"):
             raise ValueError("CITEQA_FAISS_INDEX_TYPE must be 'flat' (exact) or 'hnsw'")
         return value
 

@@ -1,4 +1,7 @@
-"""The data that flows through citeqa: Document -> Chunk -> (vector) -> Hit -> Answer.
+"""The data that flows through citeqa, defined once.
+
+Indexing turns files into ``Document -> Chunk``; a query turns chunks into
+``Hit -> Passage -> Candidate -> Answer -> QueryResult``. All are frozen dataclasses.
 
 Every offset is a character offset into the *original* document text, so any quoted span
 can be checked by slicing the source: ``document.text[start:end] == span.text``.
@@ -6,11 +9,19 @@ can be checked by slicing the source: ``document.text[start:end] == span.text``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 # The steps of an index write, in order; CITEQA_FAULT_AT can stop a writer at any of them.
 WriteStep = Literal["before-temp", "during-copy", "after-rename", "before-current", "after-current"]
+# FAISS index kinds: exact inner product, or an approximate HNSW graph.
+IndexType = Literal["flat", "hnsw"]
+# What a question asks for, from its wh-phrase (service/answering/question.py).
+QuestionKind = Literal[
+    "who", "when", "where", "how_many", "how_much", "which", "what", "why", "how", "other"
+]
+# An answer is a span of the kind the question asked for, or a whole sentence.
+AnswerType = Literal[QuestionKind, "sentence"]
 
 
 @dataclass(frozen=True)
@@ -22,16 +33,29 @@ class Span:
     label: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class Source:
+    """Where a text comes from: what a citation shows about its document.
+
+    ``Document`` and ``Citation`` carry these fields; ``Citation.of`` copies them.
+    """
+
+    title: str | None = None
+    source: str | None = None  # the publisher
+    published: str | None = None  # ISO date, YYYY-MM-DD
+    url: str | None = None
+
+    def source_fields(self) -> dict[str, str | None]:
+        """These four fields by name, to hand on: ``Model(**document.source_fields())``."""
+        return {f.name: getattr(self, f.name) for f in fields(Source)}
+
+
 @dataclass(frozen=True)
-class Document:
+class Document(Source):
     """One article as read from disk, with the metadata a citation needs."""
 
     doc_id: str
     text: str
-    title: str | None = None
-    source: str | None = None
-    published: str | None = None  # ISO date, YYYY-MM-DD
-    url: str | None = None
     path: str | None = None
     content_hash: str = ""
 
@@ -65,7 +89,59 @@ class Hit:
 
 
 @dataclass(frozen=True)
-class Citation:
+class ScoredSentence:
+    """A sentence of a retrieved chunk, scored against the question.
+
+    ``row`` is its row in the index's sentence table; ``score`` mixes ``dense`` (cosine) and
+    ``lexical`` (term coverage).
+    """
+
+    row: int
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    dense: float
+    lexical: float
+    score: float
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk, re-scored, with its sentences best first."""
+
+    hit: Hit
+    score: float
+    sentences: tuple[ScoredSentence, ...]
+    # Near-identical passages collapsed into this one. They are still read for answers: a
+    # copy whose figures were altered is exactly where sources disagree.
+    duplicates: tuple[Passage, ...] = ()
+
+    @property
+    def also_reported_by(self) -> list[Chunk]:
+        """Duplicates from other documents (copies inside one document are just overlap)."""
+        return [d.chunk for d in self.duplicates if d.chunk.doc_id != self.chunk.doc_id]
+
+    @property
+    def chunk(self) -> Chunk:
+        return self.hit.chunk
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A span that may answer the question, with the sentence it was found in."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    label: str
+    score: float
+    sentence: ScoredSentence
+
+
+@dataclass(frozen=True)
+class Citation(Source):
     """Where a quoted span comes from, checkable by slicing the document text."""
 
     doc_id: str
@@ -74,10 +150,32 @@ class Citation:
     sentence: str
     sentence_start: int
     sentence_end: int
-    title: str | None = None
-    source: str | None = None
-    published: str | None = None
-    url: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        document: Source | None,
+        *,
+        doc_id: str,
+        char_start: int,
+        char_end: int,
+        sentence: str,
+        sentence_start: int,
+        sentence_end: int,
+    ) -> Citation:
+        """Cite ``[char_start, char_end)`` of ``doc_id``, inside the given sentence.
+
+        The title, publisher, date and URL come from ``document``; all are None without one.
+        """
+        return cls(
+            doc_id=doc_id,
+            char_start=char_start,
+            char_end=char_end,
+            sentence=sentence,
+            sentence_start=sentence_start,
+            sentence_end=sentence_end,
+            **(document or Source()).source_fields(),
+        )
 
 
 @dataclass(frozen=True)
@@ -87,5 +185,18 @@ class Answer:
     text: str
     confidence: float
     citation: Citation
-    answer_type: str = "sentence"
-    supporting: tuple[Citation, ...] = field(default=())
+    answer_type: AnswerType = "sentence"
+    supporting: tuple[Citation, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """A question's answer (None: abstained), differing figures, and the passages read."""
+
+    question: str
+    question_type: QuestionKind
+    answer: Answer | None
+    alternatives: tuple[Answer, ...]
+    sources_disagree: bool
+    passages: tuple[Passage, ...]
+    timings_ms: dict[str, float] = field(default_factory=dict)

@@ -10,10 +10,21 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from typing import Literal
 
 from eval.datasets import GoldQuestion
 from eval.metrics import exact_match, normalize_answer, token_f1
 from eval.predictions import Prediction, RetrievedPassage
+
+# Why a question was not answered right ("correct" when it was), for the failure table.
+Failure = Literal[
+    "correct",
+    "answered_unanswerable",
+    "wrongly_abstained",
+    "not_retrieved",
+    "below_top_k",
+    "wrong_span",
+]
 
 
 @dataclass(frozen=True)
@@ -26,7 +37,7 @@ class QuestionScore:
     f1: float | None
     first_relevant_passage: int | None  # 1-based rank, None if not retrieved
     first_relevant_document: int | None
-    failure: str  # correct | not_retrieved | below_top_k | wrong_span | ...
+    failure: Failure
     fake_returned: bool = False
     true_returned: bool = False
     both_in_passages: bool = False
@@ -71,7 +82,7 @@ def document_ranking(prediction: Prediction) -> list[str]:
 
 def _attribute(
     question: GoldQuestion, prediction: Prediction, first: int | None, em: float | None, k: int
-) -> str:
+) -> Failure:
     if not question.answerable:
         return "correct" if prediction.answer is None else "answered_unanswerable"
     if em == 1.0:

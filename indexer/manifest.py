@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, ValidationError
 
+from citeqa.types import IndexType
 from indexer.errors import IndexCorruptError, IndexMismatchError
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class Manifest(BaseModel):
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
     model_name: str
     dimension: int
-    faiss_index_type: str
+    faiss_index_type: IndexType
     chunker: ChunkerSettings
     documents: int
     chunks: int

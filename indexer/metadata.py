@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from citeqa.types import Document, Span
+from citeqa.types import Document, Source, Span
 from indexer.cleaning import SOURCE_LINE, ClassifiedLine, LineKind, split_title_suffix
 from indexer.dates import DATE_PATTERN, date_from_url, parse_date
 
@@ -15,11 +15,7 @@ _TITLE_MAX_CHARS = 160
 
 
 @dataclass(frozen=True)
-class Metadata:
-    title: str | None = None
-    source: str | None = None
-    published: str | None = None
-    url: str | None = None
+class Metadata(Source):
     # Where the published date is written in the original text, so it can be quoted.
     published_span: Span | None = None
 
@@ -79,7 +75,11 @@ def extract_metadata(classified: list[ClassifiedLine]) -> Metadata:
         published = from_url.isoformat()
     site = split_title_suffix(first)[1]
     return Metadata(
-        title, explicit_source or dateline_source or site, published, url, published_span
+        title=title,
+        source=explicit_source or dateline_source or site,
+        published=published,
+        url=url,
+        published_span=published_span,
     )
 
 

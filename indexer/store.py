@@ -174,8 +174,17 @@ class DocumentStore:
             "SELECT doc_id, text, title, source, published, url, path, content_hash "
             "FROM documents ORDER BY doc_id"
         )
-        for row in rows:
-            yield Document(*row)
+        for doc_id, text, title, source, published, url, path, content_hash in rows:
+            yield Document(
+                doc_id=doc_id,
+                text=text,
+                title=title,
+                source=source,
+                published=published,
+                url=url,
+                path=path,
+                content_hash=content_hash,
+            )
 
     def iter_chunks(self) -> Iterator[tuple[Chunk, bytes]]:
         """Chunks in index order (document id, then position) with their vectors."""

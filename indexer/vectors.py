@@ -8,13 +8,14 @@ from typing import Any
 import faiss
 import numpy as np
 
+from citeqa.types import IndexType
 from indexer.embedding import Vectors
 from indexer.errors import IndexCorruptError
 
 HNSW_NEIGHBOURS = 32
 
 
-def build_vector_index(vectors: Vectors, index_type: str) -> Any:
+def build_vector_index(vectors: Vectors, index_type: IndexType) -> Any:
     """Build an inner-product index; on normalised vectors the score is cosine similarity."""
     dimension = vectors.shape[1]
     index: Any

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from citeqa.types import Document, WriteStep
+from citeqa.types import Document, IndexType, WriteStep
 from indexer.embedding import Embedder
 from indexer.errors import DocumentNotFoundError, IndexDiskFullError, IndexNotFoundError
 from indexer.generations import (
@@ -73,7 +73,7 @@ class IndexWriter:
         self,
         index_dir: Path,
         processor: DocumentProcessor,
-        faiss_index_type: str = "flat",
+        faiss_index_type: IndexType = "flat",
         generations_to_keep: int = 2,
         show_progress: bool = False,
         fault_step: WriteStep | None = None,

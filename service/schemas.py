@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -16,13 +16,13 @@ from pydantic import (
     model_validator,
 )
 
-from citeqa.types import Answer, Citation, Document
+from citeqa.types import Answer, AnswerType, Citation, Document, Passage, QueryResult, QuestionKind
 from indexer.loaders import DOC_ID_PATTERN
-from service.answering.pipeline import QueryResult
-from service.retrieval.retriever import Filters, Passage
+from service.retrieval.retriever import Filters
 
 MAX_QUESTION_CHARS = 1000
 DocId = Annotated[str, StringConstraints(pattern=DOC_ID_PATTERN.pattern)]
+DocumentStatus = Literal["added", "replaced", "unchanged", "deleted"]
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -89,12 +89,23 @@ class QueryRequest(BaseModel):
         return value.strip()
 
 
-class CitationPublic(BaseModel):
-    doc_id: str
+class SourcePublic(BaseModel):
+    """Where a text comes from: the fields every document and citation shows."""
+
     title: str | None
     source: str | None
     published: str | None
     url: str | None
+
+
+# pydantic lays out the fields of the *last* base first. The models below list a small base
+# after SourcePublic so that ``doc_id`` (and a passage's rank) lead, as they always have in
+# the JSON.
+class _DocumentId(BaseModel):
+    doc_id: str
+
+
+class CitationPublic(SourcePublic, _DocumentId):
     char_start: int
     char_end: int
     sentence: str
@@ -109,7 +120,7 @@ class CitationPublic(BaseModel):
 class AnswerPublic(BaseModel):
     text: str
     confidence: float
-    answer_type: str
+    answer_type: AnswerType
     citation: CitationPublic
     supporting: list[CitationPublic]
 
@@ -131,14 +142,13 @@ class DocumentRef(BaseModel):
     published: str | None
 
 
-class PassagePublic(BaseModel):
+class _RankedDocument(BaseModel):
     rank: int
     score: float
     doc_id: str
-    title: str | None
-    source: str | None
-    published: str | None
-    url: str | None
+
+
+class PassagePublic(SourcePublic, _RankedDocument):
     text: str
     char_start: int
     char_end: int
@@ -147,7 +157,7 @@ class PassagePublic(BaseModel):
 
 class QueryResponse(BaseModel):
     question: str
-    question_type: str
+    question_type: QuestionKind
     answer: AnswerPublic | None
     alternatives: list[AnswerPublic]
     sources_disagree: bool
@@ -167,15 +177,6 @@ class QueryResponse(BaseModel):
         )
 
 
-def _ref(document: Document) -> DocumentRef:
-    return DocumentRef(
-        doc_id=document.doc_id,
-        title=document.title,
-        source=document.source,
-        published=document.published,
-    )
-
-
 def _passage(rank: int, passage: Passage, documents: dict[str, Document]) -> PassagePublic:
     document = documents[passage.chunk.doc_id]
     also = {c.doc_id: documents[c.doc_id] for c in passage.also_reported_by}
@@ -183,14 +184,13 @@ def _passage(rank: int, passage: Passage, documents: dict[str, Document]) -> Pas
         rank=rank,
         score=round(passage.score, 6),
         doc_id=document.doc_id,
-        title=document.title,
-        source=document.source,
-        published=document.published,
-        url=document.url,
+        **document.source_fields(),
         text=passage.chunk.text,
         char_start=passage.chunk.char_start,
         char_end=passage.chunk.char_end,
-        also_reported_by=[_ref(d) for d in also.values()],
+        also_reported_by=[
+            DocumentRef.model_validate(d, from_attributes=True) for d in also.values()
+        ],
     )
 
 
@@ -230,17 +230,22 @@ class DocumentCreate(BaseModel):
         )
 
 
-class DocumentSummary(BaseModel):
-    doc_id: str
-    title: str | None
-    source: str | None
-    published: str | None
-    url: str | None
+class DocumentSummary(SourcePublic, _DocumentId):
     chunks: int
+
+    @classmethod
+    def of(cls, document: Document, chunks: int) -> DocumentSummary:
+        return cls(doc_id=document.doc_id, **document.source_fields(), chunks=chunks)
 
 
 class DocumentPublic(DocumentSummary):
     text: str
+
+    @classmethod
+    def of(cls, document: Document, chunks: int) -> DocumentPublic:
+        return cls(
+            doc_id=document.doc_id, **document.source_fields(), chunks=chunks, text=document.text
+        )
 
 
 class DocumentsPublic(BaseModel):
@@ -267,7 +272,7 @@ class Readiness(BaseModel):
 
 class DocumentWriteResult(BaseModel):
     doc_id: str
-    status: str  # added | replaced | unchanged | deleted
+    status: DocumentStatus
     documents: int
     chunks: int
     generation: int | None

@@ -8,11 +8,10 @@ alternatives, and the response says the sources disagree instead of silently pic
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from citeqa.types import Answer, Citation
+from citeqa.types import Answer, Candidate, Citation
 from indexer.index import Index
-from service.answering.extractor import Candidate
 from service.answering.normalize import answer_key
 from service.answering.question import QuestionType
 
@@ -52,19 +51,15 @@ class _Group:
 
 
 def citation_for(index: Index, candidate: Candidate) -> Citation:
-    document = index.documents[candidate.doc_id]
     sentence = candidate.sentence
-    return Citation(
+    return Citation.of(
+        index.documents[candidate.doc_id],
         doc_id=candidate.doc_id,
         char_start=candidate.start,
         char_end=candidate.end,
         sentence=sentence.text,
         sentence_start=sentence.start,
         sentence_end=sentence.end,
-        title=document.title,
-        source=document.source,
-        published=document.published,
-        url=document.url,
     )
 
 
@@ -108,7 +103,7 @@ def _group(candidates: Sequence[Candidate], floor: float) -> list[_Group]:
         if strongest.score > group.best.score:
             if group.best.score >= floor:
                 # Keep the fuller wording but credit the strongest evidence for it.
-                group.best = Candidate(**{**group.best.__dict__, "score": strongest.score})
+                group.best = replace(group.best, score=strongest.score)
             else:  # a fuller wording the reader doubted is no citation for the answer
                 group.best = strongest
     return sorted(groups.values(), key=lambda g: -g.score)

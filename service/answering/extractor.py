@@ -12,14 +12,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from citeqa.text import content_terms, stem, word_spans
-from citeqa.types import Span
+from citeqa.types import Candidate, Passage, ScoredSentence, Span
 from indexer.index import Index
 from service.answering.question import QuestionType, states_running_total
 from service.answering.spans import candidate_spans
-from service.retrieval.retriever import Passage, ScoredSentence
 
 MAX_SENTENCES = 12
 PASSAGE_RANK_DECAY = 0.04
@@ -38,19 +36,6 @@ _VAGUE_TIME = re.compile(
     r"earlier this \w+|later|the past|currently|these days)$",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A span that may answer the question, with the sentence it was found in."""
-
-    doc_id: str
-    start: int
-    end: int
-    text: str
-    label: str
-    score: float
-    sentence: ScoredSentence
 
 
 def top_sentences(passages: Sequence[Passage], limit: int = MAX_SENTENCES) -> list[ScoredSentence]:

@@ -5,31 +5,20 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from citeqa.config import EXTRACTOR_ABSTAIN_THRESHOLD
-from citeqa.types import Answer
+from citeqa.types import Candidate, QueryResult
 from indexer.embedding import Embedder
 from service.answering.aggregate import ALTERNATIVE_RATIO as EXTRACTOR_ALTERNATIVE_RATIO
 from service.answering.aggregate import aggregate
-from service.answering.extractor import Candidate, SpanExtractor
+from service.answering.extractor import SpanExtractor
 from service.answering.publication import asks_publication_date, publication_candidates
 from service.answering.question import classify_question
 from service.answering.reader_extractor import ALTERNATIVE_RATIO as READER_ALTERNATIVE_RATIO
 from service.answering.reader_extractor import ReaderExtractor, SpanReading
 from service.errors import InvalidQuestionError
-from service.retrieval.retriever import Filters, Passage, RetrievalOptions, Retriever
-
-
-@dataclass(frozen=True)
-class QueryResult:
-    question: str
-    question_type: str
-    answer: Answer | None
-    alternatives: list[Answer]
-    sources_disagree: bool
-    passages: list[Passage]
-    timings_ms: dict[str, float] = field(default_factory=dict)
+from service.retrieval.retriever import Filters, RetrievalOptions, Retriever
 
 
 class _Timer:
@@ -125,8 +114,8 @@ class QueryEngine:
             question=question,
             question_type=question_type.kind,
             answer=result.answer,
-            alternatives=result.alternatives,
+            alternatives=tuple(result.alternatives),
             sources_disagree=result.sources_disagree,
-            passages=passages[:top_k],
+            passages=tuple(passages[:top_k]),
             timings_ms=timer.timings,
         )

@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from citeqa.types import Candidate, Passage, ScoredSentence
 from indexer.index import Index
-from service.answering.extractor import Candidate
-from service.retrieval.retriever import Passage, ScoredSentence
 
 _PUBLICATION = re.compile(
     r"^\s*(when|on what (date|day)|what (date|day))\b.*\b(published|posted|dated|written|"

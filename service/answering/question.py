@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from citeqa.types import QuestionKind
+
 # spaCy entity labels that can answer each question type.
 PERSON_LIKE = frozenset({"PERSON", "ORG", "NORP"})
 TIME_LIKE = frozenset({"DATE", "TIME"})
@@ -72,7 +74,7 @@ _PERIOD = re.compile(
 class QuestionType:
     """``kind`` names the expected answer; ``labels`` are entity types that fit it."""
 
-    kind: str  # who | when | where | how_many | how_much | which | what | why | how
+    kind: QuestionKind
     labels: frozenset[str]
     numeric: bool = False
     wants_sentence: bool = False
@@ -145,7 +147,9 @@ def _keyword_query(question: str) -> QuestionType | None:
     for word in re.findall(r"[A-Za-z]+", question.lower()):
         if word in _NOUN_TYPES:
             labels = _NOUN_TYPES[word]
-            kind = "when" if labels == TIME_LIKE else "where" if "GPE" in labels else "which"
+            kind: QuestionKind = (
+                "when" if labels == TIME_LIKE else "where" if "GPE" in labels else "which"
+            )
             return QuestionType(kind, labels, numeric="PERCENT" in labels, focus=word)
     return None
 

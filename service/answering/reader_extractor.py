@@ -13,11 +13,10 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from service.answering.extractor import Candidate
+from citeqa.types import Candidate, Passage, ScoredSentence
 from service.answering.normalize import answer_key
 from service.answering.question import QuestionType, states_running_total
 from service.reading.reader import ReaderSpan
-from service.retrieval.retriever import Passage, ScoredSentence
 
 SPANS_PER_PASSAGE = 3
 # A figure in another source is a disagreement whenever the reader is confident of it (its

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
-from citeqa.types import Answer, Citation, Document
-from service.answering.pipeline import QueryResult
-from service.retrieval.retriever import Passage
+from citeqa.types import Answer, Citation, Document, Passage, QueryResult
 
 NO_ANSWER = "The indexed articles do not answer this question."
 _SOURCE_LINE = re.compile(r"\[\d+\] ")
@@ -30,14 +28,15 @@ def _clip(text: str, limit: int) -> str:
 
 def _passage_citation(passage: Passage, documents: Mapping[str, Document]) -> Citation:
     chunk = passage.chunk
-    document = documents.get(chunk.doc_id)
-    return Citation(
-        chunk.doc_id, chunk.char_start, chunk.char_end, chunk.text, chunk.char_start,
-        chunk.char_end, title=document.title if document else None,
-        source=document.source if document else None,
-        published=document.published if document else None,
-        url=document.url if document else None,
-    )  # fmt: skip
+    return Citation.of(
+        documents.get(chunk.doc_id),
+        doc_id=chunk.doc_id,
+        char_start=chunk.char_start,
+        char_end=chunk.char_end,
+        sentence=chunk.text,
+        sentence_start=chunk.char_start,
+        sentence_end=chunk.char_end,
+    )
 
 
 def _as_markdown(lines: list[str]) -> str:
@@ -73,7 +72,7 @@ def _answer_lines(answer: Answer, result: QueryResult, ref: Callable[[Citation],
 
 
 def _passage_lines(
-    passages: list[Passage], documents: Mapping[str, Document], ref: Callable[[Citation], int]
+    passages: Sequence[Passage], documents: Mapping[str, Document], ref: Callable[[Citation], int]
 ) -> list[str]:
     if not passages:
         return []

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 
-from citeqa.types import Span
+from citeqa.types import ScoredSentence, Span
 from indexer.index import Index
 from service.answering.question import QuestionType
-from service.retrieval.retriever import ScoredSentence
 
 _NUMBER = re.compile(
     r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s?(?:%|percent|per cent))?(?![\w])"

@@ -12,8 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from citeqa.types import Document
-from service.answering.pipeline import QueryResult
+from citeqa.types import Document, QueryResult
 from service.schemas import QueryResponse
 
 MODEL_ID = "citeqa"

@@ -7,14 +7,14 @@ switched off, so the eval harness can measure what each one buys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
 from datasketch import MinHash
 
 from citeqa.text import content_terms
-from citeqa.types import Chunk, Document, Hit
+from citeqa.types import Chunk, Document, Hit, Passage, ScoredSentence
 from indexer.embedding import Vectors
 from indexer.index import Index
 from service.retrieval.dedup import facts, group_near_duplicates, minhash
@@ -51,37 +51,6 @@ class Filters:
     @property
     def active(self) -> bool:
         return bool(self.sources or self.published_from or self.published_to)
-
-
-@dataclass(frozen=True)
-class ScoredSentence:
-    row: int
-    doc_id: str
-    start: int
-    end: int
-    text: str
-    dense: float
-    lexical: float
-    score: float
-
-
-@dataclass
-class Passage:
-    hit: Hit
-    score: float
-    sentences: list[ScoredSentence]
-    # Near-identical passages collapsed into this one. They are still read for answers: a
-    # copy whose figures were altered is exactly where sources disagree.
-    duplicates: list[Passage] = field(default_factory=list)
-
-    @property
-    def also_reported_by(self) -> list[Chunk]:
-        """Duplicates from other documents (copies inside one document are just overlap)."""
-        return [d.chunk for d in self.duplicates if d.chunk.doc_id != self.chunk.doc_id]
-
-    @property
-    def chunk(self) -> Chunk:
-        return self.hit.chunk
 
 
 @dataclass(frozen=True)
@@ -152,7 +121,7 @@ class Retriever:
             )
         sentences.sort(key=lambda s: -s.score)
         if not rescore:
-            return Passage(hit, hit.score, sentences)
+            return Passage(hit, hit.score, tuple(sentences))
         chunk_dense = float(self.index.chunk_vectors[position] @ query)
         chunk_lexical = self.lexicon.coverage(terms, self.chunk_terms[position])
         best = sentences[0].score if sentences else 0.0
@@ -161,7 +130,7 @@ class Retriever:
             + PASSAGE_SENTENCE_WEIGHT * best
             + PASSAGE_LEXICAL_WEIGHT * chunk_lexical
         )
-        return Passage(hit, score, sentences)
+        return Passage(hit, score, tuple(sentences))
 
     def _signature(self, chunk: Chunk) -> MinHash:
         # Computed on first use and kept: start-up stays fast on large corpora.
@@ -183,10 +152,13 @@ class Retriever:
             [self._signature(p.chunk) for p in window], [facts(p.chunk.text) for p in window],
             DUPLICATE_JACCARD, similar, DUPLICATE_COSINE,
         )  # fmt: skip
-        kept: list[Passage] = []
-        for i, passage in enumerate(window):
-            if leaders[i] == i:
-                kept.append(passage)
-            else:
-                window[leaders[i]].duplicates.append(passage)
+        followers: dict[int, list[Passage]] = {}
+        for i, leader in enumerate(leaders):
+            if leader != i:
+                followers.setdefault(leader, []).append(window[i])
+        kept = [
+            replace(passage, duplicates=tuple(followers[i])) if i in followers else passage
+            for i, passage in enumerate(window)
+            if leaders[i] == i
+        ]
         return kept + passages[len(window) :]

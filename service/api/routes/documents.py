@@ -15,6 +15,7 @@ from service.schemas import (
     DocumentCreate,
     DocumentPublic,
     DocumentsPublic,
+    DocumentStatus,
     DocumentSummary,
     DocumentWriteResult,
 )
@@ -28,17 +29,7 @@ def list_documents(state: StateDep) -> DocumentsPublic:
     with state.serving() as engine:
         counts = engine.index.chunk_counts
         documents = sorted(engine.index.documents.values(), key=lambda d: d.doc_id)
-    data = [
-        DocumentSummary(
-            doc_id=d.doc_id,
-            title=d.title,
-            source=d.source,
-            published=d.published,
-            url=d.url,
-            chunks=counts.get(d.doc_id, 0),
-        )
-        for d in documents
-    ]
+    data = [DocumentSummary.of(d, counts.get(d.doc_id, 0)) for d in documents]
     return DocumentsPublic(data=data, count=len(data))
 
 
@@ -49,15 +40,7 @@ def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
         chunks = engine.index.chunk_counts.get(doc_id, 0)
     if document is None:
         raise DocumentNotFoundError(f"no document {doc_id!r}; list ids with GET /v1/documents")
-    return DocumentPublic(
-        doc_id=document.doc_id,
-        title=document.title,
-        source=document.source,
-        published=document.published,
-        url=document.url,
-        chunks=chunks,
-        text=document.text,
-    )
+    return DocumentPublic.of(document, chunks)
 
 
 @router.post(
@@ -71,7 +54,9 @@ def put_document(body: DocumentCreate, state: StateDep) -> DocumentWriteResult:
     report = state.add_documents([body.to_document()])
     if report.skipped:
         raise DocumentRejectedError(f"document not indexed: {report.skipped[0].reason}")
-    status = "added" if report.added else "replaced" if report.replaced else "unchanged"
+    status: DocumentStatus = (
+        "added" if report.added else "replaced" if report.replaced else "unchanged"
+    )
     return DocumentWriteResult(
         doc_id=body.doc_id,
         status=status,

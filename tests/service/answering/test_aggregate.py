@@ -7,12 +7,10 @@ from typing import Any
 
 import pytest
 
-from citeqa.types import Document
+from citeqa.types import Candidate, Document, ScoredSentence
 from service.answering.aggregate import aggregate
-from service.answering.extractor import Candidate
 from service.answering.question import classify_question
 from service.answering.reader_extractor import ALTERNATIVE_RATIO
-from service.retrieval.retriever import ScoredSentence
 
 TEXTS = {
     "a": "Pedro Inzunza Noriega was charged first. Claudia Sheinbaum spoke.",

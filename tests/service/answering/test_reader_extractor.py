@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from citeqa.types import Chunk, Hit
+from citeqa.types import Chunk, Hit, Passage, ScoredSentence
 from service.answering.question import classify_question
 from service.answering.reader_extractor import (
     NOT_A_NUMBER_PENALTY,
@@ -18,7 +18,6 @@ from service.answering.reader_extractor import (
     confidence,
 )
 from service.reading.reader import ReaderSpan
-from service.retrieval.retriever import Passage, ScoredSentence
 
 DOCUMENT = (
     "Intro line. To date, Mexico has extradited 92 criminals. "
@@ -36,7 +35,7 @@ def _passage(doc_id: str, chunk_start: int, chunk_end: int) -> Passage:
         if chunk_start <= start and end <= chunk_end:
             score = 0.9 if "92" in sentence else 0.5
             sentences.append(ScoredSentence(row, doc_id, start, end, sentence, 0.5, 0.5, score))
-    return Passage(Hit(chunk, 1.0), 1.0, sentences)
+    return Passage(Hit(chunk, 1.0), 1.0, tuple(sentences))
 
 
 class StubReader:
