@@ -155,7 +155,7 @@ def ask(
     top_k: Annotated[int, typer.Option(min=1, max=50)] = 5,
 ) -> None:
     """Answer one question from the index and print the answer with its citations."""
-    from service.answering.render import render_response
+    from service.render import render_response
     from service.state import load_engine
 
     engine = load_engine(_settings(index_dir))

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import httpx
 
 from eval.errors import EvalError
-from service.answering.pipeline import QueryEngine
+from service.answering.engine import QueryEngine
 from service.retrieval.retriever import RetrievalOptions
 
 

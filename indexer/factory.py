@@ -9,7 +9,7 @@ from indexer.annotate import Annotator, load_spacy
 from indexer.chunking import Chunker
 from indexer.embedding import Embedder
 from indexer.parallel import default_workers
-from indexer.pipeline import DocumentProcessor
+from indexer.processing import DocumentProcessor
 from indexer.writer import IndexWriter
 
 

@@ -38,7 +38,7 @@ from indexer.lexical import LexicalIndex
 from indexer.loaders import SkippedFile, load_paths
 from indexer.locks import ReaderLease, writer_lock
 from indexer.manifest import ChunkerSettings, Manifest, check_compatible
-from indexer.pipeline import DocumentProcessor, ProcessedDocument, content_hash
+from indexer.processing import DocumentProcessor, ProcessedDocument, content_hash
 from indexer.store import DocumentStore
 from indexer.vectors import build_vector_index, read_vector_index, write_vector_index
 

@@ -19,9 +19,9 @@ from indexer.embedding import Embedder
 from indexer.errors import IndexerError, IndexLockedError, IndexNotFoundError
 from indexer.generations import current_name
 from indexer.index import load_index
-from indexer.pipeline import DocumentProcessor
+from indexer.processing import DocumentProcessor
 from indexer.writer import BuildReport, IndexWriter
-from service.answering.pipeline import QueryEngine
+from service.answering.engine import QueryEngine
 from service.errors import NotReadyError
 from service.reading.errors import ReaderError
 from service.reading.reader import SpanReader

@@ -17,7 +17,7 @@ from indexer.embedding import Embedder
 from indexer.factory import make_processor, make_writer
 from indexer.generations import current_name
 from indexer.index import Index, load_index
-from indexer.pipeline import DocumentProcessor
+from indexer.processing import DocumentProcessor
 from service.reading.reader import SpanReader
 
 if TYPE_CHECKING:

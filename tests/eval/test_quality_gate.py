@@ -22,7 +22,7 @@ from eval.runner import (
 )
 from indexer.embedding import Embedder
 from indexer.index import Index
-from service.answering.pipeline import QueryEngine
+from service.answering.engine import QueryEngine
 from service.reading.reader import SpanReader
 from service.retrieval.retriever import Retriever
 from tests.conftest import REPO

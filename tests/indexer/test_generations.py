@@ -19,7 +19,7 @@ from indexer.generations import (
     next_generation_number,
 )
 from indexer.index import load_index
-from indexer.pipeline import DocumentProcessor
+from indexer.processing import DocumentProcessor
 from indexer.writer import IndexWriter
 
 NEW_DOCUMENT = Document(

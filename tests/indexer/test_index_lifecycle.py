@@ -24,7 +24,7 @@ from indexer.errors import (
 from indexer.factory import make_writer
 from indexer.generations import current_generation
 from indexer.index import load_index
-from indexer.pipeline import DocumentProcessor
+from indexer.processing import DocumentProcessor
 from service.retrieval.hybrid import DenseRetriever, HybridSearch
 from tests.conftest import REPO, SEEDS
 

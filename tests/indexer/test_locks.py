@@ -15,7 +15,7 @@ from indexer.errors import IndexLockedError
 from indexer.factory import make_writer
 from indexer.index import load_index
 from indexer.locks import READERS_LOCK, ReaderLease, remove_if_unread, writer_lock
-from indexer.pipeline import DocumentProcessor
+from indexer.processing import DocumentProcessor
 from indexer.store import DocumentStore
 
 

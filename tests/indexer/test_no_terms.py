@@ -8,7 +8,7 @@ from citeqa.config import Settings
 from citeqa.types import Document
 from indexer.factory import make_writer
 from indexer.index import load_index
-from indexer.pipeline import DocumentProcessor
+from indexer.processing import DocumentProcessor
 from service.retrieval.hybrid import BM25Retriever, HybridSearch
 
 NO_TERMS = Document(doc_id="it-is", text="It is.\n")

@@ -15,7 +15,7 @@ from citeqa.types import Document, Span
 from indexer.annotate import Annotations, Annotator
 from indexer.embedding import Embedder
 from indexer.parallel import SlicedEncoder, torch_threads
-from indexer.pipeline import DocumentProcessor
+from indexer.processing import DocumentProcessor
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 

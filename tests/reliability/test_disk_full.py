@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from citeqa.config import Settings
 from indexer.generations import STORE_NAME, current_generation
 from indexer.index import load_index
-from indexer.pipeline import DocumentProcessor
+from indexer.processing import DocumentProcessor
 from tests.conftest import API_KEY, _app
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ from indexer.factory import make_writer
 from indexer.generations import WRITE_STEPS, current_generation
 from indexer.index import load_index
 from indexer.manifest import Manifest
-from indexer.pipeline import DocumentProcessor
+from indexer.processing import DocumentProcessor
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow

@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openai import OpenAI
 
-from service.answering.render import NO_ANSWER
 from service.chat.completions import split_content
 from service.chat.conversation import build_chat_query, resolve_follow_up
 from service.chat.errors import ChatRequestError
 from service.errors import NotReadyError
+from service.render import NO_ANSWER
 
 EXTRADITION = "How many people has Mexico extradited?"
 UNANSWERABLE = "Who won the 2022 World Cup?"

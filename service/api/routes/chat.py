@@ -29,7 +29,6 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from service.answering.render import render_response
 from service.api.deps import StateDep
 from service.api.openapi import json_body
 from service.chat.completions import (
@@ -55,6 +54,7 @@ from service.chat.schemas import (
     ModelList,
     OpenAIErrorResponse,
 )
+from service.render import render_response
 from service.state import ServiceState
 
 router = APIRouter(prefix="/v1", tags=["chat"])

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from citeqa.config import Settings
 from citeqa.types import Document
 from indexer.factory import make_writer
-from indexer.pipeline import DocumentProcessor
+from indexer.processing import DocumentProcessor
 from tests.conftest import API_KEY
 
 QUESTION = {"question": "How many people has Mexico extradited?"}
