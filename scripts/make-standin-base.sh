@@ -4,7 +4,7 @@
 # Python 3.11, tagged docker.io/library/python:3.11-slim so `FROM python:3.11-slim` finds it
 # locally. It is not the official image (that one builds CPython 3.11.x from source into
 # /usr/local); it only has to give the Dockerfile what it uses: `python` with venv and pip,
-# groupadd/useradd, and CA certificates.
+# groupadd/useradd, and CA certificates (Debian's, plus any the host added itself).
 #
 # Usage (as root, with podman or docker):  scripts/make-standin-base.sh [ENGINE]
 # Needs: debootstrap (apt-get install -y debootstrap).
@@ -39,6 +39,16 @@ trap 'rm -rf "$rootfs"' EXIT
 debootstrap --variant=minbase \
     --include=python3.11,python3.11-venv,python3-distutils,ca-certificates \
     bookworm "$rootfs" "$mirror"
+
+# Trust what the host trusts: a host that reaches PyPI only through a TLS-intercepting proxy
+# has that proxy's CA in /usr/local/share/ca-certificates, and pip inside the build needs it
+# too. (The official image trusts Debian's list only; see docker/README.md.)
+host_cas=(/usr/local/share/ca-certificates/*.crt)
+if [ -e "${host_cas[0]}" ]; then
+    cp "${host_cas[@]}" "$rootfs/usr/local/share/ca-certificates/"
+    chroot "$rootfs" update-ca-certificates
+    echo "make-standin-base: added the host's CA certificates: ${host_cas[*]##*/}"
+fi
 
 # The official image's names: `python` and `python3` on PATH.
 ln -sf /usr/bin/python3.11 "$rootfs/usr/local/bin/python"
