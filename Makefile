@@ -12,10 +12,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# torch first, so `pip install -e .` keeps it. From PyPI, pip gets the CUDA build (about 4.5 GB
-# with its NVIDIA libraries); `make run TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu`
-# gets the CPU build (about 0.8 GB). This project's machines carry a local CPU wheel that
-# their pip configuration finds by itself.
+# torch first, so `pip install -e .` keeps it. From PyPI, pip gets the CUDA build (about
+# 4.6 GB with its NVIDIA libraries and triton); the CPU build (about 0.75 GB) comes with
+# `make run TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu`. This project's machines
+# carry a local CPU wheel that their pip configuration finds by itself.
 TORCH_INDEX_URL ?=
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))

@@ -8,7 +8,7 @@
 #      the document exactly (document.text[char_start:char_end] == answer);
 #   4. a write without the key is refused (401), with the key it is accepted;
 #   5. stop it (timed), start a new container on the same volume: the written document is
-#      there and the index is not rebuilt;
+#      there and the index is not rebuilt; stop another one during its start-up (timed);
 #   6. send SIGTERM during the first-start index build: the container must stop within 5 s.
 # It prints the image size, its layers and each step's time.
 #
@@ -172,7 +172,10 @@ say "layers (newest first):"
     cut -c1-110 | sed 's/^/docker-smoke:   /'
 [ "$size_bytes" -le "$MAX_IMAGE_BYTES" ] || fail "the image is over 2 GB: $size_report"
 torch_build="$("$engine" run --rm --network none --entrypoint python "$IMAGE" \
-    -c 'import torch; print(torch.__version__, torch.version.cuda)')"
+    -c 'import torch; print(torch.__version__, torch.version.cuda)' 2>"$workdir/torch.log")" || {
+    cat "$workdir/torch.log" >&2
+    fail "could not run python in the image"
+}
 say "torch in the image: $torch_build (version, CUDA)"
 [ "${torch_build##* }" = None ] || fail "torch in the image is a CUDA build: $torch_build"
 
@@ -204,7 +207,11 @@ wait_ready() {
 stop_within_limit() {
     local name="$1" start end took code
     start=$(date +%s.%N)
-    "$engine" stop -t 10 "$name" >/dev/null
+    # (stderr: podman without systemd complains that it has no health-check timer to remove)
+    "$engine" stop -t 10 "$name" >/dev/null 2>"$workdir/stop.log" || {
+        cat "$workdir/stop.log" >&2
+        fail "could not stop $name"
+    }
     end=$(date +%s.%N)
     took="$(python3 -c "print(f'{$end - $start:.1f}')")"
     code="$("$engine" inspect --format '{{.State.ExitCode}}' "$name")"
@@ -294,7 +301,23 @@ restart() {
     say "   the written document is there; the index was not rebuilt"
 }
 timed "new container on the same volume until /readyz" restart
-"$engine" rm -f "$second" >/dev/null
+"$engine" rm -f "$second" >/dev/null 2>&1
+
+# --- 5b. SIGTERM while the server starts (loading the index and the models) --------------
+starting="citeqa-smoke-starting-$run_id"
+stop_during_startup() {
+    local deadline=$((SECONDS + 120))
+    start_container "$starting" "$volume"
+    until "$engine" logs "$starting" 2>&1 | grep -q 'Waiting for application startup'; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "$starting never began its start-up"
+        sleep 0.2
+    done
+    if curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+        say "   (start-up was already over: this stop tested a serving container)"
+    fi
+    stop_within_limit "$starting"
+}
+timed "SIGTERM during the server's start-up" stop_during_startup
 
 # --- 6. SIGTERM during the first-start index build ---------------------------------------
 fresh="citeqa-smoke-fresh-$run_id"
