@@ -31,7 +31,7 @@ TORCH_VERSION=2.13.0
 PYTORCH_CPU_INDEX="https://download.pytorch.org/whl/cpu"
 API_KEY="smoke-$RANDOM$RANDOM"
 run_id="$$"
-workdir="$(mktemp -d /tmp/citeqa-smoke.XXXXXX)"
+workdir=""
 containers=()
 volumes=()
 server_pid=""
@@ -49,7 +49,7 @@ cleanup() {
     for name in "${containers[@]}"; do "$engine" rm -f "$name" >/dev/null 2>&1 || true; done
     for name in "${volumes[@]}"; do "$engine" volume rm -f "$name" >/dev/null 2>&1 || true; done
     if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$workdir"
+    if [ -n "$workdir" ]; then rm -rf "$workdir"; fi
 }
 
 # Run "$@" as step $1 and record how long it took.
@@ -91,6 +91,7 @@ fi
 for tool in curl python3; do
     command -v "$tool" >/dev/null 2>&1 || fail "$tool is needed on the host"
 done
+workdir="$(mktemp -d /tmp/citeqa-smoke.XXXXXX)"
 trap cleanup EXIT
 say "engine: $engine ($("$engine" --version))"
 
