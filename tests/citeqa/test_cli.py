@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -70,6 +71,22 @@ def test_an_unknown_eval_configuration_is_reported(tmp_path: Path) -> None:
         app, ["eval", "--dataset", str(gold), "--out", str(tmp_path), "--configs", "nope"]
     )
     assert "unknown configuration ['nope']; choose from" in _fails_cleanly(result)
+
+
+def test_eval_without_its_packages_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As in the Docker image, which leaves ranx and matplotlib out.
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *rest: None if name == "ranx" else real_find_spec(name, *rest),
+    )
+    result = CliRunner().invoke(
+        app, ["eval", "--dataset", str(tmp_path / "gold.jsonl"), "--out", str(tmp_path)]
+    )
+    assert "needs the package 'ranx'" in _fails_cleanly(result)
 
 
 def _command_raising(error: BaseException) -> typer.Typer:
