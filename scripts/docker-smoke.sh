@@ -304,15 +304,20 @@ restart() {
 timed "new container on the same volume until /readyz" restart
 "$engine" rm -f "$second" >/dev/null 2>&1
 
+# Wait (at most 2 minutes) until container $1's log shows $2; $3 says what that means.
+wait_for_log() {
+    local deadline=$((SECONDS + 120))
+    until "$engine" logs "$1" 2>&1 | grep -q "$2"; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "$1 never $3"
+        sleep 0.2
+    done
+}
+
 # --- 5b. SIGTERM while the server starts (loading the index and the models) --------------
 starting="citeqa-smoke-starting-$run_id"
 stop_during_startup() {
-    local deadline=$((SECONDS + 120))
     start_container "$starting" "$volume"
-    until "$engine" logs "$starting" 2>&1 | grep -q 'Waiting for application startup'; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "$starting never began its start-up"
-        sleep 0.2
-    done
+    wait_for_log "$starting" 'Waiting for application startup' "began its start-up"
     if curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
         say "   (start-up was already over: this stop tested a serving container)"
     fi
@@ -326,12 +331,8 @@ volumes+=("$fresh")
 "$engine" volume create "$fresh" >/dev/null
 third="citeqa-smoke-build-$run_id"
 stop_during_build() {
-    local deadline=$((SECONDS + 120))
     start_container "$third" "$fresh"
-    until "$engine" logs "$third" 2>&1 | grep -q 'building it from'; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "$third never started its index build"
-        sleep 0.2
-    done
+    wait_for_log "$third" 'building it from' "started its index build"
     sleep 2 # well inside `citeqa index build`: it loads spaCy and the embedding model first
     if "$engine" exec "$third" test -f /data/index/CURRENT 2>/dev/null; then
         fail "the index build finished before SIGTERM could be sent during it"
