@@ -73,6 +73,7 @@ class Chunk:
 
     @property
     def chunk_id(self) -> str:
+        """``doc_id#index``: unique in an index."""
         return f"{self.doc_id}#{self.index}"
 
 
@@ -124,6 +125,7 @@ class Passage:
 
     @property
     def chunk(self) -> Chunk:
+        """The chunk this passage was retrieved as."""
         return self.hit.chunk
 
 

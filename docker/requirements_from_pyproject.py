@@ -10,6 +10,7 @@ import tomllib
 
 
 def main(pyproject: str, out: str, *leave_out: str) -> None:
+    """Write the dependencies of ``pyproject`` to ``out``, leaving out the named packages."""
     with open(pyproject, "rb") as file:
         dependencies: list[str] = tomllib.load(file)["project"]["dependencies"]
     names = {name.lower().replace("_", "-") for name in leave_out}

@@ -60,6 +60,7 @@ def _contains(text: str, needle: str) -> bool:
 
 
 def passage_is_relevant(question: GoldQuestion, passage: RetrievedPassage) -> bool:
+    """True when the passage is from a gold document and holds a gold answer or the evidence."""
     if question.relevance and passage.doc_id not in question.relevance:
         return False
     if not question.answers and not question.evidence:
@@ -73,6 +74,7 @@ def _first(flags: list[bool]) -> int | None:
 
 
 def document_ranking(prediction: Prediction) -> list[str]:
+    """The documents of the retrieved passages, in first-seen order."""
     ranking: list[str] = []
     for passage in prediction.passages:
         if passage.doc_id not in ranking:

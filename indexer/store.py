@@ -85,6 +85,7 @@ class DocumentStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A connection whose block commits on success and rolls back on error."""
         connection = self._connection()
         with connection:
             yield connection
@@ -150,6 +151,7 @@ class DocumentStore:
             db.executemany("INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def delete_documents(self, doc_ids: Iterable[str]) -> int:
+        """Delete documents (their chunks and spans go with them); the number deleted."""
         with self.transaction() as db:
             cursor = db.executemany(
                 "DELETE FROM documents WHERE doc_id = ?", [(d,) for d in doc_ids]
@@ -159,10 +161,12 @@ class DocumentStore:
     # -- reads --------------------------------------------------------------------------
 
     def content_hashes(self) -> dict[str, str]:
+        """Each stored document's content hash, by id."""
         rows = self._connection().execute("SELECT doc_id, content_hash FROM documents")
         return dict(rows.fetchall())
 
     def count(self, table: str, kind: str | None = None) -> int:
+        """Rows in ``table`` (documents, chunks or spans), of one ``kind`` if given."""
         if table not in {"documents", "chunks", "spans"}:
             raise ValueError(f"unknown table {table}")
         sql = f"SELECT COUNT(*) FROM {table}" + (" WHERE kind = ?" if kind else "")

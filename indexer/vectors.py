@@ -43,6 +43,7 @@ def write_vector_index(index: Any, path: Path, expected: int) -> None:
 
 
 def read_vector_index(path: Path) -> Any:
+    """Read a FAISS index, or raise IndexCorruptError saying how to rebuild."""
     if not path.exists():
         raise IndexCorruptError(f"{path} is missing; rebuild with `citeqa index build`")
     try:

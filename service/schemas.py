@@ -69,6 +69,7 @@ class QueryFilters(BaseModel):
         return self
 
     def to_filters(self) -> Filters:
+        """The retrieval filters this request asks for (publishers compared case-blind)."""
         return Filters(
             frozenset(s.casefold() for s in self.sources), self.published_from, self.published_to
         )
@@ -114,6 +115,7 @@ class CitationPublic(SourcePublic, _DocumentId):
 
     @classmethod
     def of(cls, citation: Citation) -> CitationPublic:
+        """The public form of a citation."""
         return cls(**citation.__dict__)
 
 
@@ -126,6 +128,7 @@ class AnswerPublic(BaseModel):
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerPublic:
+        """The public form of an answer."""
         return cls(
             text=answer.text,
             confidence=answer.confidence,
@@ -166,6 +169,7 @@ class QueryResponse(BaseModel):
 
     @classmethod
     def of(cls, result: QueryResult, documents: dict[str, Document]) -> QueryResponse:
+        """The public form of a query result."""
         return cls(
             question=result.question,
             question_type=result.question_type,
@@ -219,6 +223,7 @@ class DocumentCreate(BaseModel):
         return value
 
     def to_document(self) -> Document:
+        """The document to index (CRLF line ends become LF)."""
         return Document(
             doc_id=self.doc_id,
             text=self.text.replace("\r\n", "\n"),
@@ -235,6 +240,7 @@ class DocumentSummary(SourcePublic, _DocumentId):
 
     @classmethod
     def of(cls, document: Document, chunks: int) -> DocumentSummary:
+        """A document's summary: id, citation metadata and chunk count."""
         return cls(doc_id=document.doc_id, **document.source_fields(), chunks=chunks)
 
 
@@ -243,6 +249,7 @@ class DocumentPublic(DocumentSummary):
 
     @classmethod
     def of(cls, document: Document, chunks: int) -> DocumentPublic:
+        """A document with its full text."""
         return cls(
             doc_id=document.doc_id, **document.source_fields(), chunks=chunks, text=document.text
         )

@@ -51,6 +51,7 @@ class _Group:
 
 
 def citation_for(index: Index, candidate: Candidate) -> Citation:
+    """The citation of a candidate answer: its span and sentence in its document."""
     sentence = candidate.sentence
     return Citation.of(
         index.documents[candidate.doc_id],

@@ -66,6 +66,7 @@ class SpanExtractor:
     def extract(
         self, question: str, question_type: QuestionType, passages: Sequence[Passage]
     ) -> list[Candidate]:
+        """Candidate answers of the expected type from the passages' best sentences."""
         sentences = top_sentences(passages)
         if question_type.wants_sentence:
             return [self._sentence_candidate(s) for s in sentences]

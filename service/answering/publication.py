@@ -21,6 +21,7 @@ _PUBLICATION = re.compile(
 
 
 def asks_publication_date(question: str) -> bool:
+    """True for "when was ... published" and its variants."""
     return bool(_PUBLICATION.search(question))
 
 

@@ -45,7 +45,8 @@ class SpanReading(Protocol):
         spans_per_context: int = 3,
         stride: int = 128,
         prefer: Callable[[str], bool] | None = None,
-    ) -> list[ReaderSpan]: ...
+    ) -> list[ReaderSpan]:
+        """The best spans of each context, with their scores against the no-answer score."""
 
 
 def confidence(margin: float) -> float:
@@ -107,6 +108,7 @@ class ReaderExtractor:
     def extract(
         self, question: str, question_type: QuestionType, passages: Sequence[Passage]
     ) -> list[Candidate]:
+        """Candidate answers read by the span reader from the top passages."""
         read = list(passages[: self.passages])
         if not read:
             return []

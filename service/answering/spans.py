@@ -35,6 +35,7 @@ def _grow_possessive(span: Span, noun_chunks: list[Span], text: str) -> Span:
 
 
 def cause_clauses(sentence: ScoredSentence) -> list[Span]:
+    """Clauses that give a reason ("because ...", "to ...") inside the sentence."""
     spans = []
     for match in _CAUSE.finditer(sentence.text):
         clause = match.group(0).rstrip(' ,”"')

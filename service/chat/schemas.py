@@ -68,6 +68,7 @@ class ChatCompletionRequest(BaseModel):
         return self
 
     def user_messages(self) -> list[str]:
+        """The text of every user message, in order."""
         return [message.text() for message in self.messages if message.role == "user"]
 
 
@@ -92,6 +93,7 @@ class ChatCitations(QueryResponse):
     def of_result(
         cls, result: QueryResult, documents: dict[str, Document], retrieval_query: str
     ) -> ChatCitations:
+        """The query response's citations for a chat answer, with the query that was searched."""
         response = QueryResponse.of(result, documents)
         return cls(**response.model_dump(), retrieval_query=retrieval_query)
 

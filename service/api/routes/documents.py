@@ -26,6 +26,7 @@ DocIdPath = Annotated[str, Path(pattern=DOC_ID_PATTERN.pattern, max_length=128)]
 
 @router.get("", response_model=DocumentsPublic, responses=error_responses(503))
 def list_documents(state: StateDep) -> DocumentsPublic:
+    """List the indexed documents with their citation metadata and chunk counts."""
     with state.serving() as engine:
         counts = engine.index.chunk_counts
         documents = sorted(engine.index.documents.values(), key=lambda d: d.doc_id)
@@ -35,6 +36,7 @@ def list_documents(state: StateDep) -> DocumentsPublic:
 
 @router.get("/{doc_id}", response_model=DocumentPublic, responses=error_responses(404, 422, 503))
 def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
+    """One document: its full text and citation metadata, so any cited span can be checked."""
     with state.serving() as engine:
         document = engine.index.documents.get(doc_id)
         chunks = engine.index.chunk_counts.get(doc_id, 0)
@@ -73,6 +75,7 @@ def put_document(body: DocumentCreate, state: StateDep) -> DocumentWriteResult:
     responses=error_responses(401, 404, 422, 503, 507),
 )
 def delete_document(doc_id: DocIdPath, state: StateDep) -> DocumentWriteResult:
+    """Delete a document; the index is rewritten as a new generation and served at once."""
     report = state.delete_documents([doc_id])
     return DocumentWriteResult(
         doc_id=doc_id,
