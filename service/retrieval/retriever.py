@@ -20,6 +20,7 @@ from indexer.index import Index
 from service.retrieval.dedup import facts, group_near_duplicates, minhash
 from service.retrieval.hybrid import HybridSearch, SearchMode
 from service.retrieval.lexicon import Lexicon
+from service.retrieval.overlap import join_overlaps
 
 SENTENCE_DENSE_WEIGHT = 0.6
 PASSAGE_DENSE_WEIGHT = 0.45
@@ -36,6 +37,7 @@ class Filters:
     published_to: date | None = None
 
     def accepts(self, document: Document) -> bool:
+        """True when the document matches every filter that is set."""
         if self.sources and (document.source or "").casefold() not in self.sources:
             return False
         if self.published_from or self.published_to:
@@ -50,6 +52,7 @@ class Filters:
 
     @property
     def active(self) -> bool:
+        """True when any filter is set."""
         return bool(self.sources or self.published_from or self.published_to)
 
 
@@ -85,6 +88,7 @@ class Retriever:
         filters: Filters | None = None,
         options: RetrievalOptions | None = None,
     ) -> list[Passage]:
+        """The ``top_k`` best passages for the question, re-scored, filtered and de-duplicated."""
         options = options or RetrievalOptions()
         filters = filters or Filters()
         pool = options.candidates * (5 if filters.active else 1)
@@ -100,6 +104,7 @@ class Retriever:
             passages.sort(key=lambda p: -p.score)
         if options.dedup:
             passages = self._collapse(passages, top_k)
+            passages = join_overlaps(passages, top_k, lambda d: self.index.documents[d].text)
         return passages[:top_k]
 
     def _score(self, hit: Hit, query: Vectors, terms: list[str], rescore: bool) -> Passage:
