@@ -106,6 +106,7 @@ class Settings(BaseSettings):
         return self
 
     def resolved_embedding_model(self) -> str:
+        """The embedding model's path: the configured one, else the packaged MiniLM."""
         return self.embedding_model or default_embedding_model()
 
     def resolved_abstain_threshold(self, neural: bool) -> float:
@@ -115,9 +116,11 @@ class Settings(BaseSettings):
         return READER_ABSTAIN_THRESHOLD if neural else EXTRACTOR_ABSTAIN_THRESHOLD
 
     def resolved_model_cache_dir(self) -> Path:
+        """Where exported models are cached: the configured folder, else beside the index."""
         return self.model_cache_dir or self.index_dir.resolve().parent / "model-cache"
 
     def resolved_reader_model(self) -> Path:
+        """The span reader's folder: the configured one, else the one shipped with citeqa."""
         return Path(self.reader_model) if self.reader_model else packaged_reader_path()
 
 

@@ -56,6 +56,7 @@ class Annotator:
         self._batch_size = batch_size
 
     def annotate(self, text: str, paragraphs: list[Span]) -> Annotations:
+        """Sentences, entities and noun chunks of one document."""
         return next(self.annotate_many([(text, paragraphs)]))
 
     def annotate_many(self, documents: Sequence[tuple[str, list[Span]]]) -> Iterator[Annotations]:

@@ -86,6 +86,7 @@ class Embedder:
     def encode_documents(
         self, texts: list[str], show_progress: bool = False, batch_size: int | None = None
     ) -> Vectors:
+        """Unit-length vectors of passages, one row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = self.model.encode(
@@ -126,6 +127,7 @@ class Embedder:
         return True
 
     def encode_query(self, text: str) -> Vectors:
+        """The unit-length vector of one question."""
         if self._query_encoder is not None:
             return self._query_encoder.encode(text)
         vectors = self.model.encode(

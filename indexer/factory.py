@@ -14,12 +14,14 @@ from indexer.writer import IndexWriter
 
 
 def make_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings name."""
     return Embedder(settings.resolved_embedding_model(), settings.embedding_batch_size)
 
 
 def make_processor(
     settings: Settings, embedder: Embedder | None = None, workers: int | None = None
 ) -> DocumentProcessor:
+    """The document processor (cleaning, annotation, chunking, embedding) the settings describe."""
     embedder = embedder or make_embedder(settings)
     chunker = Chunker(
         embedder.count_tokens, settings.chunk_size_tokens, settings.chunk_overlap_tokens
@@ -36,6 +38,7 @@ def make_writer(
     processor: DocumentProcessor | None = None,
     show_progress: bool = False,
 ) -> IndexWriter:
+    """The index writer for the settings' index folder."""
     return IndexWriter(
         index_dir or settings.index_dir,
         processor or make_processor(settings),

@@ -42,11 +42,13 @@ class Manifest(BaseModel):
     content_hashes: dict[str, str]
 
     def write(self, folder: Path) -> None:
+        """Write ``manifest.json`` into a generation folder."""
         path = folder / MANIFEST_NAME
         path.write_text(self.model_dump_json(indent=2))
 
     @classmethod
     def read(cls, folder: Path) -> Manifest:
+        """Read a generation's manifest; a missing or damaged one raises IndexCorruptError."""
         path = folder / MANIFEST_NAME
         try:
             return cls.model_validate_json(path.read_text())

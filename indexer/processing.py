@@ -84,6 +84,7 @@ class DocumentProcessor:
     def process(
         self, documents: Sequence[Document], show_progress: bool = False
     ) -> list[ProcessedDocument]:
+        """Clean, annotate, chunk and embed the documents, side by side on every core."""
         from tqdm import tqdm
 
         prepared = [self._prepare(d) for d in documents]

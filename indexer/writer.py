@@ -59,6 +59,7 @@ class BuildReport:
 
     @property
     def changed(self) -> bool:
+        """True when the write added, replaced or deleted anything."""
         return bool(self.added or self.replaced or self.deleted)
 
 
@@ -98,14 +99,17 @@ class IndexWriter:
         return self._write(report, loaded.documents, [], fresh=True)
 
     def add(self, paths: Sequence[Path]) -> BuildReport:
+        """Add or replace the documents read from files or folders."""
         loaded = load_paths(paths)
         report = BuildReport(skipped=list(loaded.skipped))
         return self._write(report, loaded.documents, [], fresh=False)
 
     def add_documents(self, documents: Sequence[Document]) -> BuildReport:
+        """Add or replace documents given in memory."""
         return self._write(BuildReport(), list(documents), [], fresh=False)
 
     def delete(self, doc_ids: Sequence[str]) -> BuildReport:
+        """Delete documents by id."""
         return self._write(BuildReport(), [], list(doc_ids), fresh=False)
 
     def collect_garbage(self, timeout_s: float | None = None) -> list[Path]:

@@ -55,6 +55,7 @@ def _threaded_encode(embedder: Embedder, groups: list[list[str]], workers: int) 
 
 
 def main() -> None:
+    """Time index builds against the raw encoder and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=Path("seeds"))
     parser.add_argument("--squad", type=Path, help="Index a SQuAD JSON's paragraphs instead.")
