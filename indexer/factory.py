@@ -14,7 +14,12 @@ from indexer.writer import IndexWriter
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    return Embedder(settings.resolved_embedding_model(), settings.embedding_batch_size)
+    return Embedder(
+        settings.resolved_embedding_model(),
+        settings.embedding_batch_size,
+        backend=settings.embed_backend,
+        cache_dir=settings.resolved_model_cache_dir(),
+    )
 
 
 def make_processor(

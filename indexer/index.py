@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from citeqa.types import Chunk, Hit
-from indexer.embedding import Embedder, Vectors
+from indexer.embedding import Embedder, Vectors, numeric_family
 from indexer.errors import IndexCorruptError, IndexMismatchError
 from indexer.generations import current_generation
 from indexer.lexical import LexicalIndex
@@ -60,6 +60,20 @@ def check_compatible(manifest: Manifest, embedder: Embedder | None, folder: Path
             f"dimensions) but the configured model is {embedder.name!r} ({embedder.dimension} "
             "dimensions); set CITEQA_EMBEDDING_MODEL to the model it was built with, or rebuild "
             "with `citeqa index build`"
+        )
+    if manifest.embed_weights and manifest.embed_weights != embedder.weights_hash:
+        raise IndexMismatchError(
+            f"{folder} was built with other weights of {manifest.model_name!r} (hash "
+            f"{manifest.embed_weights}, the configured model's is {embedder.weights_hash}); "
+            "set CITEQA_EMBEDDING_MODEL to the model it was built with, or rebuild with "
+            "`citeqa index build`"
+        )
+    if numeric_family(manifest.embed_backend) != numeric_family(embedder.backend):
+        raise IndexMismatchError(
+            f"{folder} was built with the {manifest.embed_backend} embedding backend, whose "
+            f"vectors differ from the configured {embedder.backend} backend's; set "
+            f"CITEQA_EMBED_BACKEND={manifest.embed_backend}, or rebuild with "
+            "`citeqa index build`"
         )
 
 

@@ -24,6 +24,12 @@ class Manifest(BaseModel):
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
     model_name: str
     dimension: int
+    # How the vectors were made (indexer/embedding.py); manifests from before backends
+    # existed were all built with torch.
+    embed_backend: str = "torch"
+    # A hash of the model's weight files, and of the ONNX export used (None on torch).
+    embed_weights: str | None = None
+    embed_export: str | None = None
     faiss_index_type: str
     chunker: ChunkerSettings
     documents: int

@@ -21,7 +21,7 @@ from indexer.chunking import Chunker, sentences_within
 from indexer.cleaning import classify_lines, content_blocks, paragraphs
 from indexer.embedding import Embedder, Vectors
 from indexer.metadata import extract_metadata, with_metadata
-from indexer.parallel import SlicedEncoder, torch_threads
+from indexer.parallel import SlicedEncoder
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -93,7 +93,7 @@ class DocumentProcessor:
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="citeqa-index")
         encoder = SlicedEncoder(pool, self.embedder, self.workers, bar.update)
         try:
-            with torch_threads(1) if self.workers > 1 else nullcontext():
+            with self.embedder.single_threaded() if self.workers > 1 else nullcontext():
                 # spaCy first: the pool takes tasks in order, and one thread streams it
                 # while the others take the chunk slices.
                 annotating = pool.submit(self._annotate_and_queue, prepared, encoder, bar)

@@ -125,7 +125,8 @@ class IndexWriter:
         with writer_lock(self.index_dir, self.lock_timeout_s):
             collect_garbage(self.index_dir, self.generations_to_keep)
             previous = self._previous_generation()
-            if previous is not None:
+            if previous is not None and not fresh:
+                # A fresh build replaces every vector, so it may change model or backend.
                 check_compatible(Manifest.read(previous), self.embedder, previous)
             existing = {} if previous is None or fresh else self._hashes(previous)
             missing = [d for d in deletions if d not in existing]
@@ -247,6 +248,9 @@ class IndexWriter:
             generation=number,
             model_name=self.embedder.name,
             dimension=dimension,
+            embed_backend=self.embedder.backend,
+            embed_weights=self.embedder.weights_hash,
+            embed_export=self.embedder.export_hash,
             faiss_index_type=self.faiss_index_type,
             chunker=ChunkerSettings(
                 chunk_size_tokens=chunker.chunk_size, chunk_overlap_tokens=chunker.chunk_overlap

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import query_encoder
+from indexer import onnx_export
 from indexer.embedding import Embedder
 from indexer.query_encoder import OnnxQueryEncoder, QueryEncoderError
 
@@ -44,7 +44,7 @@ def test_the_export_is_made_once_and_reused(
     def no_export(*_: object) -> None:
         raise AssertionError("exported again")
 
-    monkeypatch.setattr(query_encoder, "_export", no_export)
+    monkeypatch.setattr(onnx_export, "_export", no_export)
     again = OnnxQueryEncoder(embedder.model, Path(embedder.model_path), cache_dir)
 
     assert again.path == encoder.path and again.path.stat().st_mtime_ns == exported
@@ -54,7 +54,7 @@ def test_the_export_is_made_once_and_reused(
 def test_a_mismatching_export_is_refused_and_torch_kept(
     embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(query_encoder, "TOLERANCE", -1.0)  # nothing can match
+    monkeypatch.setattr(onnx_export, "TOLERANCE", -1.0)  # nothing can match
 
     with pytest.raises(QueryEncoderError, match="CITEQA_QUERY_ENCODER=torch"):
         OnnxQueryEncoder(embedder.model, Path(embedder.model_path), tmp_path)
