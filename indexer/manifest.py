@@ -30,6 +30,9 @@ class Manifest(BaseModel):
     # A hash of the model's weight files, and of the ONNX export used (None on torch).
     embed_weights: str | None = None
     embed_export: str | None = None
+    # Whether every document has named entities and noun chunks (the model-free extractor
+    # reads them), or sentences alone.
+    entities: bool = True
     faiss_index_type: str
     chunker: ChunkerSettings
     documents: int

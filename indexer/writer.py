@@ -166,7 +166,10 @@ class IndexWriter:
                             item.sentence_vectors,
                         )
 
-            manifest = self._write_generation(None if fresh else previous, mutate, number)
+            entities = self.processor.annotator.entities and (
+                fresh or previous is None or Manifest.read(previous).entities
+            )
+            manifest = self._write_generation(None if fresh else previous, mutate, number, entities)
             report.documents, report.chunks = manifest.documents, manifest.chunks
             report.generation = manifest.generation
         report.seconds = time.perf_counter() - started
@@ -201,7 +204,11 @@ class IndexWriter:
         return todo
 
     def _write_generation(
-        self, base: Path | None, mutate: Callable[[DocumentStore], None], number: int
+        self,
+        base: Path | None,
+        mutate: Callable[[DocumentStore], None],
+        number: int,
+        entities: bool = True,
     ) -> Manifest:
         self.checkpoint("before-temp")
         temp = new_temp_folder(self.index_dir)
@@ -211,7 +218,7 @@ class IndexWriter:
             store = DocumentStore(temp / STORE_NAME)
             try:
                 mutate(store)
-                manifest = self._derive(store, temp, number)
+                manifest = self._derive(store, temp, number, entities)
             finally:
                 store.close()
             # Re-read everything just written; a short write fails here, not in production.
@@ -231,7 +238,9 @@ class IndexWriter:
         collect_garbage(self.index_dir, self.generations_to_keep)
         return manifest
 
-    def _derive(self, store: DocumentStore, folder: Path, number: int) -> Manifest:
+    def _derive(
+        self, store: DocumentStore, folder: Path, number: int, entities: bool = True
+    ) -> Manifest:
         texts: list[str] = []
         blobs: list[bytes] = []
         for chunk, blob in store.iter_chunks():
@@ -251,6 +260,7 @@ class IndexWriter:
             embed_backend=self.embedder.backend,
             embed_weights=self.embedder.weights_hash,
             embed_export=self.embedder.export_hash,
+            entities=entities,
             faiss_index_type=self.faiss_index_type,
             chunker=ChunkerSettings(
                 chunk_size_tokens=chunker.chunk_size, chunk_overlap_tokens=chunker.chunk_overlap

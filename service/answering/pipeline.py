@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from service.answering.question import classify_question
 from service.answering.reader_extractor import ALTERNATIVE_RATIO as READER_ALTERNATIVE_RATIO
 from service.answering.reader_extractor import ReaderExtractor, SpanReading
 from service.retrieval.retriever import Filters, Passage, RetrievalOptions, Retriever
+
+log = logging.getLogger("citeqa")
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,13 @@ class QueryEngine:
         self.alternative_ratio = (
             READER_ALTERNATIVE_RATIO if reader is not None else EXTRACTOR_ALTERNATIVE_RATIO
         )
+        if reader is None and not index.manifest.entities:
+            log.warning(
+                "%s was built for the span reader, without named entities or noun chunks: "
+                "the model-free extractor answers with numbers and clauses only; rebuild "
+                "with CITEQA_INDEX_ENTITIES=true to use it",
+                index.folder,
+            )
 
     def answer(
         self,
