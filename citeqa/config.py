@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     # ONNX export, torch's vectors to 2e-7) or "onnx-int8" (per-channel int8). Exports are
     # made once into the model cache. An index records its backend; torch and onnx indexes
     # are interchangeable, onnx-int8 ones are not (eval/RESULTS.md, "Embedding backends").
-    embed_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
     # With the torch backend, how the service embeds questions: "onnx" runs the fp32 export
     # (checked against torch's vectors at start) in a third of torch's time.
     query_encoder: Literal["onnx", "torch"] = "onnx"
@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     # Whether a build stores named entities and noun chunks (spaCy's parser and NER) or
     # sentences alone (its sentence recogniser, a thirteenth of the time). Only the
     # model-free extractor reads them; unset means "when CITEQA_READER=none".
-    index_entities: bool | None = True
+    index_entities: bool | None = None
     # "neural": the trained span reader picks answers; "none": the model-free extractor.
     reader: Literal["neural", "none"] = "neural"
     # A folder made by `citeqa reader export` (or a Hugging Face QA checkpoint); empty means

@@ -150,13 +150,16 @@ class Embedder:
 
     def _load_onnx(self, cache_dir: Path) -> OnnxEncoder:
         from indexer import onnx_export
-        from indexer.onnx_encoder import OnnxEncoder
+        from indexer.onnx_encoder import ALONE, TOKEN_BUDGET, OnnxEncoder
 
         folder = Path(self.model_path)
         precision: onnx_export.Precision = "int8" if self.backend == "onnx-int8" else "fp32"
 
+        budget = ALONE if precision == "int8" else TOKEN_BUDGET
+
         def open_export(path: Path, threads: int = 1) -> OnnxEncoder:
-            return OnnxEncoder(path, folder / "tokenizer.json", self.max_tokens, threads)
+            tokenizer = folder / "tokenizer.json"
+            return OnnxEncoder(path, tokenizer, self.max_tokens, threads, budget)
 
         def probe(path: Path, texts: list[str]) -> Vectors:
             return open_export(path).encode(texts)

@@ -82,10 +82,9 @@ def _raw_encode(embedder: Embedder, texts: list[str], cores: int) -> float:
     from indexer.onnx_encoder import OnnxEncoder
 
     assert embedder._onnx is not None
-    folder = Path(embedder.model_path)
-    encoder = OnnxEncoder(
-        embedder._onnx.path, folder / "tokenizer.json", embedder.max_tokens, cores
-    )
+    current = embedder._onnx
+    tokenizer = Path(embedder.model_path) / "tokenizer.json"
+    encoder = OnnxEncoder(current.path, tokenizer, embedder.max_tokens, cores, current.token_budget)
     encoder.encode(texts[:16])
     return _timed(lambda: encoder.encode(texts, embedder.batch_size))
 
