@@ -18,6 +18,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,6 +42,7 @@ class ExportError(RuntimeError):
     """An export does not reproduce the torch model's vectors."""
 
 
+@lru_cache(maxsize=8)  # 90 MB read once per process, not once per use
 def weights_key(model_path: Path) -> str:
     """A short hash of the model's weight files: a new model gets a new export."""
     digest = hashlib.sha256()
