@@ -59,7 +59,7 @@ def measure_queries(
         "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
         "recall@1": at1 / len(questions),
         "recall@5": at5 / len(questions),
-        "distinct@5": statistics.mean(len(_distinct(search(q), 5)) for q, _ in questions[:50]),
+        "distinct@5": statistics.mean(len(set(search(q)[:5])) for q, _ in questions[:50]),
     }
 
 
