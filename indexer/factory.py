@@ -15,7 +15,12 @@ from indexer.writer import IndexWriter
 
 def make_embedder(settings: Settings) -> Embedder:
     """The embedder the settings name."""
-    return Embedder(settings.resolved_embedding_model(), settings.embedding_batch_size)
+    return Embedder(
+        settings.resolved_embedding_model(),
+        settings.embedding_batch_size,
+        backend=settings.embed_backend,
+        cache_dir=settings.resolved_model_cache_dir(),
+    )
 
 
 def make_processor(
@@ -27,9 +32,8 @@ def make_processor(
         embedder.count_tokens, settings.chunk_size_tokens, settings.chunk_overlap_tokens
     )
     workers = workers or settings.index_workers or default_workers()
-    return DocumentProcessor(
-        embedder, Annotator(load_spacy(settings.spacy_model)), chunker, workers
-    )
+    nlp = load_spacy(settings.spacy_model, settings.resolved_index_entities())
+    return DocumentProcessor(embedder, Annotator(nlp), chunker, workers)
 
 
 def make_writer(

@@ -34,6 +34,15 @@ class Manifest(BaseModel):
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
     model_name: str
     dimension: int
+    # How the vectors were made (indexer/embedding.py); manifests from before backends
+    # existed were all built with torch.
+    embed_backend: str = "torch"
+    # A hash of the model's weight files, and of the ONNX export used (None on torch).
+    embed_weights: str | None = None
+    embed_export: str | None = None
+    # Whether every document has named entities and noun chunks (the model-free extractor
+    # reads them), or sentences alone.
+    entities: bool = True
     faiss_index_type: IndexType
     chunker: ChunkerSettings
     documents: int
@@ -98,10 +107,26 @@ def check_compatible(manifest: Manifest, embedder: Embedder | None, folder: Path
         )
     if embedder is None:
         return
+    from indexer.embedding import numeric_family  # not at the top: embedding is heavy
+
     if manifest.model_name != embedder.name or manifest.dimension != embedder.dimension:
         raise IndexMismatchError(
             f"{folder} was built with model {manifest.model_name!r} ({manifest.dimension} "
             f"dimensions) but the configured model is {embedder.name!r} ({embedder.dimension} "
             "dimensions); set CITEQA_EMBEDDING_MODEL to the model it was built with, or rebuild "
             "with `citeqa index build`"
+        )
+    if manifest.embed_weights and manifest.embed_weights != embedder.weights_hash:
+        raise IndexMismatchError(
+            f"{folder} was built with other weights of {manifest.model_name!r} (hash "
+            f"{manifest.embed_weights}, the configured model's is {embedder.weights_hash}); "
+            "set CITEQA_EMBEDDING_MODEL to the model it was built with, or rebuild with "
+            "`citeqa index build`"
+        )
+    if numeric_family(manifest.embed_backend) != numeric_family(embedder.backend):
+        raise IndexMismatchError(
+            f"{folder} was built with the {manifest.embed_backend} embedding backend, whose "
+            f"vectors differ from the configured {embedder.backend} backend's; set "
+            f"CITEQA_EMBED_BACKEND={manifest.embed_backend}, or rebuild with "
+            "`citeqa index build`"
         )

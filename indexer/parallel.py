@@ -2,10 +2,11 @@
 
 On a small CPU torch's own intra-op threads scale poorly: here two of them encode about 1.6x
 faster than one, while two single-threaded encodes in parallel threads reach 2x, and
-spaCy's parser and NER release the GIL. So a build runs ``workers`` threads with torch at one
-thread each: one streams spaCy over the documents while the others embed chunks, and all of
-them embed sentences as soon as their documents are annotated. Measured with
-``python -m eval.bench.index_throughput``.
+spaCy's parser and NER release the GIL. ONNX Runtime does the same: one session with one
+intra-op thread, called from two threads at once (it releases the GIL), beat one call on two
+threads. So a build runs ``workers`` threads, each encode on one thread: one cleans, chunks
+and annotates the documents a group at a time while the others embed what it has queued.
+Measured with ``python -m eval.bench.index_throughput``.
 """
 
 from __future__ import annotations

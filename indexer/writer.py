@@ -142,7 +142,13 @@ class IndexWriter:
                 processed = self._process(report, todo)
                 number = next_generation_number(self.index_dir)
                 base = None if fresh else previous
-                manifest = self._write_generation(base, _changes(deletions, processed), number)
+                # Sentences alone (no entities) in any part make the whole generation so.
+                entities = self.processor.annotator.entities and (
+                    base is None or Manifest.read(base).entities
+                )
+                manifest = self._write_generation(
+                    base, _changes(deletions, processed), number, entities
+                )
             report.documents, report.chunks = manifest.documents, manifest.chunks
             report.generation = manifest.generation
         report.seconds = time.perf_counter() - started
@@ -160,11 +166,10 @@ class IndexWriter:
         Raises:
             IndexMismatchError: the live generation was built with another model or format.
         """
-        if previous is None:
+        # A fresh build replaces every vector, so it may change model or backend.
+        if previous is None or fresh:
             return {}
         check_compatible(Manifest.read(previous), self.embedder, previous)
-        if fresh:
-            return {}
         store = DocumentStore(previous / STORE_NAME, read_only=True)
         try:
             return store.content_hashes()
@@ -199,7 +204,11 @@ class IndexWriter:
         return processed
 
     def _write_generation(
-        self, base: Path | None, mutate: Callable[[DocumentStore], None], number: int
+        self,
+        base: Path | None,
+        mutate: Callable[[DocumentStore], None],
+        number: int,
+        entities: bool = True,
     ) -> Manifest:
         self.checkpoint("before-temp")
         temp = new_temp_folder(self.index_dir)
@@ -209,7 +218,7 @@ class IndexWriter:
             store = DocumentStore(temp / STORE_NAME)
             try:
                 mutate(store)
-                manifest = self._derive(store, temp, number)
+                manifest = self._derive(store, temp, number, entities)
             finally:
                 store.close()
             self._check_written(temp)
@@ -228,7 +237,9 @@ class IndexWriter:
         collect_garbage(self.index_dir, self.generations_to_keep)
         return manifest
 
-    def _derive(self, store: DocumentStore, folder: Path, number: int) -> Manifest:
+    def _derive(
+        self, store: DocumentStore, folder: Path, number: int, entities: bool = True
+    ) -> Manifest:
         texts: list[str] = []
         blobs: list[bytes] = []
         for chunk, blob in store.iter_chunks():
@@ -245,6 +256,10 @@ class IndexWriter:
             generation=number,
             model_name=self.embedder.name,
             dimension=dimension,
+            embed_backend=self.embedder.backend,
+            embed_weights=self.embedder.weights_hash,
+            embed_export=self.embedder.export_hash,
+            entities=entities,
             faiss_index_type=self.faiss_index_type,
             chunker=ChunkerSettings(
                 chunk_size_tokens=chunker.chunk_size, chunk_overlap_tokens=chunker.chunk_overlap

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -29,8 +30,25 @@ SEEDS = REPO / "seeds"
 API_KEY = "test-key-123"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One folder of ONNX exports for the session and every process it starts.
+
+    Without it each test's index would get its own model cache beside it, and each
+    `citeqa` subprocess would export and quantise the embedding model again.
+    """
+    folder = tmp_path_factory.mktemp("model-cache")
+    before = os.environ.get("CITEQA_MODEL_CACHE_DIR")
+    os.environ["CITEQA_MODEL_CACHE_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("CITEQA_MODEL_CACHE_DIR", None)
+    else:
+        os.environ["CITEQA_MODEL_CACHE_DIR"] = before
+
+
 @pytest.fixture(scope="session")
-def settings() -> Settings:
+def settings(model_cache: Path) -> Settings:  # noqa: ARG001 - needs the cache set first
     return Settings(_env_file=None)  # type: ignore[call-arg]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from service.answering.reader_extractor import ALTERNATIVE_RATIO as READER_ALTER
 from service.answering.reader_extractor import ReaderExtractor, SpanReading
 from service.errors import InvalidQuestionError
 from service.retrieval.retriever import Filters, RetrievalOptions, Retriever
+
+log = logging.getLogger("citeqa")
 
 
 class _Timer:
@@ -64,6 +67,13 @@ class QueryEngine:
         self.alternative_ratio = (
             READER_ALTERNATIVE_RATIO if reader is not None else EXTRACTOR_ALTERNATIVE_RATIO
         )
+        if reader is None and not self.index.manifest.entities:
+            log.warning(
+                "%s was built for the span reader, without named entities or noun chunks: "
+                "the model-free extractor answers with numbers and clauses only; rebuild "
+                "with CITEQA_INDEX_ENTITIES=true to use it",
+                self.index.folder,
+            )
 
     def answer(
         self,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import query_encoder
+from indexer import onnx_export
 from indexer.embedding import Embedder
 from indexer.errors import QueryEncoderError
 from indexer.query_encoder import OnnxQueryEncoder
@@ -22,6 +22,12 @@ QUESTIONS = [
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="module")
+def torch_embedder(embedder: Embedder) -> Embedder:
+    """The query encoder serves the torch backend (the ONNX ones embed questions themselves)."""
+    return embedder if embedder.backend == "torch" else Embedder(embedder.model_path)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +51,7 @@ def test_the_export_is_made_once_and_reused(
     def no_export(*_: object) -> None:
         raise AssertionError("exported again")
 
-    monkeypatch.setattr(query_encoder, "_export", no_export)
+    monkeypatch.setattr(onnx_export, "_export", no_export)
     again = OnnxQueryEncoder(embedder.model, Path(embedder.model_path), cache_dir)
 
     assert again.path == encoder.path and again.path.stat().st_mtime_ns == exported
@@ -53,20 +59,20 @@ def test_the_export_is_made_once_and_reused(
 
 
 def test_a_mismatching_export_is_refused_and_torch_kept(
-    embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    embedder: Embedder, torch_embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(query_encoder, "TOLERANCE", -1.0)  # nothing can match
+    monkeypatch.setattr(onnx_export, "TOLERANCE", -1.0)  # nothing can match
 
     with pytest.raises(QueryEncoderError, match="CITEQA_QUERY_ENCODER=torch"):
         OnnxQueryEncoder(embedder.model, Path(embedder.model_path), tmp_path)
-    assert embedder.use_onnx_queries(tmp_path) is False
+    assert torch_embedder.use_onnx_queries(tmp_path) is False
 
 
-def test_an_unwritable_cache_keeps_torch(embedder: Embedder, tmp_path: Path) -> None:
+def test_an_unwritable_cache_keeps_torch(torch_embedder: Embedder, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder should be", encoding="utf-8")
 
-    assert embedder.use_onnx_queries(blocker / "model-cache") is False
+    assert torch_embedder.use_onnx_queries(blocker / "model-cache") is False
 
 
 def test_a_damaged_export_is_made_again(

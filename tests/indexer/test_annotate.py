@@ -1,0 +1,61 @@
+"""Sentences alone (spaCy's senter) or with entities and noun chunks, as the reader needs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from citeqa.config import Settings
+from citeqa.types import Span
+from indexer.annotate import Annotator, load_spacy
+from indexer.embedding import Embedder
+from indexer.factory import make_processor, make_writer
+from indexer.generations import current_generation
+
+TEXT = "Mexico sent 26 prisoners to the US in August. The ministry said the report was false."
+SEED = sorted((Path(__file__).resolve().parents[2] / "seeds").glob("*.txt"))[0]
+
+
+@pytest.fixture(scope="module")
+def sentences_only(settings: Settings) -> Annotator:
+    return Annotator(load_spacy(settings.spacy_model, entities=False))
+
+
+@pytest.fixture(scope="module")
+def with_entities(settings: Settings) -> Annotator:
+    return Annotator(load_spacy(settings.spacy_model, entities=True))
+
+
+def test_senter_finds_the_parsers_sentences_without_entities(
+    sentences_only: Annotator, with_entities: Annotator
+) -> None:
+    alone = sentences_only.annotate(TEXT, [Span(0, len(TEXT))])
+    full = with_entities.annotate(TEXT, [Span(0, len(TEXT))])
+
+    assert not sentences_only.entities and with_entities.entities
+    assert alone.sentences == full.sentences and len(alone.sentences) == 2
+    assert alone.entities == [] and alone.noun_chunks == []
+    assert {TEXT[s.start : s.end] for s in full.entities} >= {"Mexico", "26", "August"}
+
+
+def test_entities_are_built_for_the_model_free_extractor_only() -> None:
+    assert Settings(_env_file=None).resolved_index_entities() is False  # type: ignore[call-arg]
+    none = Settings(_env_file=None, reader="none")  # type: ignore[call-arg]
+    assert none.resolved_index_entities() is True
+    forced = Settings(_env_file=None, index_entities=True)  # type: ignore[call-arg]
+    assert forced.resolved_index_entities() is True
+
+
+def test_the_manifest_says_whether_entities_are_there(
+    settings: Settings, embedder: Embedder, tmp_path: Path
+) -> None:
+    for entities in (False, True):
+        chosen = settings.model_copy(update={"index_entities": entities})
+        index_dir = tmp_path / f"index-{entities}"
+        processor = make_processor(chosen, embedder, workers=1)
+        make_writer(chosen, index_dir, processor).build([SEED])
+        manifest = json.loads((current_generation(index_dir) / "manifest.json").read_text())
+
+        assert manifest["entities"] is entities
