@@ -61,6 +61,8 @@ class RetrievalOptions:
     mode: SearchMode = "hybrid"
     rescore: bool = True
     dedup: bool = True
+    # With dedup: overlapping chunks of one document that both rank become one passage.
+    join_overlaps: bool = True
     candidates: int = 40
 
 
@@ -104,7 +106,8 @@ class Retriever:
             passages.sort(key=lambda p: -p.score)
         if options.dedup:
             passages = self._collapse(passages, top_k)
-            passages = join_overlaps(passages, top_k, lambda d: self.index.documents[d].text)
+            if options.join_overlaps:
+                passages = join_overlaps(passages, top_k, lambda d: self.index.documents[d].text)
         return passages[:top_k]
 
     def _score(self, hit: Hit, query: Vectors, terms: list[str], rescore: bool) -> Passage:
