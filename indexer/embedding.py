@@ -169,28 +169,15 @@ class Embedder:
                 folder, cache_dir, precision, lambda: self.model, probe
             )
 
-        path = ensure()
-        try:
-            encoder = open_export(path)
-        except Exception as error:  # ONNX Runtime's load errors derive from Exception only
-            # A damaged cached export (a copy cut short, a disk error) is made again once.
-            log.warning("embedder: %s is unreadable (%s); exporting it again", path, error)
-            path.unlink(missing_ok=True)
-            path = ensure()
-            encoder = open_export(path)
+        path, encoder = onnx_export.open_export(ensure, open_export, "embedder")
         self.export_hash = onnx_export.file_hash(path)
         return encoder
-
-    @property
-    def tokenizer(self) -> Any:
-        """The model's tokenizer (chunk sizes are counted in its tokens)."""
-        return self.model.tokenizer
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text`` (without [CLS]/[SEP])."""
         if self._counter is not None:
             return len(self._counter.encode(text, add_special_tokens=False).ids)
-        return len(self.tokenizer.tokenize(text))
+        return len(self.model.tokenizer.tokenize(text))
 
     def encode_documents(
         self, texts: list[str], show_progress: bool = False, batch_size: int | None = None

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("citeqa")
 Precision = Literal["fp32", "int8"]
+Opened = TypeVar("Opened")
 # Largest difference from torch's vectors that still counts as the same model (fp32).
 TOLERANCE = 1e-4
 # Least cosine to torch's vectors an int8 export must keep on the probes: per-channel int8
@@ -104,6 +105,24 @@ def ensure_export(
         _publish(target, lambda scratch: _quantize(fp32, scratch))
         _check(target, np.asarray(encode(target, list(PROBES))), expected, "int8")
     return target
+
+
+def open_export(
+    ensure: Callable[[], Path], open_: Callable[[Path], Opened], what: str
+) -> tuple[Path, Opened]:
+    """Make the export if needed and open it; a damaged cached file is made again once.
+
+    ``ensure`` returns the export's path (making it when missing); ``open_`` loads it.
+    """
+    path = ensure()
+    try:
+        return path, open_(path)
+    except Exception as error:  # ONNX Runtime's load errors derive from Exception only
+        # A damaged cached export (a copy cut short, a disk error) is made again once.
+        log.warning("%s: %s is unreadable (%s); exporting it again", what, path, error)
+        path.unlink(missing_ok=True)
+        path = ensure()
+        return path, open_(path)
 
 
 def _check(path: Path, got: Any, expected: Any, precision: Precision) -> None:

@@ -13,7 +13,6 @@ index built with torch is always searched with the same vectors.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +26,6 @@ from indexer.onnx_encoder import OnnxEncoder
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-log = logging.getLogger("citeqa")
 Vectors = npt.NDArray[np.float32]
 
 
@@ -51,17 +49,9 @@ class OnnxQueryEncoder:
         self._threads = threads
         self._model_path = model_path
         try:
-            self.path = self._ensure(model, cache_dir)
-            try:
-                self._encoder = self._open()
-            except Exception as error:  # ONNX Runtime's load errors derive from Exception only
-                # A damaged cached export (a copy cut short, a disk error) is made again once.
-                log.warning(
-                    "query encoder: %s is unreadable (%s); exporting it again", self.path, error
-                )
-                self.path.unlink(missing_ok=True)
-                self.path = self._ensure(model, cache_dir)
-                self._encoder = self._open()
+            self.path, self._encoder = onnx_export.open_export(
+                lambda: self._ensure(model, cache_dir), self._open, "query encoder"
+            )
         except onnx_export.ExportError as error:
             raise QueryEncoderError(str(error)) from error
         self._check_against(model)
@@ -74,9 +64,9 @@ class OnnxQueryEncoder:
 
         return onnx_export.ensure_export(self._model_path, cache_dir, "fp32", lambda: model, encode)
 
-    def _open(self) -> OnnxEncoder:
+    def _open(self, path: Path) -> OnnxEncoder:
         return OnnxEncoder(
-            self.path, self._model_path / "tokenizer.json", self.max_tokens, self._threads
+            path, self._model_path / "tokenizer.json", self.max_tokens, self._threads
         )
 
     def encode(self, text: str) -> Vectors:
