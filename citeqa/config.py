@@ -10,7 +10,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from citeqa.errors import SettingsError
-from citeqa.types import IndexType, WriteStep
+from citeqa.types import WriteStep
 
 
 def default_embedding_model() -> str:
@@ -72,7 +72,15 @@ class Settings(BaseSettings):
 
     chunk_size_tokens: int = Field(default=200, ge=16, le=256)
     chunk_overlap_tokens: int = Field(default=40, ge=0, le=128)
-    faiss_index_type: IndexType = "flat"
+    # A FAISS factory string ("Flat", "HNSW32", "IVF4096,SQ8", ...) for every segment, or
+    # "auto": each segment's index is chosen by its size (indexer/vectors.py).
+    faiss_index: str = "auto"
+    # A build writes a segment every this many chunks, so its memory does not grow with the
+    # corpus; segments of similar size are merged `segment_merge_factor` at a time, up to
+    # `segment_max_chunks` chunks (see indexer/merging.py).
+    segment_chunks: int = Field(default=25_000, ge=100)
+    segment_merge_factor: int = Field(default=10, ge=2, le=100)
+    segment_max_chunks: int = Field(default=250_000, ge=1000)
     generations_to_keep: int = Field(default=2, ge=1, le=100)
     # A second writer (say `citeqa index add` beside a server's own write) waits this long.
     writer_lock_timeout_s: float = Field(default=600.0, ge=0.0)
@@ -101,12 +109,12 @@ class Settings(BaseSettings):
     abstain_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
     # Before pydantic's own check, so the message names the variable.
-    @field_validator("faiss_index_type", mode="before")
+    @field_validator("faiss_index", mode="before")
     @classmethod
-    def _known_index_type(cls, value: object) -> object:
-        if value not in ("flat", "hnsw"):
-            raise ValueError("CITEQA_FAISS_INDEX_TYPE must be 'flat' (exact) or 'hnsw'")
-        return value
+    def _known_factory(cls, value: object) -> object:
+        from indexer.vectors import check_factory  # faiss is only needed when it is set
+
+        return check_factory(str(value)) if value is not None else value
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

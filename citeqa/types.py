@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, fields
 from typing import Literal
 
 # The steps of an index write, in order; CITEQA_FAULT_AT can stop a writer at any of them.
-WriteStep = Literal["before-temp", "during-copy", "after-rename", "before-current", "after-current"]
-# FAISS index kinds: exact inner product, or an approximate HNSW graph.
-IndexType = Literal["flat", "hnsw"]
+WriteStep = Literal[
+    "before-temp", "during-write", "after-rename", "before-current", "after-current"
+]
 # What a question asks for, from its wh-phrase (service/answering/question.py).
 QuestionKind = Literal[
     "who", "when", "where", "how_many", "how_much", "which", "what", "why", "how", "other"
@@ -87,6 +87,8 @@ class Hit:
     bm25_score: float | None = None
     dense_rank: int | None = None
     bm25_rank: int | None = None
+    # The chunk's position in the index it was found in (-1: made outside any index).
+    position: int = -1
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from citeqa.config import Settings
 from indexer.annotate import Annotator, load_spacy
 from indexer.chunking import Chunker
 from indexer.embedding import Embedder
+from indexer.merging import MergePolicy
 from indexer.parallel import default_workers
 from indexer.processing import DocumentProcessor
 from indexer.writer import IndexWriter
@@ -46,7 +47,11 @@ def make_writer(
     return IndexWriter(
         index_dir or settings.index_dir,
         processor or make_processor(settings),
-        faiss_index_type=settings.faiss_index_type,
+        faiss_index=settings.faiss_index,
+        segment_chunks=settings.segment_chunks,
+        merge_policy=MergePolicy(
+            factor=settings.segment_merge_factor, largest=settings.segment_max_chunks
+        ),
         generations_to_keep=settings.generations_to_keep,
         show_progress=show_progress,
         fault_step=settings.fault_at,

@@ -3,17 +3,22 @@
 Layout::
 
     INDEX_DIR/CURRENT            name of the live generation (replaced atomically)
-    INDEX_DIR/generations/g000007/{manifest.json, store.sqlite, chunks.faiss, bm25/}
+    INDEX_DIR/generations/g000007/{manifest.json, stats.txt, stats_keys.npy, stats_df.npy}
     INDEX_DIR/generations/.tmp-*  a write in progress (or one killed mid-way: removed later)
+    INDEX_DIR/segments/s000012/   an immutable segment (indexer.segment), shared by every
+                                  generation whose manifest names it
+    INDEX_DIR/segments/.tmp-*     a segment being written
 
 A process killed at any moment leaves CURRENT naming a complete, verified generation. What a
 killed write leaves behind (a temp folder, a generation folder that CURRENT never named, a
-``CURRENT.*.tmp`` file) is garbage, removed by :func:`collect_garbage` at the next write.
+``CURRENT.*.tmp`` file, a segment no kept generation names) is garbage, removed by
+:func:`collect_garbage` at the next write.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import signal
@@ -26,14 +31,12 @@ from typing import get_args
 from citeqa.types import WriteStep
 from indexer.errors import IndexNotFoundError
 from indexer.locks import remove_if_unread
+from indexer.manifest import MANIFEST_NAME
 
 CURRENT = "CURRENT"
 GENERATIONS = "generations"
 TEMP_PREFIX = ".tmp-"
-# The files of one generation (manifest.MANIFEST_NAME is written last).
-STORE_NAME = "store.sqlite"
-VECTORS_NAME = "chunks.faiss"
-BM25_DIR = "bm25"
+SEGMENTS = "segments"
 
 WRITE_STEPS: tuple[str, ...] = get_args(WriteStep)
 Checkpoint = Callable[[str], None]
@@ -145,14 +148,42 @@ def new_temp_folder(index_dir: Path) -> Path:
     return folder
 
 
+def fsync_tree(folder: Path) -> None:
+    """Flush every file under ``folder``, and the folders themselves, to disk."""
+    for item in folder.rglob("*"):
+        if item.is_file():
+            with open(item, "rb") as handle:
+                os.fsync(handle.fileno())
+    for item in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
+        _fsync_dir(item)
+
+
+def is_segment_name(name: str) -> bool:
+    """True for a segment folder's name: ``s`` and digits."""
+    return len(name) > 1 and name[0] == "s" and name[1:].isdigit()
+
+
+def next_segment_number(index_dir: Path) -> int:
+    """One more than any segment folder's number."""
+    root = index_dir / SEGMENTS
+    names = [p.name for p in root.iterdir()] if root.is_dir() else []
+    return max((int(n[1:]) for n in names if is_segment_name(n)), default=0) + 1
+
+
+def _named_segments(folder: Path) -> set[str]:
+    """The segments a generation's manifest names (none when it cannot be read)."""
+    try:
+        manifest = json.loads((folder / MANIFEST_NAME).read_text())
+        return {str(entry["name"]) for entry in manifest.get("segments", [])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
 def publish(
     index_dir: Path, temp_folder: Path, number: int, checkpoint: Checkpoint = no_fault
 ) -> Path:
     """Rename a finished temp folder into place, then point CURRENT at it atomically."""
-    for item in temp_folder.rglob("*"):
-        if item.is_file():
-            with open(item, "rb") as handle:
-                os.fsync(handle.fileno())
+    fsync_tree(temp_folder)
     final = index_dir / GENERATIONS / f"g{number:06d}"
     os.rename(temp_folder, final)
     _fsync_dir(final.parent)
@@ -195,4 +226,25 @@ def collect_garbage(index_dir: Path, keep: int) -> list[Path]:
     for folder in generation_folders(index_dir):
         if folder.name != live and folder not in kept and remove_if_unread(folder):
             removed.append(folder)
+    return removed + _collect_segments(index_dir)
+
+
+def _collect_segments(index_dir: Path) -> list[Path]:
+    """Remove segment temp folders, and segments that no remaining generation names.
+
+    A generation a reader still leases was kept above, so its segments stay too.
+    """
+    root = index_dir / SEGMENTS
+    if not root.is_dir():
+        return []
+    named: set[str] = set()
+    for folder in generation_folders(index_dir):
+        named |= _named_segments(folder)
+    removed = []
+    for item in root.iterdir():
+        if item.name.startswith(TEMP_PREFIX) or (
+            is_segment_name(item.name) and item.name not in named
+        ):
+            shutil.rmtree(item, ignore_errors=True)
+            removed.append(item)
     return removed

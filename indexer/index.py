@@ -1,9 +1,14 @@
 """A loaded index generation, checked against its manifest, and its read API.
 
-:func:`load_index` loads the current generation (documents, chunks, sentence and chunk
-vectors, the FAISS and BM25 indexes) and checks it. :class:`Index` only reads: documents by
-id, chunks, the spans of a document and the vectors. Searching is query-time work, in
-:mod:`service.retrieval.hybrid`.
+:func:`load_index` opens the current generation: its manifest, corpus statistics and the
+segments it names (:mod:`indexer.segment`). Opening reads no rows: arrays are
+memory-mapped, and documents, chunks and spans are read from SQLite when asked for (the
+last ones asked for are cached). :class:`Index` only reads; searching is query-time work,
+in :mod:`service.retrieval`.
+
+Chunks and sentences have one number across the generation, their *position*: a segment's
+rows follow the rows of the segments before it. Deleted documents keep their positions, and
+:meth:`Index.deleted` masks them.
 
 Example:
     >>> index = load_index(Path("data/index"), embedder)  # doctest: +SKIP
@@ -15,122 +20,232 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Generic, Literal, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
 
-from citeqa.types import Chunk, Span
+from citeqa.types import Chunk, Document, Span
 from indexer.embedding import Embedder, Vectors
-from indexer.generations import BM25_DIR, STORE_NAME, VECTORS_NAME, current_generation
-from indexer.lexical import LexicalIndex
+from indexer.generations import SEGMENTS, current_generation
 from indexer.locks import ReaderLease
 from indexer.manifest import Manifest, check_compatible
-from indexer.store import DocumentStore
-from indexer.vectors import read_vector_index
+from indexer.segment import Segment
+from indexer.terms import CorpusStats, Keys
 
 # What the store records about a document, besides its chunks.
 SpanKind = Literal["sentence", "entity", "noun_chunk", "metadata"]
 _LOAD_ATTEMPTS = 5
+# Documents and chunks kept after a read: a query reads a few dozen of each.
+_CACHED_DOCUMENTS = 512
+_CACHED_CHUNKS = 4096
 
 
-@dataclass(frozen=True)
-class SentenceTable:
-    """Every indexed sentence, in (document, offset) order, with its vector."""
+K = TypeVar("K")
+V = TypeVar("V")
 
-    doc_ids: list[str]
-    starts: npt.NDArray[np.int64]
-    ends: npt.NDArray[np.int64]
-    vectors: Vectors
+
+class _Cache(Generic[K, V]):
+    """A small thread-safe LRU cache."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+class Documents(Mapping[str, Document]):
+    """The live documents by id, read from their segment's store on demand."""
+
+    def __init__(self, index: Index) -> None:
+        self._index = index
+        self._cache: _Cache[str, Document] = _Cache(_CACHED_DOCUMENTS)
+
+    def __getitem__(self, doc_id: str) -> Document:
+        found = self._cache.get(doc_id)
+        if found is None:
+            segment, row = self._index.locate_document(doc_id)
+            found = segment.document(row)
+            self._cache.put(doc_id, found)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index.manifest.locations)
 
     def __len__(self) -> int:
-        return len(self.doc_ids)
+        return len(self._index.manifest.locations)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._index.manifest.locations
 
 
-def _load_sentences(store: DocumentStore, dimension: int) -> SentenceTable:
-    doc_ids: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    blobs: list[bytes] = []
-    for doc_id, start, end, blob in store.iter_sentence_vectors():
-        doc_ids.append(doc_id)
-        starts.append(start)
-        ends.append(end)
-        blobs.append(blob)
-    vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, dimension)
-    return SentenceTable(doc_ids, np.array(starts, np.int64), np.array(ends, np.int64), vectors)
+class Chunks(Sequence[Chunk]):
+    """Every chunk by position (deleted ones included; see :meth:`Index.deleted`)."""
 
+    def __init__(self, index: Index) -> None:
+        self._index = index
+        self._cache: _Cache[int, Chunk] = _Cache(_CACHED_CHUNKS)
 
-def _chunk_sentence_rows(chunks: list[Chunk], sentences: SentenceTable) -> list[list[int]]:
-    """For each chunk, the sentence rows that overlap it (both tables are in document order)."""
-    by_doc: dict[str, list[int]] = {}
-    for row, doc_id in enumerate(sentences.doc_ids):
-        by_doc.setdefault(doc_id, []).append(row)
-    result = []
-    for chunk in chunks:
-        rows = by_doc.get(chunk.doc_id, [])
-        result.append(
-            [
-                r
-                for r in rows
-                if sentences.starts[r] < chunk.char_end and sentences.ends[r] > chunk.char_start
-            ]
-        )
-    return result
+    def __len__(self) -> int:
+        return self._index.size
+
+    @overload
+    def __getitem__(self, position: int) -> Chunk: ...
+    @overload
+    def __getitem__(self, position: slice) -> Sequence[Chunk]: ...
+    def __getitem__(self, position: int | slice) -> Chunk | Sequence[Chunk]:
+        if isinstance(position, slice):
+            return [self[p] for p in range(*position.indices(len(self)))]
+        if position < 0:
+            position += len(self)
+        if not 0 <= position < len(self):
+            raise IndexError(position)
+        found = self._cache.get(position)
+        if found is None:
+            segment, row = self._index.locate(position)
+            doc_id = segment.doc_ids[int(segment.chunks_table[row, 0])]
+            found = segment.chunk(row, self._index.documents[doc_id].text)
+            self._cache.put(position, found)
+        return found
 
 
 class Index:
-    """One loaded, read-only generation. Build and update with :class:`IndexWriter`.
-
-    Chunks are numbered by their position in :attr:`chunks` (document id, then index):
-    the FAISS and BM25 indexes and :attr:`chunk_vectors` use the same numbers.
-    """
+    """One loaded, read-only generation. Build and update with :class:`IndexWriter`."""
 
     def __init__(self, folder: Path, embedder: Embedder | None) -> None:
         """Raises FileNotFoundError if a writer removed ``folder`` before it could be leased."""
         self.folder = folder
-        # Held until close(): no writer, in any process, deletes a generation being read.
+        self.segments: list[Segment] = []
+        # Held until close(): no writer, in any process, deletes a generation being read
+        # (nor, with it, the segments it names).
         self.lease = ReaderLease(folder)
         try:
             self._load(embedder)
         except BaseException:
-            if hasattr(self, "_store"):
-                self._store.close()
-            self.lease.release()
+            self.close()
             raise
 
     def _load(self, embedder: Embedder | None) -> None:
         folder = self.folder
         self.manifest = Manifest.read(folder)
         check_compatible(self.manifest, embedder, folder)
-        self._store = DocumentStore(folder / STORE_NAME, read_only=True)
-        # The FAISS and BM25 indexes, for the retrievers of service.retrieval.hybrid.
-        self.vector_index: Any = read_vector_index(folder / VECTORS_NAME)
-        self.lexical_index = LexicalIndex.load(folder / BM25_DIR)
-        self.chunks = [chunk for chunk, _ in self._store.iter_chunks()]
-        self.position_of = {chunk.chunk_id: i for i, chunk in enumerate(self.chunks)}
-        self.documents = {d.doc_id: d for d in self._store.iter_documents()}
-        self.chunk_counts: dict[str, int] = {}
-        for chunk in self.chunks:
-            self.chunk_counts[chunk.doc_id] = self.chunk_counts.get(chunk.doc_id, 0) + 1
-        self.sentences = _load_sentences(self._store, self.manifest.dimension)
-        self.chunk_sentences = _chunk_sentence_rows(self.chunks, self.sentences)
-        self.manifest.check_counts(
-            folder,
-            documents=len(self.documents),
-            chunks=len(self.chunks),
-            vectors=int(self.vector_index.ntotal),
-            bm25_chunks=self.lexical_index.size,
-            sentences=len(self.sentences),
-        )
-        # Kept in memory so re-ranking can score any candidate, BM25-only ones included.
-        self.chunk_vectors: Vectors = (
-            self.vector_index.reconstruct_n(0, self.vector_index.ntotal)
-            if self.vector_index.ntotal
-            else np.zeros((0, self.manifest.dimension), dtype=np.float32)
-        )
+        self.stats = CorpusStats.load(folder)
+        self.manifest.check_counts(folder, statistics_chunks=self.stats.chunks)
+        root = folder.parent.parent / SEGMENTS
+        for entry in self.manifest.segments:
+            self.segments.append(Segment(root / entry.name))
+        self._by_name = {s.name: i for i, s in enumerate(self.segments)}
+        self.chunk_base = np.cumsum([0, *(s.chunks for s in self.segments)]).astype(np.int64)
+        self.sentence_base = np.cumsum([0, *(s.sentences for s in self.segments)]).astype(np.int64)
+        self.deleted: list[npt.NDArray[np.bool_] | None] = [
+            self._deleted_rows(segment, entry.deleted)
+            for segment, entry in zip(self.segments, self.manifest.segments, strict=True)
+        ]
+        self.documents = Documents(self)
+        self.chunks = Chunks(self)
+
+    @staticmethod
+    def _deleted_rows(segment: Segment, deleted: list[str]) -> npt.NDArray[np.bool_] | None:
+        if not deleted:
+            return None
+        mask = np.zeros(segment.chunks, dtype=np.bool_)
+        for doc_id in deleted:
+            rows = segment.chunk_rows(segment.row_of(doc_id))
+            mask[rows.start : rows.stop] = True
+        return mask
+
+    # -- positions ---------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Chunk positions, deleted ones included."""
+        return int(self.chunk_base[-1])
+
+    def locate(self, position: int) -> tuple[Segment, int]:
+        """The segment of a chunk position and the chunk's row in it."""
+        at = int(np.searchsorted(self.chunk_base, position, side="right")) - 1
+        return self.segments[at], position - int(self.chunk_base[at])
+
+    def sort_key(self, position: int) -> tuple[str, int]:
+        """(document id, chunk index) of a chunk position: how ties are broken."""
+        segment, row = self.locate(position)
+        return segment.doc_ids[int(segment.chunks_table[row, 0])], int(segment.chunks_table[row, 1])
+
+    def locate_sentence(self, row: int) -> tuple[Segment, int]:
+        """The segment of a sentence position and the sentence's row in it."""
+        at = int(np.searchsorted(self.sentence_base, row, side="right")) - 1
+        return self.segments[at], row - int(self.sentence_base[at])
+
+    def locate_document(self, doc_id: str) -> tuple[Segment, int]:
+        """The segment holding a live document and its row there; KeyError if none."""
+        segment = self.segments[self._by_name[self.manifest.locations[doc_id]]]
+        return segment, segment.row_of(doc_id)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def chunk_count(self, doc_id: str) -> int:
+        """How many chunks a live document has."""
+        segment, row = self.locate_document(doc_id)
+        return len(segment.chunk_rows(row))
+
+    def chunk_vectors(self, positions: Sequence[int]) -> Vectors:
+        """The vectors of chunk positions, in that order."""
+        out = np.zeros((len(positions), self.manifest.dimension), dtype=np.float32)
+        by_segment: dict[int, list[int]] = {}
+        for i, position in enumerate(positions):
+            at = int(np.searchsorted(self.chunk_base, position, side="right")) - 1
+            by_segment.setdefault(at, []).append(i)
+        for at, slots in by_segment.items():
+            rows = np.array([positions[i] for i in slots], dtype=np.int64) - self.chunk_base[at]
+            out[slots] = self.segments[at].chunk_vectors(rows)
+        return out
+
+    def chunk_sentence_rows(self, position: int) -> range:
+        """The sentence positions that overlap a chunk."""
+        segment, row = self.locate(position)
+        base = int(self.sentence_base[self.segments.index(segment)])
+        first, end = (int(v) for v in segment.chunk_sentences[row])
+        return range(base + first, base + end)
+
+    def sentence_vectors(self, rows: range) -> Vectors:
+        """The vectors of consecutive sentence positions of one segment, as float32."""
+        if not len(rows):
+            return np.zeros((0, self.manifest.dimension), dtype=np.float32)
+        segment, first = self.locate_sentence(rows.start)
+        return np.asarray(segment.sentence_vectors[first : first + len(rows)], dtype=np.float32)
+
+    def sentence_bounds(self, row: int) -> tuple[int, int]:
+        """The (start, end) offsets of a sentence position in its document."""
+        segment, local = self.locate_sentence(row)
+        _, start, end = segment.sentences_table[local]
+        return int(start), int(end)
+
+    def sentence_keys(self, row: int) -> Keys:
+        """The distinct term keys of a sentence position."""
+        segment, local = self.locate_sentence(row)
+        return segment.terms.sentence_keys(local)
+
+    def chunk_keys(self, position: int) -> Keys:
+        """The distinct term keys of a chunk position."""
+        segment, row = self.locate(position)
+        return segment.terms.chunk_keys(row)
 
     def spans(
         self, doc_id: str, kind: SpanKind, start: int = 0, end: int | None = None
@@ -140,11 +255,13 @@ class Index:
         Read from the store on each call: entities, noun chunks and metadata are only
         needed for the few sentences an answer is read from.
         """
-        return self._store.spans(doc_id, kind, start, end)
+        segment, row = self.locate_document(doc_id)
+        return segment.spans(row, kind, start, end)
 
     def close(self) -> None:
         """Close the SQLite handles and give up the lease; a later write may remove it."""
-        self._store.close()
+        for segment in self.segments:
+            segment.close()
         self.lease.release()
 
 

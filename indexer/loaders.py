@@ -152,23 +152,31 @@ def load_file(path: Path, skipped: list[SkippedFile]) -> list[Document]:
     return [Document(doc_id=doc_id, text=text, path=str(path))]
 
 
-def load_paths(paths: Iterable[Path]) -> LoadResult:
-    """Load every supported file under ``paths``; duplicates of an id keep the first one."""
-    skipped: list[SkippedFile] = []
-    documents: dict[str, Document] = {}
+def iter_paths(paths: Iterable[Path], skipped: list[SkippedFile]) -> Iterator[Document]:
+    """Read every supported file under ``paths`` one at a time (a build's memory stays
+    bounded); duplicates of an id keep the first one, and what is skipped goes to
+    ``skipped``."""
+    seen: dict[str, str | None] = {}
     for path in iter_source_files(paths):
         if not path.exists():
             skipped.append(SkippedFile(str(path), f"{path}: no such file or folder"))
             continue
         for document in load_file(path, skipped):
-            if document.doc_id in documents:
+            if document.doc_id in seen:
                 skipped.append(
                     SkippedFile(
                         str(path),
                         f"duplicate document id {document.doc_id!r} "
-                        f"(already read from {documents[document.doc_id].path}); rename one",
+                        f"(already read from {seen[document.doc_id]}); rename one",
                     )
                 )
                 continue
-            documents[document.doc_id] = document
-    return LoadResult(list(documents.values()), skipped)
+            seen[document.doc_id] = document.path
+            yield document
+
+
+def load_paths(paths: Iterable[Path]) -> LoadResult:
+    """Load every supported file under ``paths``; duplicates of an id keep the first one."""
+    skipped: list[SkippedFile] = []
+    documents = list(iter_paths(paths, skipped))
+    return LoadResult(documents, skipped)

@@ -13,19 +13,37 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, ValidationError
 
-from citeqa.types import IndexType
 from indexer.errors import IndexCorruptError, IndexMismatchError
 
 if TYPE_CHECKING:
     from indexer.embedding import Embedder
 
-FORMAT_VERSION = 1
+# 2: segments (a generation lists immutable segments and their tombstones).
+FORMAT_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 
 
 class ChunkerSettings(BaseModel):
     chunk_size_tokens: int
     chunk_overlap_tokens: int
+
+
+class SegmentEntry(BaseModel):
+    """One segment a generation reads, and the documents deleted from it since it was written."""
+
+    name: str
+    documents: int
+    chunks: int
+    sentences: int
+    factory: str
+    deleted: list[str] = Field(default_factory=list)
+    deleted_chunks: int = 0
+    deleted_sentences: int = 0
+
+    @property
+    def live_chunks(self) -> int:
+        """Chunks not deleted."""
+        return self.chunks - self.deleted_chunks
 
 
 class Manifest(BaseModel):
@@ -43,12 +61,17 @@ class Manifest(BaseModel):
     # Whether every document has named entities and noun chunks (the model-free extractor
     # reads them), or sentences alone.
     entities: bool = True
-    faiss_index_type: IndexType
+    # The configured FAISS factory ("auto" or a factory string); each segment records the
+    # factory it was built with.
+    faiss_index: str
     chunker: ChunkerSettings
     documents: int
     chunks: int
     sentences: int
     content_hashes: dict[str, str]
+    # Which segment holds each live document.
+    locations: dict[str, str] = Field(default_factory=dict)
+    segments: list[SegmentEntry] = Field(default_factory=list)
 
     def write(self, folder: Path) -> None:
         """Write ``manifest.json`` into a generation folder."""
@@ -72,23 +95,19 @@ class Manifest(BaseModel):
                 "`citeqa index build`"
             ) from error
 
-    def check_counts(
-        self,
-        folder: Path,
-        *,
-        documents: int,
-        chunks: int,
-        vectors: int,
-        bm25_chunks: int,
-        sentences: int,
-    ) -> None:
-        """Raise :class:`IndexCorruptError` if the files hold other counts than it says."""
+    def check_counts(self, folder: Path, *, statistics_chunks: int) -> None:
+        """Raise :class:`IndexCorruptError` if its segments hold other counts than it says."""
+        live_documents = sum(s.documents - len(s.deleted) for s in self.segments)
         expected = {
-            "documents": (self.documents, documents),
-            "chunks in the store": (self.chunks, chunks),
-            "vectors in FAISS": (self.chunks, vectors),
-            "chunks in BM25": (self.chunks, bm25_chunks),
-            "sentences": (self.sentences, sentences),
+            "documents": (self.documents, live_documents),
+            "documents located": (self.documents, len(self.locations)),
+            "content hashes": (self.documents, len(self.content_hashes)),
+            "chunks in the segments": (self.chunks, sum(s.live_chunks for s in self.segments)),
+            "chunks in the statistics": (self.chunks, statistics_chunks),
+            "sentences": (
+                self.sentences,
+                sum(s.sentences - s.deleted_sentences for s in self.segments),
+            ),
         }
         for what, (want, have) in expected.items():
             if want != have:

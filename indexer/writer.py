@@ -1,46 +1,60 @@
-"""Build and update an index directory, one atomic generation per change.
+"""Build and update an index directory: new segments, tombstones, merges, one atomic switch.
 
-Every write copies the live store into a temporary folder, applies the change, derives FAISS
-and BM25 from the store's rows, re-reads and checks the result, and only then publishes it
+A write never changes a file that a published generation reads. New and replaced documents
+go into new segments (:mod:`indexer.segment`), written as they stream in, a segment every
+``segment_chunks`` chunks, so a build's memory does not grow with the corpus. A deleted or
+replaced document is a tombstone in the new manifest, and its chunks leave the corpus
+statistics (:mod:`indexer.terms`). A tiered policy (:mod:`indexer.merging`) compacts small
+segments. Then the new manifest and statistics are written, checked, and published
 (:mod:`indexer.generations`). Unchanged documents (same content hash) are never re-embedded.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
-import sqlite3
 import time
-from collections.abc import Callable, Sequence
-from contextlib import closing
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
-from citeqa.types import Document, IndexType, WriteStep
+from citeqa.types import Document, WriteStep
 from indexer.embedding import Embedder
-from indexer.errors import DocumentNotFoundError, IndexDiskFullError, IndexNotFoundError
+from indexer.errors import (
+    DocumentNotFoundError,
+    IndexCorruptError,
+    IndexDiskFullError,
+    IndexNotFoundError,
+)
 from indexer.generations import (
-    BM25_DIR,
-    STORE_NAME,
-    VECTORS_NAME,
-    Checkpoint,
+    SEGMENTS,
     collect_garbage,
     current_generation,
     fault_at,
+    fsync_tree,
     is_disk_full,
     new_temp_folder,
     next_generation_number,
-    no_fault,
+    next_segment_number,
     publish,
 )
-from indexer.lexical import LexicalIndex
-from indexer.loaders import SkippedFile, load_paths
+from indexer.loaders import SkippedFile, iter_paths
 from indexer.locks import ReaderLease, writer_lock
-from indexer.manifest import ChunkerSettings, Manifest, check_compatible
+from indexer.manifest import ChunkerSettings, Manifest, SegmentEntry, check_compatible
+from indexer.merging import MergePolicy
 from indexer.processing import DocumentProcessor, ProcessedDocument, content_hash
-from indexer.store import DocumentStore
-from indexer.vectors import build_vector_index, read_vector_index, write_vector_index
+from indexer.segment import SEGMENT_JSON, Segment, SegmentBuilder
+from indexer.terms import CorpusStats
+from indexer.vectors import AUTO
+
+# Documents are cleaned, annotated and embedded this many at a time: enough to keep every
+# core busy, few enough that a build holds little beyond the segment being written.
+PROCESS_BATCH = 256
 
 
 @dataclass
@@ -54,6 +68,8 @@ class BuildReport:
     skipped: list[SkippedFile] = field(default_factory=list)
     documents: int = 0
     chunks: int = 0
+    segments: int = 0
+    merged: int = 0
     generation: int | None = None
     seconds: float = 0.0
 
@@ -61,6 +77,30 @@ class BuildReport:
     def changed(self) -> bool:
         """True when the write added, replaced or deleted anything."""
         return bool(self.added or self.replaced or self.deleted)
+
+
+@dataclass
+class _Draft:
+    """The generation being written: its segments, statistics and documents."""
+
+    segments: dict[str, SegmentEntry]
+    stats: CorpusStats
+    hashes: dict[str, str]
+    locations: dict[str, str]
+    opened: dict[str, Segment] = field(default_factory=dict)
+
+    def segment(self, folder: Path) -> Segment:
+        """A segment opened for reading (once per write)."""
+        found = self.opened.get(folder.name)
+        if found is None:
+            found = self.opened[folder.name] = Segment(folder, vectors=False)
+        return found
+
+    def close(self) -> None:
+        """Close the segments opened for this write."""
+        for segment in self.opened.values():
+            segment.close()
+        self.opened.clear()
 
 
 class IndexWriter:
@@ -74,19 +114,23 @@ class IndexWriter:
         self,
         index_dir: Path,
         processor: DocumentProcessor,
-        faiss_index_type: IndexType = "flat",
+        faiss_index: str = AUTO,
         generations_to_keep: int = 2,
         show_progress: bool = False,
         fault_step: WriteStep | None = None,
         lock_timeout_s: float = 600.0,
+        segment_chunks: int = 25_000,
+        merge_policy: MergePolicy | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.processor = processor
         self.embedder: Embedder = processor.embedder
-        self.faiss_index_type = faiss_index_type
+        self.faiss_index = faiss_index
         self.generations_to_keep = generations_to_keep
         self.show_progress = show_progress
         self.lock_timeout_s = lock_timeout_s
+        self.segment_chunks = segment_chunks
+        self.merge_policy = merge_policy or MergePolicy()
         # Kills the process at a named step of every write: for the reliability tests only.
         self.checkpoint = fault_at(fault_step)
 
@@ -94,23 +138,31 @@ class IndexWriter:
 
     def build(self, paths: Sequence[Path]) -> BuildReport:
         """Index ``paths`` from scratch into a new generation (the old one stays until done)."""
-        loaded = load_paths(paths)
-        report = BuildReport(skipped=list(loaded.skipped))
-        return self._write(report, loaded.documents, [], fresh=True)
+        report = BuildReport()
+        return self._write(report, iter_paths(paths, report.skipped), [], fresh=True)
 
     def add(self, paths: Sequence[Path]) -> BuildReport:
         """Add or replace the documents read from files or folders."""
-        loaded = load_paths(paths)
-        report = BuildReport(skipped=list(loaded.skipped))
-        return self._write(report, loaded.documents, [], fresh=False)
+        report = BuildReport()
+        return self._write(report, iter_paths(paths, report.skipped), [], fresh=False)
 
     def add_documents(self, documents: Sequence[Document]) -> BuildReport:
         """Add or replace documents given in memory."""
-        return self._write(BuildReport(), list(documents), [], fresh=False)
+        return self._write(BuildReport(), iter(documents), [], fresh=False)
+
+    def add_processed(
+        self, documents: Iterable[ProcessedDocument], fresh: bool = False
+    ) -> BuildReport:
+        """Add documents already cleaned, chunked, annotated and embedded (no model runs).
+
+        For tools that bring their own vectors, and the scale benchmark. Each document's
+        ``content_hash`` must be set.
+        """
+        return self._write(BuildReport(), iter(()), [], fresh=fresh, processed=iter(documents))
 
     def delete(self, doc_ids: Sequence[str]) -> BuildReport:
         """Delete documents by id."""
-        return self._write(BuildReport(), [], list(doc_ids), fresh=False)
+        return self._write(BuildReport(), iter(()), list(doc_ids), fresh=False)
 
     def collect_garbage(self, timeout_s: float | None = None) -> list[Path]:
         """Remove what killed writes left behind (run at start; every write runs it too).
@@ -125,179 +177,279 @@ class IndexWriter:
     # -- the write path -----------------------------------------------------------------
 
     def _write(
-        self, report: BuildReport, documents: list[Document], deletions: list[str], fresh: bool
+        self,
+        report: BuildReport,
+        documents: Iterator[Document],
+        deletions: list[str],
+        fresh: bool,
+        processed: Iterator[ProcessedDocument] | None = None,
     ) -> BuildReport:
         """Apply one change as one new generation: nothing to write, no new generation."""
         started = time.perf_counter()
         with writer_lock(self.index_dir, self.lock_timeout_s):
             collect_garbage(self.index_dir, self.generations_to_keep)
-            previous = self._previous_generation()
-            existing = self._existing_hashes(previous, fresh)
-            _check_deletions(deletions, existing)
-            todo = self._sort_changes(report, documents, existing)
-            report.deleted = list(deletions)
-            if previous is not None and not fresh and not todo and not deletions:
-                manifest = Manifest.read(previous)
-            else:
-                processed = self._process(report, todo)
-                number = next_generation_number(self.index_dir)
-                base = None if fresh else previous
-                # Sentences alone (no entities) in any part make the whole generation so.
-                entities = self.processor.annotator.entities and (
-                    base is None or Manifest.read(base).entities
-                )
-                manifest = self._write_generation(
-                    base, _changes(deletions, processed), number, entities
-                )
+            previous = self._previous_manifest(fresh)
+            draft = self._start(previous)
+            try:
+                _check_deletions(deletions, draft.hashes)
+                manifest = self._apply(report, draft, documents, processed, deletions, previous)
+            except Exception as error:
+                draft.close()
+                # Segments this write made and never published are garbage now.
+                collect_garbage(self.index_dir, self.generations_to_keep)
+                self._raise_disk_full(error, previous)
+                raise
+            finally:
+                draft.close()
             report.documents, report.chunks = manifest.documents, manifest.chunks
-            report.generation = manifest.generation
+            report.segments, report.generation = len(manifest.segments), manifest.generation
         report.seconds = time.perf_counter() - started
         return report
 
-    def _previous_generation(self) -> Path | None:
-        try:
-            return current_generation(self.index_dir)
-        except IndexNotFoundError:
-            return None
+    def _start(self, previous: Manifest | None) -> _Draft:
+        """The draft of the next generation: the live one's content, or nothing for a build."""
+        if previous is None:
+            return _Draft({}, CorpusStats.empty(), {}, {})
+        stats = CorpusStats.load(current_generation(self.index_dir))
+        return _Draft(
+            {e.name: e.model_copy(deep=True) for e in previous.segments},
+            stats,
+            dict(previous.content_hashes),
+            dict(previous.locations),
+        )
 
-    def _existing_hashes(self, previous: Path | None, fresh: bool) -> dict[str, str]:
-        """Content hashes of the documents this write starts from (none for a build).
+    def _previous_manifest(self, fresh: bool) -> Manifest | None:
+        """The live generation's manifest, or None for a build or a first write.
 
         Raises:
             IndexMismatchError: the live generation was built with another model or format.
         """
-        # A fresh build replaces every vector, so it may change model or backend.
-        if previous is None or fresh:
-            return {}
-        check_compatible(Manifest.read(previous), self.embedder, previous)
-        store = DocumentStore(previous / STORE_NAME, read_only=True)
+        if fresh:
+            return None
         try:
-            return store.content_hashes()
-        finally:
-            store.close()
-
-    @staticmethod
-    def _sort_changes(
-        report: BuildReport, documents: list[Document], existing: dict[str, str]
-    ) -> list[Document]:
-        todo = []
-        for document in documents:
-            known = existing.get(document.doc_id)
-            if known == content_hash(document):
-                report.unchanged.append(document.doc_id)
-                continue
-            (report.replaced if known else report.added).append(document.doc_id)
-            todo.append(document)
-        return todo
-
-    def _process(self, report: BuildReport, todo: list[Document]) -> list[ProcessedDocument]:
-        """Clean, chunk, annotate and embed; a document left without text is skipped."""
-        processed = self.processor.process(todo, self.show_progress)
-        for item in processed:
-            if not item.chunks:
-                report.skipped.append(
-                    SkippedFile(
-                        item.document.path or item.document.doc_id,
-                        "no article text left after removing boilerplate",
-                    )
-                )
-        return processed
-
-    def _write_generation(
-        self,
-        base: Path | None,
-        mutate: Callable[[DocumentStore], None],
-        number: int,
-        entities: bool = True,
-    ) -> Manifest:
-        self.checkpoint("before-temp")
-        temp = new_temp_folder(self.index_dir)
-        try:
-            if base is not None:
-                _copy_sqlite(base / STORE_NAME, temp / STORE_NAME, self.checkpoint)
-            store = DocumentStore(temp / STORE_NAME)
-            try:
-                mutate(store)
-                manifest = self._derive(store, temp, number, entities)
-            finally:
-                store.close()
-            self._check_written(temp)
-            publish(self.index_dir, temp, number, self.checkpoint)
-        except BaseException as error:
-            full = is_disk_full(error, temp)
-            shutil.rmtree(temp, ignore_errors=True)
-            if full:
-                served = f"still serves {base.name}" if base else "has no generation yet"
-                raise IndexDiskFullError(
-                    f"no space left on the disk of {self.index_dir} while writing generation "
-                    f"{number} ({error}); nothing was published and the index {served}: "
-                    "free some space and retry"
-                ) from error
-            raise
-        collect_garbage(self.index_dir, self.generations_to_keep)
+            folder = current_generation(self.index_dir)
+        except IndexNotFoundError:
+            return None
+        manifest = Manifest.read(folder)
+        check_compatible(manifest, self.embedder, folder)
         return manifest
 
-    def _derive(
-        self, store: DocumentStore, folder: Path, number: int, entities: bool = True
+    def _apply(
+        self,
+        report: BuildReport,
+        draft: _Draft,
+        documents: Iterator[Document],
+        processed: Iterator[ProcessedDocument] | None,
+        deletions: list[str],
+        previous: Manifest | None,
     ) -> Manifest:
-        texts: list[str] = []
-        blobs: list[bytes] = []
-        for chunk, blob in store.iter_chunks():
-            texts.append(chunk.text)
-            blobs.append(blob)
-        dimension = self.embedder.dimension
-        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, dimension)
-        write_vector_index(
-            build_vector_index(vectors, self.faiss_index_type), folder / VECTORS_NAME, len(texts)
+        for doc_id in deletions:
+            self._tombstone(draft, doc_id)
+        report.deleted = list(deletions)
+        stream = processed if processed is not None else self._process(report, draft, documents)
+        written = self._write_segments(report, draft, stream)
+        if previous is not None and not written and not deletions:
+            return previous
+        self._merge(draft, report)
+        return self._publish(draft, previous)
+
+    def _process(
+        self, report: BuildReport, draft: _Draft, documents: Iterator[Document]
+    ) -> Iterator[ProcessedDocument]:
+        """Clean, chunk, annotate and embed the changed documents, a batch at a time."""
+        seen: set[str] = set()
+        while batch := list(islice(documents, PROCESS_BATCH)):
+            todo = []
+            for document in batch:
+                if document.doc_id in seen:
+                    report.skipped.append(
+                        SkippedFile(
+                            document.path or document.doc_id,
+                            f"duplicate document id {document.doc_id!r} in one write; the "
+                            "first is kept",
+                        )
+                    )
+                    continue
+                seen.add(document.doc_id)
+                known = draft.hashes.get(document.doc_id)
+                if known == content_hash(document):
+                    report.unchanged.append(document.doc_id)
+                    continue
+                todo.append(document)
+            for item in self.processor.process(todo, self.show_progress) if todo else []:
+                if not item.chunks:
+                    report.skipped.append(
+                        SkippedFile(
+                            item.document.path or item.document.doc_id,
+                            "no article text left after removing boilerplate",
+                        )
+                    )
+                    continue
+                yield item
+
+    def _write_segments(
+        self, report: BuildReport, draft: _Draft, stream: Iterator[ProcessedDocument]
+    ) -> int:
+        """Write the stream into new segments; returns how many documents were written."""
+        builder: SegmentBuilder | None = None
+        written = 0
+        for item in stream:
+            doc_id = item.document.doc_id
+            if doc_id in draft.hashes:
+                self._tombstone(draft, doc_id)
+                report.replaced.append(doc_id)
+            else:
+                report.added.append(doc_id)
+            if builder is None:
+                builder = self._new_builder()
+            builder.add(item)
+            draft.hashes[doc_id] = item.document.content_hash or content_hash(item.document)
+            written += 1
+            if builder.chunks >= self.segment_chunks:
+                self._finish(draft, builder)
+                builder = None
+                self._merge(draft, report)
+        if builder is not None:
+            self._finish(draft, builder)
+        return written
+
+    def _new_builder(self) -> SegmentBuilder:
+        self.checkpoint("before-temp")
+        folder = self.index_dir / SEGMENTS / f".tmp-{uuid.uuid4().hex}"
+        return SegmentBuilder(folder, self.embedder.dimension, self.faiss_index, self.checkpoint)
+
+    def _finish(self, draft: _Draft, builder: SegmentBuilder) -> None:
+        """Complete a segment, move it into place and count it in the draft."""
+        name = f"s{next_segment_number(self.index_dir):06d}"
+        info = builder.finish(name)
+        fsync_tree(builder.folder)
+        final = self.index_dir / SEGMENTS / name
+        os.rename(builder.folder, final)
+        entry = SegmentEntry(
+            name=name,
+            documents=info["documents"],
+            chunks=info["chunks"],
+            sentences=info["sentences"],
+            factory=info["factory"],
         )
-        LexicalIndex.build(texts).save(folder / BM25_DIR)
+        draft.segments[name] = entry
+        for doc_id in builder.doc_ids:
+            draft.locations[doc_id] = name
+        keys, df = (segment := draft.segment(final)).terms.all_counts()
+        length = int(np.asarray(segment.terms.chunk_length, dtype=np.int64).sum())
+        draft.stats = draft.stats.changed(entry.chunks, length, keys, df)
+
+    def _tombstone(self, draft: _Draft, doc_id: str) -> None:
+        """Mark a document deleted in its segment and take it out of the statistics."""
+        name = draft.locations.pop(doc_id)
+        draft.hashes.pop(doc_id, None)
+        entry = draft.segments[name]
+        segment = draft.segment(self.index_dir / SEGMENTS / name)
+        row = segment.row_of(doc_id)
+        chunk_rows = segment.chunk_rows(row)
+        rows = np.arange(chunk_rows.start, chunk_rows.stop, dtype=np.int64)
+        keys, df = segment.terms.chunk_counts(rows)
+        length = int(np.asarray(segment.terms.chunk_length[rows], dtype=np.int64).sum())
+        draft.stats = draft.stats.changed(-len(rows), -length, keys, -df)
+        entry.deleted.append(doc_id)
+        entry.deleted_chunks += len(rows)
+        entry.deleted_sentences += len(segment.sentence_rows(row))
+
+    def _merge(self, draft: _Draft, report: BuildReport) -> None:
+        """Run the one merge the policy asks for, if any."""
+        live = {name: e.live_chunks for name, e in draft.segments.items()}
+        deleted = {name: e.deleted_chunks for name, e in draft.segments.items()}
+        names = self.merge_policy.plan(live, deleted)
+        if not names:
+            return
+        builder = self._new_builder()
+        for name in names:
+            entry = draft.segments[name]
+            segment = draft.segment(self.index_dir / SEGMENTS / name)
+            segment.load_vectors()
+            gone = set(entry.deleted)
+            for row, doc_id in enumerate(segment.doc_ids):
+                if doc_id not in gone:
+                    builder.add(*segment.processed(row))
+        stats = draft.stats
+        for name in names:
+            del draft.segments[name]
+        self._finish(draft, builder)
+        # A merge moves live chunks, it does not change the corpus: keep the statistics.
+        draft.stats = stats
+        report.merged += len(names)
+
+    def _publish(self, draft: _Draft, previous: Manifest | None) -> Manifest:
+        number = next_generation_number(self.index_dir)
+        # Sentences alone (no entities) in any part make the whole generation so.
+        entities = self.processor.annotator.entities and (previous is None or previous.entities)
         chunker = self.processor.chunker
         manifest = Manifest(
             generation=number,
             model_name=self.embedder.name,
-            dimension=dimension,
+            dimension=self.embedder.dimension,
             embed_backend=self.embedder.backend,
             embed_weights=self.embedder.weights_hash,
             embed_export=self.embedder.export_hash,
             entities=entities,
-            faiss_index_type=self.faiss_index_type,
+            faiss_index=self.faiss_index,
             chunker=ChunkerSettings(
                 chunk_size_tokens=chunker.chunk_size, chunk_overlap_tokens=chunker.chunk_overlap
             ),
-            documents=store.count("documents"),
-            chunks=len(texts),
-            sentences=store.count("spans", "sentence"),
-            content_hashes=store.content_hashes(),
+            documents=len(draft.hashes),
+            chunks=sum(e.live_chunks for e in draft.segments.values()),
+            sentences=sum(e.sentences - e.deleted_sentences for e in draft.segments.values()),
+            content_hashes=dict(sorted(draft.hashes.items())),
+            locations=dict(sorted(draft.locations.items())),
+            segments=list(draft.segments.values()),
         )
-        # The manifest goes last: a folder without one is never mistaken for a finished write.
-        manifest.write(folder)
+        temp = new_temp_folder(self.index_dir)
+        try:
+            draft.stats.save(temp)
+            # The manifest goes last: a folder without one is never mistaken for a finished
+            # write.
+            manifest.write(temp)
+            self._check_written(temp)
+            publish(self.index_dir, temp, number, self.checkpoint)
+        except BaseException:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+        collect_garbage(self.index_dir, self.generations_to_keep)
         return manifest
 
     def _check_written(self, folder: Path) -> None:
-        """Re-read everything just written; a short write fails here, not in production."""
+        """Re-read what was just written; a short write fails here, not in production."""
         # Read under a lease, as any reader would: this also leaves the lease file in
         # place, so every published generation has one.
         lease = ReaderLease(folder)
         try:
             manifest = Manifest.read(folder)
             check_compatible(manifest, self.embedder, folder)
-            store = DocumentStore(folder / STORE_NAME, read_only=True)
-            try:
-                documents = sum(1 for _ in store.iter_documents())
-                chunks = sum(1 for _ in store.iter_chunks())
-                sentences = sum(1 for _ in store.iter_sentence_vectors())
-            finally:
-                store.close()
-            manifest.check_counts(
-                folder,
-                documents=documents,
-                chunks=chunks,
-                vectors=int(read_vector_index(folder / VECTORS_NAME).ntotal),
-                bm25_chunks=LexicalIndex.load(folder / BM25_DIR).size,
-                sentences=sentences,
-            )
+            stats = CorpusStats.load(folder)
+            manifest.check_counts(folder, statistics_chunks=stats.chunks)
+            for entry in manifest.segments:
+                path = self.index_dir / SEGMENTS / entry.name / SEGMENT_JSON
+                info = json.loads(path.read_text())
+                if (info["chunks"], info["documents"]) != (entry.chunks, entry.documents):
+                    raise IndexCorruptError(
+                        f"{path} holds {info['chunks']} chunks of {info['documents']} "
+                        f"documents, the manifest says {entry.chunks} of {entry.documents}"
+                    )
         finally:
             lease.release()
+
+    def _raise_disk_full(self, error: BaseException, previous: Manifest | None) -> None:
+        if not is_disk_full(error, self.index_dir):
+            return
+        served = (
+            f"still serves generation {previous.generation}"
+            if previous
+            else ("has no generation yet")
+        )
+        raise IndexDiskFullError(
+            f"no space left on the disk of {self.index_dir} ({error}); nothing was published "
+            f"and the index {served}: free some space and retry"
+        ) from error
 
 
 def _check_deletions(deletions: list[str], existing: dict[str, str]) -> None:
@@ -307,39 +459,3 @@ def _check_deletions(deletions: list[str], existing: dict[str, str]) -> None:
             f"not in the index: {', '.join(missing)}; list ids with "
             "`citeqa index stats --json` or GET /v1/documents"
         )
-
-
-def _changes(
-    deletions: list[str], processed: list[ProcessedDocument]
-) -> Callable[[DocumentStore], None]:
-    """The change to apply to a copy of the store: deletions, then new and replaced ones."""
-
-    def apply(store: DocumentStore) -> None:
-        store.delete_documents(deletions)
-        for item in processed:
-            if item.chunks:
-                store.put_document(
-                    item.document,
-                    item.chunks,
-                    item.chunk_vectors,
-                    item.annotations,
-                    item.sentence_vectors,
-                )
-
-    return apply
-
-
-def _copy_sqlite(source: Path, target: Path, checkpoint: Checkpoint = no_fault) -> None:
-    """Copy a SQLite database consistently (the backup API, not a file copy)."""
-
-    def progress(*_: int) -> None:  # (status, remaining, total): only the moment matters
-        checkpoint("during-copy")
-
-    # closing(), not the connections' own `with` (a transaction, not a close): a copy that
-    # fails half way (a full disk) must not keep the file open.
-    with (
-        closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src,
-        closing(sqlite3.connect(target)) as dst,
-    ):
-        # In steps of 256 pages, so the fault hook can stop a copy half done.
-        src.backup(dst, pages=256, progress=progress)

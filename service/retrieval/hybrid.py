@@ -17,9 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
+import numpy as np
+import numpy.typing as npt
+
 from citeqa.types import Chunk, Hit
 from indexer.embedding import Embedder, Vectors
 from indexer.index import Index
+from indexer.terms import BM25_B, BM25_K1, Keys, SegmentTerms, query_keys
+from indexer.vectors import search
 
 SearchMode = Literal["dense", "bm25", "hybrid"]
 RRF_K = 60
@@ -32,31 +37,98 @@ class Ranked(NamedTuple):
     score: float
 
 
+def _best(index: Index, found: list[tuple[float, int]], k: int) -> list[Ranked]:
+    """The ``k`` best (score, position) pairs; ties go to the lower (document id, chunk
+    index), so results do not depend on how the corpus is split into segments."""
+    found.sort(key=lambda pair: (-pair[0], *index.sort_key(pair[1])))
+    return [Ranked(position, score) for score, position in found[:k]]
+
+
 class DenseRetriever:
-    """The chunks whose vectors are most similar to the query vector (cosine, by FAISS)."""
+    """The chunks whose vectors are most similar to the query vector (cosine, by FAISS).
+
+    Each segment is searched for its own top ``k``; the best ``k`` of those are the
+    corpus's.
+    """
 
     def __init__(self, index: Index) -> None:
         self.index = index
 
     def search(self, query_vector: Vectors, k: int) -> list[Ranked]:
         """Top ``k`` chunks, best first."""
-        size = len(self.index.chunks)
-        if not size or k <= 0:
+        if k <= 0:
             return []
-        scores, ids = self.index.vector_index.search(query_vector.reshape(1, -1), min(k, size))
-        return [Ranked(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        query = np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32)
+        found: list[tuple[float, int]] = []
+        for at, segment in enumerate(self.index.segments):
+            if not segment.chunks:
+                continue
+            scores, rows = search(segment.vector_index, query, k, self.index.deleted[at])
+            base = int(self.index.chunk_base[at])
+            found += [(float(s), base + int(r)) for s, r in zip(scores, rows, strict=True)]
+        return _best(self.index, found, k)
 
 
 class BM25Retriever:
-    """The chunks that match the query's words best by BM25 (positive scores only)."""
+    """The chunks that match the query's words best by BM25 (positive scores only).
+
+    Scores use the corpus-wide statistics (:class:`indexer.terms.CorpusStats`), so a chunk
+    scores the same whichever segment holds it.
+    """
 
     def __init__(self, index: Index) -> None:
         self.index = index
 
     def search(self, query: str, k: int) -> list[Ranked]:
         """Top ``k`` chunks, best first."""
-        ids, scores = self.index.lexical_index.search(query, k)
-        return [Ranked(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
+        keys = query_keys(query)
+        stats = self.index.stats
+        keys = keys[stats.frequencies(keys) > 0]  # terms no live chunk holds match nothing
+        if k <= 0 or not len(keys):
+            return []
+        idf = stats.idf(keys).astype(np.float32)
+        average = np.float32(stats.average_length)
+        found: list[tuple[float, int]] = []
+        for at, segment in enumerate(self.index.segments):
+            scores = _segment_scores(segment.terms, keys, idf, average)
+            if scores is None:
+                continue
+            deleted = self.index.deleted[at]
+            if deleted is not None:
+                scores[deleted] = 0
+            rows = np.flatnonzero(scores > 0)
+            if len(rows) > k:
+                # Keep every row tied with the k-th score: the final order breaks ties.
+                kth = np.partition(scores[rows], len(rows) - k)[len(rows) - k]
+                rows = rows[scores[rows] >= kth]
+            base = int(self.index.chunk_base[at])
+            found += [(float(scores[r]), base + int(r)) for r in rows]
+        return _best(self.index, found, k)
+
+
+def _segment_scores(
+    terms: SegmentTerms, keys: Keys, idf: npt.NDArray[np.float32], average: np.float32
+) -> npt.NDArray[np.float32] | None:
+    """BM25 of every chunk row of one segment (None when it holds no query term).
+
+    Terms are added in query order, so a chunk's score is the same float in any segment.
+    """
+    scores: npt.NDArray[np.float32] | None = None
+    offsets = terms.postings_offsets
+    for number, weight in zip(terms.numbers(keys), idf, strict=True):
+        if number < 0:
+            continue
+        lo, hi = int(offsets[number]), int(offsets[number + 1])
+        rows = terms.postings_rows[lo:hi]
+        tf = terms.postings_tf[lo:hi].astype(np.float32)
+        length = terms.chunk_length[rows].astype(np.float32)
+        norm = np.float32(BM25_K1) * (
+            np.float32(1 - BM25_B) + np.float32(BM25_B) * length / average
+        )
+        if scores is None:
+            scores = np.zeros(terms.chunks, dtype=np.float32)
+        scores[rows] += weight * tf / (tf + norm)
+    return scores
 
 
 class RRFJoiner:
@@ -88,6 +160,7 @@ class RRFJoiner:
                 bm25_score=lexical_at[position][1] if position in lexical_at else None,
                 dense_rank=dense_at[position][0] if position in dense_at else None,
                 bm25_rank=lexical_at[position][0] if position in lexical_at else None,
+                position=position,
             )
             for position, score in fused.items()
         ]

@@ -10,16 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-import numpy as np
 from datasketch import MinHash
 
-from citeqa.text import content_terms
 from citeqa.types import Chunk, Document, Hit, Passage, ScoredSentence
 from indexer.embedding import Vectors
 from indexer.index import Index
 from service.retrieval.dedup import facts, group_near_duplicates, minhash
 from service.retrieval.hybrid import HybridSearch, SearchMode
-from service.retrieval.lexicon import Lexicon
+from service.retrieval.lexicon import Lexicon, QuestionTerms
 from service.retrieval.overlap import join_overlaps
 
 SENTENCE_DENSE_WEIGHT = 0.6
@@ -72,15 +70,9 @@ class Retriever:
     def __init__(self, index: Index) -> None:
         self.index = index
         self.hybrid = HybridSearch(index)
-        self.lexicon = Lexicon(chunk.text for chunk in index.chunks)
-        # Term sets computed once per generation keep the query path free of tokenising.
-        self.chunk_terms = [frozenset(content_terms(c.text)) for c in index.chunks]
+        # Chunk and sentence term sets are read from the index: nothing is tokenised at start.
+        self.lexicon = Lexicon(index.stats)
         self._signatures: dict[str, MinHash] = {}
-        table = index.sentences
-        self.sentence_terms = [
-            frozenset(content_terms(index.documents[d].text[int(s) : int(e)]))
-            for d, s, e in zip(table.doc_ids, table.starts, table.ends, strict=True)
-        ]
 
     def retrieve(
         self,
@@ -100,8 +92,12 @@ class Retriever:
         if filters.active:
             hits = [h for h in hits if filters.accepts(self.index.documents[h.chunk.doc_id])]
         query = query_vector.reshape(-1)
-        terms = content_terms(question)
-        passages = [self._score(hit, query, terms, options.rescore) for hit in hits]
+        terms = self.lexicon.question(question)
+        chunk_vectors = self.index.chunk_vectors([h.position for h in hits])
+        passages = [
+            self._score(hit, query, terms, options.rescore, vector)
+            for hit, vector in zip(hits, chunk_vectors, strict=True)
+        ]
         if options.rescore:
             passages.sort(key=lambda p: -p.score)
         if options.dedup:
@@ -110,17 +106,18 @@ class Retriever:
                 passages = join_overlaps(passages, top_k, lambda d: self.index.documents[d].text)
         return passages[:top_k]
 
-    def _score(self, hit: Hit, query: Vectors, terms: list[str], rescore: bool) -> Passage:
-        position = self.index.position_of[hit.chunk.chunk_id]
-        rows = self.index.chunk_sentences[position]
-        table = self.index.sentences
-        text = self.index.documents[hit.chunk.doc_id].text
-        dense = table.vectors[rows] @ query if rows else np.zeros(0, dtype=np.float32)
+    def _score(
+        self, hit: Hit, query: Vectors, terms: QuestionTerms, rescore: bool, vector: Vectors
+    ) -> Passage:
+        index = self.index
+        rows = index.chunk_sentence_rows(hit.position)
+        text = index.documents[hit.chunk.doc_id].text
+        dense = index.sentence_vectors(rows) @ query
         sentences = []
         for row, cosine in zip(rows, dense, strict=True):
-            start, end = int(table.starts[row]), int(table.ends[row])
+            start, end = index.sentence_bounds(row)
             sentence_text = text[start:end]
-            lexical = self.lexicon.coverage(terms, self.sentence_terms[row])
+            lexical = self.lexicon.coverage(terms, index.sentence_keys(row))
             score = SENTENCE_DENSE_WEIGHT * float(cosine) + (1 - SENTENCE_DENSE_WEIGHT) * lexical
             sentences.append(
                 ScoredSentence(
@@ -130,8 +127,8 @@ class Retriever:
         sentences.sort(key=lambda s: -s.score)
         if not rescore:
             return Passage(hit, hit.score, tuple(sentences))
-        chunk_dense = float(self.index.chunk_vectors[position] @ query)
-        chunk_lexical = self.lexicon.coverage(terms, self.chunk_terms[position])
+        chunk_dense = float(vector @ query)
+        chunk_lexical = self.lexicon.coverage(terms, index.chunk_keys(hit.position))
         best = sentences[0].score if sentences else 0.0
         score = (
             PASSAGE_DENSE_WEIGHT * chunk_dense
@@ -152,9 +149,7 @@ class Retriever:
         window = passages[: max(top_k * 3, 10)]
         if len(window) < 2:
             return passages
-        vectors = self.index.chunk_vectors[
-            [self.index.position_of[p.chunk.chunk_id] for p in window]
-        ]
+        vectors = self.index.chunk_vectors([p.hit.position for p in window])
         similar = (vectors @ vectors.T).tolist()
         leaders = group_near_duplicates(
             [self._signature(p.chunk) for p in window], [facts(p.chunk.text) for p in window],

@@ -28,9 +28,9 @@ DocIdPath = Annotated[str, Path(pattern=DOC_ID_PATTERN.pattern, max_length=128)]
 def list_documents(state: StateDep) -> DocumentsPublic:
     """List the indexed documents with their citation metadata and chunk counts."""
     with state.serving() as engine:
-        counts = engine.index.chunk_counts
-        documents = sorted(engine.index.documents.values(), key=lambda d: d.doc_id)
-    data = [DocumentSummary.of(d, counts.get(d.doc_id, 0)) for d in documents]
+        index = engine.index
+        documents = sorted(index.documents.values(), key=lambda d: d.doc_id)
+        data = [DocumentSummary.of(d, index.chunk_count(d.doc_id)) for d in documents]
     return DocumentsPublic(data=data, count=len(data))
 
 
@@ -39,7 +39,7 @@ def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
     """One document: its full text and citation metadata, so any cited span can be checked."""
     with state.serving() as engine:
         document = engine.index.documents.get(doc_id)
-        chunks = engine.index.chunk_counts.get(doc_id, 0)
+        chunks = engine.index.chunk_count(doc_id) if document is not None else 0
     if document is None:
         raise DocumentNotFoundError(f"no document {doc_id!r}; list ids with GET /v1/documents")
     return DocumentPublic.of(document, chunks)

@@ -36,6 +36,6 @@ def readyz(state: StateDep) -> JSONResponse:
         index_dir=str(state.settings.index_dir),
         generation=engine.index.manifest.generation if engine else None,
         documents=len(engine.index.documents) if engine else 0,
-        chunks=len(engine.index.chunks) if engine else 0,
+        chunks=engine.index.manifest.chunks if engine else 0,
     )
     return JSONResponse(body.model_dump(), status_code=200 if engine is not None else 503)

@@ -1,0 +1,55 @@
+"""Which segments to merge: a tiered policy, as Lucene's, with bounded work per write.
+
+Segments are sorted into tiers by their live chunks (tier ``t`` holds sizes in
+``[floor * factor**t, floor * factor**(t + 1))``). When a tier holds ``factor`` segments,
+those are merged into one of the next tier, as long as the result stays within
+``largest`` chunks. A segment that has lost more than a third of its chunks to deletions is
+rewritten alone. One merge at a time: a write never does more than its own size in merging,
+plus one bounded merge.
+
+Example:
+    >>> policy = MergePolicy(factor=3, floor=10, largest=1000)
+    >>> policy.plan({"s1": 12, "s2": 15, "s3": 11, "s4": 500}, {})
+    ['s1', 's2', 's3']
+    >>> policy.plan({"s1": 12, "s2": 15}, {})
+    []
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# A segment with more than this share of its chunks deleted is rewritten without them.
+DELETED_SHARE = 1 / 3
+
+
+@dataclass(frozen=True)
+class MergePolicy:
+    factor: int = 10
+    floor: int = 1000
+    largest: int = 250_000
+
+    def tier(self, chunks: int) -> int:
+        """The tier of a segment of ``chunks`` live chunks (0 for the smallest)."""
+        if chunks < self.floor:
+            return 0
+        return int(math.log(chunks / self.floor, self.factor) + 1e-9)
+
+    def plan(self, live: dict[str, int], deleted: dict[str, int]) -> list[str]:
+        """The segments to merge next (by name, in the order given), or none.
+
+        ``live`` gives each segment's live chunks, ``deleted`` its deleted ones.
+        """
+        tiers: dict[int, list[str]] = {}
+        for name, chunks in live.items():
+            tiers.setdefault(self.tier(chunks), []).append(name)
+        for tier in sorted(tiers):
+            names = sorted(tiers[tier], key=lambda n: live[n])[: self.factor]
+            if len(names) >= self.factor and sum(live[n] for n in names) <= self.largest:
+                return [n for n in live if n in names]
+        for name, chunks in live.items():
+            gone = deleted.get(name, 0)
+            if gone and gone > DELETED_SHARE * (chunks + gone) and chunks <= self.largest:
+                return [name]
+        return []

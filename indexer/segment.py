@@ -1,0 +1,458 @@
+"""Segments: immutable sets of documents with their chunks, spans, vectors and terms.
+
+A segment is written once by :class:`SegmentBuilder` and never changed; a generation's
+manifest lists the segments it reads and the documents deleted from each (tombstones).
+Everything the query side needs is in files it memory-maps, so opening a segment reads
+no rows::
+
+    segments/s000012/segment.json          counts, dimension, FAISS factory
+                     store.sqlite          documents (text, metadata) and their spans
+                     documents.npy         per document row: first chunk, first sentence
+                     chunks.npy            per chunk row: document row, index, start, end
+                     chunk_sentences.npy   per chunk row: its sentence rows [first, end)
+                     sentences.npy         per sentence row: document row, start, end
+                     sentence_vectors.f16  float16, one row per sentence
+                     vectors.faiss         the chunk vectors
+                     terms/                postings and term lists (indexer.terms)
+
+Rows are local: a generation numbers chunks across its segments by adding each segment's
+base (see :mod:`indexer.index`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from citeqa.types import Chunk, Document, Span
+from indexer.annotate import Annotations
+from indexer.chunking import sentences_within
+from indexer.embedding import Vectors
+from indexer.errors import IndexCorruptError
+from indexer.generations import no_fault
+from indexer.processing import ProcessedDocument
+from indexer.terms import Keys, SegmentTerms, TermCounter
+from indexer.vectors import (
+    build_vector_index,
+    choose_factory,
+    prepare_for_search,
+    read_vector_index,
+    reconstruct,
+    write_vector_index,
+)
+
+SEGMENT_JSON = "segment.json"
+STORE = "store.sqlite"
+SENTENCE_VECTORS = "sentence_vectors.f16"
+CHUNK_VECTORS_TEMP = "chunk_vectors.f32.tmp"
+VECTORS = "vectors.faiss"
+TERMS = "terms"
+SPAN_KINDS = ("sentence", "entity", "noun_chunk", "metadata")
+
+_SCHEMA = """
+CREATE TABLE documents (
+    row INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL UNIQUE,
+    text TEXT NOT NULL,
+    title TEXT, source TEXT, published TEXT, url TEXT, path TEXT,
+    content_hash TEXT NOT NULL
+);
+CREATE TABLE spans (
+    doc_row INTEGER NOT NULL,
+    kind TEXT NOT NULL,          -- sentence | entity | noun_chunk | metadata
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    label TEXT NOT NULL
+);
+"""
+# Built once the rows are in: faster than keeping it up to date on every insert.
+_SPAN_INDEX = "CREATE INDEX spans_by_doc ON spans (doc_row, kind, char_start)"
+
+
+class SegmentInfo(dict[str, Any]):
+    """The content of ``segment.json`` (name, documents, chunks, sentences, factory, ...)."""
+
+
+@dataclass
+class _Terms:
+    """Term data gathered while building: one small array per chunk and per sentence."""
+
+    chunk_keys: list[Keys] = field(default_factory=list)
+    chunk_counts: list[npt.NDArray[np.int32]] = field(default_factory=list)
+    sentence_keys: list[Keys] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TermData:
+    """A document's terms, already counted: per chunk (keys, counts), per sentence keys."""
+
+    chunks: list[tuple[Keys, npt.NDArray[np.int32]]]
+    sentences: list[Keys]
+
+
+class SegmentBuilder:
+    """Writes one segment into ``folder`` document by document; memory stays bounded.
+
+    Vectors go to disk as they come; only the term lists and the small row tables are kept
+    until :meth:`finish`.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        dimension: int,
+        factory: str,
+        checkpoint: Callable[[str], None] | None = None,
+    ) -> None:
+        self.folder = folder
+        self.dimension = dimension
+        self.factory = factory
+        self.checkpoint = checkpoint or no_fault
+        folder.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(folder / STORE)
+        self._db.executescript(_SCHEMA)
+        self._chunk_file = open(folder / CHUNK_VECTORS_TEMP, "wb")  # noqa: SIM115
+        self._sentence_file = open(folder / SENTENCE_VECTORS, "wb")  # noqa: SIM115
+        self._counter = TermCounter()
+        self._terms = _Terms()
+        self.doc_ids: list[str] = []
+        self._documents: list[tuple[int, int]] = []
+        self._chunks: list[tuple[int, int, int, int]] = []
+        self._chunk_sentences: list[tuple[int, int]] = []
+        self._sentences: list[tuple[int, int, int]] = []
+
+    @property
+    def chunks(self) -> int:
+        """Chunks added so far."""
+        return len(self._chunks)
+
+    def add(self, item: ProcessedDocument, terms: TermData | None = None) -> None:
+        """Add one document with everything derived from it (its terms counted if not given)."""
+        document, found = item.document, item.annotations
+        row = len(self.doc_ids)
+        self.doc_ids.append(document.doc_id)
+        self._documents.append((len(self._chunks), len(self._sentences)))
+        self._db.execute(
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row,
+                document.doc_id,
+                document.text,
+                document.title,
+                document.source,
+                document.published,
+                document.url,
+                document.path,
+                document.content_hash,
+            ),
+        )
+        spans = [
+            (row, kind, s.start, s.end, s.label)
+            for kind, group in (
+                ("sentence", found.sentences),
+                ("entity", found.entities),
+                ("noun_chunk", found.noun_chunks),
+                ("metadata", found.metadata),
+            )
+            for s in group
+        ]
+        self._db.executemany("INSERT INTO spans VALUES (?, ?, ?, ?, ?)", spans)
+        first_sentence = len(self._sentences)
+        sentences = sorted(found.sentences, key=lambda s: s.start)
+        self._sentences += [(row, s.start, s.end) for s in sentences]
+        starts = np.array([s.start for s in sentences], dtype=np.int64)
+        ends = np.array([s.end for s in sentences], dtype=np.int64)
+        for chunk in item.chunks:
+            self._chunks.append((row, chunk.index, chunk.char_start, chunk.char_end))
+            # Sentences are in order and do not overlap: those touching a chunk are a run.
+            lo = int(np.searchsorted(ends, chunk.char_start, side="right"))
+            hi = int(np.searchsorted(starts, chunk.char_end, side="left"))
+            self._chunk_sentences.append((first_sentence + lo, first_sentence + max(lo, hi)))
+        self._chunk_file.write(np.ascontiguousarray(item.chunk_vectors, np.float32).tobytes())
+        self._sentence_file.write(np.ascontiguousarray(item.sentence_vectors, np.float16).tobytes())
+        self._add_terms(item, terms)
+
+    def _add_terms(self, item: ProcessedDocument, terms: TermData | None) -> None:
+        if terms is None:
+            text = item.document.text
+            terms = TermData(
+                [self._counter.counts(c.text) for c in item.chunks],
+                [
+                    self._counter.counts(text[s.start : s.end])[0]
+                    for s in sorted(item.annotations.sentences, key=lambda s: s.start)
+                ],
+            )
+        gathered = self._terms
+        for keys, counts in terms.chunks:
+            gathered.chunk_keys.append(keys)
+            gathered.chunk_counts.append(counts)
+        gathered.sentence_keys += terms.sentences
+
+    def finish(self, name: str) -> SegmentInfo:
+        """Write the row tables, the FAISS index and the terms; the segment is then complete."""
+        self._chunk_file.close()
+        self._sentence_file.close()
+        self.checkpoint("during-write")
+        self._db.execute(_SPAN_INDEX)
+        self._db.commit()
+        self._db.close()
+        folder = self.folder
+        documents = np.array(self._documents, dtype=np.int64).reshape(-1, 2)
+        np.save(folder / "documents.npy", documents)
+        np.save(folder / "chunks.npy", np.array(self._chunks, dtype=np.int64).reshape(-1, 4))
+        np.save(
+            folder / "chunk_sentences.npy",
+            np.array(self._chunk_sentences, dtype=np.int64).reshape(-1, 2),
+        )
+        np.save(folder / "sentences.npy", np.array(self._sentences, dtype=np.int64).reshape(-1, 3))
+        self._write_terms()
+        factory = choose_factory(self.chunks, self.factory)
+        self._write_vectors(factory)
+        info = SegmentInfo(
+            name=name,
+            documents=len(self.doc_ids),
+            chunks=self.chunks,
+            sentences=len(self._sentences),
+            dimension=self.dimension,
+            factory=factory,
+        )
+        (folder / SEGMENT_JSON).write_text(json.dumps(info, indent=2))
+        return info
+
+    def _write_terms(self) -> None:
+        gathered = self._terms
+        chunks = list(zip(gathered.chunk_keys, gathered.chunk_counts, strict=True))
+        sentences = gathered.sentence_keys
+        self._terms = _Terms()
+        SegmentTerms.build(chunks, sentences).save(self.folder / TERMS)
+
+    def _write_vectors(self, factory: str) -> None:
+        raw = self.folder / CHUNK_VECTORS_TEMP
+        vectors = np.memmap(raw, dtype=np.float32, mode="r", shape=(self.chunks, self.dimension))
+        index = build_vector_index(vectors, factory) if self.chunks else None
+        del vectors
+        if index is None:
+            index = build_vector_index(np.zeros((0, self.dimension), np.float32), "Flat")
+        write_vector_index(index, self.folder / VECTORS, self.chunks)
+        raw.unlink()
+
+
+class Segment:
+    """One segment, opened for reading: arrays memory-mapped, text read on demand."""
+
+    def __init__(self, folder: Path, vectors: bool = True) -> None:
+        """Open ``folder``; ``vectors=False`` leaves the FAISS index unread until needed."""
+        self.folder = folder
+        try:
+            self.info = SegmentInfo(json.loads((folder / SEGMENT_JSON).read_text()))
+            self.documents_table = np.load(folder / "documents.npy", mmap_mode="r")
+            self.chunks_table = np.load(folder / "chunks.npy", mmap_mode="r")
+            self.chunk_sentences = np.load(folder / "chunk_sentences.npy", mmap_mode="r")
+            self.sentences_table = np.load(folder / "sentences.npy", mmap_mode="r")
+            sentences = int(self.info["sentences"])
+            dimension = int(self.info["dimension"])
+            self.sentence_vectors: npt.NDArray[np.float16] = (
+                np.memmap(
+                    folder / SENTENCE_VECTORS,
+                    dtype=np.float16,
+                    mode="r",
+                    shape=(sentences, dimension),
+                )
+                if sentences
+                else np.zeros((0, dimension), np.float16)
+            )
+        except (OSError, ValueError, KeyError) as error:
+            raise IndexCorruptError(
+                f"segment {folder} cannot be read ({error}); rebuild with `citeqa index build`"
+            ) from error
+        self.terms = SegmentTerms.load(folder / TERMS)
+        self.vector_index: Any = None
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self.doc_ids: list[str] = [
+            doc_id for (doc_id,) in self._db().execute("SELECT doc_id FROM documents ORDER BY row")
+        ]
+        self._check()
+        if vectors:
+            self.load_vectors()
+
+    def load_vectors(self) -> None:
+        """Read the FAISS index (once) and check it holds a vector per chunk."""
+        if self.vector_index is not None:
+            return
+        index = prepare_for_search(read_vector_index(self.folder / VECTORS))
+        if int(index.ntotal) != self.chunks:
+            raise IndexCorruptError(
+                f"segment {self.folder} has {self.chunks} chunks but {index.ntotal} vectors; "
+                "rebuild with `citeqa index build`"
+            )
+        self.vector_index = index
+
+    def row_of(self, doc_id: str) -> int:
+        """The row of a document in this segment (one SQLite read)."""
+        found = self._db().execute("SELECT row FROM documents WHERE doc_id = ?", (doc_id,))
+        row = found.fetchone()
+        if row is None:
+            raise IndexCorruptError(f"segment {self.folder} has no document {doc_id!r}")
+        return int(row[0])
+
+    @property
+    def name(self) -> str:
+        """The segment's folder name (``s000012``)."""
+        return self.folder.name
+
+    @property
+    def chunks(self) -> int:
+        """Chunk rows (deleted ones included)."""
+        return len(self.chunks_table)
+
+    @property
+    def sentences(self) -> int:
+        """Sentence rows (deleted ones included)."""
+        return len(self.sentences_table)
+
+    def _check(self) -> None:
+        want = (int(self.info["documents"]), int(self.info["chunks"]), int(self.info["sentences"]))
+        have = (len(self.doc_ids), self.chunks, self.sentences)
+        extra = {
+            "chunks in the terms": self.terms.chunks,
+            "documents in the row table": len(self.documents_table),
+        }
+        if want != have or tuple(extra.values()) != (want[1], want[0]):
+            raise IndexCorruptError(
+                f"segment {self.folder} says {want} documents/chunks/sentences, holds {have} "
+                f"({extra}); rebuild with `citeqa index build`"
+            )
+
+    def _db(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(
+                f"file:{self.folder / STORE}?mode=ro", uri=True, check_same_thread=False
+            )
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    def close(self) -> None:
+        """Close every thread's SQLite connection."""
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
+        self._local = threading.local()
+
+    # -- rows ------------------------------------------------------------------------------
+
+    def document(self, row: int) -> Document:
+        """The document at ``row``, text included (one SQLite read)."""
+        found = (
+            self._db()
+            .execute(
+                "SELECT doc_id, text, title, source, published, url, path, content_hash "
+                "FROM documents WHERE row = ?",
+                (row,),
+            )
+            .fetchone()
+        )
+        if found is None:
+            raise IndexCorruptError(f"segment {self.folder} has no document row {row}")
+        doc_id, text, title, source, published, url, path, content_hash = found
+        return Document(
+            doc_id=doc_id,
+            text=text,
+            title=title,
+            source=source,
+            published=published,
+            url=url,
+            path=path,
+            content_hash=content_hash,
+        )
+
+    def chunk_rows(self, doc_row: int) -> range:
+        """The chunk rows of one document."""
+        first = int(self.documents_table[doc_row, 0])
+        end = (
+            int(self.documents_table[doc_row + 1, 0])
+            if doc_row + 1 < len(self.documents_table)
+            else self.chunks
+        )
+        return range(first, end)
+
+    def sentence_rows(self, doc_row: int) -> range:
+        """The sentence rows of one document."""
+        first = int(self.documents_table[doc_row, 1])
+        end = (
+            int(self.documents_table[doc_row + 1, 1])
+            if doc_row + 1 < len(self.documents_table)
+            else self.sentences
+        )
+        return range(first, end)
+
+    def sentence_spans(self, rows: range) -> list[Span]:
+        """The sentence spans of consecutive sentence rows."""
+        table = self.sentences_table[rows.start : rows.stop]
+        return [Span(int(s), int(e), "sentence") for _, s, e in table]
+
+    def chunk(self, row: int, text: str) -> Chunk:
+        """The chunk at ``row``; ``text`` is its document's text."""
+        doc_row, idx, start, end = (int(v) for v in self.chunks_table[row])
+        first, stop = (int(v) for v in self.chunk_sentences[row])
+        inside = sentences_within(self.sentence_spans(range(first, stop)), start, end)
+        return Chunk(self.doc_ids[doc_row], idx, start, end, text[start:end], inside)
+
+    def spans(self, doc_row: int, kind: str, start: int = 0, end: int | None = None) -> list[Span]:
+        """Spans of one kind inside ``[start, end)`` of a document, by position."""
+        rows = self._db().execute(
+            "SELECT char_start, char_end, label FROM spans WHERE doc_row = ? AND kind = ? "
+            "AND char_start >= ? AND char_end <= ? ORDER BY char_start",
+            (doc_row, kind, start, end if end is not None else 1 << 62),
+        )
+        return [Span(s, e, label) for s, e, label in rows]
+
+    def chunk_vectors(self, rows: npt.NDArray[np.int64]) -> Vectors:
+        """The chunk vectors of ``rows`` (from FAISS: exact for flat indexes)."""
+        self.load_vectors()
+        return reconstruct(self.vector_index, rows)
+
+    def processed(self, doc_row: int) -> tuple[ProcessedDocument, TermData]:
+        """A document as it was added, with its terms: what a merge copies."""
+        document = self.document(doc_row)
+        chunk_rows = self.chunk_rows(doc_row)
+        sentence_rows = self.sentence_rows(doc_row)
+        sentences = self.spans(doc_row, "sentence")
+        chunks = [self.chunk(r, document.text) for r in chunk_rows]
+        annotations = Annotations(
+            sentences=sentences,
+            entities=self.spans(doc_row, "entity"),
+            noun_chunks=self.spans(doc_row, "noun_chunk"),
+            metadata=self.spans(doc_row, "metadata"),
+        )
+        rows = np.arange(chunk_rows.start, chunk_rows.stop, dtype=np.int64)
+        item = ProcessedDocument(
+            document,
+            chunks,
+            annotations,
+            self.chunk_vectors(rows) if len(rows) else np.zeros((0, 1), np.float32),
+            np.asarray(self.sentence_vectors[sentence_rows.start : sentence_rows.stop]),
+        )
+        terms = self.terms
+        o = terms.chunk_terms_offsets
+        chunk_terms = [
+            (
+                terms.keys[terms.chunk_terms[o[r] : o[r + 1]]],
+                np.asarray(terms.chunk_tf[o[r] : o[r + 1]], dtype=np.int32),
+            )
+            for r in chunk_rows
+        ]
+        return item, TermData(chunk_terms, [terms.sentence_keys(r) for r in sentence_rows])
