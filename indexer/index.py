@@ -24,7 +24,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Generic, Literal, TypeVar, overload
+from typing import Generic, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -96,26 +96,25 @@ class Documents(Mapping[str, Document]):
         return doc_id in self._index.manifest.locations
 
 
-class Chunks(Sequence[Chunk]):
-    """Every chunk by position (deleted ones included; see :meth:`Index.deleted`)."""
+class Chunks:
+    """Chunks by position; iterating and ``len`` see the live ones only."""
 
     def __init__(self, index: Index) -> None:
         self._index = index
         self._cache: _Cache[int, Chunk] = _Cache(_CACHED_CHUNKS)
 
     def __len__(self) -> int:
-        return self._index.size
+        return self._index.manifest.chunks
 
-    @overload
-    def __getitem__(self, position: int) -> Chunk: ...
-    @overload
-    def __getitem__(self, position: slice) -> Sequence[Chunk]: ...
-    def __getitem__(self, position: int | slice) -> Chunk | Sequence[Chunk]:
-        if isinstance(position, slice):
-            return [self[p] for p in range(*position.indices(len(self)))]
-        if position < 0:
-            position += len(self)
-        if not 0 <= position < len(self):
+    def __iter__(self) -> Iterator[Chunk]:
+        for at, deleted in enumerate(self._index.deleted):
+            base = int(self._index.chunk_base[at])
+            for row in range(self._index.segments[at].chunks):
+                if deleted is None or not deleted[row]:
+                    yield self[base + row]
+
+    def __getitem__(self, position: int) -> Chunk:
+        if not 0 <= position < self._index.size:
             raise IndexError(position)
         found = self._cache.get(position)
         if found is None:

@@ -22,6 +22,7 @@ base (see :mod:`indexer.index`).
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -39,7 +40,7 @@ from indexer.embedding import Vectors
 from indexer.errors import IndexCorruptError
 from indexer.generations import no_fault
 from indexer.processing import ProcessedDocument
-from indexer.terms import Keys, SegmentTerms, TermCounter
+from indexer.terms import Keys, SegmentTerms, TermCounter, load_array
 from indexer.vectors import (
     build_vector_index,
     choose_factory,
@@ -196,6 +197,13 @@ class SegmentBuilder:
             gathered.chunk_counts.append(counts)
         gathered.sentence_keys += terms.sentences
 
+    def discard(self) -> None:
+        """Give up this segment: close its files and remove its folder."""
+        self._chunk_file.close()
+        self._sentence_file.close()
+        self._db.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
     def finish(self, name: str) -> SegmentInfo:
         """Write the row tables, the FAISS index and the terms; the segment is then complete."""
         self._chunk_file.close()
@@ -236,10 +244,12 @@ class SegmentBuilder:
 
     def _write_vectors(self, factory: str) -> None:
         raw = self.folder / CHUNK_VECTORS_TEMP
-        vectors = np.memmap(raw, dtype=np.float32, mode="r", shape=(self.chunks, self.dimension))
-        index = build_vector_index(vectors, factory) if self.chunks else None
-        del vectors
-        if index is None:
+        if self.chunks:
+            shape = (self.chunks, self.dimension)
+            vectors = np.memmap(raw, dtype=np.float32, mode="r", shape=shape)
+            index = build_vector_index(vectors, factory)
+            del vectors
+        else:
             index = build_vector_index(np.zeros((0, self.dimension), np.float32), "Flat")
         write_vector_index(index, self.folder / VECTORS, self.chunks)
         raw.unlink()
@@ -253,10 +263,10 @@ class Segment:
         self.folder = folder
         try:
             self.info = SegmentInfo(json.loads((folder / SEGMENT_JSON).read_text()))
-            self.documents_table = np.load(folder / "documents.npy", mmap_mode="r")
-            self.chunks_table = np.load(folder / "chunks.npy", mmap_mode="r")
-            self.chunk_sentences = np.load(folder / "chunk_sentences.npy", mmap_mode="r")
-            self.sentences_table = np.load(folder / "sentences.npy", mmap_mode="r")
+            self.documents_table = load_array(folder / "documents.npy")
+            self.chunks_table = load_array(folder / "chunks.npy")
+            self.chunk_sentences = load_array(folder / "chunk_sentences.npy")
+            self.sentences_table = load_array(folder / "sentences.npy")
             sentences = int(self.info["sentences"])
             dimension = int(self.info["dimension"])
             self.sentence_vectors: npt.NDArray[np.float16] = (
@@ -345,12 +355,18 @@ class Segment:
         return connection
 
     def close(self) -> None:
-        """Close every thread's SQLite connection."""
+        """Close every thread's SQLite connection and let go of the mapped files (a
+        removed segment's disk space is only freed once nothing maps it)."""
         with self._lock:
             connections, self._connections = self._connections, []
         for connection in connections:
             connection.close()
         self._local = threading.local()
+        self.vector_index = None
+        empty = np.zeros((0, 4), dtype=np.int64)
+        self.documents_table = self.chunks_table = self.chunk_sentences = empty
+        self.sentences_table = empty
+        self.sentence_vectors = np.zeros((0, 1), np.float16)
 
     # -- rows ------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +51,17 @@ _FILES = (
     "sentence_terms_offsets",
     "sentence_terms",
 )
+
+
+def load_array(path: Path) -> npt.NDArray[Any]:
+    """Memory-map a ``.npy`` file (read it whole when it is empty: nothing to map)."""
+    try:
+        return np.load(path, mmap_mode="r")
+    except ValueError:
+        array = np.load(path)
+        if array.size:
+            raise
+        return array
 
 
 def term_key(term: str) -> int:
@@ -153,7 +165,7 @@ class SegmentTerms:
     def load(cls, folder: Path) -> SegmentTerms:
         """Memory-map the arrays written by :meth:`save`."""
         try:
-            arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _FILES}
+            arrays = {name: load_array(folder / f"{name}.npy") for name in _FILES}
         except (OSError, ValueError) as error:
             raise IndexCorruptError(
                 f"the lexical data in {folder} cannot be read ({error}); rebuild with "
@@ -212,6 +224,20 @@ class CorpusStats:
         """No chunks at all."""
         return cls(0, 0, np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64))
 
+    @classmethod
+    def of_texts(cls, texts: list[str]) -> CorpusStats:
+        """The statistics of ``texts`` taken as chunks (for examples and tests)."""
+        counter = TermCounter()
+        counted = [counter.counts(text) for text in texts]
+        every = [k for k, _ in counted]
+        keys, df = (
+            np.unique(np.concatenate(every), return_counts=True)
+            if every
+            else (cls.empty().keys, cls.empty().df)
+        )
+        length = sum(int(n.sum()) for _, n in counted)
+        return cls(len(texts), length, keys.astype(np.uint64), df.astype(np.int64))
+
     def changed(
         self,
         chunks: int,
@@ -243,8 +269,9 @@ class CorpusStats:
         """Read what :meth:`save` wrote; a damaged file raises IndexCorruptError."""
         try:
             chunks, length = map(int, (folder / "stats.txt").read_text().split())
-            keys = np.load(folder / "stats_keys.npy", mmap_mode="r")
-            df = np.load(folder / "stats_df.npy", mmap_mode="r")
+            # Read, not mapped: a replaced generation's files must not stay open.
+            keys = np.load(folder / "stats_keys.npy")
+            df = np.load(folder / "stats_df.npy")
         except (OSError, ValueError) as error:
             raise IndexCorruptError(
                 f"the corpus statistics in {folder} cannot be read ({error}); rebuild with "

@@ -374,7 +374,10 @@ class IndexWriter:
         stats = draft.stats
         for name in names:
             del draft.segments[name]
-        self._finish(draft, builder)
+        if builder.doc_ids:
+            self._finish(draft, builder)
+        else:  # every document was deleted: the segments just go
+            builder.discard()
         # A merge moves live chunks, it does not change the corpus: keep the statistics.
         draft.stats = stats
         report.merged += len(names)
@@ -441,11 +444,7 @@ class IndexWriter:
     def _raise_disk_full(self, error: BaseException, previous: Manifest | None) -> None:
         if not is_disk_full(error, self.index_dir):
             return
-        served = (
-            f"still serves generation {previous.generation}"
-            if previous
-            else ("has no generation yet")
-        )
+        served = f"still serves g{previous.generation:06d}" if previous else "has no generation yet"
         raise IndexDiskFullError(
             f"no space left on the disk of {self.index_dir} ({error}); nothing was published "
             f"and the index {served}: free some space and retry"

@@ -36,12 +36,12 @@ from indexer.annotate import Annotator, load_spacy
 from indexer.embedding import Embedder
 from indexer.factory import make_processor, make_writer
 from indexer.index import load_index
-from indexer.lexical import LexicalIndex
 from indexer.loaders import load_paths
 from indexer.parallel import SlicedEncoder
 from indexer.processing import DocumentProcessor
-from indexer.store import DocumentStore
-from indexer.vectors import build_vector_index
+from indexer.segment import SegmentBuilder
+from indexer.terms import TermCounter
+from indexer.vectors import AUTO
 
 
 def _squad_folder(path: Path, target: Path) -> Path:
@@ -121,25 +121,19 @@ def _stage_costs(
     rows.append(
         ("sentence embeddings", _threaded_encode(embedder, [sentences], workers), len(sentences))
     )
-    rows.append(("BM25", _timed(lambda: LexicalIndex.build(chunks)), len(chunks)))
-    processed = processor.process(documents)
-    store = DocumentStore(scratch / "stage-store.sqlite")
+    counter = TermCounter()
+    rows.append(
+        ("terms (postings)", _timed(lambda: [counter.counts(c) for c in chunks]), len(chunks))
+    )
+    processed = [item for item in processor.process(documents) if item.chunks]
 
-    def write_store() -> None:
+    def write_segment() -> None:
+        builder = SegmentBuilder(scratch / "stage-segment", embedder.dimension, AUTO)
         for item in processed:
-            if item.chunks:
-                store.put_document(
-                    item.document, item.chunks, item.chunk_vectors, item.annotations,
-                    item.sentence_vectors,
-                )  # fmt: skip
+            builder.add(item)
+        builder.finish("s000001")
 
-    rows.append(("SQLite", _timed(write_store), len(processed)))
-    store.close()
-    vectors = [item.chunk_vectors for item in processed if item.chunks]
-    import numpy as np
-
-    stacked = np.concatenate(vectors)
-    rows.append(("FAISS", _timed(lambda: build_vector_index(stacked, "flat")), len(stacked)))
+    rows.append(("segment (SQLite, terms, FAISS)", _timed(write_segment), len(processed)))
     return rows
 
 
@@ -167,13 +161,13 @@ def main() -> None:
             build_seconds = time.perf_counter() - started
             index = load_index(index_dir, embedder)
             texts = [c.text for c in index.chunks]
-            texts += [
-                index.documents[d].text[int(s) : int(e)]
-                for d, s, e in zip(
-                    index.sentences.doc_ids, index.sentences.starts, index.sentences.ends,
-                    strict=True,
-                )
-            ]  # fmt: skip
+            for segment in index.segments:
+                for row in range(len(segment.doc_ids)):
+                    text = segment.document(row).text
+                    texts += [
+                        text[s.start : s.end]
+                        for s in segment.sentence_spans(segment.sentence_rows(row))
+                    ]
             index.close()
             raw_seconds = _raw_encode(embedder, texts, cores)
             groups = [texts[: report.chunks], texts[report.chunks :]]

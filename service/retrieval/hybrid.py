@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,12 @@ from indexer.vectors import search
 
 SearchMode = Literal["dense", "bm25", "hybrid"]
 RRF_K = 60
+
+
+class ChunkLookup(Protocol):
+    """Chunks by position (a list, or :class:`indexer.index.Chunks`)."""
+
+    def __getitem__(self, position: int, /) -> Chunk: ...
 
 
 class Ranked(NamedTuple):
@@ -138,7 +144,7 @@ class RRFJoiner:
     lower (document id, chunk index), so the order does not depend on the retrievers' order.
     """
 
-    def __init__(self, chunks: Sequence[Chunk], k: int = RRF_K) -> None:
+    def __init__(self, chunks: ChunkLookup, k: int = RRF_K) -> None:
         if k <= 0:
             raise ValueError("k must be greater than 0")
         self.chunks = chunks

@@ -1,14 +1,11 @@
 """IDF-weighted term coverage, with the corpus-wide statistics of the index.
 
 Example:
-    >>> from indexer.terms import CorpusStats, term_key
-    >>> import numpy as np
-    >>> keys = np.array(sorted([term_key("mexico"), term_key("extradit")]), dtype=np.uint64)
-    >>> df = np.array([2 if k == term_key("mexico") else 1 for k in keys], dtype=np.int64)
-    >>> lexicon = Lexicon(CorpusStats(chunks=2, total_length=6, keys=keys, df=df))
+    >>> from indexer.terms import CorpusStats, query_keys
+    >>> lexicon = Lexicon(CorpusStats.of_texts(["Mexico extradited 92.", "Mexico sent 29."]))
     >>> question = lexicon.question("Has Mexico extradited anyone?")
-    >>> lexicon.coverage(question, np.array([term_key("extradit")], dtype=np.uint64)) > 0.5
-    True
+    >>> round(lexicon.coverage(question, query_keys("extradited")), 2)
+    0.26
 """
 
 from __future__ import annotations

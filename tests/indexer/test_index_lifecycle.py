@@ -24,6 +24,7 @@ from indexer.errors import (
 from indexer.factory import make_writer
 from indexer.generations import current_generation
 from indexer.index import load_index
+from indexer.manifest import Manifest
 from indexer.processing import DocumentProcessor
 from service.retrieval.hybrid import DenseRetriever, HybridSearch
 from tests.conftest import REPO, SEEDS
@@ -100,7 +101,8 @@ def test_index_built_with_another_model_is_refused(
 
 
 def test_truncated_vector_file_is_refused(writable_index_dir: Path, embedder: Embedder) -> None:
-    vectors = current_generation(writable_index_dir) / "chunks.faiss"
+    [segment] = Manifest.read(current_generation(writable_index_dir)).segments
+    vectors = writable_index_dir / "segments" / segment.name / "vectors.faiss"
     vectors.write_bytes(vectors.read_bytes()[: vectors.stat().st_size // 2])
     with pytest.raises(IndexCorruptError, match="truncated or damaged"):
         load_index(writable_index_dir, embedder)
@@ -203,11 +205,12 @@ def test_html_articles_are_extracted(
 def test_approximate_index_type_finds_the_same_top_chunk(
     tmp_path: Path, settings: Settings, processor: DocumentProcessor, seed_index_dir: Path
 ) -> None:
-    hnsw_settings = settings.model_copy(update={"faiss_index_type": "hnsw"})
+    hnsw_settings = settings.model_copy(update={"faiss_index": "HNSW32"})
     make_writer(hnsw_settings, tmp_path / "hnsw", processor).build([SEEDS])
     approximate = load_index(tmp_path / "hnsw", processor.embedder)
     exact = load_index(seed_index_dir, processor.embedder)
-    assert approximate.manifest.faiss_index_type == "hnsw"
+    assert approximate.manifest.faiss_index == "HNSW32"
+    assert [s.factory for s in approximate.manifest.segments] == ["HNSW32"]
     for query in QUERIES:
         vector = processor.embedder.encode_query(query)
         [(got_position, got_score)] = DenseRetriever(approximate).search(vector, 1)

@@ -16,7 +16,8 @@ from indexer.factory import make_writer
 from indexer.index import load_index
 from indexer.locks import READERS_LOCK, ReaderLease, remove_if_unread, writer_lock
 from indexer.processing import DocumentProcessor
-from indexer.store import DocumentStore
+from indexer.segment import Segment
+from tests.indexer.fakes import fake_writer, processed
 
 
 def _note(number: int) -> Document:
@@ -90,12 +91,13 @@ def test_a_lease_on_a_generation_being_removed_is_refused(tmp_path: Path) -> Non
     assert remove_if_unread(folder) and not folder.exists()
 
 
-def test_closing_a_store_closes_every_threads_connection(tmp_path: Path) -> None:
-    store = DocumentStore(tmp_path / "store.sqlite")
+def test_closing_a_segment_closes_every_threads_connection(tmp_path: Path) -> None:
+    fake_writer(tmp_path).add_processed([processed("a", "One. Two. Three.")])
+    segment = Segment(next((tmp_path / "segments").iterdir()))
     opened: list[sqlite3.Connection] = []
-    worker = threading.Thread(target=lambda: opened.append(store._connection()))
+    worker = threading.Thread(target=lambda: opened.append(segment._db()))
     worker.start()
     worker.join()
-    store.close()
+    segment.close()
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         opened[0].execute("SELECT 1")

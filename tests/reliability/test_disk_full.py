@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from citeqa.config import Settings
-from indexer.generations import STORE_NAME, current_generation
+from indexer.generations import SEGMENTS, current_generation
 from indexer.index import load_index
 from indexer.processing import DocumentProcessor
 from tests.conftest import API_KEY, _app
@@ -53,7 +53,7 @@ def _fill(disk: Path, leave_bytes: int) -> Path:
     return ballast
 
 
-@pytest.mark.parametrize("runs_out", ["during-copy", "after-copy"])
+@pytest.mark.parametrize("runs_out", ["at-once", "half-way"])
 def test_disk_full_write_fails_clearly_and_the_old_index_is_served(
     runs_out: str,
     small_disk: Path,
@@ -64,9 +64,11 @@ def test_disk_full_write_fails_clearly_and_the_old_index_is_served(
     index_dir = small_disk / "index"
     shutil.copytree(seed_index_dir, index_dir)
     live = current_generation(index_dir)
-    store_bytes = (live / STORE_NAME).stat().st_size
-    # Too little room to copy the store, or room for the copy but not for the new rows.
-    ballast = _fill(small_disk, 16_384 if runs_out == "during-copy" else store_bytes + 65_536)
+    segments = index_dir / SEGMENTS
+    before_segments = sorted(p.name for p in segments.iterdir())
+    segment_bytes = sum(f.stat().st_size for f in segments.rglob("*") if f.is_file())
+    # Too little room to start the new segment, or room for part of it but not all.
+    ballast = _fill(small_disk, 16_384 if runs_out == "at-once" else segment_bytes // 4)
     headers = {"Authorization": f"Bearer {API_KEY}"}
 
     with TestClient(_app(index_dir, settings, processor)) as client:
@@ -78,6 +80,7 @@ def test_disk_full_write_fails_clearly_and_the_old_index_is_served(
 
         assert current_generation(index_dir) == live
         assert sorted(p.name for p in live.parent.iterdir()) == [live.name]  # no leftovers
+        assert sorted(p.name for p in segments.iterdir()) == before_segments
         assert client.get("/readyz").json()["generation"] == int(live.name[1:])
         answer = client.post("/v1/query", json=QUESTION)
         assert answer.status_code == 200

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from citeqa.config import Settings
 from citeqa.types import Document
 from indexer.factory import make_writer
+from indexer.manifest import Manifest
 from indexer.processing import DocumentProcessor
 from tests.conftest import API_KEY
 
@@ -82,3 +83,11 @@ def test_a_replaced_generation_is_closed_once_its_queries_end(
     assert live.name != f"g{first:06d}"
     stale = [f for f in _open_files_under(generations) if not f.startswith(str(live))]
     assert stale == []
+    named = {s.name for s in Manifest.read(live).segments}
+    segments = writable_index_dir / "segments"
+    unnamed = [
+        f
+        for f in _open_files_under(segments)
+        if Path(f).relative_to(segments).parts[0] not in named
+    ]
+    assert unnamed == []

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from citeqa.text import content_terms, stem, word_spans
+from indexer.terms import CorpusStats, query_keys
 from service.retrieval.lexicon import Lexicon
 
 
@@ -30,25 +32,30 @@ def test_word_spans_are_offsets_of_the_original_words() -> None:
 
 
 def test_rarer_terms_weigh_more_and_unseen_terms_most() -> None:
-    lexicon = Lexicon(
+    stats = CorpusStats.of_texts(
         ["Mexico extradited 92 people.", "Mexico sent 29 more.", "Mexico and the tariffs."]
     )
-    assert lexicon.total == 3
-    assert lexicon.idf("mexico") < lexicon.idf("extradit") < lexicon.idf("never-seen")
+    assert stats.chunks == 3
+    mexico, extradit, unseen = stats.idf(query_keys("Mexico extradited zyxwvu"))
+    assert mexico < extradit < unseen == pytest.approx(stats.unseen_idf())
 
 
 def test_coverage_is_the_weighted_share_of_the_question_terms() -> None:
-    lexicon = Lexicon(["Mexico extradited 92 people.", "Mexico sent 29 more."])
-    question = content_terms("How many people has Mexico extradited?")
+    lexicon = Lexicon(
+        CorpusStats.of_texts(["Mexico extradited 92 people.", "Mexico sent 29 more."])
+    )
+    question = lexicon.question("How many people has Mexico extradited?")
 
-    assert lexicon.coverage(question, set(question)) == 1.0
-    assert lexicon.coverage(question, set()) == 0.0
+    assert lexicon.coverage(question, question.keys) == 1.0
+    assert lexicon.coverage(question, query_keys("")) == 0.0
     # The rare term counts for more than the one every text holds.
-    rare = lexicon.coverage(question, {"extradit"})
-    common = lexicon.coverage(question, {"mexico"})
+    rare = lexicon.coverage(question, query_keys("extradited"))
+    common = lexicon.coverage(question, query_keys("Mexico"))
     assert 0.0 < common < rare < 1.0
-    assert lexicon.coverage(question, {"mexico", "extradit", "peopl"}) == pytest.approx(1.0)
+    both = np.unique(query_keys("Mexico extradited people"))
+    assert lexicon.coverage(question, both) == pytest.approx(1.0)
 
 
 def test_an_empty_question_covers_nothing() -> None:
-    assert Lexicon([]).coverage([], {"mexico"}) == 0.0
+    lexicon = Lexicon(CorpusStats.empty())
+    assert lexicon.coverage(lexicon.question("how?"), query_keys("Mexico")) == 0.0
