@@ -56,12 +56,13 @@ _FILES = (
 def load_array(path: Path) -> npt.NDArray[Any]:
     """Memory-map a ``.npy`` file (read it whole when it is empty: nothing to map)."""
     try:
-        return np.load(path, mmap_mode="r")
+        mapped: npt.NDArray[Any] = np.load(path, mmap_mode="r")
     except ValueError:
-        array = np.load(path)
+        array: npt.NDArray[Any] = np.load(path)
         if array.size:
             raise
         return array
+    return mapped
 
 
 def term_key(term: str) -> int:

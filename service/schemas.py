@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Literal
 
@@ -168,7 +169,7 @@ class QueryResponse(BaseModel):
     timings_ms: dict[str, float]
 
     @classmethod
-    def of(cls, result: QueryResult, documents: dict[str, Document]) -> QueryResponse:
+    def of(cls, result: QueryResult, documents: Mapping[str, Document]) -> QueryResponse:
         """The public form of a query result."""
         return cls(
             question=result.question,
@@ -181,7 +182,7 @@ class QueryResponse(BaseModel):
         )
 
 
-def _passage(rank: int, passage: Passage, documents: dict[str, Document]) -> PassagePublic:
+def _passage(rank: int, passage: Passage, documents: Mapping[str, Document]) -> PassagePublic:
     document = documents[passage.chunk.doc_id]
     also = {c.doc_id: documents[c.doc_id] for c in passage.also_reported_by}
     return PassagePublic(

@@ -234,7 +234,10 @@ def serve_stage(work: Path, launched_at: float) -> None:
         "retrieval_p50_ms": float(np.percentile(times, 50)),
         "retrieval_p99_ms": float(np.percentile(times, 99)),
         "retrieval_mean_ms": statistics.mean(times),
-        "faiss_index_type": str(engine.index.manifest.faiss_index_type),
+        "faiss_index": str(engine.index.manifest.faiss_index),
+        "segments": [
+            f"{s.name}:{s.live_chunks}:{s.factory}" for s in engine.index.manifest.segments
+        ],
         "dense_top": dense,
     }
     document = load_paths([Path(config["add_document"])]).documents[0]

@@ -8,6 +8,7 @@ plus the retrieval query.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
@@ -91,7 +92,7 @@ class ChatCitations(QueryResponse):
 
     @classmethod
     def of_result(
-        cls, result: QueryResult, documents: dict[str, Document], retrieval_query: str
+        cls, result: QueryResult, documents: Mapping[str, Document], retrieval_query: str
     ) -> ChatCitations:
         """The query response's citations for a chat answer, with the query that was searched."""
         response = QueryResponse.of(result, documents)

@@ -33,7 +33,7 @@ def processed(doc_id: str, text: str, per_chunk: int = 2) -> ProcessedDocument:
     sentences = [
         Span(m.start(), m.end(), "sentence") for m in _SENTENCE.finditer(text) if m.group().strip()
     ]
-    chunks = []
+    chunks: list[Chunk] = []
     for i in range(0, len(sentences), per_chunk):
         group = sentences[i : i + per_chunk]
         start, end = group[0].start, group[-1].end
