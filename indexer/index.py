@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
@@ -35,7 +36,7 @@ from indexer.generations import SEGMENTS, current_generation
 from indexer.locks import ReaderLease
 from indexer.manifest import Manifest, check_compatible
 from indexer.segment import Segment
-from indexer.terms import CorpusStats, Keys
+from indexer.terms import CorpusStats
 
 # What the store records about a document, besides its chunks.
 SpanKind = Literal["sentence", "entity", "noun_chunk", "metadata"]
@@ -123,6 +124,30 @@ class Chunks:
             found = segment.chunk(row, self._index.documents[doc_id].text)
             self._cache.put(position, found)
         return found
+
+
+@dataclass(frozen=True)
+class TermLists:
+    """The distinct terms of consecutive rows (sentences or one chunk) of one segment:
+    row ``i``'s term numbers are ``terms[offsets[i]:offsets[i + 1]]``."""
+
+    segment: int
+    offsets: npt.NDArray[np.int64]
+    terms: npt.NDArray[np.int32]
+
+
+@dataclass(frozen=True)
+class SentenceBlock:
+    """The sentences overlapping one chunk, read in one go."""
+
+    first: int  # the position of the first sentence
+    starts: npt.NDArray[np.int64]
+    ends: npt.NDArray[np.int64]
+    vectors: Vectors
+    terms: TermLists
+
+    def __len__(self) -> int:
+        return len(self.starts)
 
 
 class Index:
@@ -216,35 +241,34 @@ class Index:
             out[slots] = self.segments[at].chunk_vectors(rows)
         return out
 
-    def chunk_sentence_rows(self, position: int) -> range:
-        """The sentence positions that overlap a chunk."""
-        segment, row = self.locate(position)
-        base = int(self.sentence_base[self.segments.index(segment)])
+    def chunk_sentences(self, position: int) -> SentenceBlock:
+        """The sentences that overlap a chunk: offsets, vectors (float32) and terms."""
+        at = int(np.searchsorted(self.chunk_base, position, side="right")) - 1
+        segment, row = self.segments[at], position - int(self.chunk_base[at])
         first, end = (int(v) for v in segment.chunk_sentences[row])
-        return range(base + first, base + end)
+        table = np.asarray(segment.sentences_table[first:end])
+        terms = segment.terms
+        offsets = np.asarray(terms.sentence_terms_offsets[first : end + 1])
+        return SentenceBlock(
+            first=int(self.sentence_base[at]) + first,
+            starts=table[:, 1],
+            ends=table[:, 2],
+            vectors=np.asarray(segment.sentence_vectors[first:end], dtype=np.float32),
+            terms=TermLists(
+                at,
+                offsets - offsets[0],
+                np.asarray(terms.sentence_terms[offsets[0] : offsets[-1]]),
+            ),
+        )
 
-    def sentence_vectors(self, rows: range) -> Vectors:
-        """The vectors of consecutive sentence positions of one segment, as float32."""
-        if not len(rows):
-            return np.zeros((0, self.manifest.dimension), dtype=np.float32)
-        segment, first = self.locate_sentence(rows.start)
-        return np.asarray(segment.sentence_vectors[first : first + len(rows)], dtype=np.float32)
-
-    def sentence_bounds(self, row: int) -> tuple[int, int]:
-        """The (start, end) offsets of a sentence position in its document."""
-        segment, local = self.locate_sentence(row)
-        _, start, end = segment.sentences_table[local]
-        return int(start), int(end)
-
-    def sentence_keys(self, row: int) -> Keys:
-        """The distinct term keys of a sentence position."""
-        segment, local = self.locate_sentence(row)
-        return segment.terms.sentence_keys(local)
-
-    def chunk_keys(self, position: int) -> Keys:
-        """The distinct term keys of a chunk position."""
-        segment, row = self.locate(position)
-        return segment.terms.chunk_keys(row)
+    def chunk_terms(self, position: int) -> TermLists:
+        """The distinct terms of one chunk."""
+        at = int(np.searchsorted(self.chunk_base, position, side="right")) - 1
+        terms, row = self.segments[at].terms, position - int(self.chunk_base[at])
+        lo, hi = int(terms.chunk_terms_offsets[row]), int(terms.chunk_terms_offsets[row + 1])
+        return TermLists(
+            at, np.array([0, hi - lo], dtype=np.int64), np.asarray(terms.chunk_terms[lo:hi])
+        )
 
     def spans(
         self, doc_id: str, kind: SpanKind, start: int = 0, end: int | None = None

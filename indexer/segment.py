@@ -270,11 +270,13 @@ class Segment:
             sentences = int(self.info["sentences"])
             dimension = int(self.info["dimension"])
             self.sentence_vectors: npt.NDArray[np.float16] = (
-                np.memmap(
-                    folder / SENTENCE_VECTORS,
-                    dtype=np.float16,
-                    mode="r",
-                    shape=(sentences, dimension),
+                np.asarray(
+                    np.memmap(
+                        folder / SENTENCE_VECTORS,
+                        dtype=np.float16,
+                        mode="r",
+                        shape=(sentences, dimension),
+                    )
                 )
                 if sentences
                 else np.zeros((0, dimension), np.float16)

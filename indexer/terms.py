@@ -62,7 +62,9 @@ def load_array(path: Path) -> npt.NDArray[Any]:
         if array.size:
             raise
         return array
-    return mapped
+    # A plain array over the same mapping: numpy's memmap subclass makes every small read
+    # several times slower, and the query path makes thousands.
+    return np.asarray(mapped)
 
 
 def term_key(term: str) -> int:

@@ -10,12 +10,13 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from indexer.terms import CorpusStats, Keys, query_keys
+from indexer.index import TermLists
+from indexer.terms import CorpusStats, Keys, SegmentTerms, query_keys
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,10 @@ class QuestionTerms:
     keys: Keys
     weights: npt.NDArray[np.float64]
     total: float
+    # Per segment: the question's term numbers there (sorted) and their weights.
+    numbered: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = field(
+        default_factory=dict
+    )
 
 
 class Lexicon:
@@ -46,3 +51,27 @@ class Lexicon:
             return 0.0
         inside = np.isin(question.keys, text_keys, assume_unique=True)
         return float(question.weights[inside].sum() / question.total)
+
+    def coverages(
+        self, question: QuestionTerms, lists: TermLists, segment: SegmentTerms
+    ) -> npt.NDArray[np.float64]:
+        """:meth:`coverage` of each row of ``lists`` (term numbers of ``segment``) at once."""
+        rows = len(lists.offsets) - 1
+        if question.total == 0 or not len(lists.terms):
+            return np.zeros(rows, dtype=np.float64)
+        numbered = question.numbered.get(lists.segment)
+        if numbered is None:
+            numbers = segment.numbers(question.keys)
+            present = numbers >= 0
+            order = np.argsort(numbers[present])
+            numbered = (numbers[present][order], question.weights[present][order])
+            question.numbered[lists.segment] = numbered
+        numbers, weights = numbered
+        if not len(numbers):
+            return np.zeros(rows, dtype=np.float64)
+        at = np.minimum(np.searchsorted(numbers, lists.terms), len(numbers) - 1)
+        found = np.where(numbers[at] == lists.terms, weights[at], 0.0)
+        # Per row, in term order: the same sum whichever segment holds the row.
+        sums = np.add.reduceat(np.append(found, 0.0), lists.offsets[:-1])
+        sums[lists.offsets[:-1] == lists.offsets[1:]] = 0.0
+        return np.asarray(sums / question.total, dtype=np.float64)

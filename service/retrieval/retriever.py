@@ -110,25 +110,32 @@ class Retriever:
         self, hit: Hit, query: Vectors, terms: QuestionTerms, rescore: bool, vector: Vectors
     ) -> Passage:
         index = self.index
-        rows = index.chunk_sentence_rows(hit.position)
+        block = index.chunk_sentences(hit.position)
+        segment = index.segments[block.terms.segment].terms
         text = index.documents[hit.chunk.doc_id].text
-        dense = index.sentence_vectors(rows) @ query
+        dense = (block.vectors @ query).tolist()
+        lexical = self.lexicon.coverages(terms, block.terms, segment).tolist()
         sentences = []
-        for row, cosine in zip(rows, dense, strict=True):
-            start, end = index.sentence_bounds(row)
-            sentence_text = text[start:end]
-            lexical = self.lexicon.coverage(terms, index.sentence_keys(row))
-            score = SENTENCE_DENSE_WEIGHT * float(cosine) + (1 - SENTENCE_DENSE_WEIGHT) * lexical
+        for i, (start, end) in enumerate(zip(block.starts.tolist(), block.ends.tolist())):
+            score = SENTENCE_DENSE_WEIGHT * dense[i] + (1 - SENTENCE_DENSE_WEIGHT) * lexical[i]
             sentences.append(
                 ScoredSentence(
-                    row, hit.chunk.doc_id, start, end, sentence_text, float(cosine), lexical, score
-                )
+                    block.first + i,
+                    hit.chunk.doc_id,
+                    start,
+                    end,
+                    text[start:end],
+                    dense[i],
+                    lexical[i],
+                    score,
+                )  # fmt: skip
             )
         sentences.sort(key=lambda s: -s.score)
         if not rescore:
             return Passage(hit, hit.score, tuple(sentences))
         chunk_dense = float(vector @ query)
-        chunk_lexical = self.lexicon.coverage(terms, index.chunk_keys(hit.position))
+        chunk_terms = index.chunk_terms(hit.position)
+        chunk_lexical = float(self.lexicon.coverages(terms, chunk_terms, segment)[0])
         best = sentences[0].score if sentences else 0.0
         score = (
             PASSAGE_DENSE_WEIGHT * chunk_dense
