@@ -116,7 +116,9 @@ class Retriever:
         dense = (block.vectors @ query).tolist()
         lexical = self.lexicon.coverages(terms, block.terms, segment).tolist()
         sentences = []
-        for i, (start, end) in enumerate(zip(block.starts.tolist(), block.ends.tolist())):
+        for i, (start, end) in enumerate(
+            zip(block.starts.tolist(), block.ends.tolist(), strict=True)
+        ):
             score = SENTENCE_DENSE_WEIGHT * dense[i] + (1 - SENTENCE_DENSE_WEIGHT) * lexical[i]
             sentences.append(
                 ScoredSentence(
@@ -128,7 +130,7 @@ class Retriever:
                     dense[i],
                     lexical[i],
                     score,
-                )  # fmt: skip
+                )
             )
         sentences.sort(key=lambda s: -s.score)
         if not rescore:
