@@ -1,7 +1,18 @@
-"""FAISS vector index of one segment (interim: exact only; the size rule lands separately)."""
+"""FAISS vector indexes for one segment: chosen by size, built, searched, written and read.
+
+Vectors are unit-length float32 rows and the metric is inner product, so a score is a
+cosine similarity. Each segment has its own index, whose type is a FAISS factory string
+(``CITEQA_FAISS_INDEX``): ``auto`` picks one by the segment's size (:func:`choose_factory`),
+anything else is used as given, except that a segment too small to train it is exact.
+
+The rule and its measurements are in ``eval/VECTOR_INDEX.md``
+(``python -m eval.bench.vector_index``).
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,60 +20,277 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from indexer.embedding import Vectors
 from indexer.errors import IndexCorruptError
 
 AUTO = "auto"
+SETTING = "CITEQA_FAISS_INDEX"
+# all-MiniLM-L6-v2's width; a factory is checked against it unless told another.
+DIMENSION = 384
+EXAMPLES = "'auto' (by size), 'Flat' (exact), 'HNSW32', 'IVF1024,SQ8' or 'IVF16384_HNSW32,SQ8'"
+# The names CITEQA_FAISS_INDEX_TYPE took before factory strings, and manifests still hold.
+ALIASES = {"flat": "Flat", "hnsw": "HNSW32"}
+
+# The rule for "auto" (eval/VECTOR_INDEX.md): exact up to EXACT_UP_TO rows, where one
+# exact search costs about 3 ms on one thread; above, an inverted file of int8 codes.
+EXACT_UP_TO = 50_000
+# k-means wants 39 rows per centroid at least (FAISS warns below) and gains little above
+# 256; a training sample of 64 per centroid, capped, keeps training time bounded.
+MIN_ROWS_PER_CENTROID = 39
+TRAINING_ROWS_PER_CENTROID = 64
+MIN_TRAINING_ROWS = 65_536
+MAX_TRAINING_ROWS = 262_144
+# Lists probed per search, as a share of the lists, and the floor for small nlists:
+# questions sit between clusters, so IVF must probe widely to find their neighbours.
+NPROBE_SHARE = 1 / 8
+MIN_NPROBE = 16
+HNSW_EF_SEARCH = 128
+
+# Memory-maps the codes of Flat, SQ, PQ and HNSW storage and IVF's inverted lists
+# (FAISS 1.11+); older FAISS reads IVF lists through its on-disk lists, the rest into RAM.
+MMAP_FLAGS: int = getattr(faiss, "IO_FLAG_MMAP_IFC", faiss.IO_FLAG_MMAP)
+
+# FAISS's bundled stubs lack the search-parameter classes and DirectMap, which exist at
+# run time: they are reached through this untyped name.
+_faiss: Any = faiss
+# "Error in <C++ signature> at /project/faiss/index_factory.cpp:1228: " before the reason.
+_FAISS_LOCATION = re.compile(r"^Error in .* at \S+:\d+: ")
+
+Scores = npt.NDArray[np.float32]
+Ids = npt.NDArray[np.int64]
 
 
-def check_factory(factory: str) -> str:
-    """Validate a FAISS factory string."""
-    return factory
+def check_factory(factory: str, dimension: int = DIMENSION) -> str:
+    """The factory string normalised (``auto``, an alias, or FAISS's own), or ValueError.
+
+    >>> check_factory("Auto"), check_factory("flat"), check_factory(" IVF1024,SQ8 ")
+    ('auto', 'Flat', 'IVF1024,SQ8')
+    """
+    name = factory.strip()
+    if name.lower() == AUTO:
+        return AUTO
+    name = ALIASES.get(name.lower(), name)
+    try:
+        index = faiss.index_factory(dimension, name, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as error:
+        reason = _faiss_reason(error)
+        raise ValueError(
+            f"{SETTING}={factory!r} is not a FAISS index factory string for {dimension}-d "
+            f"vectors ({reason}); use {EXAMPLES}"
+        ) from None
+    # Segments number their vectors 0..n-1 by row; an ID map would need ids on every add.
+    if isinstance(index, faiss.IndexIDMap | faiss.IndexIDMap2):
+        raise ValueError(f"{SETTING}={factory!r}: IDMap is not supported; use {EXAMPLES}")
+    return name
 
 
 def choose_factory(chunks: int, configured: str = AUTO) -> str:
-    """The factory for one segment of ``chunks`` vectors."""
-    return "Flat" if configured == AUTO else configured
+    """The factory for one segment of ``chunks`` vectors.
+
+    ``auto``: exact ("Flat") up to :data:`EXACT_UP_TO` vectors, then ``IVF{nlist},SQ8``
+    with about ``4·sqrt(chunks)`` lists (see eval/VECTOR_INDEX.md). A configured factory is
+    used as given, unless the segment has too few vectors to train it (fewer than 39 per
+    IVF list or PQ centroid): such small segments are exact instead.
+
+    >>> choose_factory(10_000), choose_factory(1_000_000), choose_factory(500, "IVF1024,SQ8")
+    ('Flat', 'IVF4096,SQ8', 'Flat')
+    """
+    if chunks < 0:
+        raise ValueError(f"a segment cannot hold {chunks} vectors")
+    name = check_factory(configured)
+    if name == AUTO:
+        if chunks <= EXACT_UP_TO:
+            return "Flat"
+        return f"IVF{auto_nlist(chunks)},SQ8"
+    index = faiss.index_factory(DIMENSION, name, faiss.METRIC_INNER_PRODUCT)
+    if chunks < _rows_to_train(index):
+        return "Flat"
+    return name
 
 
-def build_vector_index(vectors: npt.NDArray[np.float32], factory: str, seed: int = 0) -> Any:
-    """Build an inner-product index of ``vectors`` with a FAISS factory string."""
-    index = faiss.index_factory(vectors.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+def auto_nlist(chunks: int) -> int:
+    """Lists for ``chunks`` vectors: the power of two nearest 4·sqrt(chunks), 256 to 4096.
+
+    Measured (eval/VECTOR_INDEX.md), more lists reach a recall with fewer codes scanned:
+    at 100k vectors, 1024 lists need half the scan of 256. Training grows with the lists
+    (k-means on 64 rows per list), so 4096 is the ceiling: about 4 minutes on one core.
+    """
+    power = round(math.log2(4 * math.sqrt(max(chunks, 1))))
+    return int(min(max(2**power, 256), 4096))
+
+
+def build_vector_index(vectors: Vectors, factory: str, seed: int = 0) -> Any:
+    """An index of ``vectors`` (rows are ids) of type ``factory``, ready to search.
+
+    Indexes that need training (IVF, SQ, PQ) are trained on a sample drawn with ``seed``,
+    at most :data:`MAX_TRAINING_ROWS` rows, so the same input gives the same index and
+    training time does not grow with the segment. Search parameters are set (see
+    :func:`prepare_for_search`); FAISS writes them with the index.
+    """
+    name = check_factory(factory, vectors.shape[1])
+    if name == AUTO:
+        raise ValueError("build_vector_index needs a concrete factory: call choose_factory")
+    rows = np.ascontiguousarray(vectors, dtype=np.float32)
+    index = faiss.index_factory(rows.shape[1], name, faiss.METRIC_INNER_PRODUCT)
+    if not index.is_trained:
+        needed = _rows_to_train(index) // MIN_ROWS_PER_CENTROID
+        if len(rows) < max(needed, 1):
+            raise ValueError(
+                f"{name} needs at least {needed} vectors to train, got {len(rows)}; "
+                "choose_factory picks Flat for such segments"
+            )
+        ivf = faiss.try_extract_index_ivf(index)
+        if ivf is not None:
+            ivf.cp.seed = seed  # k-means starts from seeded centroids
+        index.train(_training_sample(rows, index, seed))
+    if len(rows):
+        index.add(rows)
+    return prepare_for_search(index)
+
+
+def _training_sample(rows: Vectors, index: Any, seed: int) -> Vectors:
+    """A seeded sample, in row order, of 64 rows per centroid between the caps."""
+    wanted = _rows_to_train(index) // MIN_ROWS_PER_CENTROID * TRAINING_ROWS_PER_CENTROID
+    size = min(len(rows), min(max(wanted, MIN_TRAINING_ROWS), MAX_TRAINING_ROWS))
+    if size == len(rows):
+        return rows
+    picked = np.sort(np.random.default_rng(seed).choice(len(rows), size=size, replace=False))
+    return np.ascontiguousarray(rows[picked])
+
+
+def _rows_to_train(index: Any) -> int:
+    """Rows FAISS wants to train ``index`` well: 39 per IVF list or PQ centroid; 0 if none."""
+    index = faiss.downcast_index(index)
+    if isinstance(index, faiss.IndexPreTransform):
+        return _rows_to_train(index.index)
+    centroids = 1 if not index.is_trained else 0  # an SQ learns ranges from any rows
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        centroids = max(centroids, int(ivf.nlist))
+    for part in (index, ivf, getattr(index, "storage", None)):
+        quantizer = getattr(faiss.downcast_index(part), "pq", None) if part is not None else None
+        if quantizer is not None:
+            centroids = max(centroids, int(quantizer.ksub))
+    return centroids * MIN_ROWS_PER_CENTROID if centroids > 1 else centroids
+
+
+def search_parameters(index: Any) -> dict[str, int]:
+    """The search parameters the rule gives ``index``: nprobe, efSearch, the quantizer's.
+
+    IVF probes 1/8 of its lists, at least 16, which kept recall@10 against exact at
+    0.95 or more on real and clustered vectors (eval/VECTOR_INDEX.md); an HNSW quantizer
+    explores at least twice the lists it must return.
+    """
+    parameters: dict[str, int] = {}
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        nprobe = min(int(ivf.nlist), max(MIN_NPROBE, round(ivf.nlist * NPROBE_SHARE)))
+        parameters["nprobe"] = nprobe
+        if hasattr(faiss.downcast_index(ivf.quantizer), "hnsw"):
+            parameters["quantizer_efSearch"] = max(HNSW_EF_SEARCH, 2 * nprobe)
+    elif hasattr(faiss.downcast_index(_innermost(index)), "hnsw"):
+        parameters["efSearch"] = HNSW_EF_SEARCH
+    return parameters
+
+
+def _innermost(index: Any) -> Any:
+    """The index under pre-transforms and refinement, which holds the search structure."""
+    index = faiss.downcast_index(index)
+    while isinstance(index, faiss.IndexPreTransform | faiss.IndexRefine):
+        index = faiss.downcast_index(index.index if hasattr(index, "index") else index.base_index)
     return index
 
 
 def prepare_for_search(index: Any) -> Any:
-    """Set search parameters after reading."""
+    """Set the rule's search parameters and let IVF reconstruct rows; returns ``index``.
+
+    The parameters are set by the rule rather than trusted from the file, so a segment
+    written before a change of the rule is searched as the rule now says. IVF gets a
+    direct map (8 bytes a vector) because :func:`reconstruct` looks rows up by id.
+    """
+    space = faiss.ParameterSpace()
+    for name, value in search_parameters(index).items():
+        space.set_index_parameter(index, name, value)
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None and ivf.direct_map.type == _faiss.DirectMap.NoMap:
+        ivf.make_direct_map()
     return index
 
 
 def search(
-    index: Any, query: npt.NDArray[np.float32], k: int, deleted: npt.NDArray[np.bool_] | None = None
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-    """Top ``k`` (scores, ids), best first, never a deleted row."""
-    extra = int(deleted.sum()) if deleted is not None else 0
-    fetch = min(k + extra, int(index.ntotal))
-    if fetch <= 0:
-        return np.zeros(0, np.float32), np.zeros(0, np.int64)
-    scores, ids = index.search(query.reshape(1, -1).astype(np.float32), fetch)
-    keep = ids[0] >= 0
-    if deleted is not None:
-        keep &= ~deleted[np.maximum(ids[0], 0)]
-    return scores[0][keep][:k], ids[0][keep][:k].astype(np.int64)
+    index: Any, query: Vectors, k: int, deleted: npt.NDArray[np.bool_] | None = None
+) -> tuple[Scores, Ids]:
+    """The ``k`` best rows for one query vector: (scores, ids), best first.
+
+    Rows marked in ``deleted`` (a mask over the index's rows) are never returned. Flat
+    search is exact, deleted rows or not. Fewer than ``k`` come back when fewer rows are
+    live (or, for approximate indexes, found); ids are never -1.
+    """
+    vector = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+    size = int(index.ntotal)
+    k = min(k, size)
+    if k <= 0:
+        return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+    if deleted is None or not deleted.any():
+        scores, ids = index.search(vector, k)
+        return _found(scores[0], ids[0])
+    if len(deleted) != size:
+        raise ValueError(f"the deleted mask has {len(deleted)} rows, the index {size}")
+    # A selector skips deleted rows inside the search, so k live rows come back however
+    # many are deleted; index types that take no selector over-fetch instead.
+    live = np.packbits(~deleted, bitorder="little")
+    selector = faiss.IDSelectorBitmap(size, faiss.swig_ptr(live))
+    try:
+        scores, ids = index.search(vector, k, params=_selector_parameters(index, selector))
+        return _found(scores[0], ids[0])
+    except RuntimeError:
+        fetched = min(size, k + int(deleted.sum()))
+        scores, ids = index.search(vector, fetched)
+        keep = ids[0] >= 0
+        keep[keep] = ~deleted[ids[0][keep]]
+        return _found(scores[0][keep][:k], ids[0][keep][:k])
 
 
-def reconstruct(index: Any, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-    """The stored vectors of ``ids``."""
-    if not len(ids):
-        return np.zeros((0, index.d), np.float32)
-    return np.asarray(index.reconstruct_batch(np.asarray(ids, dtype=np.int64)), np.float32)
+def _selector_parameters(index: Any, selector: Any) -> Any:
+    """Search parameters with ``selector`` and the index's own nprobe or efSearch.
+
+    FAISS reads every field of the parameters passed, so they must carry the index's
+    settings: SearchParametersIVF() alone would probe one list.
+    """
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        return _faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nprobe, max_codes=ivf.max_codes)
+    inner = faiss.downcast_index(index)
+    if hasattr(inner, "hnsw"):
+        return _faiss.SearchParametersHNSW(sel=selector, efSearch=inner.hnsw.efSearch)
+    return _faiss.SearchParameters(sel=selector)
+
+
+def _found(scores: npt.NDArray[Any], ids: npt.NDArray[Any]) -> tuple[Scores, Ids]:
+    """Drop FAISS's -1 placeholders (fewer hits than k) and fix the dtypes."""
+    keep = ids >= 0
+    return scores[keep].astype(np.float32), ids[keep].astype(np.int64)
+
+
+def reconstruct(index: Any, ids: Ids) -> Vectors:
+    """The stored vectors of rows ``ids``: exact for Flat and HNSW, decoded for SQ and PQ."""
+    wanted = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
+    if not len(wanted):
+        return np.zeros((0, index.d), dtype=np.float32)
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None and ivf.direct_map.type == _faiss.DirectMap.NoMap:
+        ivf.make_direct_map()  # an index not passed through prepare_for_search
+    return np.asarray(index.reconstruct_batch(wanted), dtype=np.float32)
 
 
 def write_vector_index(index: Any, path: Path, expected: int) -> None:
-    """Write and re-read the index: FAISS reports disk errors only on stderr."""
+    """Write and re-read the index: FAISS reports disk errors only on stderr.
+
+    The re-read maps the file instead of loading it, so checking a large segment costs
+    no memory; a truncated file still fails it.
+    """
     faiss.write_index(index, str(path))
-    written = read_vector_index(path)
+    written = read_vector_index(path, mmap=True)
     if written.ntotal != expected:
         raise IndexCorruptError(
             f"{path} holds {written.ntotal} vectors after writing, expected {expected}; "
@@ -71,13 +299,24 @@ def write_vector_index(index: Any, path: Path, expected: int) -> None:
 
 
 def read_vector_index(path: Path, mmap: bool = False) -> Any:
-    """Read a FAISS index, or raise IndexCorruptError saying how to rebuild."""
+    """Read a FAISS index, or raise IndexCorruptError saying how to rebuild.
+
+    With ``mmap`` the vectors stay in the file and the page cache, shared between
+    processes, instead of the process's heap. Call :func:`prepare_for_search` before
+    searching.
+    """
     if not path.exists():
         raise IndexCorruptError(f"{path} is missing; rebuild with `citeqa index build`")
     try:
-        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP if mmap else 0)
+        return faiss.read_index(str(path), MMAP_FLAGS if mmap else 0)
     except RuntimeError as error:
         raise IndexCorruptError(
-            f"{path} cannot be read ({str(error).splitlines()[0]}); the file is truncated or "
+            f"{path} cannot be read ({_faiss_reason(error)}); the file is truncated or "
             "damaged: rebuild with `citeqa index build`"
         ) from error
+
+
+def _faiss_reason(error: RuntimeError) -> str:
+    """FAISS's message without its C++ function, source line and stack."""
+    lines = str(error).splitlines()
+    return _FAISS_LOCATION.sub("", lines[0]) if lines else type(error).__name__

@@ -1,0 +1,389 @@
+"""FAISS index types measured by size: build time, bytes, 1-thread latency, recall@10 vs exact.
+
+    python -m eval.bench.vector_index [--sizes 100000,300000,1000000] [--json]
+        [--factories auto,Flat,HNSW32,IVF1024,SQ8] [--queries 500] [--deleted 0.1]
+
+Two kinds of vectors, as eval/VECTOR_INDEX.md reports:
+
+- real: all-MiniLM embeddings of the SQuADShifts training paragraphs and their sentences
+  (about 43k), searched with held-out questions. Embedded once, then cached in
+  ``--cache-dir``.
+- clustered: N synthetic vectors drawn around those real ones. Each is a real vector plus
+  gaussian noise shaped like the real vectors' covariance, scaled so that a point's cosine
+  to its centre is the square root of the median cosine between a real paragraph and its
+  nearest other paragraph: two points around one centre are then about as alike as two
+  neighbouring real paragraphs. Queries are the same real questions.
+
+Everything runs on one thread (``faiss.omp_set_num_threads(1)``), build included; the
+load average is printed beside the table. With ``--json`` the last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from citeqa.config import Settings
+from indexer.embedding import Vectors
+from indexer.vectors import (
+    auto_nlist,
+    build_vector_index,
+    choose_factory,
+    search,
+    search_parameters,
+)
+
+TRAINING = Path("/work/shared/training")
+CACHE_DIR = Path("data/bench-cache")
+K = 10
+# Questions embedded (and cached) once; a run asks the first --queries of them.
+QUESTIONS = 1000
+# Sentences shorter than this are headings and fragments, not passages anyone retrieves.
+MIN_SENTENCE_WORDS = 5
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"])")
+# Each factory is built once and searched with the rule's setting, then each of these:
+# IVF probes these shares of its lists, HNSW explores these many candidates.
+NPROBE_SHARES = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4)
+EF_SEARCH = (64, 128, 256)
+# HNSW builds take minutes per 100k on one thread, and its recall already fell under 0.95
+# at 300k (issue 16): the default sweep stops there.
+HNSW_UP_TO = 300_000
+BLOCK = 100_000
+
+Ids = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One index type and search setting measured on one set of vectors."""
+
+    vectors: str
+    factory: str
+    search: str
+    rule: bool  # the factory and search setting that "auto" gives this many vectors
+    n: int
+    build_s: float
+    bytes_per_vector: float
+    p50_ms: float
+    p99_ms: float
+    recall_at_10: float
+
+
+def real_texts(training: Path = TRAINING) -> tuple[list[str], list[str]]:
+    """Passages (paragraphs, then their sentences) and questions of the SQuAD-format files."""
+    paragraphs: list[str] = []
+    questions: list[str] = []
+    for path in sorted(training.glob("*/train.json")):
+        for article in json.loads(path.read_text())["data"]:
+            for paragraph in article["paragraphs"]:
+                paragraphs.append(paragraph["context"])
+                questions.extend(qa["question"] for qa in paragraph["qas"])
+    sentences = [
+        sentence
+        for paragraph in paragraphs
+        for sentence in _SENTENCE_END.split(paragraph)
+        if len(sentence.split()) >= MIN_SENTENCE_WORDS
+    ]
+    return paragraphs + sentences, questions
+
+
+def real_embeddings(
+    cache_dir: Path, settings: Settings | None = None
+) -> tuple[Vectors, Vectors, int]:
+    """Embeddings of the real passages and of 1,000 questions; and the paragraph count.
+
+    Embedding 43k texts takes minutes on two cores, so the vectors are kept in
+    ``cache_dir`` between runs, keyed by the backend and the texts.
+    """
+    settings = settings or Settings()
+    passages, questions = real_texts()
+    paragraphs = sum(1 for _ in _paragraphs())
+    picked = np.random.default_rng(0).choice(len(questions), size=QUESTIONS, replace=False)
+    asked = [questions[i] for i in sorted(picked)]
+    digest = hashlib.sha1("\n".join(passages + asked).encode()).hexdigest()[:12]
+    path = cache_dir / f"real-{settings.embed_backend}-{digest}.npz"
+    if path.exists():
+        cached = np.load(path)
+        return cached["passages"], cached["queries"], paragraphs
+    from indexer.factory import make_embedder
+
+    embedder = make_embedder(settings)
+    corpus = embedder.encode_documents(passages)
+    asked_vectors = np.vstack([embedder.encode_query(text) for text in asked])
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(path, passages=corpus, queries=asked_vectors)
+    return corpus, asked_vectors, paragraphs
+
+
+def _paragraphs(training: Path = TRAINING) -> Iterator[str]:
+    for path in sorted(training.glob("*/train.json")):
+        for article in json.loads(path.read_text())["data"]:
+            yield from (paragraph["context"] for paragraph in article["paragraphs"])
+
+
+def neighbour_cosine(vectors: Vectors) -> float:
+    """The median cosine between a vector and its nearest other vector."""
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    scores, _ = index.search(vectors, 2)
+    return float(np.median(scores[:, 1]))
+
+
+def clustered_vectors(
+    centres: Vectors, n: int, centre_cosine: float, seed: int = 0
+) -> Iterator[Vectors]:
+    """``n`` unit vectors around random ``centres``, in blocks of up to 100k rows.
+
+    Noise follows the centres' own covariance (isotropic noise in 384 dimensions would
+    spread points where no real text lies) and is scaled so that a point's cosine to its
+    centre is about ``centre_cosine``.
+    """
+    rng = np.random.default_rng(seed)
+    variance, axes = np.linalg.eigh(np.cov(centres, rowvar=False))
+    spread = np.sqrt(np.clip(variance, 0, None))
+    # |noise|^2 = 1/cos^2 - 1 puts a unit centre at that cosine from centre + noise.
+    scale = np.sqrt((1 / centre_cosine**2 - 1) / float(np.sum(variance)))
+    for start in range(0, n, BLOCK):
+        size = min(BLOCK, n - start)
+        noise = (rng.standard_normal((size, len(spread))) * spread) @ axes.T * scale
+        block = centres[rng.integers(len(centres), size=size)] + noise.astype(np.float32)
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        yield np.ascontiguousarray(block, dtype=np.float32)
+
+
+def exact_top_k(corpus: Vectors, queries: Vectors, k: int, deleted: Any = None) -> Ids:
+    """The exact top-k rows per query by brute force, a block of rows at a time."""
+    best_scores = np.zeros((len(queries), 0), dtype=np.float32)
+    best_ids = np.zeros((len(queries), 0), dtype=np.int64)
+    for start in range(0, len(corpus), BLOCK):
+        scores = queries @ corpus[start : start + BLOCK].T
+        if deleted is not None:
+            scores[:, deleted[start : start + BLOCK]] = -np.inf
+        # The block's own top k first: sorting whole blocks would dominate the run.
+        top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k]
+        best_scores = np.hstack([best_scores, np.take_along_axis(scores, top, axis=1)])
+        best_ids = np.hstack([best_ids, top + start])
+        order = np.argsort(-best_scores, axis=1, kind="stable")[:, :k]
+        best_scores = np.take_along_axis(best_scores, order, axis=1)
+        best_ids = np.take_along_axis(best_ids, order, axis=1)
+    return best_ids
+
+
+def _settings(index: Any) -> list[dict[str, int]]:
+    """The rule's search parameters, then the sweep around them."""
+    rule = search_parameters(index)
+    sweep = [rule]
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        probes = sorted({max(1, round(ivf.nlist * share)) for share in NPROBE_SHARES})
+        sweep += [{**rule, "nprobe": nprobe} for nprobe in probes]
+    elif "efSearch" in rule:
+        sweep += [{**rule, "efSearch": ef} for ef in EF_SEARCH]
+    # The quantizer must explore at least the lists it returns.
+    for parameters in sweep:
+        if "quantizer_efSearch" in parameters:
+            parameters["quantizer_efSearch"] = max(
+                rule["quantizer_efSearch"], 2 * parameters["nprobe"]
+            )
+    return list({json.dumps(item, sort_keys=True): item for item in sweep}.values())
+
+
+def measure(
+    label: str, factory: str, corpus: Vectors, queries: Vectors, truth: Ids, deleted: Any
+) -> list[Row]:
+    """Build ``factory`` on ``corpus`` and measure each search setting against ``truth``."""
+    started = time.perf_counter()
+    index = build_vector_index(corpus, factory)
+    build_s = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "index.faiss"
+        faiss.write_index(index, str(path))
+        bytes_per_vector = path.stat().st_size / len(corpus)
+    rows = []
+    rule = search_parameters(index)
+    space = faiss.ParameterSpace()
+    for parameters in _settings(index):
+        for name, value in parameters.items():
+            space.set_index_parameter(index, name, value)
+        times, recall = _search_all(index, queries, truth, deleted)
+        rows.append(
+            Row(
+                label,
+                factory,
+                ",".join(f"{name}={value}" for name, value in parameters.items()),
+                factory == choose_factory(len(corpus)) and parameters == rule,
+                len(corpus),
+                round(build_s, 2),
+                round(bytes_per_vector, 1),
+                round(statistics.median(times), 3),
+                round(float(np.percentile(times, 99)), 3),
+                round(recall, 4),
+            )
+        )
+    return rows
+
+
+def _search_all(
+    index: Any, queries: Vectors, truth: Ids, deleted: Any
+) -> tuple[list[float], float]:
+    """Per-query search times in ms (after a warm-up), and mean recall@10 against truth."""
+    for query in queries[:20]:
+        search(index, query, K, deleted)
+    times: list[float] = []
+    found = 0
+    for query, expected in zip(queries, truth, strict=True):
+        started = time.perf_counter()
+        _, ids = search(index, query, K, deleted)
+        times.append((time.perf_counter() - started) * 1000)
+        found += len(np.intersect1d(ids, expected))
+    return times, found / truth.size
+
+
+RSS_PROBE = """
+import sys, numpy as np
+from pathlib import Path
+from indexer.vectors import read_vector_index, prepare_for_search, search
+def rss():
+    fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return [int(fields[name].split()[0]) / 1024 for name in ("RssAnon", "RssFile")]
+before = rss()
+index = prepare_for_search(read_vector_index(Path(sys.argv[1]), mmap=sys.argv[2] == "1"))
+loaded = rss()
+for query in np.load(sys.argv[3]):
+    search(index, query, 10)
+print(*[a - b for a, b in zip(loaded + rss(), before + before)])
+"""
+
+
+def serving_memory(index: Any, queries: Vectors) -> dict[str, float]:
+    """MB of anonymous and file-backed RSS after reading ``index``, and after the queries.
+
+    Each read runs in a fresh process, so earlier allocations do not hide its own.
+    """
+    memory: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        path, asked = Path(folder) / "index.faiss", Path(folder) / "queries.npy"
+        faiss.write_index(index, str(path))
+        np.save(asked, queries)
+        for mmap in (False, True):
+            output = subprocess.run(
+                [sys.executable, "-c", RSS_PROBE, str(path), str(int(mmap)), str(asked)],
+                capture_output=True, text=True, check=True,
+            ).stdout.split()  # fmt: skip
+            mode = "mmap" if mmap else "read"
+            for name, value in zip(
+                ("anon", "file", "anon_searched", "file_searched"), output, strict=True
+            ):
+                memory[f"{mode}_{name}_mb"] = round(float(value), 1)
+    return memory
+
+
+def default_factories(n: int) -> list[str]:
+    """The rule's pick for ``n`` vectors, exact search, HNSW, and IVF-SQ8 at other nlists."""
+    nlist = auto_nlist(n)
+    factories = [choose_factory(n), "Flat"]
+    if n <= HNSW_UP_TO:
+        factories.append("HNSW32")
+    factories += [f"IVF{lists},SQ8" for lists in (nlist // 4, nlist)]
+    factories.append(f"IVF{nlist}_HNSW32,SQ8")
+    return list(dict.fromkeys(factories))
+
+
+def main() -> None:
+    """Measure index types on real and clustered vectors and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,300000,1000000", help="clustered set sizes")
+    parser.add_argument("--factories", default="", help="';'-separated; default: a sweep")
+    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--deleted", type=float, default=0.0, help="share of rows deleted")
+    parser.add_argument("--centre-cosine", type=float, default=0.0, help="default: calibrated")
+    parser.add_argument("--no-real", action="store_true", help="clustered vectors only")
+    parser.add_argument("--memory", action="store_true", help="RSS read vs mmap, rule's pick")
+    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    faiss.omp_set_num_threads(1)
+    load_before = os.getloadavg()
+    real, questions, paragraphs = real_embeddings(args.cache_dir)
+    queries = questions[: args.queries]
+    centre_cosine = args.centre_cosine or float(np.sqrt(neighbour_cosine(real[:paragraphs])))
+    sizes = [int(size) for size in args.sizes.split(",") if size]
+    sets = [] if args.no_real else [("real", len(real))]
+    sets += [("clustered", size) for size in sizes]
+    rows: list[Row] = []
+    memory: list[dict[str, Any]] = []
+    for label, size in sets:
+        corpus = (
+            real
+            if label == "real"
+            else np.vstack(list(clustered_vectors(real, size, centre_cosine)))
+        )
+        rng = np.random.default_rng(1)
+        deleted = rng.random(size) < args.deleted if args.deleted else None
+        truth = exact_top_k(corpus, queries, K, deleted)
+        factories = args.factories.split(";") if args.factories else default_factories(size)
+        for factory in factories:
+            measured = measure(label, factory, corpus, queries, truth, deleted)
+            for row in measured:  # progress: a 1M run takes many minutes
+                print(json.dumps(asdict(row)), file=sys.stderr, flush=True)
+            rows += measured
+        if args.memory:
+            index = build_vector_index(corpus, choose_factory(size))
+            memory.append({"vectors": label, "factory": choose_factory(size), "n": size,
+                           **serving_memory(index, queries)})  # fmt: skip
+            del index
+        del corpus
+    load_after = os.getloadavg()
+    report = {
+        "threads": 1, "queries": len(queries), "centre_cosine": round(centre_cosine, 3),
+        "deleted": args.deleted, "load_before": load_before, "load_after": load_after,
+        "rows": [asdict(row) for row in rows], "memory": memory,
+    }  # fmt: skip
+    _print_report(report, rows)
+    if args.json:
+        print(json.dumps(report))
+
+
+def _print_report(report: dict[str, Any], rows: list[Row]) -> None:
+    """The rows as a table, with the conditions they were measured in."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"recall@{K} against exact; one thread; {report['queries']} questions")
+    for column in ("vectors", "factory", "search", "n", "build s", "bytes/vector",
+                   "p50 ms", "p99 ms", "recall@10"):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("vectors", "factory") else "right")
+    for row in rows:
+        table.add_row(
+            row.vectors, row.factory + (" (auto)" if row.rule else ""), row.search,
+            f"{row.n:,}", f"{row.build_s:.1f}", f"{row.bytes_per_vector:.0f}",
+            f"{row.p50_ms:.2f}", f"{row.p99_ms:.2f}", f"{row.recall_at_10:.3f}",
+        )  # fmt: skip
+    console = Console(width=150)
+    console.print(table)
+    for entry in report["memory"]:
+        console.print(entry)
+    console.print(
+        f"centre cosine {report['centre_cosine']}, deleted {report['deleted']:.0%}; "
+        f"load average before {report['load_before'][0]:.2f}, after {report['load_after'][0]:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
