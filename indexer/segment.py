@@ -117,6 +117,9 @@ class SegmentBuilder:
         self.dimension = dimension
         self.factory = factory
         self.checkpoint = checkpoint or no_fault
+        # The corpus's size once this segment is in: `auto` picks exact search only while
+        # the whole corpus is small (indexer.vectors.choose_factory). Set by the writer.
+        self.corpus_chunks = 0
         folder.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(folder / STORE)
         self._db.executescript(_SCHEMA)
@@ -222,7 +225,7 @@ class SegmentBuilder:
         )
         np.save(folder / "sentences.npy", np.array(self._sentences, dtype=np.int64).reshape(-1, 3))
         self._write_terms()
-        factory = choose_factory(self.chunks, self.factory)
+        factory = choose_factory(self.chunks, self.factory, self.corpus_chunks)
         self._write_vectors(factory)
         info = SegmentInfo(
             name=name,

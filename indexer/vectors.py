@@ -34,6 +34,9 @@ ALIASES = {"flat": "Flat", "hnsw": "HNSW32"}
 # The rule for "auto" (eval/VECTOR_INDEX.md): exact up to EXACT_UP_TO rows, where one
 # exact search costs about 3 ms on one thread; above, an inverted file of int8 codes.
 EXACT_UP_TO = 50_000
+# Below this many vectors a segment stays exact even in a large corpus: 256 lists (the
+# fewest the rule uses) need 39 rows each to train, and such a segment is soon merged.
+MIN_APPROXIMATE = 10_000
 # k-means wants 39 rows per centroid at least (FAISS warns below) and gains little above
 # 256; a training sample of 64 per centroid, capped, keeps training time bounded.
 MIN_ROWS_PER_CENTROID = 39
@@ -84,22 +87,28 @@ def check_factory(factory: str, dimension: int = DIMENSION) -> str:
     return name
 
 
-def choose_factory(chunks: int, configured: str = AUTO) -> str:
-    """The factory for one segment of ``chunks`` vectors.
+def choose_factory(chunks: int, configured: str = AUTO, corpus: int = 0) -> str:
+    """The factory for one segment of ``chunks`` vectors, in a corpus of ``corpus`` chunks.
 
-    ``auto``: exact ("Flat") up to :data:`EXACT_UP_TO` vectors, then ``IVF{nlist},SQ8``
-    with about ``4·sqrt(chunks)`` lists (see eval/VECTOR_INDEX.md). A configured factory is
-    used as given, unless the segment has too few vectors to train it (fewer than 39 per
-    IVF list or PQ centroid): such small segments are exact instead.
+    ``auto``: exact ("Flat") while the segment and the corpus hold at most
+    :data:`EXACT_UP_TO` vectors: a query searches every segment, so what must stay fast is
+    the corpus's exact search, not one segment's. Past that, ``IVF{nlist},SQ8`` with about
+    ``4·sqrt(chunks)`` lists (see eval/VECTOR_INDEX.md), for every segment large enough to
+    train one (:data:`MIN_APPROXIMATE` vectors); smaller ones stay exact, and merges fold
+    them into larger ones. A configured factory is used as given, unless the segment has
+    too few vectors to train it (fewer than 39 per IVF list or PQ centroid): such small
+    segments are exact instead.
 
     >>> choose_factory(10_000), choose_factory(1_000_000), choose_factory(500, "IVF1024,SQ8")
     ('Flat', 'IVF4096,SQ8', 'Flat')
+    >>> choose_factory(25_000, corpus=1_000_000), choose_factory(2_000, corpus=1_000_000)
+    ('IVF512,SQ8', 'Flat')
     """
     if chunks < 0:
         raise ValueError(f"a segment cannot hold {chunks} vectors")
     name = check_factory(configured)
     if name == AUTO:
-        if chunks <= EXACT_UP_TO:
+        if max(chunks, corpus) <= EXACT_UP_TO or chunks < MIN_APPROXIMATE:
             return "Flat"
         return f"IVF{auto_nlist(chunks)},SQ8"
     index = faiss.index_factory(DIMENSION, name, faiss.METRIC_INNER_PRODUCT)

@@ -321,6 +321,7 @@ class IndexWriter:
     def _finish(self, draft: _Draft, builder: SegmentBuilder) -> None:
         """Complete a segment, move it into place and count it in the draft."""
         name = f"s{next_segment_number(self.index_dir):06d}"
+        builder.corpus_chunks = builder.chunks + sum(e.live_chunks for e in draft.segments.values())
         info = builder.finish(name)
         fsync_tree(builder.folder)
         final = self.index_dir / SEGMENTS / name

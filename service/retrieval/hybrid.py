@@ -46,6 +46,11 @@ class Ranked(NamedTuple):
 def _best(index: Index, found: list[tuple[float, int]], k: int) -> list[Ranked]:
     """The ``k`` best (score, position) pairs; ties go to the lower (document id, chunk
     index), so results do not depend on how the corpus is split into segments."""
+    found.sort(key=lambda pair: -pair[0])
+    if len(found) > k:  # keep every tie of the k-th: which of them make the cut is decided below
+        cut = found[k - 1][0]
+        found = [pair for pair in found if pair[0] >= cut]
+    # Only ties need the key, but computing it for the few kept is cheaper than finding them.
     found.sort(key=lambda pair: (-pair[0], *index.sort_key(pair[1])))
     return [Ranked(position, score) for score, position in found[:k]]
 
