@@ -72,6 +72,14 @@ class BuildReport:
     merged: int = 0
     generation: int | None = None
     seconds: float = 0.0
+    # Where the time went: reading and processing (spaCy, embedding), writing segments,
+    # merging, publishing.
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, stage: str, started: float) -> None:
+        """Add the time since ``started`` to ``stage``."""
+        elapsed = time.perf_counter() - started
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + elapsed
 
     @property
     def changed(self) -> bool:
@@ -251,7 +259,10 @@ class IndexWriter:
         if previous is not None and not written and not deletions:
             return previous
         self._merge(draft, report)
-        return self._publish(draft, previous)
+        started = time.perf_counter()
+        manifest = self._publish(draft, previous)
+        report.timed("publish", started)
+        return manifest
 
     def _process(
         self, report: BuildReport, draft: _Draft, documents: Iterator[Document]
@@ -293,7 +304,13 @@ class IndexWriter:
         """Write the stream into new segments; returns how many documents were written."""
         builder: SegmentBuilder | None = None
         written = 0
-        for item in stream:
+        while True:
+            started = time.perf_counter()
+            item = next(stream, None)
+            report.timed("read and process", started)
+            if item is None:
+                break
+            started = time.perf_counter()
             doc_id = item.document.doc_id
             if doc_id in draft.hashes:
                 self._tombstone(draft, doc_id)
@@ -308,9 +325,14 @@ class IndexWriter:
             if builder.chunks >= self.segment_chunks:
                 self._finish(draft, builder)
                 builder = None
+                report.timed("write segments", started)
                 self._merge(draft, report)
+            else:
+                report.timed("write segments", started)
         if builder is not None:
+            started = time.perf_counter()
             self._finish(draft, builder)
+            report.timed("write segments", started)
         return written
 
     def _new_builder(self) -> SegmentBuilder:
@@ -363,6 +385,7 @@ class IndexWriter:
         names = self.merge_policy.plan(live, deleted)
         if not names:
             return
+        started = time.perf_counter()
         builder = self._new_builder()
         for name in names:
             entry = draft.segments[name]
@@ -382,6 +405,7 @@ class IndexWriter:
         # A merge moves live chunks, it does not change the corpus: keep the statistics.
         draft.stats = stats
         report.merged += len(names)
+        report.timed("merge", started)
 
     def _publish(self, draft: _Draft, previous: Manifest | None) -> Manifest:
         number = next_generation_number(self.index_dir)
