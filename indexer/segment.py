@@ -42,6 +42,7 @@ from indexer.generations import no_fault
 from indexer.processing import ProcessedDocument
 from indexer.terms import Keys, SegmentTerms, TermCounter, load_array
 from indexer.vectors import (
+    build_streamed,
     build_vector_index,
     choose_factory,
     prepare_for_search,
@@ -84,11 +85,14 @@ class SegmentInfo(dict[str, Any]):
 
 @dataclass
 class _Terms:
-    """Term data gathered while building: one small array per chunk and per sentence."""
+    """Term data gathered while building, a few arrays per document (millions of small
+    per-chunk arrays would cost more in object headers than in data)."""
 
     chunk_keys: list[Keys] = field(default_factory=list)
     chunk_counts: list[npt.NDArray[np.int32]] = field(default_factory=list)
+    chunk_sizes: list[int] = field(default_factory=list)
     sentence_keys: list[Keys] = field(default_factory=list)
+    sentence_sizes: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -195,10 +199,13 @@ class SegmentBuilder:
                 ],
             )
         gathered = self._terms
-        for keys, counts in terms.chunks:
-            gathered.chunk_keys.append(keys)
-            gathered.chunk_counts.append(counts)
-        gathered.sentence_keys += terms.sentences
+        if terms.chunks:
+            gathered.chunk_keys.append(np.concatenate([k for k, _ in terms.chunks]))
+            gathered.chunk_counts.append(np.concatenate([n for _, n in terms.chunks]))
+        gathered.chunk_sizes += [len(k) for k, _ in terms.chunks]
+        if terms.sentences:
+            gathered.sentence_keys.append(np.concatenate(terms.sentences))
+        gathered.sentence_sizes += [len(k) for k in terms.sentences]
 
     def discard(self) -> None:
         """Give up this segment: close its files and remove its folder."""
@@ -239,23 +246,42 @@ class SegmentBuilder:
         return info
 
     def _write_terms(self) -> None:
-        gathered = self._terms
-        chunks = list(zip(gathered.chunk_keys, gathered.chunk_counts, strict=True))
-        sentences = gathered.sentence_keys
-        self._terms = _Terms()
-        SegmentTerms.build(chunks, sentences).save(self.folder / TERMS)
+        gathered, self._terms = self._terms, _Terms()
+        SegmentTerms.build(
+            _joined(gathered.chunk_keys, np.uint64),
+            _joined(gathered.chunk_counts, np.int32),
+            np.array(gathered.chunk_sizes, dtype=np.int64),
+            _joined(gathered.sentence_keys, np.uint64),
+            np.array(gathered.sentence_sizes, dtype=np.int64),
+        ).save(self.folder / TERMS)
 
     def _write_vectors(self, factory: str) -> None:
         raw = self.folder / CHUNK_VECTORS_TEMP
         if self.chunks:
-            shape = (self.chunks, self.dimension)
-            vectors = np.memmap(raw, dtype=np.float32, mode="r", shape=shape)
-            index = build_vector_index(vectors, factory)
-            del vectors
+            # Read in batches, not mapped: a mapping of the whole file would count, page by
+            # page, in the build's memory.
+            def read(start: int, end: int) -> Vectors:
+                rows: Vectors = read_rows(raw, start, end, self.dimension, np.float32)
+                return rows
+
+            index = build_streamed(read, self.chunks, self.dimension, factory)
         else:
             index = build_vector_index(np.zeros((0, self.dimension), np.float32), "Flat")
         write_vector_index(index, self.folder / VECTORS, self.chunks)
         raw.unlink()
+
+
+def _joined(parts: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def read_rows(path: Path, start: int, end: int, dimension: int, dtype: Any) -> npt.NDArray[Any]:
+    """Rows ``[start, end)`` of a raw matrix file, read (not mapped)."""
+    size = np.dtype(dtype).itemsize * dimension
+    with open(path, "rb") as handle:
+        handle.seek(start * size)
+        data = np.fromfile(handle, dtype=dtype, count=(end - start) * dimension)
+    return data.reshape(end - start, dimension)
 
 
 class Segment:
@@ -465,7 +491,13 @@ class Segment:
             chunks,
             annotations,
             self.chunk_vectors(rows) if len(rows) else np.zeros((0, 1), np.float32),
-            np.asarray(self.sentence_vectors[sentence_rows.start : sentence_rows.stop]),
+            read_rows(
+                self.folder / SENTENCE_VECTORS,
+                sentence_rows.start,
+                sentence_rows.stop,
+                int(self.info["dimension"]),
+                np.float16,
+            ),
         )
         terms = self.terms
         o = terms.chunk_terms_offsets

@@ -96,14 +96,6 @@ class TermCounter:
         )
 
 
-def _csr(parts: list[npt.NDArray[np.int32]]) -> tuple[Offsets, Rows]:
-    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
-    if parts:
-        offsets[1:] = np.cumsum([len(p) for p in parts])
-    flat = np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, dtype=np.int32)
-    return offsets, flat
-
-
 @dataclass(frozen=True)
 class SegmentTerms:
     """The lexical arrays of one segment (see the module docstring)."""
@@ -122,40 +114,40 @@ class SegmentTerms:
     @classmethod
     def build(
         cls,
-        chunks: list[tuple[Keys, npt.NDArray[np.int32]]],
-        sentences: list[Keys],
+        chunk_keys: Keys,
+        chunk_counts: npt.NDArray[np.int32],
+        chunk_sizes: npt.NDArray[np.int64],
+        sentence_keys: Keys,
+        sentence_sizes: npt.NDArray[np.int64],
     ) -> SegmentTerms:
-        """From each chunk's (distinct keys, counts) and each sentence's distinct keys."""
-        every = [k for k, _ in chunks] + sentences
-        keys = np.unique(np.concatenate(every)) if every else np.zeros(0, dtype=np.uint64)
-        chunk_numbers = [np.searchsorted(keys, k).astype(np.int32) for k, _ in chunks]
-        lengths = np.array([int(n.sum()) for _, n in chunks], dtype=np.int32)
-        offsets, numbers = _csr(chunk_numbers)
-        counts = (
-            np.concatenate([n for _, n in chunks]).astype(np.int32)
-            if chunks
-            else np.zeros(0, dtype=np.int32)
-        )
-        rows = np.repeat(np.arange(len(chunks), dtype=np.int32), np.diff(offsets))
+        """From every chunk's distinct keys (sorted) and counts, and every sentence's
+        distinct keys, concatenated: row ``i`` has ``sizes[i]`` of them."""
+        keys = np.unique(np.concatenate([chunk_keys, sentence_keys]))
+        numbers = np.searchsorted(keys, chunk_keys).astype(np.int32)
+        offsets = np.zeros(len(chunk_sizes) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum(chunk_sizes)
+        counted = np.zeros(len(chunk_counts) + 1, dtype=np.int64)
+        counted[1:] = np.cumsum(chunk_counts)
+        lengths = (counted[offsets[1:]] - counted[offsets[:-1]]).astype(np.int32)
+        rows = np.repeat(np.arange(len(chunk_sizes), dtype=np.int32), chunk_sizes)
         # Postings: the forward index sorted by term, then row (a stable sort keeps rows
         # ascending).
         order = np.argsort(numbers, kind="stable")
         postings_offsets = np.zeros(len(keys) + 1, dtype=np.int64)
         postings_offsets[1:] = np.cumsum(np.bincount(numbers, minlength=len(keys)))
-        sentence_offsets, sentence_numbers = _csr(
-            [np.searchsorted(keys, k).astype(np.int32) for k in sentences]
-        )
+        sentence_offsets = np.zeros(len(sentence_sizes) + 1, dtype=np.int64)
+        sentence_offsets[1:] = np.cumsum(sentence_sizes)
         return cls(
             keys=keys,
             postings_offsets=postings_offsets,
             postings_rows=rows[order],
-            postings_tf=counts[order],
+            postings_tf=chunk_counts.astype(np.int32)[order],
             chunk_length=lengths,
             chunk_terms_offsets=offsets,
             chunk_terms=numbers,
-            chunk_tf=counts,
+            chunk_tf=chunk_counts.astype(np.int32),
             sentence_terms_offsets=sentence_offsets,
-            sentence_terms=sentence_numbers,
+            sentence_terms=np.searchsorted(keys, sentence_keys).astype(np.int32),
         )
 
     def save(self, folder: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -159,12 +160,55 @@ def build_vector_index(vectors: Vectors, factory: str, seed: int = 0) -> Any:
 
 def _training_sample(rows: Vectors, index: Any, seed: int) -> Vectors:
     """A seeded sample, in row order, of 64 rows per centroid between the caps."""
-    wanted = _rows_to_train(index) // MIN_ROWS_PER_CENTROID * TRAINING_ROWS_PER_CENTROID
-    size = min(len(rows), min(max(wanted, MIN_TRAINING_ROWS), MAX_TRAINING_ROWS))
-    if size == len(rows):
+    picked = _sample_rows(len(rows), index, seed)
+    if picked is None:
         return rows
-    picked = np.sort(np.random.default_rng(seed).choice(len(rows), size=size, replace=False))
     return np.ascontiguousarray(rows[picked])
+
+
+def _sample_rows(total: int, index: Any, seed: int) -> npt.NDArray[np.int64] | None:
+    """Which rows train ``index`` (sorted), or None for all of them."""
+    wanted = _rows_to_train(index) // MIN_ROWS_PER_CENTROID * TRAINING_ROWS_PER_CENTROID
+    size = min(total, min(max(wanted, MIN_TRAINING_ROWS), MAX_TRAINING_ROWS))
+    if size == total:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(total, size=size, replace=False))
+
+
+def build_streamed(
+    read: Callable[[int, int], Vectors],
+    total: int,
+    dimension: int,
+    factory: str,
+    seed: int = 0,
+    batch: int = 65_536,
+) -> Any:
+    """:func:`build_vector_index` for vectors read in batches (``read(start, end)`` returns
+    those rows), so building a large segment never holds all its vectors at once."""
+    name = check_factory(factory, dimension)
+    if total <= batch:
+        return build_vector_index(read(0, total), name, seed)
+    index = faiss.index_factory(dimension, name, faiss.METRIC_INNER_PRODUCT)
+    if not index.is_trained:
+        ivf = faiss.try_extract_index_ivf(index)
+        if ivf is not None:
+            ivf.cp.seed = seed
+        picked = _sample_rows(total, index, seed)
+        parts = []
+        for start in range(0, total, batch):
+            rows = read(start, min(total, start + batch))
+            if picked is None:
+                parts.append(rows)
+            else:
+                inside = picked[(picked >= start) & (picked < start + len(rows))] - start
+                parts.append(np.ascontiguousarray(rows[inside]))
+        sample = np.concatenate(parts)
+        del parts
+        index.train(sample)
+        del sample
+    for start in range(0, total, batch):
+        index.add(np.ascontiguousarray(read(start, min(total, start + batch)), np.float32))
+    return prepare_for_search(index)
 
 
 def _rows_to_train(index: Any) -> int:

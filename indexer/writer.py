@@ -104,6 +104,12 @@ class _Draft:
             found = self.opened[folder.name] = Segment(folder, vectors=False)
         return found
 
+    def release(self, name: str) -> None:
+        """Close one segment opened for this write."""
+        segment = self.opened.pop(name, None)
+        if segment is not None:
+            segment.close()
+
     def close(self) -> None:
         """Close the segments opened for this write."""
         for segment in self.opened.values():
@@ -395,6 +401,8 @@ class IndexWriter:
             for row, doc_id in enumerate(segment.doc_ids):
                 if doc_id not in gone:
                     builder.add(*segment.processed(row))
+            # Done with it: unmapping its files keeps a merge's memory to one segment's.
+            draft.release(name)
         stats = draft.stats
         for name in names:
             del draft.segments[name]

@@ -15,6 +15,7 @@ from indexer.vectors import (
     AUTO,
     EXACT_UP_TO,
     auto_nlist,
+    build_streamed,
     build_vector_index,
     check_factory,
     choose_factory,
@@ -287,3 +288,19 @@ def test_damaged_or_missing_files_say_how_to_rebuild(tmp_path: Path):
 def test_write_checks_the_count(tmp_path: Path):
     with pytest.raises(IndexCorruptError, match="holds 10 vectors after writing, expected 11"):
         write_vector_index(build_vector_index(unit_rows(10), "Flat"), tmp_path / "v", 11)
+
+
+@pytest.mark.parametrize("factory", ["Flat", "IVF64,SQ8"])
+def test_a_streamed_build_equals_one_from_memory(factory: str) -> None:
+    vectors = clustered(12_000)
+    reads: list[tuple[int, int]] = []
+
+    def read(start: int, end: int) -> Vectors:
+        reads.append((start, end))
+        return vectors[start:end]
+
+    streamed = build_streamed(read, len(vectors), vectors.shape[1], factory, batch=5_000)
+    whole = build_vector_index(vectors, factory)
+    assert max(end - start for start, end in reads) <= 5_000
+    queries = clustered(20, seed=3)
+    assert np.array_equal(streamed.search(queries, 10)[1], whole.search(queries, 10)[1])
