@@ -1,7 +1,7 @@
 """FAISS index types measured by size: build time, bytes, 1-thread latency, recall@10 vs exact.
 
     python -m eval.bench.vector_index [--sizes 100000,300000,1000000] [--json]
-        [--factories auto,Flat,HNSW32,IVF1024,SQ8] [--queries 500] [--deleted 0.1]
+        [--factories "Flat;HNSW32;IVF1024,SQ8"] [--queries 500] [--deleted 0.1] [--memory]
 
 Two kinds of vectors, as eval/VECTOR_INDEX.md reports:
 
@@ -42,6 +42,8 @@ import numpy.typing as npt
 from citeqa.config import Settings
 from indexer.embedding import Vectors
 from indexer.vectors import (
+    HNSW_EF_SEARCH,
+    Deletions,
     auto_nlist,
     build_vector_index,
     choose_factory,
@@ -167,7 +169,9 @@ def clustered_vectors(
         yield np.ascontiguousarray(block, dtype=np.float32)
 
 
-def exact_top_k(corpus: Vectors, queries: Vectors, k: int, deleted: Any = None) -> Ids:
+def exact_top_k(
+    corpus: Vectors, queries: Vectors, k: int, deleted: npt.NDArray[np.bool_] | None = None
+) -> Ids:
     """The exact top-k rows per query by brute force, a block of rows at a time."""
     best_scores = np.zeros((len(queries), 0), dtype=np.float32)
     best_ids = np.zeros((len(queries), 0), dtype=np.int64)
@@ -198,14 +202,17 @@ def _settings(index: Any) -> list[dict[str, int]]:
     # The quantizer must explore at least the lists it returns.
     for parameters in sweep:
         if "quantizer_efSearch" in parameters:
-            parameters["quantizer_efSearch"] = max(
-                rule["quantizer_efSearch"], 2 * parameters["nprobe"]
-            )
+            parameters["quantizer_efSearch"] = max(HNSW_EF_SEARCH, 2 * parameters["nprobe"])
     return list({json.dumps(item, sort_keys=True): item for item in sweep}.values())
 
 
 def measure(
-    label: str, factory: str, corpus: Vectors, queries: Vectors, truth: Ids, deleted: Any
+    label: str,
+    factory: str,
+    corpus: Vectors,
+    queries: Vectors,
+    truth: Ids,
+    deleted: Deletions | None,
 ) -> list[Row]:
     """Build ``factory`` on ``corpus`` and measure each search setting against ``truth``."""
     started = time.perf_counter()
@@ -240,7 +247,7 @@ def measure(
 
 
 def _search_all(
-    index: Any, queries: Vectors, truth: Ids, deleted: Any
+    index: Any, queries: Vectors, truth: Ids, deleted: Deletions | None
 ) -> tuple[list[float], float]:
     """Per-query search times in ms (after a warm-up), and mean recall@10 against truth."""
     for query in queries[:20]:
@@ -339,7 +346,8 @@ def main() -> None:
         truth = exact_top_k(corpus, queries, K, deleted)
         factories = args.factories.split(";") if args.factories else default_factories(size)
         for factory in factories:
-            measured = measure(label, factory, corpus, queries, truth, deleted)
+            packed = Deletions.of(deleted) if deleted is not None else None
+            measured = measure(label, factory, corpus, queries, truth, packed)
             for row in measured:  # progress: a 1M run takes many minutes
                 print(json.dumps(asdict(row)), file=sys.stderr, flush=True)
             rows += measured
