@@ -37,6 +37,7 @@ from indexer.locks import ReaderLease
 from indexer.manifest import Manifest, check_compatible
 from indexer.segment import Segment
 from indexer.terms import CorpusStats
+from indexer.vectors import Deletions
 
 # What the store records about a document, besides its chunks.
 SpanKind = Literal["sentence", "entity", "noun_chunk", "metadata"]
@@ -111,7 +112,7 @@ class Chunks:
         for at, deleted in enumerate(self._index.deleted):
             base = int(self._index.chunk_base[at])
             for row in range(self._index.segments[at].chunks):
-                if deleted is None or not deleted[row]:
+                if deleted is None or not deleted.mask[row]:
                     yield self[base + row]
 
     def __getitem__(self, position: int) -> Chunk:
@@ -178,7 +179,8 @@ class Index:
         self._by_name = {s.name: i for i, s in enumerate(self.segments)}
         self.chunk_base = np.cumsum([0, *(s.chunks for s in self.segments)]).astype(np.int64)
         self.sentence_base = np.cumsum([0, *(s.sentences for s in self.segments)]).astype(np.int64)
-        self.deleted: list[npt.NDArray[np.bool_] | None] = [
+        # Packed once per generation: FAISS takes the bitmap as it is (indexer.vectors).
+        self.deleted: list[Deletions | None] = [
             self._deleted_rows(segment, entry.deleted)
             for segment, entry in zip(self.segments, self.manifest.segments, strict=True)
         ]
@@ -186,14 +188,14 @@ class Index:
         self.chunks = Chunks(self)
 
     @staticmethod
-    def _deleted_rows(segment: Segment, deleted: list[str]) -> npt.NDArray[np.bool_] | None:
+    def _deleted_rows(segment: Segment, deleted: list[str]) -> Deletions | None:
         if not deleted:
             return None
         mask = np.zeros(segment.chunks, dtype=np.bool_)
         for doc_id in deleted:
             rows = segment.chunk_rows(segment.row_of(doc_id))
             mask[rows.start : rows.stop] = True
-        return mask
+        return Deletions.of(mask)
 
     # -- positions ---------------------------------------------------------------------
 

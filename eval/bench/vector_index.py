@@ -1,13 +1,13 @@
 """FAISS index types measured by size: build time, bytes, 1-thread latency, recall@10 vs exact.
 
     python -m eval.bench.vector_index [--sizes 100000,300000,1000000] [--json]
-        [--factories auto,Flat,HNSW32,IVF1024,SQ8] [--queries 500] [--deleted 0.1]
+        [--factories "Flat;HNSW32;IVF1024,SQ8"] [--queries 500] [--deleted 0.1] [--memory]
 
 Two kinds of vectors, as eval/VECTOR_INDEX.md reports:
 
 - real: all-MiniLM embeddings of the SQuADShifts training paragraphs and their sentences
-  (about 43k), searched with held-out questions. Embedded once, then cached in
-  ``--cache-dir``.
+  (about 43k), searched with their crowd-written questions, embedded as queries
+  (``eval/bench/real_vectors.py``). Embedded once, then cached in ``--cache-dir``.
 - clustered: N synthetic vectors drawn around those real ones. Each is a real vector plus
   gaussian noise shaped like the real vectors' covariance, scaled so that a point's cosine
   to its centre is the square root of the median cosine between a real paragraph and its
@@ -21,16 +21,13 @@ load average is printed beside the table. With ``--json`` the last line is one J
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,9 +36,11 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from citeqa.config import Settings
+from eval.bench.real_vectors import BLOCK, clustered_vectors, neighbour_cosine, real_embeddings
 from indexer.embedding import Vectors
 from indexer.vectors import (
+    HNSW_EF_SEARCH,
+    Deletions,
     auto_nlist,
     build_vector_index,
     choose_factory,
@@ -49,22 +48,15 @@ from indexer.vectors import (
     search_parameters,
 )
 
-TRAINING = Path("/work/shared/training")
 CACHE_DIR = Path("data/bench-cache")
 K = 10
-# Questions embedded (and cached) once; a run asks the first --queries of them.
-QUESTIONS = 1000
-# Sentences shorter than this are headings and fragments, not passages anyone retrieves.
-MIN_SENTENCE_WORDS = 5
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"])")
 # Each factory is built once and searched with the rule's setting, then each of these:
 # IVF probes these shares of its lists, HNSW explores these many candidates.
 NPROBE_SHARES = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4)
 EF_SEARCH = (64, 128, 256)
-# HNSW builds take minutes per 100k on one thread, and its recall already fell under 0.95
-# at 300k (issue 16): the default sweep stops there.
+# HNSW takes about 2 minutes per 300k rows to build on one thread (10 at 1M) and is not
+# the rule's pick: the default sweep stops there.
 HNSW_UP_TO = 300_000
-BLOCK = 100_000
 
 Ids = npt.NDArray[np.int64]
 
@@ -85,89 +77,9 @@ class Row:
     recall_at_10: float
 
 
-def real_texts(training: Path = TRAINING) -> tuple[list[str], list[str]]:
-    """Passages (paragraphs, then their sentences) and questions of the SQuAD-format files."""
-    paragraphs: list[str] = []
-    questions: list[str] = []
-    for path in sorted(training.glob("*/train.json")):
-        for article in json.loads(path.read_text())["data"]:
-            for paragraph in article["paragraphs"]:
-                paragraphs.append(paragraph["context"])
-                questions.extend(qa["question"] for qa in paragraph["qas"])
-    sentences = [
-        sentence
-        for paragraph in paragraphs
-        for sentence in _SENTENCE_END.split(paragraph)
-        if len(sentence.split()) >= MIN_SENTENCE_WORDS
-    ]
-    return paragraphs + sentences, questions
-
-
-def real_embeddings(
-    cache_dir: Path, settings: Settings | None = None
-) -> tuple[Vectors, Vectors, int]:
-    """Embeddings of the real passages and of 1,000 questions; and the paragraph count.
-
-    Embedding 43k texts takes minutes on two cores, so the vectors are kept in
-    ``cache_dir`` between runs, keyed by the backend and the texts.
-    """
-    settings = settings or Settings()
-    passages, questions = real_texts()
-    paragraphs = sum(1 for _ in _paragraphs())
-    picked = np.random.default_rng(0).choice(len(questions), size=QUESTIONS, replace=False)
-    asked = [questions[i] for i in sorted(picked)]
-    digest = hashlib.sha1("\n".join(passages + asked).encode()).hexdigest()[:12]
-    path = cache_dir / f"real-{settings.embed_backend}-{digest}.npz"
-    if path.exists():
-        cached = np.load(path)
-        return cached["passages"], cached["queries"], paragraphs
-    from indexer.factory import make_embedder
-
-    embedder = make_embedder(settings)
-    corpus = embedder.encode_documents(passages)
-    asked_vectors = np.vstack([embedder.encode_query(text) for text in asked])
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(path, passages=corpus, queries=asked_vectors)
-    return corpus, asked_vectors, paragraphs
-
-
-def _paragraphs(training: Path = TRAINING) -> Iterator[str]:
-    for path in sorted(training.glob("*/train.json")):
-        for article in json.loads(path.read_text())["data"]:
-            yield from (paragraph["context"] for paragraph in article["paragraphs"])
-
-
-def neighbour_cosine(vectors: Vectors) -> float:
-    """The median cosine between a vector and its nearest other vector."""
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
-    scores, _ = index.search(vectors, 2)
-    return float(np.median(scores[:, 1]))
-
-
-def clustered_vectors(
-    centres: Vectors, n: int, centre_cosine: float, seed: int = 0
-) -> Iterator[Vectors]:
-    """``n`` unit vectors around random ``centres``, in blocks of up to 100k rows.
-
-    Noise follows the centres' own covariance (isotropic noise in 384 dimensions would
-    spread points where no real text lies) and is scaled so that a point's cosine to its
-    centre is about ``centre_cosine``.
-    """
-    rng = np.random.default_rng(seed)
-    variance, axes = np.linalg.eigh(np.cov(centres, rowvar=False))
-    spread = np.sqrt(np.clip(variance, 0, None))
-    # |noise|^2 = 1/cos^2 - 1 puts a unit centre at that cosine from centre + noise.
-    scale = np.sqrt((1 / centre_cosine**2 - 1) / float(np.sum(variance)))
-    for start in range(0, n, BLOCK):
-        size = min(BLOCK, n - start)
-        noise = (rng.standard_normal((size, len(spread))) * spread) @ axes.T * scale
-        block = centres[rng.integers(len(centres), size=size)] + noise.astype(np.float32)
-        block /= np.linalg.norm(block, axis=1, keepdims=True)
-        yield np.ascontiguousarray(block, dtype=np.float32)
-
-
-def exact_top_k(corpus: Vectors, queries: Vectors, k: int, deleted: Any = None) -> Ids:
+def exact_top_k(
+    corpus: Vectors, queries: Vectors, k: int, deleted: npt.NDArray[np.bool_] | None = None
+) -> Ids:
     """The exact top-k rows per query by brute force, a block of rows at a time."""
     best_scores = np.zeros((len(queries), 0), dtype=np.float32)
     best_ids = np.zeros((len(queries), 0), dtype=np.int64)
@@ -198,14 +110,17 @@ def _settings(index: Any) -> list[dict[str, int]]:
     # The quantizer must explore at least the lists it returns.
     for parameters in sweep:
         if "quantizer_efSearch" in parameters:
-            parameters["quantizer_efSearch"] = max(
-                rule["quantizer_efSearch"], 2 * parameters["nprobe"]
-            )
+            parameters["quantizer_efSearch"] = max(HNSW_EF_SEARCH, 2 * parameters["nprobe"])
     return list({json.dumps(item, sort_keys=True): item for item in sweep}.values())
 
 
 def measure(
-    label: str, factory: str, corpus: Vectors, queries: Vectors, truth: Ids, deleted: Any
+    label: str,
+    factory: str,
+    corpus: Vectors,
+    queries: Vectors,
+    truth: Ids,
+    deleted: Deletions | None,
 ) -> list[Row]:
     """Build ``factory`` on ``corpus`` and measure each search setting against ``truth``."""
     started = time.perf_counter()
@@ -240,7 +155,7 @@ def measure(
 
 
 def _search_all(
-    index: Any, queries: Vectors, truth: Ids, deleted: Any
+    index: Any, queries: Vectors, truth: Ids, deleted: Deletions | None
 ) -> tuple[list[float], float]:
     """Per-query search times in ms (after a warm-up), and mean recall@10 against truth."""
     for query in queries[:20]:
@@ -320,9 +235,10 @@ def main() -> None:
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
     load_before = os.getloadavg()
-    real, questions, paragraphs = real_embeddings(args.cache_dir)
-    queries = questions[: args.queries]
-    centre_cosine = args.centre_cosine or float(np.sqrt(neighbour_cosine(real[:paragraphs])))
+    vectors = real_embeddings(args.cache_dir)
+    real, queries = vectors.passages, vectors.queries[: args.queries]
+    paragraphs = real[: vectors.paragraphs]
+    centre_cosine = args.centre_cosine or float(np.sqrt(neighbour_cosine(paragraphs)))
     sizes = [int(size) for size in args.sizes.split(",") if size]
     sets = [] if args.no_real else [("real", len(real))]
     sets += [("clustered", size) for size in sizes]
@@ -339,7 +255,8 @@ def main() -> None:
         truth = exact_top_k(corpus, queries, K, deleted)
         factories = args.factories.split(";") if args.factories else default_factories(size)
         for factory in factories:
-            measured = measure(label, factory, corpus, queries, truth, deleted)
+            packed = Deletions.of(deleted) if deleted is not None else None
+            measured = measure(label, factory, corpus, queries, truth, packed)
             for row in measured:  # progress: a 1M run takes many minutes
                 print(json.dumps(asdict(row)), file=sys.stderr, flush=True)
             rows += measured

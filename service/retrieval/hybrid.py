@@ -106,7 +106,7 @@ class BM25Retriever:
                 continue
             deleted = self.index.deleted[at]
             if deleted is not None:
-                scores[deleted] = 0
+                scores[deleted.mask] = 0
             rows = np.flatnonzero(scores > 0)
             if len(rows) > k:
                 # Keep every row tied with the k-th score: the final order breaks ties.

@@ -14,6 +14,7 @@ from indexer.errors import IndexCorruptError
 from indexer.vectors import (
     AUTO,
     EXACT_UP_TO,
+    Deletions,
     auto_nlist,
     build_streamed,
     build_vector_index,
@@ -171,6 +172,17 @@ def test_flat_search_with_deleted_rows_equals_brute_force_without_them():
         np.testing.assert_array_equal(ids, expected_ids)
         np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-6)
         assert not deleted[ids].any()
+        packed = search(index, query, 10, Deletions.of(deleted))
+        np.testing.assert_array_equal(packed[1], ids)
+        np.testing.assert_array_equal(packed[0], scores)
+
+
+def test_deletions_pack_live_rows_in_faiss_bit_order():
+    mask = np.zeros(10, dtype=bool)
+    mask[[0, 9]] = True
+    deletions = Deletions.of(mask)
+    assert deletions.count == 2
+    assert deletions.live_bits.tolist() == [0b11111110, 0b00000001]
 
 
 def test_search_returns_only_live_rows_when_few_are_left():
