@@ -13,6 +13,8 @@ Example:
     ['s1', 's2', 's3']
     >>> policy.plan({"s1": 12, "s2": 15}, {})
     []
+    >>> MergePolicy(factor=3, floor=10, largest=30).plan({"a": 12, "b": 15, "c": 11}, {})
+    ['a', 'c']
 """
 
 from __future__ import annotations
@@ -45,8 +47,18 @@ class MergePolicy:
         for name, chunks in live.items():
             tiers.setdefault(self.tier(chunks), []).append(name)
         for tier in sorted(tiers):
-            names = sorted(tiers[tier], key=lambda n: live[n])[: self.factor]
-            if len(names) >= self.factor and sum(live[n] for n in names) <= self.largest:
+            if len(tiers[tier]) < self.factor:
+                continue
+            # The smallest first, as many as fit in the largest size (flushes run a little
+            # over their size, so ten of them may not fit: then nine are merged).
+            names: list[str] = []
+            total = 0
+            for name in sorted(tiers[tier], key=lambda n: live[n])[: self.factor]:
+                if total + live[name] > self.largest:
+                    break
+                names.append(name)
+                total += live[name]
+            if len(names) >= 2:
                 return [n for n in live if n in names]
         for name, chunks in live.items():
             gone = deleted.get(name, 0)

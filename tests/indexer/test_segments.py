@@ -172,6 +172,9 @@ def test_merge_policy_tiers() -> None:
     flushes = {f"s{i}": 25_000 for i in range(10)}
     assert policy.plan(flushes, {}) == list(flushes)
     assert policy.plan({"big": 250_000, **{f"s{i}": 25_000 for i in range(9)}}, {}) == []
+    # Flushes run a little over their size: nine of ten fit the largest merge.
+    over = {f"s{i}": 25_002 for i in range(10)}
+    assert policy.plan(over, {}) == list(over)[:9]
     # A segment that lost most of its chunks is rewritten alone.
     assert policy.plan({"a": 100, "b": 5000}, {"a": 900}) == ["a"]
     assert np.isclose(policy.tier(1000), 0)
