@@ -37,6 +37,8 @@ CURRENT = "CURRENT"
 GENERATIONS = "generations"
 TEMP_PREFIX = ".tmp-"
 SEGMENTS = "segments"
+# In each generation folder: the names of the segments its manifest lists, one a line.
+SEGMENT_LIST = "segments.txt"
 
 WRITE_STEPS: tuple[str, ...] = get_args(WriteStep)
 Checkpoint = Callable[[str], None]
@@ -172,6 +174,12 @@ def next_segment_number(index_dir: Path) -> int:
 
 def _named_segments(folder: Path) -> set[str]:
     """The segments a generation's manifest names (none when it cannot be read)."""
+    try:
+        # The short list beside the manifest: a manifest of a million chunks is 30 MB of
+        # JSON, and every write reads every kept generation's list.
+        return set((folder / SEGMENT_LIST).read_text().split())
+    except OSError:
+        pass
     try:
         manifest = json.loads((folder / MANIFEST_NAME).read_text())
         return {str(entry["name"]) for entry in manifest.get("segments", [])}

@@ -32,6 +32,7 @@ from indexer.errors import (
     IndexNotFoundError,
 )
 from indexer.generations import (
+    SEGMENT_LIST,
     SEGMENTS,
     collect_garbage,
     current_generation,
@@ -442,6 +443,7 @@ class IndexWriter:
         temp = new_temp_folder(self.index_dir)
         try:
             draft.stats.save(temp)
+            (temp / SEGMENT_LIST).write_text("".join(f"{s.name}\n" for s in manifest.segments))
             # The manifest goes last: a folder without one is never mistaken for a finished
             # write.
             manifest.write(temp)
