@@ -14,7 +14,7 @@ from datasketch import MinHash
 
 from citeqa.types import Chunk, Document, Hit, Passage, ScoredSentence
 from indexer.embedding import Vectors
-from indexer.index import Index
+from indexer.index import Index, LRUCache
 from service.retrieval.dedup import facts, group_near_duplicates, minhash
 from service.retrieval.hybrid import HybridSearch, SearchMode
 from service.retrieval.lexicon import Lexicon, QuestionTerms
@@ -26,6 +26,8 @@ PASSAGE_SENTENCE_WEIGHT = 0.35
 PASSAGE_LEXICAL_WEIGHT = 0.2
 DUPLICATE_JACCARD = 0.5
 DUPLICATE_COSINE = 0.95
+# MinHash signatures kept for de-duplication (about 1.2 KiB each).
+_CACHED_SIGNATURES = 8192
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ class Retriever:
         self.hybrid = HybridSearch(index)
         # Chunk and sentence term sets are read from the index: nothing is tokenised at start.
         self.lexicon = Lexicon(index.stats)
-        self._signatures: dict[str, MinHash] = {}
+        # Bounded: a long-running server sees every chunk in time.
+        self._signatures: LRUCache[str, MinHash] = LRUCache(_CACHED_SIGNATURES)
 
     def retrieve(
         self,
@@ -150,7 +153,8 @@ class Retriever:
         # Computed on first use and kept: start-up stays fast on large corpora.
         signature = self._signatures.get(chunk.chunk_id)
         if signature is None:
-            signature = self._signatures[chunk.chunk_id] = minhash(chunk.text)
+            signature = minhash(chunk.text)
+            self._signatures.put(chunk.chunk_id, signature)
         return signature
 
     def _collapse(self, passages: list[Passage], top_k: int) -> list[Passage]:
