@@ -65,6 +65,6 @@ def test_distinct_paragraphs_in_order_across_sources_with_their_questions(tmp_pa
 
 def test_paragraphs_follow_article_then_paragraph_number(tmp_path: Path):
     # Over 999 paragraphs in one article (SQuADShifts reddit): 0000-1000 comes after 0000-999.
-    many = [(f"Paragraph {p}.", []) for p in range(1002)]
+    many: list[tuple[str, list[str]]] = [(f"Paragraph {p}.", []) for p in range(1002)]
     found = distinct_paragraphs([_squad(tmp_path / "one.json", [many])], 1002, tmp_path / "s")
     assert [p.path.stem for p in found[-3:]] == ["0000-999", "0000-1000", "0000-1001"]
