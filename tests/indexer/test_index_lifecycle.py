@@ -22,7 +22,7 @@ from indexer.errors import (
     IndexNotFoundError,
 )
 from indexer.factory import make_writer
-from indexer.generations import current_generation
+from indexer.generations import collect_garbage, current_generation
 from indexer.index import load_index
 from indexer.manifest import Manifest
 from indexer.processing import DocumentProcessor
@@ -139,9 +139,11 @@ def test_build_killed_mid_write_leaves_the_old_generation(
         command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**os.environ, "CITEQA_EMBEDDING_BATCH_SIZE": "4"},
     )  # fmt: skip
-    generations = writable_index_dir / "generations"
+    # The write is under way once its new segment's temporary folder exists (the new
+    # generation's own folder only lives for the moment of publishing).
+    segments = writable_index_dir / "segments"
     deadline = time.monotonic() + 240
-    while not any(p.name.startswith(".tmp-") for p in generations.iterdir()):
+    while not any(p.name.startswith(".tmp-") for p in segments.iterdir()):
         assert process.poll() is None, "the writer finished before it could be killed"
         assert time.monotonic() < deadline, "the writer never started writing"
         time.sleep(0.01)
@@ -152,6 +154,10 @@ def test_build_killed_mid_write_leaves_the_old_generation(
     index = load_index(writable_index_dir, embedder)
     assert len(index.documents) == 5
     assert HybridSearch(index, embedder).search("How many people has Mexico extradited?", k=3)
+    index.close()
+    # What the killed write left is garbage to the next writer.
+    removed = collect_garbage(writable_index_dir, keep=2)
+    assert any(p.parent == segments and p.name.startswith(".tmp-") for p in removed)
 
 
 def test_bad_files_are_reported_and_skipped(
