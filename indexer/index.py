@@ -207,20 +207,20 @@ class Index:
         """Chunk positions, deleted ones included."""
         return int(self.chunk_base[-1])
 
+    def _at(self, position: int) -> tuple[int, int]:
+        """The number of a chunk position's segment, and the chunk's row in it."""
+        at = int(np.searchsorted(self.chunk_base, position, side="right")) - 1
+        return at, position - int(self.chunk_base[at])
+
     def locate(self, position: int) -> tuple[Segment, int]:
         """The segment of a chunk position and the chunk's row in it."""
-        at = int(np.searchsorted(self.chunk_base, position, side="right")) - 1
-        return self.segments[at], position - int(self.chunk_base[at])
+        at, row = self._at(position)
+        return self.segments[at], row
 
     def sort_key(self, position: int) -> tuple[str, int]:
         """(document id, chunk index) of a chunk position: how ties are broken."""
         segment, row = self.locate(position)
         return segment.doc_ids[int(segment.chunks_table[row, 0])], int(segment.chunks_table[row, 1])
-
-    def locate_sentence(self, row: int) -> tuple[Segment, int]:
-        """The segment of a sentence position and the sentence's row in it."""
-        at = int(np.searchsorted(self.sentence_base, row, side="right")) - 1
-        return self.segments[at], row - int(self.sentence_base[at])
 
     def locate_document(self, doc_id: str) -> tuple[Segment, int]:
         """The segment holding a live document and its row there; KeyError if none."""
@@ -239,8 +239,7 @@ class Index:
         out = np.zeros((len(positions), self.manifest.dimension), dtype=np.float32)
         by_segment: dict[int, list[int]] = {}
         for i, position in enumerate(positions):
-            at = int(np.searchsorted(self.chunk_base, position, side="right")) - 1
-            by_segment.setdefault(at, []).append(i)
+            by_segment.setdefault(self._at(position)[0], []).append(i)
         for at, slots in by_segment.items():
             rows = np.array([positions[i] for i in slots], dtype=np.int64) - self.chunk_base[at]
             out[slots] = self.segments[at].chunk_vectors(rows)
@@ -248,8 +247,8 @@ class Index:
 
     def chunk_sentences(self, position: int) -> SentenceBlock:
         """The sentences that overlap a chunk: offsets, vectors (float32) and terms."""
-        at = int(np.searchsorted(self.chunk_base, position, side="right")) - 1
-        segment, row = self.segments[at], position - int(self.chunk_base[at])
+        at, row = self._at(position)
+        segment = self.segments[at]
         first, end = (int(v) for v in segment.chunk_sentences[row])
         table = np.asarray(segment.sentences_table[first:end])
         terms = segment.terms
@@ -268,8 +267,8 @@ class Index:
 
     def chunk_terms(self, position: int) -> TermLists:
         """The distinct terms of one chunk."""
-        at = int(np.searchsorted(self.chunk_base, position, side="right")) - 1
-        terms, row = self.segments[at].terms, position - int(self.chunk_base[at])
+        at, row = self._at(position)
+        terms = self.segments[at].terms
         lo, hi = int(terms.chunk_terms_offsets[row]), int(terms.chunk_terms_offsets[row + 1])
         return TermLists(
             at, np.array([0, hi - lo], dtype=np.int64), np.asarray(terms.chunk_terms[lo:hi])

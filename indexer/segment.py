@@ -426,25 +426,19 @@ class Segment:
             content_hash=content_hash,
         )
 
+    def _rows(self, doc_row: int, column: int, total: int) -> range:
+        """A document's run of rows in a table whose first rows ``documents.npy`` holds."""
+        table = self.documents_table
+        end = int(table[doc_row + 1, column]) if doc_row + 1 < len(table) else total
+        return range(int(table[doc_row, column]), end)
+
     def chunk_rows(self, doc_row: int) -> range:
         """The chunk rows of one document."""
-        first = int(self.documents_table[doc_row, 0])
-        end = (
-            int(self.documents_table[doc_row + 1, 0])
-            if doc_row + 1 < len(self.documents_table)
-            else self.chunks
-        )
-        return range(first, end)
+        return self._rows(doc_row, 0, self.chunks)
 
     def sentence_rows(self, doc_row: int) -> range:
         """The sentence rows of one document."""
-        first = int(self.documents_table[doc_row, 1])
-        end = (
-            int(self.documents_table[doc_row + 1, 1])
-            if doc_row + 1 < len(self.documents_table)
-            else self.sentences
-        )
-        return range(first, end)
+        return self._rows(doc_row, 1, self.sentences)
 
     def sentence_spans(self, rows: range) -> list[Span]:
         """The sentence spans of consecutive sentence rows."""

@@ -181,11 +181,6 @@ class SegmentTerms:
         at = np.minimum(at, len(self.keys) - 1)
         return np.where(self.keys[at] == keys, at, -1).astype(np.int64)
 
-    def chunk_keys(self, row: int) -> Keys:
-        """The distinct term keys of one chunk row."""
-        o = self.chunk_terms_offsets
-        return self.keys[self.chunk_terms[o[row] : o[row + 1]]]
-
     def sentence_keys(self, row: int) -> Keys:
         """The distinct term keys of one sentence row."""
         o = self.sentence_terms_offsets
