@@ -22,6 +22,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -188,7 +189,9 @@ class IndexWriter:
         """
         return self._write(BuildReport(), iter(()), [], fresh=fresh, processed=iter(documents))
 
-    def publish_segments(self, staged: Sequence[StagedSegment], fresh: bool = False) -> BuildReport:
+    def publish_segments(
+        self, staged: Sequence[StagedSegment], fresh: bool = False, *, lock_held: bool = False
+    ) -> BuildReport:
         """Publish segments written by :func:`indexer.shards.write_segment` as one generation.
 
         The last step of a distributed build: under the writer lock, each staged segment is
@@ -196,6 +199,14 @@ class IndexWriter:
         per shard, and ``CURRENT`` switches once. ``fresh`` starts from an empty index (a
         build) instead of the live generation. A document in two staged segments is taken
         from the later one.
+
+        A distributed build is one writer: its driver should hold the writer lock from
+        before the first ``write_segment`` (another write's garbage collection removes the
+        temp folders of segments still being written), then pass ``lock_held=True``::
+
+            with writer_lock(index_dir, timeout_s):
+                staged = [...]  # write_segment in each task
+                writer.publish_segments(staged, fresh=True, lock_held=True)
 
         Raises:
             IndexMismatchError: a segment was written for another shard count.
@@ -206,7 +217,9 @@ class IndexWriter:
                     f"staged segment {segment.folder} was written for {segment.shards} shards, "
                     f"this writer has {self.shards}; write it again with shards={self.shards}"
                 )
-        return self._write(BuildReport(), iter(()), [], fresh=fresh, staged=list(staged))
+        return self._write(
+            BuildReport(), iter(()), [], fresh=fresh, staged=list(staged), lock_held=lock_held
+        )
 
     def delete(self, doc_ids: Sequence[str]) -> BuildReport:
         """Delete documents by id."""
@@ -232,10 +245,14 @@ class IndexWriter:
         fresh: bool,
         processed: Iterator[ProcessedDocument] | None = None,
         staged: list[StagedSegment] | None = None,
+        lock_held: bool = False,
     ) -> BuildReport:
         """Apply one change as one new generation: nothing to write, no new generation."""
         started = time.perf_counter()
-        with writer_lock(self.index_dir, self.lock_timeout_s):
+        lock: AbstractContextManager[None] = (
+            nullcontext() if lock_held else writer_lock(self.index_dir, self.lock_timeout_s)
+        )
+        with lock:
             collect_garbage(self.index_dir, self.generations_to_keep)
             previous = self._previous_manifest(fresh)
             draft = self._start(previous)

@@ -12,6 +12,7 @@ import pytest
 from indexer.errors import IndexMismatchError
 from indexer.generations import SEGMENTS, collect_garbage, current_generation
 from indexer.index import load_index
+from indexer.locks import writer_lock
 from indexer.manifest import MANIFEST_NAME, Manifest
 from indexer.processing import ProcessedDocument
 from indexer.shards import STAGED_PREFIX, shard_of, write_segment
@@ -191,7 +192,10 @@ def test_a_distributed_build_publishes_staged_segments_as_one_generation(tmp_pat
         tmp_path / "staged", [processed("doc-00", "tariff.")], shard=shard_of("doc-00", 3),
         shards=3, dimension=DIMENSION,
     )  # fmt: skip
-    report = fake_writer(tmp_path / "staged", shards=3).publish_segments([again])
+    # The driver of a distributed build holds the writer lock throughout.
+    with writer_lock(tmp_path / "staged", 1.0):
+        writer = fake_writer(tmp_path / "staged", shards=3)
+        report = writer.publish_segments([again], lock_held=True)
     assert report.replaced == ["doc-00"]
     assert Manifest.read(current_generation(tmp_path / "staged")).documents == len(ids)
 
