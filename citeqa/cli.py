@@ -61,11 +61,18 @@ def _print_report(report: object) -> None:
 def index_build(
     source: Annotated[list[Path], typer.Option("--source", help="Folder or file(s) to index.")],
     index_dir: IndexDirOption = None,
+    shards: Annotated[
+        int | None,
+        typer.Option("--shards", min=1, help="Shards to spread documents over (CITEQA_SHARDS)."),
+    ] = None,
 ) -> None:
     """Index SOURCE from scratch into a new generation (the old one serves until it is done)."""
     from indexer.factory import make_writer
 
-    report = make_writer(_settings(index_dir), show_progress=True).build(source)
+    settings = _settings(index_dir)
+    if shards is not None:
+        settings = settings.model_copy(update={"shards": shards})
+    report = make_writer(settings, show_progress=True).build(source)
     _print_report(report)
 
 
@@ -107,6 +114,7 @@ def index_stats(
     stats = {
         "index_dir": str(settings.index_dir),
         "generation": manifest.generation,
+        "shards": manifest.shards,
         "documents": manifest.documents,
         "chunks": manifest.chunks,
         "sentences": manifest.sentences,

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     segment_merge_factor: int = Field(default=10, ge=2, le=100)
     segment_max_chunks: int = Field(default=250_000, ge=1000)
     generations_to_keep: int = Field(default=2, ge=1, le=100)
+    # Shards a new index spreads its documents over (indexer/shards.py): a document's shard
+    # is a stable hash of its id. An index keeps the count it was built with; a write that
+    # asks for another fails and says to rebuild.
+    shards: int = Field(default=1, ge=1, le=1024)
     # A second writer (say `citeqa index add` beside a server's own write) waits this long.
     writer_lock_timeout_s: float = Field(default=600.0, ge=0.0)
     # A server checks CURRENT at most this often on the query path, and switches to a

@@ -56,4 +56,5 @@ def make_writer(
         show_progress=show_progress,
         fault_step=settings.fault_at,
         lock_timeout_s=settings.writer_lock_timeout_s,
+        shards=settings.shards,
     )

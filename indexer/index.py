@@ -10,6 +10,10 @@ Chunks and sentences have one number across the generation, their *position*: a 
 rows follow the rows of the segments before it. Deleted documents keep their positions, and
 :meth:`Index.deleted` masks them.
 
+``Index(folder, embedder, shard=k)`` opens only the segments of shard ``k``
+(:mod:`indexer.shards`), with the generation's corpus-wide statistics and the same
+positions as the whole generation: what one shard's process serves.
+
 Example:
     >>> index = load_index(Path("data/index"), embedder)  # doctest: +SKIP
     >>> index.documents["002_b8ec4b7f77a3a021"].title  # doctest: +SKIP
@@ -32,9 +36,10 @@ import numpy.typing as npt
 
 from citeqa.types import Chunk, Document, Span
 from indexer.embedding import Embedder, Vectors
+from indexer.errors import IndexMismatchError
 from indexer.generations import SEGMENTS, current_generation
 from indexer.locks import ReaderLease
-from indexer.manifest import Manifest, check_compatible
+from indexer.manifest import Manifest, SegmentEntry, check_compatible
 from indexer.segment import Segment
 from indexer.terms import CorpusStats
 from indexer.vectors import Deletions
@@ -92,13 +97,13 @@ class Documents(Mapping[str, Document]):
         return found
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._index.manifest.locations)
+        return iter(self._index.locations)
 
     def __len__(self) -> int:
-        return len(self._index.manifest.locations)
+        return len(self._index.locations)
 
     def __contains__(self, doc_id: object) -> bool:
-        return doc_id in self._index.manifest.locations
+        return doc_id in self._index.locations
 
 
 class Chunks:
@@ -109,7 +114,7 @@ class Chunks:
         self._cache: LRUCache[int, Chunk] = LRUCache(_CACHED_CHUNKS)
 
     def __len__(self) -> int:
-        return self._index.manifest.chunks
+        return self._index.live_chunks
 
     def __iter__(self) -> Iterator[Chunk]:
         for at, deleted in enumerate(self._index.deleted):
@@ -157,9 +162,13 @@ class SentenceBlock:
 class Index:
     """One loaded, read-only generation. Build and update with :class:`IndexWriter`."""
 
-    def __init__(self, folder: Path, embedder: Embedder | None) -> None:
-        """Raises FileNotFoundError if a writer removed ``folder`` before it could be leased."""
+    def __init__(self, folder: Path, embedder: Embedder | None, shard: int | None = None) -> None:
+        """Open a generation, or only the segments of ``shard`` in it.
+
+        Raises FileNotFoundError if a writer removed ``folder`` before it could be leased.
+        """
         self.folder = folder
+        self.shard = shard
         self.segments: list[Segment] = []
         # Held until close(): no writer, in any process, deletes a generation being read
         # (nor, with it, the segments it names).
@@ -176,19 +185,54 @@ class Index:
         check_compatible(self.manifest, embedder, folder)
         self.stats = CorpusStats.load(folder)
         self.manifest.check_counts(folder, statistics_chunks=self.stats.chunks)
+        entries = self.manifest.segments
+        if self.shard is not None:
+            self._check_shard()
+            entries = [e for e in entries if e.shard == self.shard]
         root = folder.parent.parent / SEGMENTS
-        for entry in self.manifest.segments:
+        for entry in entries:
             self.segments.append(Segment(root / entry.name))
         self._by_name = {s.name: i for i, s in enumerate(self.segments)}
-        self.chunk_base = np.cumsum([0, *(s.chunks for s in self.segments)]).astype(np.int64)
-        self.sentence_base = np.cumsum([0, *(s.sentences for s in self.segments)]).astype(np.int64)
+        self.chunk_base, self.sentence_base = self._bases(entries)
+        self.locations = self.manifest.locations
+        self.live_chunks = self.manifest.chunks
+        if self.shard is not None:
+            self.locations = {d: n for d, n in self.locations.items() if n in self._by_name}
+            self.live_chunks = sum(e.live_chunks for e in entries)
         # Packed once per generation: FAISS takes the bitmap as it is (indexer.vectors).
         self.deleted: list[Deletions | None] = [
             self._deleted_rows(segment, entry.deleted)
-            for segment, entry in zip(self.segments, self.manifest.segments, strict=True)
+            for segment, entry in zip(self.segments, entries, strict=True)
         ]
         self.documents = Documents(self)
         self.chunks = Chunks(self)
+
+    def _check_shard(self) -> None:
+        """A shard scores with the generation's own statistics, and must be one of its shards."""
+        manifest = self.manifest
+        if self.shard is None or not 0 <= self.shard < manifest.shards:
+            raise IndexMismatchError(
+                f"{self.folder} has {manifest.shards} shards, there is no shard {self.shard}; "
+                f"serve shards 0 to {manifest.shards - 1}"
+            )
+        manifest.check_statistics(self.folder, self.stats.digest())
+
+    def _bases(
+        self, entries: list[SegmentEntry]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The first chunk and sentence position of each opened segment, and one past the
+        last: the generation's positions, whichever segments (shards) are open."""
+        if self.shard is None:
+            chunks = np.cumsum([0, *(s.chunks for s in self.segments)]).astype(np.int64)
+            sentences = np.cumsum([0, *(s.sentences for s in self.segments)]).astype(np.int64)
+            return chunks, sentences
+        every = self.manifest.segments
+        chunk_at = np.cumsum([0, *(e.chunks for e in every)]).astype(np.int64)
+        sentence_at = np.cumsum([0, *(e.sentences for e in every)]).astype(np.int64)
+        where = {e.name: i for i, e in enumerate(every)}
+        opened = [where[e.name] for e in entries]
+        ends = [opened[-1] + 1] if opened else [0]
+        return chunk_at[opened + ends], sentence_at[opened + ends]
 
     @staticmethod
     def _deleted_rows(segment: Segment, deleted: list[str]) -> Deletions | None:
@@ -210,7 +254,11 @@ class Index:
     def _at(self, position: int) -> tuple[int, int]:
         """The number of a chunk position's segment, and the chunk's row in it."""
         at = int(np.searchsorted(self.chunk_base, position, side="right")) - 1
-        return at, position - int(self.chunk_base[at])
+        row = position - int(self.chunk_base[at])
+        # A shard's segments leave gaps, the other shards' positions.
+        if self.shard is not None and (at < 0 or row >= self.segments[at].chunks):
+            raise IndexError(f"chunk position {position} is not in shard {self.shard}")
+        return at, row
 
     def locate(self, position: int) -> tuple[Segment, int]:
         """The segment of a chunk position and the chunk's row in it."""
@@ -224,7 +272,7 @@ class Index:
 
     def locate_document(self, doc_id: str) -> tuple[Segment, int]:
         """The segment holding a live document and its row there; KeyError if none."""
-        segment = self.segments[self._by_name[self.manifest.locations[doc_id]]]
+        segment = self.segments[self._by_name[self.locations[doc_id]]]
         return segment, segment.row_of(doc_id)
 
     # -- reads -------------------------------------------------------------------------
@@ -292,8 +340,10 @@ class Index:
         self.lease.release()
 
 
-def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
-    """Load the current generation of ``index_dir``.
+def load_index(
+    index_dir: Path, embedder: Embedder | None = None, shard: int | None = None
+) -> Index:
+    """Load the current generation of ``index_dir`` (only shard ``shard``'s segments if given).
 
     Raises:
         IndexNotFoundError: no generation has been built in ``index_dir``.
@@ -302,7 +352,7 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> Index:
     """
     for _ in range(_LOAD_ATTEMPTS - 1):
         try:
-            return Index(current_generation(index_dir), embedder)
+            return Index(current_generation(index_dir), embedder, shard)
         except FileNotFoundError:
             continue  # a writer replaced and removed it between reading CURRENT and leasing
-    return Index(current_generation(index_dir), embedder)
+    return Index(current_generation(index_dir), embedder, shard)

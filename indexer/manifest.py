@@ -3,6 +3,17 @@
 A generation is read only by the citeqa and the model it was built for
 (:func:`check_compatible`), and only if its files hold what the manifest says
 (:meth:`Manifest.check_counts`).
+
+Shards: the manifest that ``CURRENT`` names is the index's one top-level manifest, for one
+shard or many. It records how many shards the index has (``shards``), the shard of every
+segment (:attr:`SegmentEntry.shard`, see :mod:`indexer.shards`) and a hash of the
+generation's corpus-wide statistics (``stats_hash``), which every shard scores with. It
+plays the role issue 17 gives a ``manifests/mNNNNNN.json``: keeping one format for S=1 and
+S>1 means the switch is the same write-fsync-rename of ``CURRENT`` (a multi-shard write is
+visible all at once or not at all), the crash tests of :mod:`indexer.generations` already
+cover it, and an index written before shards reads as one shard with no migration. On an
+object store, publishing needs a conditional put of ``CURRENT`` (if-match on the version
+read), so that two writers cannot both switch it.
 """
 
 from __future__ import annotations
@@ -39,6 +50,8 @@ class SegmentEntry(BaseModel):
     deleted: list[str] = Field(default_factory=list)
     deleted_chunks: int = 0
     deleted_sentences: int = 0
+    # The shard whose documents it holds (indexer.shards.shard_of); 0 before shards existed.
+    shard: int = 0
 
     @property
     def live_chunks(self) -> int:
@@ -72,6 +85,11 @@ class Manifest(BaseModel):
     # Which segment holds each live document.
     locations: dict[str, str] = Field(default_factory=dict)
     segments: list[SegmentEntry] = Field(default_factory=list)
+    # How many shards the documents are spread over (1 before shards existed).
+    shards: int = 1
+    # CorpusStats.digest() of the statistics written beside it: a shard process checks that
+    # it scores with the generation's own statistics. None before shards existed.
+    stats_hash: str | None = None
 
     def write(self, folder: Path) -> None:
         """Write ``manifest.json`` into a generation folder."""
@@ -114,6 +132,22 @@ class Manifest(BaseModel):
                 raise IndexCorruptError(
                     f"{folder}: manifest says {want} {what}, found {have}; the generation "
                     "is damaged: rebuild with `citeqa index build`"
+                )
+
+    def check_statistics(self, folder: Path, digest: str) -> None:
+        """Raise :class:`IndexCorruptError` unless ``digest`` is the statistics' recorded hash
+        (a manifest from before shards records none, and passes)."""
+        if self.stats_hash is not None and self.stats_hash != digest:
+            raise IndexCorruptError(
+                f"{folder}: the corpus statistics (hash {digest}) are not those the manifest "
+                f"names ({self.stats_hash}); the generation is damaged: rebuild with "
+                "`citeqa index build`"
+            )
+        for entry in self.segments:
+            if not 0 <= entry.shard < self.shards:
+                raise IndexCorruptError(
+                    f"{folder}: segment {entry.name} is in shard {entry.shard}, the index has "
+                    f"{self.shards}; rebuild with `citeqa index build`"
                 )
 
 

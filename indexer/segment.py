@@ -338,6 +338,11 @@ class Segment:
             )
         self.vector_index = index
 
+    def content_hashes(self) -> list[tuple[str, str]]:
+        """(document id, content hash) of every document, by row."""
+        found = self._db().execute("SELECT doc_id, content_hash FROM documents ORDER BY row")
+        return [(str(doc_id), str(value)) for doc_id, value in found]
+
     def row_of(self, doc_id: str) -> int:
         """The row of a document in this segment (one SQLite read)."""
         found = self._db().execute("SELECT row FROM documents WHERE doc_id = ?", (doc_id,))

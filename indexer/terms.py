@@ -269,6 +269,14 @@ class CorpusStats:
             ) from error
         return cls(chunks, length, keys, df)
 
+    def digest(self) -> str:
+        """A hash of these statistics (hex): equal statistics, equal hash, in any process."""
+        hasher = hashlib.blake2b(digest_size=16)
+        hasher.update(f"{self.chunks} {self.total_length}\n".encode())
+        hasher.update(np.ascontiguousarray(self.keys, dtype="<u8").tobytes())
+        hasher.update(np.ascontiguousarray(self.df, dtype="<i8").tobytes())
+        return hasher.hexdigest()
+
     @property
     def average_length(self) -> float:
         """Average chunk length in content terms (1 when empty, to avoid dividing by 0)."""

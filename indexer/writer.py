@@ -7,6 +7,11 @@ replaced document is a tombstone in the new manifest, and its chunks leave the c
 statistics (:mod:`indexer.terms`). A tiered policy (:mod:`indexer.merging`) compacts small
 segments. Then the new manifest and statistics are written, checked, and published
 (:mod:`indexer.generations`). Unchanged documents (same content hash) are never re-embedded.
+
+With ``shards=S`` (:mod:`indexer.shards`), each document goes to its shard's segment, a
+segment holds one shard's documents, and merges only combine segments of one shard; one
+shard (the default) writes exactly what an unsharded writer wrote. Segments written by
+other processes are published with :meth:`IndexWriter.publish_segments`.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -29,6 +35,7 @@ from indexer.errors import (
     DocumentNotFoundError,
     IndexCorruptError,
     IndexDiskFullError,
+    IndexMismatchError,
     IndexNotFoundError,
 )
 from indexer.generations import (
@@ -50,6 +57,7 @@ from indexer.manifest import ChunkerSettings, Manifest, SegmentEntry, check_comp
 from indexer.merging import MergePolicy
 from indexer.processing import DocumentProcessor, ProcessedDocument, content_hash
 from indexer.segment import SEGMENT_JSON, Segment, SegmentBuilder
+from indexer.shards import STAGED_PREFIX, StagedSegment, shard_of
 from indexer.terms import CorpusStats
 from indexer.vectors import AUTO
 
@@ -122,7 +130,9 @@ class IndexWriter:
     """Writes generations into ``index_dir``; one writer at a time (an OS file lock).
 
     A second writer, in this process or another, waits up to ``lock_timeout_s`` seconds,
-    then fails with :class:`IndexLockedError`.
+    then fails with :class:`IndexLockedError`. ``shards`` is the shard count of a new
+    index; an existing index keeps its own, and a write asking for another fails with
+    :class:`IndexMismatchError` (a build from scratch may change it).
     """
 
     def __init__(
@@ -136,8 +146,12 @@ class IndexWriter:
         lock_timeout_s: float = 600.0,
         segment_chunks: int = 25_000,
         merge_policy: MergePolicy | None = None,
+        shards: int = 1,
     ) -> None:
+        if shards < 1:
+            raise ValueError("shards must be at least 1")
         self.index_dir = index_dir
+        self.shards = shards
         self.processor = processor
         self.embedder: Embedder = processor.embedder
         self.faiss_index = faiss_index
@@ -175,6 +189,38 @@ class IndexWriter:
         """
         return self._write(BuildReport(), iter(()), [], fresh=fresh, processed=iter(documents))
 
+    def publish_segments(
+        self, staged: Sequence[StagedSegment], fresh: bool = False, *, lock_held: bool = False
+    ) -> BuildReport:
+        """Publish segments written by :func:`indexer.shards.write_segment` as one generation.
+
+        The last step of a distributed build: under the writer lock, each staged segment is
+        named, the documents it holds replace those of the same id, the merge policy runs
+        per shard, and ``CURRENT`` switches once. ``fresh`` starts from an empty index (a
+        build) instead of the live generation. A document in two staged segments is taken
+        from the later one.
+
+        A distributed build is one writer: its driver should hold the writer lock from
+        before the first ``write_segment`` (another write's garbage collection removes the
+        temp folders of segments still being written), then pass ``lock_held=True``::
+
+            with writer_lock(index_dir, timeout_s):
+                staged = [...]  # write_segment in each task
+                writer.publish_segments(staged, fresh=True, lock_held=True)
+
+        Raises:
+            IndexMismatchError: a segment was written for another shard count.
+        """
+        for segment in staged:
+            if segment.shards != self.shards:
+                raise IndexMismatchError(
+                    f"staged segment {segment.folder} was written for {segment.shards} shards, "
+                    f"this writer has {self.shards}; write it again with shards={self.shards}"
+                )
+        return self._write(
+            BuildReport(), iter(()), [], fresh=fresh, staged=list(staged), lock_held=lock_held
+        )
+
     def delete(self, doc_ids: Sequence[str]) -> BuildReport:
         """Delete documents by id."""
         return self._write(BuildReport(), iter(()), list(doc_ids), fresh=False)
@@ -198,15 +244,22 @@ class IndexWriter:
         deletions: list[str],
         fresh: bool,
         processed: Iterator[ProcessedDocument] | None = None,
+        staged: list[StagedSegment] | None = None,
+        lock_held: bool = False,
     ) -> BuildReport:
         """Apply one change as one new generation: nothing to write, no new generation."""
         started = time.perf_counter()
-        with writer_lock(self.index_dir, self.lock_timeout_s):
+        lock: AbstractContextManager[None] = (
+            nullcontext() if lock_held else writer_lock(self.index_dir, self.lock_timeout_s)
+        )
+        with lock:
             collect_garbage(self.index_dir, self.generations_to_keep)
             previous = self._previous_manifest(fresh)
             draft = self._start(previous)
             try:
                 _check_deletions(deletions, draft.hashes)
+                if staged:
+                    self._adopt_staged(report, draft, staged)
                 manifest = self._apply(report, draft, documents, processed, deletions, previous)
             except Exception as error:
                 draft.close()
@@ -247,6 +300,12 @@ class IndexWriter:
             return None
         manifest = Manifest.read(folder)
         check_compatible(manifest, self.embedder, folder)
+        if manifest.shards != self.shards:
+            raise IndexMismatchError(
+                f"{folder} has {manifest.shards} shards, this write asks for {self.shards}; "
+                f"set CITEQA_SHARDS={manifest.shards} to change it, or rebuild it with "
+                f"`citeqa index build --shards {self.shards}`"
+            )
         return manifest
 
     def _apply(
@@ -263,7 +322,7 @@ class IndexWriter:
         report.deleted = list(deletions)
         stream = processed if processed is not None else self._process(report, draft, documents)
         written = self._write_segments(report, draft, stream)
-        if previous is not None and not written and not deletions:
+        if previous is not None and not written and not deletions and not report.changed:
             return previous
         self._merge(draft, report)
         started = time.perf_counter()
@@ -308,8 +367,9 @@ class IndexWriter:
     def _write_segments(
         self, report: BuildReport, draft: _Draft, stream: Iterator[ProcessedDocument]
     ) -> int:
-        """Write the stream into new segments; returns how many documents were written."""
-        builder: SegmentBuilder | None = None
+        """Write the stream into new segments, one open per shard; returns how many documents
+        were written."""
+        builders: dict[int, SegmentBuilder] = {}
         written = 0
         while True:
             started = time.perf_counter()
@@ -324,21 +384,22 @@ class IndexWriter:
                 report.replaced.append(doc_id)
             else:
                 report.added.append(doc_id)
+            shard = shard_of(doc_id, self.shards)
+            builder = builders.get(shard)
             if builder is None:
-                builder = self._new_builder()
+                builder = builders[shard] = self._new_builder()
             builder.add(item)
             draft.hashes[doc_id] = item.document.content_hash or content_hash(item.document)
             written += 1
             if builder.chunks >= self.segment_chunks:
-                self._finish(draft, builder)
-                builder = None
+                self._finish(draft, builders.pop(shard), shard)
                 report.timed("write segments", started)
                 self._merge(draft, report)
             else:
                 report.timed("write segments", started)
-        if builder is not None:
+        for shard in sorted(builders):
             started = time.perf_counter()
-            self._finish(draft, builder)
+            self._finish(draft, builders[shard], shard)
             report.timed("write segments", started)
         return written
 
@@ -347,27 +408,61 @@ class IndexWriter:
         folder = self.index_dir / SEGMENTS / f".tmp-{uuid.uuid4().hex}"
         return SegmentBuilder(folder, self.embedder.dimension, self.faiss_index, self.checkpoint)
 
-    def _finish(self, draft: _Draft, builder: SegmentBuilder) -> None:
+    def _finish(self, draft: _Draft, builder: SegmentBuilder, shard: int) -> None:
         """Complete a segment, move it into place and count it in the draft."""
         name = f"s{next_segment_number(self.index_dir):06d}"
         builder.corpus_chunks = builder.chunks + sum(e.live_chunks for e in draft.segments.values())
-        info = builder.finish(name)
+        builder.finish(name)
         fsync_tree(builder.folder)
         final = self.index_dir / SEGMENTS / name
         os.rename(builder.folder, final)
+        self._count_in(draft, final, shard, builder.doc_ids)
+
+    def _count_in(self, draft: _Draft, folder: Path, shard: int, doc_ids: list[str]) -> None:
+        """Add a complete segment to the draft: its entry, its documents, its statistics."""
+        segment = draft.segment(folder)
+        info = segment.info
         entry = SegmentEntry(
-            name=name,
+            name=folder.name,
             documents=info["documents"],
             chunks=info["chunks"],
             sentences=info["sentences"],
             factory=info["factory"],
+            shard=shard,
         )
-        draft.segments[name] = entry
-        for doc_id in builder.doc_ids:
-            draft.locations[doc_id] = name
-        keys, df = (segment := draft.segment(final)).terms.all_counts()
+        draft.segments[entry.name] = entry
+        for doc_id in doc_ids:
+            draft.locations[doc_id] = entry.name
+        keys, df = segment.terms.all_counts()
         length = int(np.asarray(segment.terms.chunk_length, dtype=np.int64).sum())
         draft.stats = draft.stats.changed(entry.chunks, length, keys, df)
+
+    def _adopt_staged(
+        self, report: BuildReport, draft: _Draft, staged: list[StagedSegment]
+    ) -> None:
+        """Name each staged segment and count it in, replacing documents of the same id."""
+        for item in staged:
+            folder = self.index_dir / SEGMENTS / item.folder
+            if not item.folder.startswith(STAGED_PREFIX) or not folder.is_dir():
+                raise IndexCorruptError(
+                    f"{folder} is not a staged segment; write it with indexer.shards.write_segment"
+                )
+            name = f"s{next_segment_number(self.index_dir):06d}"
+            info = json.loads((folder / SEGMENT_JSON).read_text())
+            info["name"] = name
+            (folder / SEGMENT_JSON).write_text(json.dumps(info, indent=2))
+            fsync_tree(folder)
+            final = self.index_dir / SEGMENTS / name
+            os.rename(folder, final)
+            hashes = draft.segment(final).content_hashes()
+            for doc_id, _ in hashes:
+                if doc_id in draft.hashes:
+                    self._tombstone(draft, doc_id)
+                    report.replaced.append(doc_id)
+                else:
+                    report.added.append(doc_id)
+            self._count_in(draft, final, item.shard, [doc_id for doc_id, _ in hashes])
+            draft.hashes.update(hashes)
 
     def _tombstone(self, draft: _Draft, doc_id: str) -> None:
         """Mark a document deleted in its segment and take it out of the statistics."""
@@ -386,12 +481,19 @@ class IndexWriter:
         entry.deleted_sentences += len(segment.sentence_rows(row))
 
     def _merge(self, draft: _Draft, report: BuildReport) -> None:
-        """Run the one merge the policy asks for, if any."""
-        live = {name: e.live_chunks for name, e in draft.segments.items()}
-        deleted = {name: e.deleted_chunks for name, e in draft.segments.items()}
-        names = self.merge_policy.plan(live, deleted)
-        if not names:
-            return
+        """Run the one merge the policy asks for in each shard, if any."""
+        for shard in range(self.shards):
+            entries = [e for e in draft.segments.values() if e.shard == shard]
+            live = {e.name: e.live_chunks for e in entries}
+            deleted = {e.name: e.deleted_chunks for e in entries}
+            names = self.merge_policy.plan(live, deleted)
+            if names:
+                self._merge_segments(draft, report, names, shard)
+
+    def _merge_segments(
+        self, draft: _Draft, report: BuildReport, names: list[str], shard: int
+    ) -> None:
+        """Rewrite segments of one shard as one, without their deleted documents."""
         started = time.perf_counter()
         builder = self._new_builder()
         for name in names:
@@ -408,7 +510,7 @@ class IndexWriter:
         for name in names:
             del draft.segments[name]
         if builder.doc_ids:
-            self._finish(draft, builder)
+            self._finish(draft, builder, shard)
         else:  # every document was deleted: the segments just go
             builder.discard()
         # A merge moves live chunks, it does not change the corpus: keep the statistics.
@@ -439,6 +541,8 @@ class IndexWriter:
             content_hashes=dict(sorted(draft.hashes.items())),
             locations=dict(sorted(draft.locations.items())),
             segments=list(draft.segments.values()),
+            shards=self.shards,
+            stats_hash=draft.stats.digest(),
         )
         temp = new_temp_folder(self.index_dir)
         try:
@@ -465,6 +569,7 @@ class IndexWriter:
             check_compatible(manifest, self.embedder, folder)
             stats = CorpusStats.load(folder)
             manifest.check_counts(folder, statistics_chunks=stats.chunks)
+            manifest.check_statistics(folder, stats.digest())
             for entry in manifest.segments:
                 path = self.index_dir / SEGMENTS / entry.name / SEGMENT_JSON
                 info = json.loads(path.read_text())

@@ -42,3 +42,27 @@ class PayloadTooLargeError(ServiceError):
     """The request body exceeds CITEQA_MAX_BODY_BYTES."""
 
     status = 413
+
+
+class ShardError(ServiceError):
+    """A shard of a sharded index failed a request; the message names the shard."""
+
+    status = 503
+
+    def __init__(self, message: str, *, shard: int | None = None) -> None:
+        super().__init__(message)
+        self.shard = shard
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Picklable with its shard: a shard process (a Ray replica) raises it to the caller.
+        return (type(self), (str(self),), {"shard": self.shard})
+
+
+class ShardUnavailableError(ShardError):
+    """A shard could not be reached or failed: the query fails rather than answer from part
+    of the corpus."""
+
+
+class ShardGenerationError(ShardError):
+    """A shard serves another generation than the one a query pinned (an index switch is
+    under way): the query is refused rather than mix two manifests; retry it."""

@@ -157,10 +157,7 @@ class RRFJoiner:
 
     def join(self, dense: Sequence[Ranked], lexical: Sequence[Ranked]) -> list[Hit]:
         """Every chunk of either ranking, best fused score first."""
-        fused: dict[int, float] = {}
-        for ranking in (dense, lexical):
-            for rank, (position, _) in enumerate(ranking, start=1):
-                fused[position] = fused.get(position, 0.0) + 1.0 / (self.k + rank)
+        fused = fused_scores(dense, lexical, self.k)
         dense_at = {p: (rank, s) for rank, (p, s) in enumerate(dense, start=1)}
         lexical_at = {p: (rank, s) for rank, (p, s) in enumerate(lexical, start=1)}
         hits = [
@@ -177,6 +174,18 @@ class RRFJoiner:
         ]
         hits.sort(key=lambda h: (-h.score, h.chunk.doc_id, h.chunk.index))
         return hits
+
+
+def fused_scores(
+    dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]], k: int = RRF_K
+) -> dict[int, float]:
+    """Each position's reciprocal-rank-fusion score, ``sum(1 / (k + rank))``, in the order
+    first seen (dense first)."""
+    fused: dict[int, float] = {}
+    for ranking in (dense, lexical):
+        for rank, (position, _) in enumerate(ranking, start=1):
+            fused[position] = fused.get(position, 0.0) + 1.0 / (k + rank)
+    return fused
 
 
 class HybridSearch:

@@ -7,6 +7,7 @@ switched off, so the eval harness can measure what each one buys.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -112,42 +113,7 @@ class Retriever:
     def _score(
         self, hit: Hit, query: Vectors, terms: QuestionTerms, rescore: bool, vector: Vectors
     ) -> Passage:
-        index = self.index
-        block = index.chunk_sentences(hit.position)
-        segment = index.segments[block.terms.segment].terms
-        text = index.documents[hit.chunk.doc_id].text
-        dense = (block.vectors @ query).tolist()
-        lexical = self.lexicon.coverages(terms, block.terms, segment).tolist()
-        sentences = []
-        for i, (start, end) in enumerate(
-            zip(block.starts.tolist(), block.ends.tolist(), strict=True)
-        ):
-            score = SENTENCE_DENSE_WEIGHT * dense[i] + (1 - SENTENCE_DENSE_WEIGHT) * lexical[i]
-            sentences.append(
-                ScoredSentence(
-                    block.first + i,
-                    hit.chunk.doc_id,
-                    start,
-                    end,
-                    text[start:end],
-                    dense[i],
-                    lexical[i],
-                    score,
-                )
-            )
-        sentences.sort(key=lambda s: -s.score)
-        if not rescore:
-            return Passage(hit, hit.score, tuple(sentences))
-        chunk_dense = float(vector @ query)
-        chunk_terms = index.chunk_terms(hit.position)
-        chunk_lexical = float(self.lexicon.coverages(terms, chunk_terms, segment)[0])
-        best = sentences[0].score if sentences else 0.0
-        score = (
-            PASSAGE_DENSE_WEIGHT * chunk_dense
-            + PASSAGE_SENTENCE_WEIGHT * best
-            + PASSAGE_LEXICAL_WEIGHT * chunk_lexical
-        )
-        return Passage(hit, score, tuple(sentences))
+        return score_passage(self.index, self.lexicon, hit, query, terms, rescore, vector)
 
     def _signature(self, chunk: Chunk) -> MinHash:
         # Computed on first use and kept: start-up stays fast on large corpora.
@@ -158,23 +124,90 @@ class Retriever:
         return signature
 
     def _collapse(self, passages: list[Passage], top_k: int) -> list[Passage]:
-        """Keep the best of each group of near-identical passages; list the rest with it."""
-        window = passages[: max(top_k * 3, 10)]
-        if len(window) < 2:
-            return passages
-        vectors = self.index.chunk_vectors([p.hit.position for p in window])
-        similar = (vectors @ vectors.T).tolist()
-        leaders = group_near_duplicates(
-            [self._signature(p.chunk) for p in window], [facts(p.chunk.text) for p in window],
-            DUPLICATE_JACCARD, similar, DUPLICATE_COSINE,
-        )  # fmt: skip
-        followers: dict[int, list[Passage]] = {}
-        for i, leader in enumerate(leaders):
-            if leader != i:
-                followers.setdefault(leader, []).append(window[i])
-        kept = [
-            replace(passage, duplicates=tuple(followers[i])) if i in followers else passage
-            for i, passage in enumerate(window)
-            if leaders[i] == i
-        ]
-        return kept + passages[len(window) :]
+        return collapse(
+            passages,
+            top_k,
+            lambda window: self.index.chunk_vectors([p.hit.position for p in window]),
+            self._signature,
+        )
+
+
+def score_passage(
+    index: Index,
+    lexicon: Lexicon,
+    hit: Hit,
+    query: Vectors,
+    terms: QuestionTerms,
+    rescore: bool,
+    vector: Vectors,
+) -> Passage:
+    """A hit as a passage: its sentences scored, and (with ``rescore``) its own score.
+
+    Reads the chunk's sentences, their vectors and terms: the work done where the chunk
+    lives (a shard, in :mod:`service.retrieval.shard`).
+    """
+    block = index.chunk_sentences(hit.position)
+    segment = index.segments[block.terms.segment].terms
+    text = index.documents[hit.chunk.doc_id].text
+    dense = (block.vectors @ query).tolist()
+    lexical = lexicon.coverages(terms, block.terms, segment).tolist()
+    sentences = []
+    for i, (start, end) in enumerate(zip(block.starts.tolist(), block.ends.tolist(), strict=True)):
+        score = SENTENCE_DENSE_WEIGHT * dense[i] + (1 - SENTENCE_DENSE_WEIGHT) * lexical[i]
+        sentences.append(
+            ScoredSentence(
+                block.first + i,
+                hit.chunk.doc_id,
+                start,
+                end,
+                text[start:end],
+                dense[i],
+                lexical[i],
+                score,
+            )
+        )
+    sentences.sort(key=lambda s: -s.score)
+    if not rescore:
+        return Passage(hit, hit.score, tuple(sentences))
+    chunk_dense = float(vector @ query)
+    chunk_terms = index.chunk_terms(hit.position)
+    chunk_lexical = float(lexicon.coverages(terms, chunk_terms, segment)[0])
+    best = sentences[0].score if sentences else 0.0
+    score = (
+        PASSAGE_DENSE_WEIGHT * chunk_dense
+        + PASSAGE_SENTENCE_WEIGHT * best
+        + PASSAGE_LEXICAL_WEIGHT * chunk_lexical
+    )
+    return Passage(hit, score, tuple(sentences))
+
+
+def collapse(
+    passages: list[Passage],
+    top_k: int,
+    vectors_of: Callable[[list[Passage]], Vectors],
+    signature: Callable[[Chunk], MinHash],
+) -> list[Passage]:
+    """Keep the best of each group of near-identical passages; list the rest with it.
+
+    ``vectors_of`` gives the chunk vectors of a list of passages, ``signature`` a chunk's
+    MinHash signature.
+    """
+    window = passages[: max(top_k * 3, 10)]
+    if len(window) < 2:
+        return passages
+    vectors = vectors_of(window)
+    similar = (vectors @ vectors.T).tolist()
+    leaders = group_near_duplicates(
+        [signature(p.chunk) for p in window], [facts(p.chunk.text) for p in window],
+        DUPLICATE_JACCARD, similar, DUPLICATE_COSINE,
+    )  # fmt: skip
+    followers: dict[int, list[Passage]] = {}
+    for i, leader in enumerate(leaders):
+        if leader != i:
+            followers.setdefault(leader, []).append(window[i])
+    kept = [
+        replace(passage, duplicates=tuple(followers[i])) if i in followers else passage
+        for i, passage in enumerate(window)
+        if leaders[i] == i
+    ]
+    return kept + passages[len(window) :]

@@ -62,11 +62,14 @@ def fake_processor() -> DocumentProcessor:
     return cast(DocumentProcessor, namespace)
 
 
-def fake_writer(index_dir: Path, segment_chunks: int = 25_000, factor: int = 10) -> IndexWriter:
+def fake_writer(
+    index_dir: Path, segment_chunks: int = 25_000, factor: int = 10, shards: int = 1
+) -> IndexWriter:
     """A writer for :func:`processed` documents."""
     return IndexWriter(
         index_dir,
         fake_processor(),
         segment_chunks=segment_chunks,
         merge_policy=MergePolicy(factor=factor, floor=4, largest=10_000),
+        shards=shards,
     )

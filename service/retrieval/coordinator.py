@@ -1,0 +1,282 @@
+"""Retrieval over S shards: fan out, merge each retriever's lists, fuse, re-score on the owners.
+
+:class:`ShardedRetriever` returns exactly the passages :class:`Retriever` returns over the
+same generation, on one machine or many:
+
+1. every shard returns its dense and BM25 top ``W`` (:meth:`ShardSearcher.search`); since
+   each shard scores with the generation's corpus-wide statistics, a chunk has the same
+   score in a shard as in one process;
+2. each retriever's lists merge to the global top ``W`` (:func:`merge_ranked`), ties going
+   to the lower (document id, chunk index), as ``hybrid._best`` breaks them;
+3. reciprocal rank fusion (:func:`fuse`), as :class:`RRFJoiner` does;
+4. each candidate is filtered and re-scored by the shard that holds it
+   (:meth:`ShardSearcher.score`), then sorted, de-duplicated and joined here, with the
+   same functions as :class:`Retriever`.
+
+Shards are called through :class:`ShardClient`: a :class:`ShardSearcher` in this process
+satisfies it, and so can a thin wrapper around a remote handle (a Ray Serve deployment).
+A shard that fails or cannot be reached fails the query with
+:class:`ShardUnavailableError` naming it (HTTP 503): never a partial answer.
+
+Example:
+    >>> shards = open_local_shards(Path("data/index"))  # doctest: +SKIP
+    >>> retriever = ShardedRetriever(shards)  # doctest: +SKIP
+    >>> vector = embedder.encode_query(question)  # doctest: +SKIP
+    >>> passages = retriever.retrieve(question, vector, top_k=5)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import numpy as np
+from datasketch import MinHash
+
+from citeqa.types import Chunk, Passage
+from indexer.embedding import Embedder, Vectors
+from indexer.generations import current_generation
+from indexer.index import LRUCache
+from indexer.manifest import Manifest
+from indexer.shards import shard_of
+from service.errors import ShardError, ShardGenerationError, ShardUnavailableError
+from service.retrieval.dedup import minhash
+from service.retrieval.hybrid import RRF_K, fused_scores
+from service.retrieval.overlap import join_overlaps
+from service.retrieval.retriever import Filters, RetrievalOptions, collapse
+from service.retrieval.shard import (
+    Candidate,
+    RankedChunk,
+    ScoredPassage,
+    ScoreRequest,
+    SearchRequest,
+    ShardInfo,
+    ShardLists,
+    ShardSearcher,
+)
+
+T = TypeVar("T")
+# MinHash signatures kept for de-duplication, as in Retriever.
+_CACHED_SIGNATURES = 8192
+
+
+class ShardClient(Protocol):
+    """What the coordinator calls on a shard (a local :class:`ShardSearcher`, or a remote
+    handle wrapped to block on each call)."""
+
+    def describe(self) -> ShardInfo:
+        """Which shard and generation it serves."""
+        ...
+
+    def search(self, request: SearchRequest) -> ShardLists:
+        """Its dense and BM25 top ``k``."""
+        ...
+
+    def score(self, request: ScoreRequest) -> tuple[ScoredPassage, ...]:
+        """Its candidates filtered and re-scored, in the order given."""
+        ...
+
+    def document_text(self, generation: int, doc_id: str) -> str:
+        """The text of a document it holds."""
+        ...
+
+
+def merge_ranked(lists: Iterable[Sequence[RankedChunk]], k: int) -> list[RankedChunk]:
+    """The ``k`` best of the shards' lists of one retriever: by score, then by (document
+    id, chunk index), the tie-break of one process (``hybrid._best``)."""
+    merged = [ranked for found in lists for ranked in found]
+    merged.sort(key=lambda r: r.order)
+    return merged[:k]
+
+
+def fuse(
+    dense: Sequence[RankedChunk], lexical: Sequence[RankedChunk], k: int = RRF_K
+) -> list[Candidate]:
+    """Reciprocal rank fusion of the merged lists, best first, as :class:`RRFJoiner`."""
+    scores = fused_scores(
+        [(r.position, r.score) for r in dense], [(r.position, r.score) for r in lexical], k
+    )
+    dense_at = {r.position: (rank, r) for rank, r in enumerate(dense, start=1)}
+    lexical_at = {r.position: (rank, r) for rank, r in enumerate(lexical, start=1)}
+    ties = {r.position: (r.doc_id, r.index) for r in (*dense, *lexical)}
+    keyed = []
+    for position, score in scores.items():
+        in_dense, in_lexical = dense_at.get(position), lexical_at.get(position)
+        candidate = Candidate(
+            position=position,
+            score=score,
+            dense_score=in_dense[1].score if in_dense else None,
+            bm25_score=in_lexical[1].score if in_lexical else None,
+            dense_rank=in_dense[0] if in_dense else None,
+            bm25_rank=in_lexical[0] if in_lexical else None,
+        )
+        keyed.append(((-score, *ties[position]), candidate))
+    keyed.sort(key=lambda pair: pair[0])
+    return [candidate for _, candidate in keyed]
+
+
+class ShardedRetriever:
+    """Retrieves passages from the shards of one generation, pinned when it is made.
+
+    ``shards`` holds one client per shard, in any order. ``executor``, if given, calls the
+    shards side by side (a thread pool, for remote shards); without it they are called in
+    turn, which costs nothing extra for shards in this process.
+
+    Raises:
+        ShardUnavailableError: a shard does not answer.
+        ShardGenerationError: the shards serve different generations (a switch under way).
+    """
+
+    def __init__(self, shards: Sequence[ShardClient], executor: Executor | None = None) -> None:
+        if not shards:
+            raise ValueError("a sharded retriever needs at least one shard")
+        self.executor = executor
+        self._clients = list(shards)
+        infos = self._fan_out(range(len(shards)), lambda at: self._clients[at].describe())
+        order = sorted(range(len(infos)), key=lambda at: infos[at].shard)
+        self.shards = [self._clients[at] for at in order]
+        self.infos = [infos[at] for at in order]
+        self._check(self.infos)
+        self.generation = self.infos[0].generation
+        self.count = len(self.shards)
+        self._signatures: LRUCache[str, MinHash] = LRUCache(_CACHED_SIGNATURES)
+
+    @staticmethod
+    def _check(infos: list[ShardInfo]) -> None:
+        count = infos[0].shards
+        if [i.shard for i in infos] != list(range(count)) or any(i.shards != count for i in infos):
+            raise ValueError(
+                f"the index has {count} shards, the retriever was given shards "
+                f"{[i.shard for i in infos]}: give it one of each"
+            )
+        for info in infos[1:]:
+            if (info.generation, info.stats_hash) != (infos[0].generation, infos[0].stats_hash):
+                raise ShardGenerationError(
+                    f"shard {info.shard} serves generation {info.generation}, shard 0 serves "
+                    f"{infos[0].generation}; retry once every shard has switched",
+                    shard=info.shard,
+                )
+
+    def _fan_out(self, shards: Iterable[int], call: Callable[[int], T]) -> list[T]:
+        """``call`` for each shard number; any failure names its shard."""
+
+        def one(shard: int) -> T:
+            try:
+                return call(shard)
+            except ShardError:
+                raise
+            except Exception as error:
+                raise ShardUnavailableError(
+                    f"shard {shard} did not answer ({type(error).__name__}: {error}); the query "
+                    "fails rather than answer from part of the corpus",
+                    shard=shard,
+                ) from error
+
+        numbers = list(shards)
+        if self.executor is None or len(numbers) < 2:
+            return [one(shard) for shard in numbers]
+        return list(self.executor.map(one, numbers))
+
+    def retrieve(
+        self,
+        question: str,
+        query_vector: Vectors,
+        top_k: int,
+        filters: Filters | None = None,
+        options: RetrievalOptions | None = None,
+    ) -> list[Passage]:
+        """The ``top_k`` best passages, exactly as :meth:`Retriever.retrieve` gives them."""
+        options = options or RetrievalOptions()
+        filters = filters or Filters()
+        pool = options.candidates * (5 if filters.active else 1)
+        if pool <= 0:
+            raise ValueError("k must be greater than 0")
+        request = SearchRequest(self.generation, question, query_vector, pool, options.mode)
+        lists = self._fan_out(range(self.count), lambda at: self.shards[at].search(request))
+        owner = {r.position: found.shard for found in lists for r in (*found.dense, *found.bm25)}
+        dense = merge_ranked((found.dense for found in lists), pool)
+        lexical = merge_ranked((found.bm25 for found in lists), pool)
+        candidates = fuse(dense, lexical)[:pool]
+        scored = self._score(question, query_vector, candidates, owner, filters, options)
+        passages = [s.passage for s in scored if s.passage is not None]
+        vectors = {
+            s.passage.hit.position: s.vector
+            for s in scored
+            if s.passage is not None and s.vector is not None
+        }
+        if options.rescore:
+            passages.sort(key=lambda p: -p.score)
+        if options.dedup:
+            passages = collapse(
+                passages,
+                top_k,
+                lambda window: np.stack([vectors[p.hit.position] for p in window]),
+                self._signature,
+            )
+            if options.join_overlaps:
+                passages = join_overlaps(passages, top_k, self._document_text)
+        return passages[:top_k]
+
+    def _score(
+        self,
+        question: str,
+        query_vector: Vectors,
+        candidates: list[Candidate],
+        owner: dict[int, int],
+        filters: Filters,
+        options: RetrievalOptions,
+    ) -> list[ScoredPassage]:
+        """Each candidate re-scored by its shard, in the fused order."""
+        slots: dict[int, list[int]] = {}
+        for at, candidate in enumerate(candidates):
+            slots.setdefault(owner[candidate.position], []).append(at)
+        shards = sorted(slots)
+
+        def ask(shard: int) -> tuple[ScoredPassage, ...]:
+            mine = tuple(candidates[at] for at in slots[shard])
+            request = ScoreRequest(
+                self.generation, question, query_vector, mine, filters, options.rescore
+            )
+            return self.shards[shard].score(request)
+
+        answers = self._fan_out(shards, ask)
+        out: list[ScoredPassage | None] = [None] * len(candidates)
+        for shard, answer in zip(shards, answers, strict=True):
+            if len(answer) != len(slots[shard]):
+                raise ShardUnavailableError(
+                    f"shard {shard} scored {len(answer)} of {len(slots[shard])} candidates",
+                    shard=shard,
+                )
+            for at, scored in zip(slots[shard], answer, strict=True):
+                out[at] = scored
+        return [scored for scored in out if scored is not None]
+
+    def _signature(self, chunk: Chunk) -> MinHash:
+        signature = self._signatures.get(chunk.chunk_id)
+        if signature is None:
+            signature = minhash(chunk.text)
+            self._signatures.put(chunk.chunk_id, signature)
+        return signature
+
+    def _document_text(self, doc_id: str) -> str:
+        shard = shard_of(doc_id, self.count)
+        [text] = self._fan_out(
+            [shard], lambda at: self.shards[at].document_text(self.generation, doc_id)
+        )
+        return text
+
+
+def open_local_shards(index_dir: Path, embedder: Embedder | None = None) -> list[ShardSearcher]:
+    """A searcher for every shard of the current generation of ``index_dir``, in this process."""
+    shards = Manifest.read(current_generation(index_dir)).shards
+    opened: list[ShardSearcher] = []
+    try:
+        for shard in range(shards):
+            opened.append(ShardSearcher.open(index_dir, shard, embedder))
+    except BaseException:
+        for searcher in opened:
+            searcher.close()
+        raise
+    return opened

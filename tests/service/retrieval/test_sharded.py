@@ -1,0 +1,310 @@
+"""The sharded query path: S shards give exactly what one process gives.
+
+Model-free (tests/indexer/fakes.py), except the last test, which asks the seeds gold
+questions of an index of the seeds in three shards.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from citeqa.types import Passage
+from indexer.embedding import Embedder
+from indexer.index import Index, load_index
+from indexer.processing import DocumentProcessor
+from indexer.writer import IndexWriter
+from service.errors import ShardGenerationError, ShardUnavailableError
+from service.retrieval.coordinator import (
+    ShardedRetriever,
+    fuse,
+    merge_ranked,
+    open_local_shards,
+)
+from service.retrieval.hybrid import BM25Retriever, DenseRetriever, HybridSearch
+from service.retrieval.retriever import Filters, RetrievalOptions, Retriever
+from service.retrieval.shard import (
+    RankedChunk,
+    ScoreRequest,
+    SearchRequest,
+    ShardInfo,
+    ShardLists,
+    ShardSearcher,
+)
+from tests.indexer.fakes import fake_writer, processed, vector
+
+REPO = Path(__file__).resolve().parents[3]
+WORDS = ["mexico", "port", "ferry", "cargo", "strike", "court", "tariff", "storm", "vote", "92"]
+QUERIES = ["mexico port", "ferry strike court", "storm 92 cargo", "tariff", "vote mexico vote"]
+POOL = 1000
+
+sentence = st.lists(st.sampled_from(WORDS), min_size=1, max_size=6).map(
+    lambda words: " ".join(words) + "."
+)
+text = st.lists(sentence, min_size=1, max_size=6).map(" ".join)
+
+
+def test_merge_keeps_the_global_top_k_with_the_one_process_tie_break() -> None:
+    shard_a = (RankedChunk(7, 0.9, "b", 0), RankedChunk(3, 0.5, "a", 2))
+    shard_b = (
+        RankedChunk(1, 0.9, "a", 1),
+        RankedChunk(9, 0.5, "a", 0),
+        RankedChunk(4, 0.1, "c", 0),
+    )
+    merged = merge_ranked([shard_a, shard_b], 3)
+    # Equal scores: the lower (document id, chunk index) first, whichever shard found it.
+    assert [r.position for r in merged] == [1, 7, 9]
+    assert merge_ranked([shard_b, shard_a], 3) == merged
+    assert merge_ranked([(), ()], 5) == []
+
+
+def test_fusion_is_the_one_process_rrf() -> None:
+    dense = [RankedChunk(1, 0.9, "a", 0), RankedChunk(2, 0.8, "b", 0)]
+    lexical = [RankedChunk(2, 4.0, "b", 0), RankedChunk(3, 3.0, "a", 1)]
+    fused = fuse(dense, lexical)
+    assert [c.position for c in fused] == [2, 1, 3]
+    assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
+    assert (fused[0].dense_rank, fused[0].bm25_rank, fused[0].bm25_score) == (2, 1, 4.0)
+    # Ties in the fused score go to the lower (document id, chunk index).
+    tied = fuse([RankedChunk(5, 1.0, "z", 0)], [RankedChunk(6, 1.0, "y", 0)])
+    assert [c.position for c in tied] == [6, 5]
+
+
+def _build(root: Path, shards: int, texts: list[str], deleted: set[int], replaced: dict[int, str],
+           batch: int) -> None:  # fmt: skip
+    ids = [f"doc-{i:02d}" for i in range(len(texts))]
+    writer = fake_writer(root, segment_chunks=3, factor=2, shards=shards)
+    for begin in range(0, len(texts), batch):
+        writer.add_processed(
+            [processed(ids[i], texts[i]) for i in range(begin, min(begin + batch, len(texts)))]
+        )
+    if deleted:
+        writer.delete([ids[i] for i in sorted(deleted)])
+    if replaced:
+        writer.add_processed([processed(ids[i], t) for i, t in replaced.items()])
+
+
+def _named(passages: list[Passage]) -> list[object]:
+    """Passages without positions (which differ between two builds)."""
+    return [
+        (
+            p.chunk.chunk_id, p.chunk.char_start, p.chunk.char_end, p.chunk.text, p.score,
+            p.hit.score, p.hit.dense_score, p.hit.bm25_score, p.hit.dense_rank, p.hit.bm25_rank,
+            [(s.doc_id, s.start, s.end, s.dense, s.lexical, s.score) for s in p.sentences],
+            _named(list(p.duplicates)),
+        )
+        for p in passages
+    ]  # fmt: skip
+
+
+OPTIONS = [
+    RetrievalOptions(),
+    RetrievalOptions(dedup=False),
+    RetrievalOptions(rescore=False, candidates=5),
+    RetrievalOptions(mode="bm25", join_overlaps=False),
+    RetrievalOptions(mode="dense", candidates=3),
+]
+
+
+def _results(index: Index, sharded: ShardedRetriever) -> list[object]:
+    """Everything a query sees through the coordinator, checked against one process over
+    the same generation on the way; named by chunk id so two builds compare."""
+    out: list[object] = []
+    retriever = Retriever(index)
+    for query in QUERIES:
+        request = SearchRequest(sharded.generation, query, vector(query), POOL)
+        lists = [shard.search(request) for shard in sharded.shards]
+        dense = merge_ranked([found.dense for found in lists], POOL)
+        lexical = merge_ranked([found.bm25 for found in lists], POOL)
+        # The merged lists are the one-process lists, positions and scores.
+        assert [(r.position, r.score) for r in dense] == DenseRetriever(index).search(
+            vector(query), POOL
+        )
+        assert [(r.position, r.score) for r in lexical] == BM25Retriever(index).search(query, POOL)
+        fused = fuse(dense, lexical)
+        hits = HybridSearch(index).search(query, POOL, candidates=POOL, query_vector=vector(query))
+        assert [(c.position, c.score) for c in fused] == [(h.position, h.score) for h in hits]
+        out.append([(f"{r.doc_id}#{r.index}", r.score) for r in dense])
+        out.append([(f"{r.doc_id}#{r.index}", r.score) for r in lexical])
+        out.append([(h.chunk.chunk_id, h.score) for h in hits])
+        for options in OPTIONS:
+            for top_k in (1, 3, 10):
+                want = retriever.retrieve(query, vector(query), top_k, options=options)
+                got = sharded.retrieve(query, vector(query), top_k, options=options)
+                assert got == want  # exactly, positions and sentence rows included
+                out.append(_named(got))
+    return out
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    texts=st.lists(text, min_size=2, max_size=14),
+    deleted=st.sets(st.integers(0, 13)),
+    replaced=st.dictionaries(st.integers(0, 13), text, max_size=4),
+    batch=st.integers(1, 5),
+)
+def test_three_shards_give_what_one_gives(
+    tmp_path_factory: pytest.TempPathFactory,
+    texts: list[str],
+    deleted: set[int],
+    replaced: dict[int, str],
+    batch: int,
+) -> None:
+    root = tmp_path_factory.mktemp("shards")
+    deleted = {i for i in deleted if i < len(texts)}
+    replaced = {i: t for i, t in replaced.items() if i < len(texts) and i not in deleted}
+    if len(deleted) == len(texts):
+        deleted.pop()
+    results = []
+    for shards in (1, 3):
+        _build(root / str(shards), shards, texts, deleted, replaced, batch)
+        index = load_index(root / str(shards))
+        searchers = open_local_shards(root / str(shards))
+        try:
+            assert len(searchers) == shards
+            results.append(_results(index, ShardedRetriever(searchers)))
+        finally:
+            index.close()
+            for searcher in searchers:
+                searcher.close()
+    assert results[0] == results[1]
+
+
+@pytest.fixture
+def three_shards(tmp_path: Path) -> list[ShardSearcher]:
+    writer = fake_writer(tmp_path, segment_chunks=3, shards=3)
+    writer.add_processed(
+        [processed(f"doc-{i}", f"mexico port {i}. storm cargo. vote {i}.") for i in range(9)]
+    )
+    return open_local_shards(tmp_path)
+
+
+def test_filters_run_on_the_shards(tmp_path: Path) -> None:
+    writer = fake_writer(tmp_path, shards=3)
+    docs = [processed(f"doc-{i}", f"mexico port {i}. storm cargo.") for i in range(9)]
+    docs = [
+        replace(d, document=replace(d.document, source="ap" if i % 2 else "reuters"))
+        for i, d in enumerate(docs)
+    ]
+    writer.add_processed(docs)
+    index, shards = load_index(tmp_path), open_local_shards(tmp_path)
+    filters = Filters(sources=frozenset({"ap"}))
+    want = Retriever(index).retrieve("mexico port", vector("mexico port"), 5, filters=filters)
+    got = ShardedRetriever(shards).retrieve(
+        "mexico port", vector("mexico port"), 5, filters=filters
+    )
+    assert got == want and {p.chunk.doc_id for p in got} <= {"doc-1", "doc-3", "doc-5", "doc-7"}
+
+
+def test_requests_and_answers_cross_a_process_boundary(three_shards: list[ShardSearcher]) -> None:
+    shard = three_shards[0]
+    request = SearchRequest(shard.info.generation, "mexico port", vector("mexico port"), 10)
+    lists = shard.search(pickle.loads(pickle.dumps(request)))
+    assert pickle.loads(pickle.dumps(lists)) == lists
+    retriever = ShardedRetriever(three_shards)
+    fused = fuse(lists.dense, lists.bm25)
+    score = ScoreRequest(
+        retriever.generation, "mexico port", vector("mexico port"), tuple(fused), Filters(), True
+    )
+    answer = shard.score(pickle.loads(pickle.dumps(score)))
+    back = pickle.loads(pickle.dumps(answer))
+    assert [a.passage for a in back] == [a.passage for a in answer]
+    error = pickle.loads(pickle.dumps(ShardUnavailableError("shard 2 is down", shard=2)))
+    assert error.shard == 2 and str(error) == "shard 2 is down"
+
+
+def test_a_shard_refuses_another_generation(three_shards: list[ShardSearcher]) -> None:
+    shard = three_shards[1]
+    stale = SearchRequest(shard.info.generation + 1, "mexico", vector("mexico"), 5)
+    with pytest.raises(ShardGenerationError, match="shard 1 serves generation 1") as caught:
+        shard.search(stale)
+    assert caught.value.shard == 1 and caught.value.status == 503
+    with pytest.raises(ShardGenerationError, match="shard 1"):
+        shard.document_text(shard.info.generation + 1, "doc-0")
+
+
+def test_shards_of_two_generations_are_never_mixed(three_shards: list[ShardSearcher]) -> None:
+    index_dir = three_shards[0].index.folder.parent.parent
+    fake_writer(index_dir, shards=3).add_processed([processed("doc-new", "ferry strike.")])
+    newer = ShardSearcher.open(index_dir, 2)
+    with pytest.raises(ShardGenerationError, match="shard 2 serves generation 2"):
+        ShardedRetriever([*three_shards[:2], newer])
+    # A retriever pinned on generation 1 is refused by a shard that moved on.
+    retriever = ShardedRetriever(three_shards)
+    retriever.shards[2] = newer
+    with pytest.raises(ShardGenerationError, match="shard 2"):
+        retriever.retrieve("mexico port", vector("mexico port"), 3)
+
+
+class _Down:
+    """A shard whose replicas are all gone."""
+
+    def __init__(self, info: ShardInfo) -> None:
+        self.info = info
+
+    def describe(self) -> ShardInfo:
+        return self.info
+
+    def search(self, request: SearchRequest) -> ShardLists:  # noqa: ARG002
+        raise ConnectionError("no live replica")
+
+    def score(self, request: ScoreRequest) -> tuple[()]:  # noqa: ARG002
+        raise ConnectionError("no live replica")
+
+    def document_text(self, generation: int, doc_id: str) -> str:  # noqa: ARG002
+        raise ConnectionError("no live replica")
+
+
+def test_an_unreachable_shard_fails_the_query_and_is_named(
+    three_shards: list[ShardSearcher],
+) -> None:
+    retriever = ShardedRetriever([*three_shards[:2], _Down(three_shards[2].info)])
+    with pytest.raises(ShardUnavailableError, match="shard 2 did not answer") as caught:
+        retriever.retrieve("mexico port", vector("mexico port"), 3)
+    assert caught.value.shard == 2 and caught.value.status == 503
+    with pytest.raises(ValueError, match="one of each"):
+        ShardedRetriever(three_shards[:2])
+
+
+def test_the_seeds_in_three_shards_answer_as_one_process(
+    seed_index: Index, processor: DocumentProcessor, embedder: Embedder, tmp_path: Path
+) -> None:
+    # The seeds as the session built them, rewritten into three shards (no model runs).
+    documents = [
+        segment.processed(row)[0]
+        for segment in seed_index.segments
+        for row in range(len(segment.doc_ids))
+        if segment.doc_ids[row] in seed_index.documents
+    ]
+    IndexWriter(tmp_path, processor, shards=3).add_processed(documents, fresh=True)
+    sharded_index = load_index(tmp_path, embedder)
+    shards = open_local_shards(tmp_path, embedder)
+    assert {s.info.shard for s in shards} == {0, 1, 2}
+    assert all(len(s.index.documents) > 0 for s in shards)
+    coordinator = ShardedRetriever(shards)
+    one, same = Retriever(seed_index), Retriever(sharded_index)
+    gold = [json.loads(line) for line in (REPO / "eval/gold/seeds.jsonl").read_text().splitlines()]
+    assert len(gold) > 50
+    try:
+        for item in gold:
+            question = item["question"]
+            query = embedder.encode_query(question)
+            got = coordinator.retrieve(question, query, 5)
+            assert got == same.retrieve(question, query, 5)
+            assert _named(got) == _named(one.retrieve(question, query, 5)), question
+    finally:
+        sharded_index.close()
+        for shard in shards:
+            shard.close()
+    assert np.isfinite([p.score for p in got]).all()
