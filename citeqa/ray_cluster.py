@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import os
 import secrets
+import sys
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -129,10 +130,16 @@ def new_auth_token() -> str:
 def apply_token_auth(token: str) -> None:
     """Set Ray's token-auth variables in this process, for Ray and every process it starts.
 
-    Call it before the first ``ray.init`` or node start of the process: Ray's core reads
-    them when it starts (and its processes inherit them from this one).
+    Ray's core caches the mode and the token the first time it reads its config, which
+    can be as early as ``import ray`` plus a ``@ray.remote``. So when Ray is already loaded
+    its cache is refreshed, as Ray's own ``_enable_token_auth`` does (private API: the extra
+    pins Ray exactly, and tests/ray checks it).
     """
     os.environ.update(token_auth_environment(token))
+    raylet: Any = sys.modules.get("ray._raylet")  # its stubs leave these two out
+    if raylet is not None:
+        raylet.Config.initialize("")
+        raylet.AuthenticationTokenLoader.instance().reset_cache()
 
 
 def connect(config: RayClusterConfig) -> str:
@@ -205,29 +212,40 @@ def replica_cpus(cpu_budget: float, replicas: int) -> float:
     return round(steps * _CPU_STEP, 2)
 
 
-def actor_pool_size(cluster_cpus: float, cpus_per_actor: float, headroom_cpus: float) -> int:
+def actor_pool_size(
+    cluster_cpus: float, cpus_per_actor: float, headroom_cpus: float, read_task_cpus: float = 1.0
+) -> int:
     """How many Ray Data actors of ``cpus_per_actor`` fit while leaving ``headroom_cpus`` free.
 
     A `map_batches` actor pool that reserves every CPU leaves none for the read tasks that
-    feed it, and the pipeline waits forever (Ray Data's own advice: leave CPUs for the other
-    operators). The headroom is kept for them.
+    feed it, and the pipeline waits forever. The headroom is kept for them, and must hold
+    at least one read task (Ray Data's tasks ask for 1 CPU unless told otherwise).
+
+    The headroom is a cluster total, but a task needs its CPUs on one node, and Ray Data
+    spreads actors over the nodes. So actors should take whole CPUs on nodes of few cores:
+    on two nodes of 1 CPU, two actors of 0.5 CPU left half a CPU free on each node and the
+    read task never started (tests/ray, Ray 2.60); one actor of 1 CPU runs.
 
     Example:
-        >>> actor_pool_size(cluster_cpus=2, cpus_per_actor=0.5, headroom_cpus=1)
-        2
+        >>> actor_pool_size(cluster_cpus=2, cpus_per_actor=1, headroom_cpus=1)
+        1
         >>> actor_pool_size(cluster_cpus=16, cpus_per_actor=1, headroom_cpus=2)
         14
     """
     if cpus_per_actor <= 0:
         raise ValueError("cpus_per_actor must be greater than 0")
-    if headroom_cpus < 0:
-        raise ValueError("headroom_cpus must not be negative")
+    if headroom_cpus < read_task_cpus:
+        raise RayClusterError(
+            f"a headroom of {headroom_cpus} CPUs cannot run one read task of "
+            f"{read_task_cpus} CPUs, and the pipeline would wait forever; raise "
+            "CITEQA_RAY_BUILD_HEADROOM_CPUS"
+        )
     free = cluster_cpus - headroom_cpus
     size = math.floor(free / cpus_per_actor + 1e-9)
     if size < 1:
         raise RayClusterError(
             f"a cluster of {cluster_cpus} CPUs has no room for an actor of {cpus_per_actor} "
             f"CPUs after leaving {headroom_cpus} CPUs to Ray Data's read tasks; add CPUs or "
-            "lower CITEQA_RAY_BUILD_HEADROOM_CPUS"
+            "give the actors fewer CPUs"
         )
     return size

@@ -90,6 +90,11 @@ def test_actor_pool_that_would_take_every_cpu_is_refused() -> None:
         actor_pool_size(cluster_cpus=1, cpus_per_actor=1, headroom_cpus=1)
 
 
+def test_a_headroom_below_one_read_task_is_refused() -> None:
+    with pytest.raises(RayClusterError, match="one read task"):
+        actor_pool_size(cluster_cpus=4, cpus_per_actor=1, headroom_cpus=0.5)
+
+
 def test_the_single_process_path_never_imports_ray() -> None:
     code = (
         "import sys, citeqa.cli, citeqa.config, citeqa.ray_cluster, service.main, "
