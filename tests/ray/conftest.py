@@ -6,8 +6,8 @@ place work on a chosen node through the custom resources ``citeqa-head`` and
 ``citeqa-worker``. Token auth is set explicitly (``RAY_AUTH_MODE=token`` and a fresh
 ``RAY_AUTH_TOKEN``, both inherited by every Ray process), and ``RAY_TMPDIR`` points at a
 folder of this fixture, so sessions, sockets and the "current cluster" file never meet
-another cluster on the same machine. Measured on this 2-core machine: about 8 s to start,
-about 2 s to stop (docs/scale-out.md).
+another cluster on the same machine. Measured on this 2-core machine: 4-6 s to start,
+about 1.5-2 s to stop (docs/scale-out.md).
 
 Every test here is `slow`; without the ray extra the fixture skips them, saying why.
 """
@@ -74,19 +74,18 @@ def ray_cluster() -> Iterator[TwoNodeCluster]:
         apply_token_auth(token)  # and Ray's cached config refreshed: ray is already imported
         patch.setenv("RAY_TMPDIR", temp_dir)
         patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        cluster = Cluster(
-            initialize_head=True,
-            head_node_args={
-                "num_cpus": NODE_CPUS,
-                "object_store_memory": NODE_OBJECT_STORE_BYTES,
-                "include_dashboard": False,
-                # Not 6379: another cluster on this machine may hold it.
-                "gcs_server_port": free_port(),
-                "resources": {HEAD_RESOURCE: 1},
-            },
-        )
+        # Nodes are added inside `try`, so a start that fails half-way is still cleaned up.
+        cluster = Cluster()
         start_seconds = float("nan")  # until both nodes answer
         try:
+            cluster.add_node(
+                num_cpus=NODE_CPUS,
+                object_store_memory=NODE_OBJECT_STORE_BYTES,
+                include_dashboard=False,
+                # Not 6379: another cluster on this machine may hold it.
+                gcs_server_port=free_port(),
+                resources={HEAD_RESOURCE: 1},
+            )
             worker = cluster.add_node(
                 num_cpus=NODE_CPUS,
                 object_store_memory=NODE_OBJECT_STORE_BYTES,
@@ -94,7 +93,7 @@ def ray_cluster() -> Iterator[TwoNodeCluster]:
             )
             cluster.wait_for_nodes()
             head = cluster.head_node
-            assert head is not None  # started by initialize_head above
+            assert head is not None  # the first node added
             address = connect(RayClusterConfig(address=cluster.address, auth_token=token))
             start_seconds = time.perf_counter() - started
             yield TwoNodeCluster(
