@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from citeqa.errors import SettingsError
@@ -94,6 +94,21 @@ class Settings(BaseSettings):
     # Kills a writer at this step of every write, as kill -9 would: the reliability tests
     # use it to aim at the write window. Never set it in production.
     fault_at: WriteStep | None = None
+
+    # `--engine ray` only (citeqa/ray_cluster.py). The GCS address of a running cluster
+    # (`host:6379`); empty starts a local one inside the process.
+    ray_address: str = ""
+    # The cluster's token (Ray's RAY_AUTH_TOKEN; token auth is always on). Empty is allowed
+    # only for a local cluster, which then gets a fresh one.
+    ray_auth_token: SecretStr = SecretStr("")
+    # A local cluster's CPUs (unset: every core) and object store: Ray's default store is
+    # 30% of RAM, and batches of chunks need far less.
+    ray_num_cpus: int | None = Field(default=None, ge=1)
+    ray_object_store_mb: int = Field(default=200, ge=75)
+    # CPUs that all Serve replicas share (each replica gets its fraction, see
+    # ray_cluster.replica_cpus), and CPUs a Ray Data build leaves free for its read tasks.
+    ray_serve_cpus: float = Field(default=1.0, gt=0.0)
+    ray_build_headroom_cpus: float = Field(default=1.0, ge=0.0)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -2,8 +2,10 @@
 
 Used by docker/Dockerfile, so the image's dependency layer depends on this list only.
 Usage: python requirements_from_pyproject.py PYPROJECT OUT [NAME_TO_LEAVE_OUT ...]
+The environment variable EXTRAS (comma-separated, e.g. "ray") adds those optional groups.
 """
 
+import os
 import re
 import sys
 import tomllib
@@ -12,7 +14,10 @@ import tomllib
 def main(pyproject: str, out: str, *leave_out: str) -> None:
     """Write the dependencies of ``pyproject`` to ``out``, leaving out the named packages."""
     with open(pyproject, "rb") as file:
-        dependencies: list[str] = tomllib.load(file)["project"]["dependencies"]
+        project = tomllib.load(file)["project"]
+    dependencies: list[str] = list(project["dependencies"])
+    for extra in filter(None, os.environ.get("EXTRAS", "").split(",")):
+        dependencies += project["optional-dependencies"][extra.strip()]
     names = {name.lower().replace("_", "-") for name in leave_out}
 
     def name_of(requirement: str) -> str:
