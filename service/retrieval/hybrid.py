@@ -18,7 +18,7 @@ import functools
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import faiss
 import numpy as np
@@ -28,7 +28,7 @@ from citeqa.types import Chunk, Hit
 from indexer.embedding import Embedder, Vectors
 from indexer.index import Index
 from indexer.terms import BM25_B, BM25_K1, Keys, SegmentTerms, query_keys
-from indexer.vectors import search
+from indexer.vectors import Deletions, search
 
 SearchMode = Literal["dense", "bm25", "hybrid"]
 RRF_K = 60
@@ -83,10 +83,28 @@ class DenseRetriever:
         for at, segment in enumerate(self.index.segments):
             if not segment.chunks:
                 continue
-            scores, rows = search(segment.vector_index, query, k, self.index.deleted[at])
+            scores, rows = _with_ties(segment.vector_index, query, k, self.index.deleted[at])
             base = int(self.index.chunk_base[at])
             found += [(float(s), base + int(r)) for s, r in zip(scores, rows, strict=True)]
         return _best(self.index, found, k)
+
+
+def _with_ties(
+    vector_index: Any, query: Vectors, k: int, deleted: Deletions | None
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """A segment's top ``k`` rows and every row tied with the k-th.
+
+    FAISS picks arbitrarily among rows tied at the cut (copies of one text score the same),
+    so the rows it keeps would depend on how the corpus is split into segments; with every
+    tie returned, :func:`_best` breaks them the same way for any split. Asking one row more
+    than ``k`` shows whether a tie crosses the cut, which is rare, and costs nothing.
+    """
+    wanted = k + 1
+    while True:
+        scores, rows = search(vector_index, query, wanted, deleted)
+        if len(rows) < wanted or scores[-1] < scores[k - 1]:
+            return scores, rows
+        wanted *= 2
 
 
 class BM25Retriever:
