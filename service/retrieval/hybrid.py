@@ -269,7 +269,7 @@ class HybridSearch:
         vector = None
         if mode in ("dense", "hybrid"):
             vector = query_vector if query_vector is not None else self.encode_query(query)
-        if mode == "hybrid" and self.index.size >= CONCURRENT_FROM:
+        if vector is not None and mode == "hybrid" and self.index.size >= CONCURRENT_FROM:
             # FAISS releases the GIL, so the dense search runs on another core while this
             # thread scores BM25; on a small index the hand-over would cost more than it saves.
             pending = _pool().submit(self.dense.search, vector, pool)
