@@ -96,6 +96,23 @@ class Documents(Mapping[str, Document]):
             self._cache.put(doc_id, found)
         return found
 
+    def many(self, doc_ids: Sequence[str]) -> dict[str, Document]:
+        """Live documents by id, those not cached read with one query per segment."""
+        found: dict[str, Document] = {}
+        missing: dict[int, dict[int, str]] = {}  # segment number -> row -> doc id
+        for doc_id in doc_ids:
+            cached = self._cache.get(doc_id)
+            if cached is not None:
+                found[doc_id] = cached
+            elif doc_id not in found:
+                at = self._index.segment_of(doc_id)
+                missing.setdefault(at, {})[self._index.segments[at].row_of(doc_id)] = doc_id
+        for at, rows in missing.items():
+            for row, document in self._index.segments[at].documents(list(rows)).items():
+                found[rows[row]] = document
+                self._cache.put(rows[row], document)
+        return found
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._index.locations)
 
@@ -133,6 +150,22 @@ class Chunks:
             found = segment.chunk(row, self._index.documents[doc_id].text)
             self._cache.put(position, found)
         return found
+
+    def many(self, positions: Sequence[int]) -> list[Chunk]:
+        """The chunks at ``positions``, in that order; their documents are read together."""
+        index = self._index
+        found = {p: c for p in positions if (c := self._cache.get(p)) is not None}
+        wanted = [p for p in dict.fromkeys(positions) if p not in found]
+        for position in wanted:
+            if not 0 <= position < index.size:
+                raise IndexError(position)
+        texts = index.documents.many([index.sort_key(p)[0] for p in wanted])
+        for position in wanted:
+            segment, row = index.locate(position)
+            doc_id = segment.doc_ids[int(segment.chunks_table[row, 0])]
+            found[position] = segment.chunk(row, texts[doc_id].text)
+            self._cache.put(position, found[position])
+        return [found[p] for p in positions]
 
 
 @dataclass(frozen=True)
@@ -270,9 +303,13 @@ class Index:
         segment, row = self.locate(position)
         return segment.doc_ids[int(segment.chunks_table[row, 0])], int(segment.chunks_table[row, 1])
 
+    def segment_of(self, doc_id: str) -> int:
+        """The number of the segment holding a live document; KeyError if none."""
+        return self._by_name[self.locations[doc_id]]
+
     def locate_document(self, doc_id: str) -> tuple[Segment, int]:
         """The segment holding a live document and its row there; KeyError if none."""
-        segment = self.segments[self._by_name[self.locations[doc_id]]]
+        segment = self.segments[self.segment_of(doc_id)]
         return segment, segment.row_of(doc_id)
 
     # -- reads -------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import json
 import shutil
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -408,28 +408,35 @@ class Segment:
 
     def document(self, row: int) -> Document:
         """The document at ``row``, text included (one SQLite read)."""
-        found = (
-            self._db()
-            .execute(
-                "SELECT doc_id, text, title, source, published, url, path, content_hash "
-                "FROM documents WHERE row = ?",
-                (row,),
+        return self.documents([row])[row]
+
+    def documents(self, rows: Sequence[int]) -> dict[int, Document]:
+        """The documents at ``rows`` by row, read in one SQLite query: a query's few dozen
+        candidates cost one round trip, not one each."""
+        wanted = sorted(set(rows))
+        marks = ",".join("?" * len(wanted))
+        found = self._db().execute(
+            "SELECT row, doc_id, text, title, source, published, url, path, content_hash "
+            f"FROM documents WHERE row IN ({marks})",
+            wanted,
+        )
+        documents = {
+            row: Document(
+                doc_id=doc_id,
+                text=text,
+                title=title,
+                source=source,
+                published=published,
+                url=url,
+                path=path,
+                content_hash=content_hash,
             )
-            .fetchone()
-        )
-        if found is None:
-            raise IndexCorruptError(f"segment {self.folder} has no document row {row}")
-        doc_id, text, title, source, published, url, path, content_hash = found
-        return Document(
-            doc_id=doc_id,
-            text=text,
-            title=title,
-            source=source,
-            published=published,
-            url=url,
-            path=path,
-            content_hash=content_hash,
-        )
+            for row, doc_id, text, title, source, published, url, path, content_hash in found
+        }
+        missing = [row for row in wanted if row not in documents]
+        if missing:
+            raise IndexCorruptError(f"segment {self.folder} has no document row {missing[0]}")
+        return documents
 
     def _rows(self, doc_row: int, column: int, total: int) -> range:
         """A document's run of rows in a table whose first rows ``documents.npy`` holds."""

@@ -321,10 +321,13 @@ def run(options: argparse.Namespace, work: Path) -> dict[str, Any]:
     (work / "questions.json").write_text(json.dumps({"questions": questions}), encoding="utf-8")
     np.save(work / "queries.npy", query_vectors)
 
-    _run_child("build", work)
-    # Read before the serving child runs: the largest child so far is the build.
-    build_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    build = _read_json(work / "build.json")
+    build: dict[str, Any] = {}
+    build_peak_mb = None
+    if not options.serve_only:
+        _run_child("build", work)
+        # Read before the serving child runs: the largest child so far is the build.
+        build_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        build = _read_json(work / "build.json")
     disk = disk_by_kind(index_dir)
     _run_child("serve", work)
     serve = _read_json(work / "serve.json")
@@ -387,6 +390,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--add-document", type=Path, default=min(SEEDS.glob("*.txt")), help="The one added."
     )
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder.")
+    parser.add_argument(
+        "--serve-only",
+        action="store_true",
+        help="Skip the build: measure serving on the index an earlier run with the same "
+        "--chunks and --seed left in --index-dir (each run adds its one document to it).",
+    )
     # The child processes: one stage each, sharing the work folder.
     parser.add_argument("--stage", choices=["build", "serve"], help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -394,6 +403,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     options = parser.parse_args(argv)
     if options.chunks < 1 or options.queries < 1:
         parser.error("--chunks and --queries must be at least 1")
+    if options.serve_only and not (options.index_dir and (options.index_dir / "CURRENT").exists()):
+        parser.error("--serve-only needs --index-dir with an index an earlier run built")
     return options
 
 

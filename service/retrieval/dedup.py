@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from datasketch import MinHash
 
 _WORD = re.compile(r"\w+")
@@ -54,6 +55,11 @@ def group_near_duplicates(
     they state the same facts (numbers, capitalised names).
     """
     leader = list(range(len(signatures)))
+    if not signatures:
+        return leader
+    # MinHash.jaccard for every pair at once: the share of equal hash values.
+    hashes = np.stack([signature.hashvalues for signature in signatures])
+    jaccard = (hashes[:, None, :] == hashes[None, :, :]).mean(axis=2).tolist()
     for i in range(len(signatures)):
         for j in range(i):
             if leader[j] != j:
@@ -61,7 +67,7 @@ def group_near_duplicates(
             # A copy that changes only a figure or a name is a disagreement, not a duplicate:
             # both stay visible. A rewrite of the same story (low word overlap, same meaning)
             # is collapsed whatever its wording.
-            copy = signatures[i].jaccard(signatures[j]) >= threshold
+            copy = jaccard[i][j] >= threshold
             rewrite = similar is not None and similar[i][j] >= similar_threshold
             if (copy and fact_sets[i] == fact_sets[j]) or (rewrite and not copy):
                 leader[i] = j

@@ -14,9 +14,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal, NamedTuple, Protocol
+import functools
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal, NamedTuple, Protocol
 
+import faiss
 import numpy as np
 import numpy.typing as npt
 
@@ -24,10 +28,15 @@ from citeqa.types import Chunk, Hit
 from indexer.embedding import Embedder, Vectors
 from indexer.index import Index
 from indexer.terms import BM25_B, BM25_K1, Keys, SegmentTerms, query_keys
-from indexer.vectors import search
+from indexer.vectors import Deletions, search
 
 SearchMode = Literal["dense", "bm25", "hybrid"]
 RRF_K = 60
+# From this many chunk positions, hybrid search runs its dense and BM25 halves side by side:
+# at 50k each half takes a few milliseconds (eval/VECTOR_INDEX.md), and a thread hand-over
+# about 0.1 ms. Threads for that, across concurrent requests: one per core, at most 4.
+CONCURRENT_FROM = 50_000
+DENSE_THREADS = min(4, os.cpu_count() or 1)
 
 
 class ChunkLookup(Protocol):
@@ -74,10 +83,28 @@ class DenseRetriever:
         for at, segment in enumerate(self.index.segments):
             if not segment.chunks:
                 continue
-            scores, rows = search(segment.vector_index, query, k, self.index.deleted[at])
+            scores, rows = _with_ties(segment.vector_index, query, k, self.index.deleted[at])
             base = int(self.index.chunk_base[at])
             found += [(float(s), base + int(r)) for s, r in zip(scores, rows, strict=True)]
         return _best(self.index, found, k)
+
+
+def _with_ties(
+    vector_index: Any, query: Vectors, k: int, deleted: Deletions | None
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """A segment's top ``k`` rows and every row tied with the k-th.
+
+    FAISS picks arbitrarily among rows tied at the cut (copies of one text score the same),
+    so the rows it keeps would depend on how the corpus is split into segments; with every
+    tie returned, :func:`_best` breaks them the same way for any split. Asking one row more
+    than ``k`` shows whether a tie crosses the cut, which is rare, and costs nothing.
+    """
+    wanted = k + 1
+    while True:
+        scores, rows = search(vector_index, query, wanted, deleted)
+        if len(rows) < wanted or scores[-1] < scores[k - 1]:
+            return scores, rows
+        wanted *= 2
 
 
 class BM25Retriever:
@@ -147,33 +174,51 @@ class RRFJoiner:
 
     A chunk scores ``sum(1 / (k + rank))`` over the rankings it appears in; ties go to the
     lower (document id, chunk index), so the order does not depend on the retrievers' order.
+
+    ``order`` gives a position's (document id, chunk index) and ``fetch`` reads many chunks
+    at once; an index passes both (:meth:`Index.sort_key`, :meth:`Chunks.many`), so fusing
+    reads no text and only the chunks kept are read, together. By default both come from
+    ``chunks``.
     """
 
-    def __init__(self, chunks: ChunkLookup, k: int = RRF_K) -> None:
+    def __init__(
+        self,
+        chunks: ChunkLookup,
+        k: int = RRF_K,
+        order: Callable[[int], tuple[str, int]] | None = None,
+        fetch: Callable[[Sequence[int]], list[Chunk]] | None = None,
+    ) -> None:
         if k <= 0:
             raise ValueError("k must be greater than 0")
         self.chunks = chunks
         self.k = k
+        self._order = order or self._chunk_order
+        self._fetch = fetch or (lambda positions: [chunks[p] for p in positions])
 
-    def join(self, dense: Sequence[Ranked], lexical: Sequence[Ranked]) -> list[Hit]:
-        """Every chunk of either ranking, best fused score first."""
+    def _chunk_order(self, position: int) -> tuple[str, int]:
+        chunk = self.chunks[position]
+        return chunk.doc_id, chunk.index
+
+    def join(
+        self, dense: Sequence[Ranked], lexical: Sequence[Ranked], limit: int | None = None
+    ) -> list[Hit]:
+        """Every chunk of either ranking (the best ``limit`` of them), best fused score first."""
         fused = fused_scores(dense, lexical, self.k)
+        ranked = sorted(fused, key=lambda p: (-fused[p], *self._order(p)))[:limit]
         dense_at = {p: (rank, s) for rank, (p, s) in enumerate(dense, start=1)}
         lexical_at = {p: (rank, s) for rank, (p, s) in enumerate(lexical, start=1)}
-        hits = [
+        return [
             Hit(
-                chunk=self.chunks[position],
-                score=score,
+                chunk=chunk,
+                score=fused[position],
                 dense_score=dense_at[position][1] if position in dense_at else None,
                 bm25_score=lexical_at[position][1] if position in lexical_at else None,
                 dense_rank=dense_at[position][0] if position in dense_at else None,
                 bm25_rank=lexical_at[position][0] if position in lexical_at else None,
                 position=position,
             )
-            for position, score in fused.items()
+            for position, chunk in zip(ranked, self._fetch(ranked), strict=True)
         ]
-        hits.sort(key=lambda h: (-h.score, h.chunk.doc_id, h.chunk.index))
-        return hits
 
 
 def fused_scores(
@@ -199,7 +244,7 @@ class HybridSearch:
         self.embedder = embedder
         self.dense = DenseRetriever(index)
         self.bm25 = BM25Retriever(index)
-        self.joiner = RRFJoiner(index.chunks)
+        self.joiner = RRFJoiner(index.chunks, order=index.sort_key, fetch=index.chunks.many)
 
     def encode_query(self, query: str) -> Vectors:
         """The query's vector, from the embedder this search was given."""
@@ -221,9 +266,32 @@ class HybridSearch:
         pool = max(k, candidates)
         dense: list[Ranked] = []
         lexical: list[Ranked] = []
+        vector = None
         if mode in ("dense", "hybrid"):
             vector = query_vector if query_vector is not None else self.encode_query(query)
-            dense = self.dense.search(vector, pool)
-        if mode in ("bm25", "hybrid"):
+        if vector is not None and mode == "hybrid" and self.index.size >= CONCURRENT_FROM:
+            # FAISS releases the GIL, so the dense search runs on another core while this
+            # thread scores BM25; on a small index the hand-over would cost more than it saves.
+            pending = _pool().submit(self.dense.search, vector, pool)
             lexical = self.bm25.search(query, pool)
-        return self.joiner.join(dense, lexical)[:k]
+            dense = pending.result()
+        else:
+            if vector is not None:
+                dense = self.dense.search(vector, pool)
+            if mode in ("bm25", "hybrid"):
+                lexical = self.bm25.search(query, pool)
+        return self.joiner.join(dense, lexical, limit=k)
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    """Threads for dense searches that run beside BM25, shared by every index and request."""
+    return ThreadPoolExecutor(
+        max_workers=DENSE_THREADS, thread_name_prefix="dense", initializer=_one_faiss_thread
+    )
+
+
+def _one_faiss_thread() -> None:
+    # OpenMP's thread count is per thread: a new thread would otherwise start FAISS's
+    # parallel regions with every core, competing with the request threads.
+    faiss.omp_set_num_threads(1)

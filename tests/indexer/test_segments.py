@@ -178,3 +178,49 @@ def test_merge_policy_tiers() -> None:
     # A segment that lost most of its chunks is rewritten alone.
     assert policy.plan({"a": 100, "b": 5000}, {"a": 900}) == ["a"]
     assert np.isclose(policy.tier(1000), 0)
+
+
+def test_chunks_and_documents_read_together_equal_one_by_one(tmp_path: Path) -> None:
+    writer = fake_writer(tmp_path, segment_chunks=3, factor=10)
+    writer.add_processed([processed(f"d{i}", f"port {i}. ferry {i}. bay {i}.") for i in range(6)])
+    writer.delete(["d2"])
+    index = load_index(tmp_path)
+    try:
+        live = [p for p in range(index.size) if p not in _deleted_positions(index)]
+        wanted = [*reversed(live), live[0]]  # any order, repeats allowed
+        one_by_one = [index.chunks[p] for p in wanted]
+        fresh = load_index(tmp_path)
+        try:
+            assert fresh.chunks.many(wanted) == one_by_one
+            ids = [c.doc_id for c in one_by_one]
+            assert fresh.documents.many(ids) == {d: index.documents[d] for d in ids}
+        finally:
+            fresh.close()
+    finally:
+        index.close()
+
+
+def _deleted_positions(index: Index) -> set[int]:
+    out: set[int] = set()
+    for at, deleted in enumerate(index.deleted):
+        if deleted is not None:
+            base = int(index.chunk_base[at])
+            out |= {base + int(r) for r in np.flatnonzero(deleted.mask)}
+    return out
+
+
+def test_copies_tied_at_a_segments_cut_break_the_same_way_in_any_split(tmp_path: Path) -> None:
+    # Ten copies of one text score the same for any query: which k come back must not
+    # depend on which segments hold them, nor on the order they were added in.
+    copies = [processed(f"d{i:02d}", "same words here.", per_chunk=1) for i in reversed(range(10))]
+    fake_writer(tmp_path / "many", segment_chunks=4, factor=100).add_processed(copies)
+    fake_writer(tmp_path / "one", segment_chunks=10**6).add_processed(copies)
+    found = []
+    for name in ("many", "one"):
+        index = load_index(tmp_path / name)
+        try:
+            ranked = DenseRetriever(index).search(vector("same words here."), 3)
+            found.append([index.sort_key(r.position) for r in ranked])
+        finally:
+            index.close()
+    assert found[0] == found[1] == [("d00", 0), ("d01", 0), ("d02", 0)]

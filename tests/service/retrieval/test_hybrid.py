@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from citeqa.types import Chunk
@@ -33,3 +35,17 @@ def test_nothing_found_joins_to_nothing() -> None:
 def test_k_must_be_positive() -> None:
     with pytest.raises(ValueError, match="greater than 0"):
         RRFJoiner(CHUNKS, k=0)
+
+
+def test_a_limit_keeps_the_best_and_reads_only_their_chunks() -> None:
+    read: list[int] = []
+
+    def fetch(positions: Sequence[int]) -> list[Chunk]:
+        read.extend(positions)
+        return [CHUNKS[p] for p in positions]
+
+    dense, lexical = [Ranked(2, 0.9), Ranked(0, 0.8)], [Ranked(1, 7.5), Ranked(0, 2.0)]
+    everything = RRFJoiner(CHUNKS).join(dense, lexical)
+    ordered = RRFJoiner(CHUNKS, order=lambda p: (CHUNKS[p].doc_id, CHUNKS[p].index), fetch=fetch)
+    assert ordered.join(dense, lexical, limit=2) == everything[:2]
+    assert sorted(read) == sorted(h.position for h in everything[:2])
