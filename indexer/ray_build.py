@@ -316,7 +316,9 @@ def _run_pipeline(
     items = [{"order": order, "path": path} for order, path in enumerate(files)]
     dataset = (
         ray.data.from_items(items, override_num_blocks=min(len(items), 4 * actors + 4))
-        .map_batches(partial(read_files, shards=options.shards), batch_size=None, batch_format="numpy")
+        .map_batches(
+            partial(read_files, shards=options.shards), batch_size=None, batch_format="numpy"
+        )
         .map_batches(
             ProcessDocuments,
             fn_constructor_kwargs={
