@@ -27,6 +27,7 @@ Only ``--engine ray`` imports this module, and Ray is imported inside its functi
 from __future__ import annotations
 
 import pickle  # between Ray processes only; nothing pickled is stored
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,9 +40,10 @@ import numpy as np
 from citeqa.config import Settings
 from citeqa.errors import CiteqaError
 from citeqa.ray_cluster import RayClusterConfig, actor_pool_size, connect, disconnect, require_ray
+from indexer.generations import SEGMENTS
 from indexer.loaders import SkippedFile, iter_source_files, load_file
 from indexer.locks import writer_lock
-from indexer.shards import StagedSegment, shard_of, write_segment
+from indexer.shards import STAGED_PREFIX, StagedSegment, shard_of, write_segment
 from indexer.writer import BuildReport
 
 Batch = dict[str, np.ndarray]
@@ -280,12 +282,16 @@ def _build(
     settings = settings.model_copy(update={"shards": options.shards})
     writer = make_writer(settings, show_progress=show_progress)
     index_dir = settings.index_dir
-    (index_dir / "segments").mkdir(parents=True, exist_ok=True)
+    (index_dir / SEGMENTS).mkdir(parents=True, exist_ok=True)
     ray.data.DataContext.get_current().enable_progress_bars = show_progress
     with writer_lock(index_dir, settings.writer_lock_timeout_s):
         files = [str(path) for path in iter_source_files(sources)]
         say(f"reading {len(files)} files into {options.shards} shards")
-        rows = _run_pipeline(settings, files, options, writer.embedder.dimension) if files else []
+        try:
+            rows = _run_pipeline(settings, files, options, writer.embedder.dimension)
+        except BaseException:
+            _remove_staged(index_dir)
+            raise
         staged, skipped = _collect(rows, options.shards)
         read_seconds = time.perf_counter() - started
         say(f"publishing {len(staged)} segments")
@@ -302,6 +308,8 @@ def _run_pipeline(
     import ray
     import ray.data
 
+    if not files:
+        return []  # an empty dataset has no columns to group by
     resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
     cluster_cpus = float(resources.get("CPU", 0))
     actors = actor_pool_size(cluster_cpus, CPUS_PER_ACTOR, settings.ray_build_headroom_cpus)
@@ -347,6 +355,16 @@ def _run_pipeline(
     )
     rows: list[dict[str, Any]] = dataset.take_all()
     return rows
+
+
+def _remove_staged(index_dir: Path) -> None:
+    """Remove the staged segments of a failed build: garbage collection never does.
+
+    Under the writer lock every staged folder is this build's, or a dead build's: another
+    distributed build waits for the lock before it writes any.
+    """
+    for folder in (index_dir / SEGMENTS).glob(f"{STAGED_PREFIX}*"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _collect(

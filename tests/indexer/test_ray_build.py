@@ -115,3 +115,16 @@ def test_an_unreachable_address_is_named(tmp_path: Path, monkeypatch: pytest.Mon
     )
     assert code == 1
     assert f"cannot reach the Ray cluster at '127.0.0.1:{port}'" in output
+
+
+def test_a_failed_build_removes_its_staged_segments_only(tmp_path: Path) -> None:
+    from indexer.ray_build import _remove_staged
+    from indexer.shards import write_segment
+
+    staged = write_segment(
+        tmp_path, [processed("doc-0", "Port.")], shard=0, shards=1, dimension=DIMENSION
+    )
+    (tmp_path / SEGMENTS / "s000001").mkdir()  # a published segment
+    _remove_staged(tmp_path)
+    assert not (tmp_path / SEGMENTS / staged.folder).exists()
+    assert (tmp_path / SEGMENTS / "s000001").is_dir()
