@@ -2,8 +2,9 @@
 
 The pipeline, stage by stage (each a Ray Data operator, streaming blocks between them):
 
-1. **read** (tasks): each file is read, decoded and parsed into Documents
-   (:func:`indexer.loaders.load_file`); a bad file becomes a row that names it and why;
+1. **read** (tasks, which Ray fuses into the actors of stage 2 when their CPUs match): each
+   file is read, decoded and parsed into Documents (:func:`indexer.loaders.load_file`); a
+   bad file becomes a row that names it and why;
 2. **process** (an actor pool, :class:`ProcessDocuments`): boilerplate cleaning, chunking,
    spaCy annotation and embedding, by the very :class:`DocumentProcessor` of a local build,
    loaded once per actor; CPUs, or GPUs with ``gpus_per_actor`` and ``batch_size``;
@@ -21,12 +22,12 @@ through the object store between the pools, and it runs the local build's own co
 is what makes the two builds equal. On a cluster with many CPUs per node the split would let
 spaCy and the encoder scale apart; that is left for when measurement asks for it.
 
-Only ``--engine ray`` imports this module, and Ray is imported inside its functions.
+The stages themselves are in :mod:`indexer.ray_stages`. Only ``--engine ray`` imports this
+module, and Ray is imported inside its functions.
 """
 
 from __future__ import annotations
 
-import pickle  # between Ray processes only; nothing pickled is stored
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -35,23 +36,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from citeqa.config import Settings
 from citeqa.errors import CiteqaError
 from citeqa.ray_cluster import RayClusterConfig, actor_pool_size, connect, disconnect, require_ray
 from indexer.generations import SEGMENTS
-from indexer.loaders import SkippedFile, iter_source_files, load_file
+from indexer.loaders import SkippedFile, iter_source_files
 from indexer.locks import writer_lock
-from indexer.shards import STAGED_PREFIX, StagedSegment, shard_of, write_segment
+from indexer.ray_stages import ProcessDocuments, read_files, write_shard
+from indexer.shards import STAGED_PREFIX, StagedSegment
 from indexer.writer import BuildReport
 
-Batch = dict[str, np.ndarray]
-# A row that holds no document (a skipped file) goes to this pseudo-shard.
-NO_SHARD = -1
 # Ray Data asks 1 CPU per task unless told otherwise; actors take whole CPUs too (see above).
 CPUS_PER_ACTOR = 1.0
-NO_TEXT_LEFT = "no article text left after removing boilerplate"
 
 
 class RayBuildError(CiteqaError):
@@ -94,145 +90,6 @@ def check_supported(settings: Settings, options: RayBuildOptions) -> None:
             f"--gpus runs the embedder on CUDA, which the {settings.embed_backend} backend "
             "cannot: set CITEQA_EMBED_BACKEND=torch, or leave out --gpus"
         )
-
-
-def _row_batch(rows: list[dict[str, Any]]) -> Batch:
-    """Rows as one batch; every row has every column (an empty batch has none of them)."""
-    columns = ("order", "sub", "shard", "doc_id", "path", "reason", "payload")
-    batch: Batch = {}
-    for name in columns:
-        values = [row[name] for row in rows]
-        batch[name] = np.array(values, dtype=object if name == "payload" else None)
-    if not rows:
-        batch = {name: np.array([], dtype=object) for name in columns}
-    return batch
-
-
-def _rows(batch: Batch) -> list[dict[str, Any]]:
-    return [dict(zip(batch, values, strict=True)) for values in zip(*batch.values(), strict=True)]
-
-
-def read_files(batch: Batch, shards: int) -> Batch:
-    """Stage 1: read each file of ``batch["path"]`` into document rows and skipped rows."""
-    rows: list[dict[str, Any]] = []
-    for order, name in zip(batch["order"], batch["path"], strict=True):
-        path = Path(str(name))
-        skipped: list[SkippedFile] = []
-        if path.exists():
-            documents = load_file(path, skipped)
-        else:  # as a local build words it
-            documents = []
-            skipped.append(SkippedFile(str(path), f"{path}: no such file or folder"))
-        for sub, document in enumerate(documents):
-            rows.append(
-                {
-                    "order": int(order), "sub": sub, "doc_id": document.doc_id,
-                    "shard": shard_of(document.doc_id, shards), "path": str(path),
-                    "reason": "", "payload": pickle.dumps(document),
-                }
-            )  # fmt: skip
-        for sub, item in enumerate(skipped, start=len(documents)):
-            rows.append(_skipped_row(int(order), sub, item.path, item.reason))
-    return _row_batch(rows)
-
-
-def _skipped_row(order: int, sub: int, path: str, reason: str) -> dict[str, Any]:
-    return {
-        "order": order, "sub": sub, "shard": NO_SHARD, "doc_id": "", "path": path,
-        "reason": reason, "payload": b"",
-    }  # fmt: skip
-
-
-class ProcessDocuments:
-    """Stage 2: clean, chunk, annotate and embed documents; spaCy and the encoder load once."""
-
-    def __init__(self, settings: Settings, device: str) -> None:
-        from indexer.embedding import Embedder
-        from indexer.factory import make_embedder, make_processor
-
-        embedder = (
-            make_embedder(settings)
-            if device == "cpu"
-            else Embedder(
-                settings.resolved_embedding_model(), settings.embedding_batch_size,
-                device=device, backend=settings.embed_backend,
-                cache_dir=settings.resolved_model_cache_dir(),
-            )
-        )  # fmt: skip
-        # One thread: the actor holds one CPU, and Ray sets its thread counts to match.
-        self.processor = make_processor(settings, embedder, workers=1)
-
-    def __call__(self, batch: Batch) -> Batch:
-        """Process the batch's documents; one left without text becomes a skipped row."""
-        rows = _rows(batch)
-        todo = [i for i, row in enumerate(rows) if row["shard"] != NO_SHARD]
-        documents = [pickle.loads(rows[i]["payload"]) for i in todo]
-        for i, item in zip(todo, self.processor.process(documents), strict=True):
-            if item.chunks:
-                rows[i]["payload"] = pickle.dumps(item)
-            else:
-                where = item.document.path or item.document.doc_id
-                rows[i] = _skipped_row(rows[i]["order"], rows[i]["sub"], where, NO_TEXT_LEFT)
-        return _row_batch(rows)
-
-
-def write_shard(
-    group: Batch, index_dir: str, shards: int, dimension: int, faiss_index: str, segment_chunks: int
-) -> Batch:
-    """Stage 3: one shard's processed documents into staged segments, in reading order.
-
-    A document id read twice keeps its first reading, as a local build does: both
-    readings hash to this shard, so the check needs no other task.
-    """
-    rows = sorted(_rows(group), key=lambda row: (row["order"], row["sub"]))
-    out: dict[str, list[Any]] = {"folder": [], "shard": [], "path": [], "reason": [], "order": []}
-
-    def emit(folder: str, shard: int, path: str, reason: str, order: int) -> None:
-        for name, value in zip(out, (folder, shard, path, reason, order), strict=True):
-            out[name].append(value)
-
-    kept: dict[str, str] = {}
-    pending: list[Any] = []
-    pending_chunks = 0
-    for row in rows:
-        shard, doc_id = int(row["shard"]), str(row["doc_id"])
-        if shard == NO_SHARD:
-            emit("", NO_SHARD, str(row["path"]), str(row["reason"]), int(row["order"]))
-            continue
-        if doc_id in kept:
-            reason = (
-                f"duplicate document id {doc_id!r} (already read from {kept[doc_id]}); rename one"
-            )
-            emit("", NO_SHARD, str(row["path"]), reason, int(row["order"]))
-            continue
-        item = pickle.loads(row["payload"])
-        kept[doc_id] = item.document.path
-        pending.append(item)
-        pending_chunks += len(item.chunks)
-        # A segment every `segment_chunks` chunks, as a local build cuts them.
-        if pending_chunks >= segment_chunks:
-            emit(
-                _write(index_dir, pending, shard, shards, dimension, faiss_index), shard, "", "", 0
-            )
-            pending, pending_chunks = [], 0
-    if pending:
-        shard = shard_of(pending[0].document.doc_id, shards)
-        emit(_write(index_dir, pending, shard, shards, dimension, faiss_index), shard, "", "", 0)
-    return {name: np.array(values, dtype=object) for name, values in out.items()}
-
-
-def _write(
-    index_dir: str, documents: list[Any], shard: int, shards: int, dimension: int, factory: str
-) -> str:
-    chunks = sum(len(item.chunks) for item in documents)
-    staged = write_segment(
-        Path(index_dir), documents, shard=shard, shards=shards, dimension=dimension,
-        # The corpus's size is unknown until every shard is written; hashing spreads
-        # documents evenly, so this segment times the shards is the estimate.
-        faiss_index=factory, corpus_chunks=chunks * shards,
-    )  # fmt: skip
-    # Returned as text: a column of dataclasses would be pickled by Ray anyway.
-    return f"{staged.folder}|{staged.documents}|{staged.chunks}"
 
 
 def build_on_ray(
