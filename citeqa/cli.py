@@ -65,15 +65,58 @@ def index_build(
         int | None,
         typer.Option("--shards", min=1, help="Shards to spread documents over (CITEQA_SHARDS)."),
     ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="local (one process) or ray (a Ray Data pipeline).")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="--engine ray: the cluster (CITEQA_RAY_ADDRESS)."),
+    ] = None,
+    gpus: Annotated[
+        float | None,
+        typer.Option("--gpus", min=0.0, help="--engine ray: GPUs per embedding actor."),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", min=1, help="--engine ray: documents per actor batch."),
+    ] = None,
 ) -> None:
     """Index SOURCE from scratch into a new generation (the old one serves until it is done)."""
-    from indexer.factory import make_writer
-
     settings = _settings(index_dir)
     if shards is not None:
         settings = settings.model_copy(update={"shards": shards})
-    report = make_writer(settings, show_progress=True).build(source)
+    if engine == "ray":
+        report = _build_on_ray(settings, source, address, gpus, batch_size)
+    elif engine == "local":
+        ray_only = {"--address": address, "--gpus": gpus, "--batch-size": batch_size}
+        if given := [name for name, value in ray_only.items() if value is not None]:
+            raise typer.BadParameter(f"{', '.join(given)} only apply with --engine ray")
+        from indexer.factory import make_writer
+
+        report = make_writer(settings, show_progress=True).build(source)
+    else:
+        raise typer.BadParameter(f"--engine must be local or ray, not {engine!r}")
     _print_report(report)
+
+
+def _build_on_ray(
+    settings: Settings,
+    source: list[Path],
+    address: str | None,
+    gpus: float | None,
+    batch_size: int | None,
+) -> object:
+    # Imported here: without the ray extra every other command runs as before.
+    from indexer.ray_build import RayBuildOptions, build_on_ray
+
+    if address is not None:
+        settings = settings.model_copy(update={"ray_address": address})
+    options = RayBuildOptions(
+        shards=settings.shards,
+        gpus_per_actor=settings.ray_build_gpus if gpus is None else gpus,
+        batch_size=batch_size or settings.ray_build_batch_size,
+    )
+    return build_on_ray(settings, source, options, say=console.print, show_progress=True)
 
 
 @index_app.command("add")

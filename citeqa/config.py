@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     # ray_cluster.replica_cpus), and CPUs a Ray Data build leaves free for its read tasks.
     ray_serve_cpus: float = Field(default=1.0, gt=0.0)
     ray_build_headroom_cpus: float = Field(default=1.0, ge=0.0)
+    # A Ray build's embedding actors: GPUs each reserves (0: CPUs only; more needs the torch
+    # backend) and documents per batch (larger batches keep a GPU busy).
+    ray_build_gpus: float = Field(default=0.0, ge=0.0)
+    ray_build_batch_size: int = Field(default=16, ge=1, le=4096)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
