@@ -26,8 +26,9 @@ class QuestionTerms:
     keys: Keys
     weights: npt.NDArray[np.float64]
     total: float
-    # Per segment: the question's term numbers there (sorted) and their weights.
-    numbered: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = field(
+    # Per segment: the question's term numbers there (sorted), and for each the term's
+    # place in ``keys``.
+    numbered: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = field(
         default_factory=dict
     )
 
@@ -62,16 +63,22 @@ class Lexicon:
         numbered = question.numbered.get(lists.segment)
         if numbered is None:
             numbers = segment.numbers(question.keys)
-            present = numbers >= 0
+            present = np.flatnonzero(numbers >= 0)
             order = np.argsort(numbers[present])
-            numbered = (numbers[present][order], question.weights[present][order])
+            numbered = (numbers[present][order], present[order])
             question.numbered[lists.segment] = numbered
-        numbers, weights = numbered
+        numbers, places = numbered
         if not len(numbers):
             return np.zeros(rows, dtype=np.float64)
         at = np.minimum(np.searchsorted(numbers, lists.terms), len(numbers) - 1)
-        found = np.where(numbers[at] == lists.terms, weights[at], 0.0)
-        # Per row, in term order: the same sum whichever segment holds the row.
-        sums = np.add.reduceat(np.append(found, 0.0), lists.offsets[:-1])
-        sums[lists.offsets[:-1] == lists.offsets[1:]] = 0.0
+        found = numbers[at] == lists.terms
+        owner = np.repeat(np.arange(rows), np.diff(lists.offsets))
+        weights = np.zeros((len(question.keys), rows), dtype=np.float64)
+        place = places[at[found]]
+        weights[place, owner[found]] = question.weights[place]
+        # Summed term by term in the question's order: each row's sum is the same float
+        # whichever rows are scored with it and whichever segment holds it.
+        sums = np.zeros(rows, dtype=np.float64)
+        for row_weights in weights:
+            sums += row_weights
         return np.asarray(sums / question.total, dtype=np.float64)

@@ -7,15 +7,16 @@ switched off, so the eval harness can measure what each one buys.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
+import numpy as np
 from datasketch import MinHash
 
 from citeqa.types import Chunk, Document, Hit, Passage, ScoredSentence
 from indexer.embedding import Vectors
-from indexer.index import Index, LRUCache
+from indexer.index import Index, LRUCache, TermLists
 from service.retrieval.dedup import facts, group_near_duplicates, minhash
 from service.retrieval.hybrid import HybridSearch, SearchMode
 from service.retrieval.lexicon import Lexicon, QuestionTerms
@@ -98,10 +99,9 @@ class Retriever:
         query = query_vector.reshape(-1)
         terms = self.lexicon.question(question)
         chunk_vectors = self.index.chunk_vectors([h.position for h in hits])
-        passages = [
-            self._score(hit, query, terms, options.rescore, vector)
-            for hit, vector in zip(hits, chunk_vectors, strict=True)
-        ]
+        passages = score_passages(
+            self.index, self.lexicon, hits, query, terms, options.rescore, chunk_vectors
+        )
         if options.rescore:
             passages.sort(key=lambda p: -p.score)
         if options.dedup:
@@ -109,11 +109,6 @@ class Retriever:
             if options.join_overlaps:
                 passages = join_overlaps(passages, top_k, lambda d: self.index.documents[d].text)
         return passages[:top_k]
-
-    def _score(
-        self, hit: Hit, query: Vectors, terms: QuestionTerms, rescore: bool, vector: Vectors
-    ) -> Passage:
-        return score_passage(self.index, self.lexicon, hit, query, terms, rescore, vector)
 
     def _signature(self, chunk: Chunk) -> MinHash:
         # Computed on first use and kept: start-up stays fast on large corpora.
@@ -132,53 +127,91 @@ class Retriever:
         )
 
 
-def score_passage(
+def score_passages(
     index: Index,
     lexicon: Lexicon,
-    hit: Hit,
+    hits: Sequence[Hit],
     query: Vectors,
     terms: QuestionTerms,
     rescore: bool,
-    vector: Vectors,
-) -> Passage:
-    """A hit as a passage: its sentences scored, and (with ``rescore``) its own score.
+    vectors: Vectors,
+) -> list[Passage]:
+    """Hits as passages: their sentences scored, and (with ``rescore``) their own scores.
 
-    Reads the chunk's sentences, their vectors and terms: the work done where the chunk
-    lives (a shard, in :mod:`service.retrieval.shard`).
+    Reads the chunks' sentences, their vectors and terms: the work done where the chunks
+    live (a shard, in :mod:`service.retrieval.shard`). Term coverage is computed for all
+    the hits' sentences (and chunks) of a segment in one step; each row's sum is the same
+    float as alone, so the scores do not depend on which hits are scored together.
     """
-    block = index.chunk_sentences(hit.position)
-    segment = index.segments[block.terms.segment].terms
-    text = index.documents[hit.chunk.doc_id].text
-    dense = (block.vectors @ query).tolist()
-    lexical = lexicon.coverages(terms, block.terms, segment).tolist()
-    sentences = []
-    for i, (start, end) in enumerate(zip(block.starts.tolist(), block.ends.tolist(), strict=True)):
-        score = SENTENCE_DENSE_WEIGHT * dense[i] + (1 - SENTENCE_DENSE_WEIGHT) * lexical[i]
-        sentences.append(
-            ScoredSentence(
-                block.first + i,
-                hit.chunk.doc_id,
-                start,
-                end,
-                text[start:end],
-                dense[i],
-                lexical[i],
-                score,
+    blocks = [index.chunk_sentences(hit.position) for hit in hits]
+    lexical = _coverages(lexicon, terms, index, [block.terms for block in blocks])
+    chunk_lexical: list[list[float]] = []
+    if rescore:
+        chunk_terms = [index.chunk_terms(hit.position) for hit in hits]
+        chunk_lexical = _coverages(lexicon, terms, index, chunk_terms)
+    texts = index.documents.many([hit.chunk.doc_id for hit in hits])
+    passages = []
+    for i, (hit, block) in enumerate(zip(hits, blocks, strict=True)):
+        text = texts[hit.chunk.doc_id].text
+        dense = (block.vectors @ query).tolist()
+        sentences = []
+        for j, (start, end) in enumerate(
+            zip(block.starts.tolist(), block.ends.tolist(), strict=True)
+        ):
+            score = SENTENCE_DENSE_WEIGHT * dense[j] + (1 - SENTENCE_DENSE_WEIGHT) * lexical[i][j]
+            sentences.append(
+                ScoredSentence(
+                    block.first + j,
+                    hit.chunk.doc_id,
+                    start,
+                    end,
+                    text[start:end],
+                    dense[j],
+                    lexical[i][j],
+                    score,
+                )
             )
+        sentences.sort(key=lambda s: -s.score)
+        if not rescore:
+            passages.append(Passage(hit, hit.score, tuple(sentences)))
+            continue
+        chunk_dense = float(vectors[i] @ query)
+        best = sentences[0].score if sentences else 0.0
+        score = (
+            PASSAGE_DENSE_WEIGHT * chunk_dense
+            + PASSAGE_SENTENCE_WEIGHT * best
+            + PASSAGE_LEXICAL_WEIGHT * chunk_lexical[i][0]
         )
-    sentences.sort(key=lambda s: -s.score)
-    if not rescore:
-        return Passage(hit, hit.score, tuple(sentences))
-    chunk_dense = float(vector @ query)
-    chunk_terms = index.chunk_terms(hit.position)
-    chunk_lexical = float(lexicon.coverages(terms, chunk_terms, segment)[0])
-    best = sentences[0].score if sentences else 0.0
-    score = (
-        PASSAGE_DENSE_WEIGHT * chunk_dense
-        + PASSAGE_SENTENCE_WEIGHT * best
-        + PASSAGE_LEXICAL_WEIGHT * chunk_lexical
-    )
-    return Passage(hit, score, tuple(sentences))
+        passages.append(Passage(hit, score, tuple(sentences)))
+    return passages
+
+
+def _coverages(
+    lexicon: Lexicon, terms: QuestionTerms, index: Index, lists: Sequence[TermLists]
+) -> list[list[float]]:
+    """:meth:`Lexicon.coverages` of each list's rows, one call per segment."""
+    out: list[list[float]] = [[] for _ in lists]
+    by_segment: dict[int, list[int]] = {}
+    for i, found in enumerate(lists):
+        by_segment.setdefault(found.segment, []).append(i)
+    for segment, members in by_segment.items():
+        parts = [lists[i] for i in members]
+        rows = [len(part.offsets) - 1 for part in parts]
+        starts = np.cumsum([0, *(len(part.terms) for part in parts)])
+        joined = TermLists(
+            segment,
+            np.concatenate(
+                [part.offsets[:-1] + start for part, start in zip(parts, starts, strict=False)]
+                + [starts[-1:]]
+            ).astype(np.int64),
+            np.concatenate([part.terms for part in parts]).astype(np.int32, copy=False),
+        )
+        scores = lexicon.coverages(terms, joined, index.segments[segment].terms).tolist()
+        at = 0
+        for i, count in zip(members, rows, strict=True):
+            out[i] = scores[at : at + count]
+            at += count
+    return out
 
 
 def collapse(

@@ -28,7 +28,7 @@ from indexer.index import Index, load_index
 from service.errors import ShardGenerationError
 from service.retrieval.hybrid import BM25Retriever, DenseRetriever, Ranked, SearchMode
 from service.retrieval.lexicon import Lexicon
-from service.retrieval.retriever import Filters, score_passage
+from service.retrieval.retriever import Filters, score_passages
 
 
 @dataclass(frozen=True)
@@ -175,18 +175,19 @@ class ShardSearcher:
         ]
         query = request.query_vector.reshape(-1)
         terms = self.lexicon.question(request.question)
-        positions = [h.position for h, keep in zip(hits, kept, strict=True) if keep]
-        vectors = index.chunk_vectors(positions)
+        chosen = [h for h, keep in zip(hits, kept, strict=True) if keep]
+        vectors = index.chunk_vectors([h.position for h in chosen])
+        passages = score_passages(
+            index, self.lexicon, chosen, query, terms, request.rescore, vectors
+        )
         out: list[ScoredPassage] = []
         at = 0
-        for hit, keep in zip(hits, kept, strict=True):
+        for keep in kept:
             if not keep:
                 out.append(ScoredPassage(None, None))
                 continue
-            vector = vectors[at]
+            out.append(ScoredPassage(passages[at], vectors[at]))
             at += 1
-            passage = score_passage(index, self.lexicon, hit, query, terms, request.rescore, vector)
-            out.append(ScoredPassage(passage, vector))
         return tuple(out)
 
     def document_text(self, generation: int, doc_id: str) -> str:

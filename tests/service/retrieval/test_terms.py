@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from citeqa.text import content_terms, stem, word_spans
+from indexer.index import TermLists
 from indexer.terms import CorpusStats, query_keys
-from service.retrieval.lexicon import Lexicon
+from service.retrieval.lexicon import Lexicon, QuestionTerms
 
 
 def test_content_terms_are_stemmed_and_skip_question_and_function_words() -> None:
@@ -59,3 +65,28 @@ def test_coverage_is_the_weighted_share_of_the_question_terms() -> None:
 def test_an_empty_question_covers_nothing() -> None:
     lexicon = Lexicon(CorpusStats.empty())
     assert lexicon.coverage(lexicon.question("how?"), query_keys("Mexico")) == 0.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(
+        st.lists(st.integers(0, 80), min_size=0, max_size=80, unique=True), min_size=1, max_size=8
+    ),
+    weights=st.lists(st.floats(0.01, 12.0), min_size=40, max_size=40),
+)
+def test_a_rows_coverage_does_not_depend_on_the_rows_scored_with_it(
+    rows: list[list[int]], weights: list[float]
+) -> None:
+    keys = np.arange(40, dtype=np.uint64) * 2  # the question's terms are numbers 0, 2, ..., 78
+    segment: Any = SimpleNamespace(numbers=lambda wanted: np.asarray(wanted).astype(np.int64))
+    question = QuestionTerms(keys, np.array(weights), float(sum(weights)))
+    lexicon = Lexicon(CorpusStats.of_texts(["unused"]))
+
+    def lists(part: list[list[int]]) -> TermLists:
+        offsets = np.cumsum([0, *(len(r) for r in part)]).astype(np.int64)
+        terms = np.array([t for r in part for t in r], dtype=np.int32)
+        return TermLists(0, offsets, terms)
+
+    together = lexicon.coverages(question, lists(rows), segment).tolist()
+    alone = [lexicon.coverages(question, lists([row]), segment).tolist()[0] for row in rows]
+    assert together == alone
