@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     # ray_cluster.replica_cpus), and CPUs a Ray Data build leaves free for its read tasks.
     ray_serve_cpus: float = Field(default=1.0, gt=0.0)
     ray_build_headroom_cpus: float = Field(default=1.0, ge=0.0)
+    # `serve --engine ray`: replicas per shard deployment (two survive the loss of one), and
+    # how long the ingress waits on a shard before the query fails with 503 naming it (a
+    # shard with no live replica queues requests until Serve has started a new one).
+    ray_shard_replicas: int = Field(default=2, ge=1, le=64)
+    ray_shard_timeout_s: float = Field(default=10.0, gt=0.0)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
