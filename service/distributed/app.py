@@ -21,6 +21,7 @@ Only this path imports Ray.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -103,8 +104,32 @@ def load_sharded_state(settings: Settings, shard_handles: list[Any]) -> ShardedS
     return state
 
 
-def build_application(settings: Settings, layout: ServeLayout) -> Any:
+def shard_deployment(
+    shard: int, replicas: int, cpus: float, resources: Mapping[str, float] | None = None
+) -> Any:
+    """Shard ``shard``'s Serve deployment: ``replicas`` of :class:`ShardReplica`, each
+    reserving ``cpus`` and the custom ``resources`` (to place it on the nodes that offer
+    them, such as those holding the shard's segments)."""
+    require_ray()
+    from ray import serve
+
+    return serve.deployment(
+        name=shard_deployment_name(shard),
+        num_replicas=replicas,
+        ray_actor_options={"num_cpus": cpus, "resources": dict(resources or {})},
+        max_ongoing_requests=MAX_ONGOING_REQUESTS,
+    )(ShardReplica)
+
+
+def build_application(
+    settings: Settings,
+    layout: ServeLayout,
+    shard_resources: Mapping[int, Mapping[str, float]] | None = None,
+) -> Any:
     """The Serve application: the ingress bound to a deployment per shard.
+
+    ``shard_resources`` gives a shard's replicas custom Ray resources (see
+    :func:`shard_deployment`).
 
     Example:
         >>> app = build_application(settings, ServeLayout(3, 2, cpus=1.0))  # doctest: +SKIP
@@ -113,20 +138,18 @@ def build_application(settings: Settings, layout: ServeLayout) -> Any:
     require_ray()
     from ray import serve
 
-    actor_options = {"num_cpus": layout.replica_cpus}
+    cpus = layout.replica_cpus
+    placed = shard_resources or {}
     shards = [
-        serve.deployment(
-            name=shard_deployment_name(shard),
-            num_replicas=layout.replicas,
-            ray_actor_options=actor_options,
-            max_ongoing_requests=MAX_ONGOING_REQUESTS,
-        )(ShardReplica).bind(str(settings.index_dir), shard)
+        shard_deployment(shard, layout.replicas, cpus, placed.get(shard)).bind(
+            str(settings.index_dir), shard
+        )
         for shard in range(layout.shards)
     ]
     ingress = serve.deployment(
         name=INGRESS_NAME,
         num_replicas=layout.ingress_replicas,
-        ray_actor_options=actor_options,
+        ray_actor_options={"num_cpus": cpus},
         max_ongoing_requests=MAX_ONGOING_REQUESTS,
     )(serve.ingress()(Ingress))
     return ingress.bind(settings, shards)
