@@ -36,6 +36,19 @@ from service.retrieval.shard import (
 GENERATIONS_KEPT = 2
 
 
+def _single_threaded_search() -> None:
+    """Search with one OpenMP thread, as the single-process service does (service.state).
+
+    Not for speed alone: FAISS's scores differ in the last bits with its thread count (a
+    flat search of 20,000 vectors, measured by eval/bench/fan_out.py), and a shard must
+    score exactly as the single process for the merge to give the same passages. Ray sets
+    ``OMP_NUM_THREADS=1`` in workers with fractional CPUs; this does not rely on it.
+    """
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+
+
 class ShardReplica:
     """Serves shard ``shard`` of whichever generation of ``index_dir`` a request names.
 
@@ -50,6 +63,7 @@ class ShardReplica:
             raise ValueError("shard must be 0 or more")
         self.index_dir = Path(index_dir)
         self.shard = shard
+        _single_threaded_search()
         self._lock = threading.Lock()
         self._searchers: OrderedDict[int, ShardSearcher] = OrderedDict()
         # Open the current generation now, so that a replica that cannot read its shard
