@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from citeqa.config import Settings
 from citeqa.ray_cluster import replica_cpus, require_ray
@@ -99,9 +99,7 @@ def load_sharded_state(settings: Settings, shard_handles: list[Any]) -> ShardedS
         shard_handles=shard_handles,
         shard_timeout_s=settings.ray_shard_timeout_s,
     )
-    state = load_state(settings, make_state=make)
-    assert isinstance(state, ShardedServiceState)  # made by `make`
-    return state
+    return cast(ShardedServiceState, load_state(settings, make_state=make))  # made by `make`
 
 
 def shard_deployment(
