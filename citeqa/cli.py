@@ -185,13 +185,32 @@ def serve(
     index_dir: IndexDirOption = None,
     host: Annotated[str | None, typer.Option(help="Bind address (CITEQA_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (CITEQA_PORT).")] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine", help="local (one process) | ray (Ray Serve, a deployment per shard)."
+        ),
+    ] = "local",
+    shards: Annotated[
+        int | None,
+        typer.Option(
+            "--shards", min=1, help="--engine ray: the index's shard count (default: read it)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API, the OpenAI-compatible endpoint and the chat page."""
+    settings = _settings(index_dir)
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter("--engine must be local or ray")
+    if engine == "ray":
+        from service.distributed.app import serve_on_ray
+
+        serve_on_ray(settings, shards, host or settings.host, port or settings.port)
+        return
     import uvicorn
 
     from service.main import create_app
 
-    settings = _settings(index_dir)
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,

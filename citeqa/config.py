@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     # backend) and documents per batch (larger batches keep a GPU busy).
     ray_build_gpus: float = Field(default=0.0, ge=0.0)
     ray_build_batch_size: int = Field(default=16, ge=1, le=4096)
+    # `serve --engine ray`: replicas per shard deployment (two survive the loss of one), and
+    # how long the ingress waits on a shard before the query fails with 503 naming it (a
+    # shard with no live replica queues requests until Serve has started a new one).
+    ray_shard_replicas: int = Field(default=2, ge=1, le=64)
+    ray_shard_timeout_s: float = Field(default=10.0, gt=0.0)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
@@ -189,8 +189,16 @@ def _set_threads(settings: Settings) -> None:
     faiss.omp_set_num_threads(1)
 
 
-def load_state(settings: Settings, processor: DocumentProcessor | None = None) -> ServiceState:
-    """Load models and the current index; a missing index leaves the service not ready."""
+def load_state(
+    settings: Settings,
+    processor: DocumentProcessor | None = None,
+    make_state: Callable[..., ServiceState] = ServiceState,
+) -> ServiceState:
+    """Load models and the current index; a missing index leaves the service not ready.
+
+    ``make_state`` makes the state from (settings, embedder, writer, reader=...): a
+    subclass that retrieves otherwise (service/distributed) loads like this one.
+    """
     from indexer.factory import make_embedder, make_processor, make_writer
 
     _set_threads(settings)
@@ -201,7 +209,7 @@ def load_state(settings: Settings, processor: DocumentProcessor | None = None) -
     embedder = processor.embedder
     _prepare_queries(embedder, settings)
     writer = make_writer(settings, processor=processor)
-    state = ServiceState(settings, embedder, writer, reader=make_reader(settings))
+    state = make_state(settings, embedder, writer, reader=make_reader(settings))
     with suppress(IndexLockedError):  # a writer is at work; it collects garbage itself
         writer.collect_garbage(timeout_s=0)
     try:

@@ -2,6 +2,8 @@
 
     python -m eval.bench.scale --chunks N [--json] [--index-dir DIR] [--queries 500]
                                [--seed 0] [--keep]
+    python -m eval.bench.scale --engine ray --shards 1,2,4 --chunks 20000 --queries 200
+        (Ray Serve fan-out against one process: eval/bench/fan_out.py)
 
 1. Embeds a few thousand real sentences once (the centres of eval/bench/synthetic.py).
 2. **Build**, in a child process: N synthetic chunks through the real writer
@@ -216,9 +218,14 @@ def serve_stage(work: Path, launched_at: float) -> None:
         raise RuntimeError(f"the server loaded no index from {settings.index_dir}")
     questions = _read_json(work / "questions.json")["questions"]
     vectors = np.load(work / "queries.npy")
-    times = _retrieval_times(engine.retriever, questions, vectors)
+    from service.retrieval.retriever import Retriever
+
+    retriever = engine.retriever
+    if not isinstance(retriever, Retriever):  # load_state serves one process
+        raise RuntimeError(f"the serve stage needs a local Retriever, not {retriever!r}")
+    times = _retrieval_times(retriever, questions, vectors)
     dense = [
-        [hit.chunk.chunk_id for hit in engine.retriever.hybrid.search(
+        [hit.chunk.chunk_id for hit in retriever.hybrid.search(
             question, RECALL_K, mode="dense", query_vector=vector)]
         for question, vector in zip(questions, vectors, strict=True)
     ]  # fmt: skip
@@ -396,6 +403,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="Skip the build: measure serving on the index an earlier run with the same "
         "--chunks and --seed left in --index-dir (each run adds its one document to it).",
     )
+    parser.add_argument(
+        "--engine", choices=["local", "ray"], default="local",
+        help="ray: time retrieval through Ray Serve shard deployments against one process "
+        "(eval/bench/fan_out.py) instead of the build/serve benchmark.",
+    )  # fmt: skip
+    parser.add_argument(
+        "--shards", default="1,2,4", help="--engine ray: shard counts, comma-separated."
+    )
     # The child processes: one stage each, sharing the work folder.
     parser.add_argument("--stage", choices=["build", "serve"], help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -416,6 +431,18 @@ def main(argv: list[str] | None = None) -> None:
         return
     if options.stage == "serve":
         serve_stage(options.workdir, options.launched_at)
+        return
+    if options.engine == "ray":
+        from eval.bench.fan_out import print_fan_out, run_fan_out
+
+        shard_counts = [int(count) for count in options.shards.split(",")]
+        result = run_fan_out(
+            shard_counts, options.chunks, options.queries, options.seed, options.noise,
+            options.centres,
+        )  # fmt: skip
+        print_fan_out(result)
+        if options.json:
+            print(json.dumps(result))
         return
     if not has_processed_writer():
         sys.exit(

@@ -7,10 +7,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import Protocol
 
 from citeqa.config import EXTRACTOR_ABSTAIN_THRESHOLD
-from citeqa.types import Candidate, QueryResult
-from indexer.embedding import Embedder
+from citeqa.types import Candidate, Passage, QueryResult
+from indexer.embedding import Embedder, Vectors
+from indexer.index import Index
 from service.answering.aggregate import ALTERNATIVE_RATIO as EXTRACTOR_ALTERNATIVE_RATIO
 from service.answering.aggregate import aggregate
 from service.answering.extractor import SpanExtractor
@@ -19,9 +21,30 @@ from service.answering.question import classify_question
 from service.answering.reader_extractor import ALTERNATIVE_RATIO as READER_ALTERNATIVE_RATIO
 from service.answering.reader_extractor import ReaderExtractor, SpanReading
 from service.errors import InvalidQuestionError
-from service.retrieval.retriever import Filters, RetrievalOptions, Retriever
+from service.retrieval.retriever import Filters, RetrievalOptions
 
 log = logging.getLogger("citeqa")
+
+
+class PassageRetriever(Protocol):
+    """What the engine retrieves with: a :class:`Retriever`, or the shards' coordinator
+    beside the generation that reading and citations read from (service/distributed)."""
+
+    @property
+    def index(self) -> Index:
+        """The generation whose documents answers are read from and cited in."""
+        ...
+
+    def retrieve(
+        self,
+        question: str,
+        query_vector: Vectors,
+        top_k: int,
+        filters: Filters | None = None,
+        options: RetrievalOptions | None = None,
+    ) -> list[Passage]:
+        """The ``top_k`` best passages."""
+        ...
 
 
 class _Timer:
@@ -48,7 +71,7 @@ class QueryEngine:
 
     def __init__(
         self,
-        retriever: Retriever,
+        retriever: PassageRetriever,
         embedder: Embedder,
         abstain_threshold: float,
         reader: SpanReading | None = None,

@@ -1,0 +1,104 @@
+"""The ingress's state: the single-process service's, answering through the shards.
+
+:class:`ShardedServiceState` is :class:`~service.state.ServiceState` with one change: the
+engine of each generation retrieves through a
+:class:`~service.retrieval.coordinator.ShardedRetriever` over the shard deployments,
+pinned to that generation, instead of searching the generation itself. The generation is
+still opened here, for what reading, aggregation and citations read (document texts,
+entity spans, dates); its lease also keeps its folder on disk while the shards may open
+it. Everything else (following CURRENT, writes through the API, closing a generation when
+its last query ends) is the single-process service's, so one query never mixes two
+manifests: it holds one engine, whose retriever names one generation to every shard.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from citeqa.types import Passage
+from indexer.embedding import Vectors
+from indexer.errors import IndexMismatchError
+from indexer.index import Index, load_index
+from service.answering.engine import QueryEngine
+from service.distributed.client import RayShardClient
+from service.retrieval.coordinator import ShardedRetriever
+from service.retrieval.retriever import Filters, RetrievalOptions
+from service.state import ServiceState
+
+# Threads that call shards, per shard: a query asks every shard at once, and a few queries
+# run side by side in the ingress.
+_THREADS_PER_SHARD = 8
+
+
+class ShardedPassages:
+    """A :class:`ShardedRetriever` beside the generation it was pinned to."""
+
+    def __init__(self, index: Index, retriever: ShardedRetriever) -> None:
+        if retriever.generation != index.manifest.generation:
+            raise ValueError("the retriever and the index must be of the same generation")
+        self._index = index
+        self.retriever = retriever
+
+    @property
+    def index(self) -> Index:
+        """The generation answers are read from."""
+        return self._index
+
+    def retrieve(
+        self,
+        question: str,
+        query_vector: Vectors,
+        top_k: int,
+        filters: Filters | None = None,
+        options: RetrievalOptions | None = None,
+    ) -> list[Passage]:
+        """The ``top_k`` best passages over every shard."""
+        return self.retriever.retrieve(question, query_vector, top_k, filters, options)
+
+
+@dataclass
+class ShardedServiceState(ServiceState):
+    """The service state of the Ray ingress; ``shard_handles[k]`` is shard k's deployment."""
+
+    shard_handles: list[Any] = field(default_factory=list)
+    shard_timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.shard_handles:
+            raise ValueError("a sharded service needs a deployment handle per shard")
+        super().__post_init__()
+        self.executor = ThreadPoolExecutor(
+            max_workers=_THREADS_PER_SHARD * len(self.shard_handles),
+            thread_name_prefix="citeqa-shards",
+        )
+
+    def _load_current(self) -> None:
+        index = load_index(self.settings.index_dir, self.embedder)
+        try:
+            engine = self._engine(index)
+        except BaseException:
+            index.close()
+            raise
+        self._install(engine)
+
+    def _engine(self, index: Index) -> QueryEngine:
+        manifest = index.manifest
+        if manifest.shards != len(self.shard_handles):
+            raise IndexMismatchError(
+                f"{index.folder} has {manifest.shards} shards, the service runs "
+                f"{len(self.shard_handles)} shard deployments; serve with --shards "
+                f"{manifest.shards}"
+            )
+        clients = [
+            RayShardClient(handle, shard, manifest.generation, self.shard_timeout_s)
+            for shard, handle in enumerate(self.shard_handles)
+        ]
+        retriever = ShardedPassages(index, ShardedRetriever(clients, self.executor))
+        threshold = self.settings.resolved_abstain_threshold(self.reader is not None)
+        settings = self.settings
+        return QueryEngine(
+            retriever, self.embedder, threshold, self.reader,
+            settings.reader_passages, settings.reader_typed_rules,
+        )  # fmt: skip
