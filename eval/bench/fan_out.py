@@ -107,7 +107,7 @@ def measure(
             for k, h in enumerate(handles)
         ]
         local = Retriever(index)
-        fanned = ShardedRetriever(clients, lambda doc_id: index.documents[doc_id].text)
+        fanned = ShardedRetriever(clients, index)
         for at, (question, vector) in enumerate(zip(questions, vectors, strict=True)):
             started = time.perf_counter()
             want = local.retrieve(question, vector, RETRIEVE_TOP_K)

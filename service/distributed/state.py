@@ -86,9 +86,10 @@ class ShardedServiceState(ServiceState):
             RayShardClient(handle, shard, manifest.generation, self.shard_timeout_s)
             for shard, handle in enumerate(self.shard_handles)
         ]
-        # Overlap joins read document texts here, from the generation already open for
-        # reading: a round trip to a shard for each would cost more than the join.
-        sharded = ShardedRetriever(clients, lambda doc_id: index.documents[doc_id].text)
+        # Overlap joins and de-duplication read texts and chunk vectors from the generation
+        # open here for reading: a round trip per text, or the vectors in every answer
+        # (past Ray's 100 KB inline limit), cost more than reading them.
+        sharded = ShardedRetriever(clients, index)
         retriever = ShardedPassages(index, sharded)
         threshold = self.settings.resolved_abstain_threshold(self.reader is not None)
         settings = self.settings

@@ -39,7 +39,7 @@ from datasketch import MinHash
 from citeqa.types import Chunk, Passage
 from indexer.embedding import Embedder, Vectors
 from indexer.generations import current_generation
-from indexer.index import LRUCache
+from indexer.index import Index, LRUCache
 from indexer.manifest import Manifest
 from indexer.shards import shard_of
 from service.errors import ShardError, ShardGenerationError, ShardUnavailableError
@@ -130,9 +130,10 @@ def fuse(
 class ShardedRetriever:
     """Retrieves passages from the shards of one generation, pinned when it is made.
 
-    ``shards`` holds one client per shard, in any order. ``document_text``, if given, reads
-    a document's text for joining overlapping chunks from this process (the ingress has
-    the generation open); without it the shard that holds the document is asked.
+    ``shards`` holds one client per shard, in any order. ``local``, if given, is the same
+    generation open in this process (the Ray ingress has it open for reading answers):
+    document texts for overlap joins and chunk vectors for de-duplication are read from it
+    instead of asked of, or sent back by, the shards. The values are the same bytes.
 
     Raises:
         ShardUnavailableError: a shard does not answer.
@@ -142,7 +143,7 @@ class ShardedRetriever:
     def __init__(
         self,
         shards: Sequence[ShardClient],
-        document_text: Callable[[str], str] | None = None,
+        local: Index | None = None,
     ) -> None:
         if not shards:
             raise ValueError("a sharded retriever needs at least one shard")
@@ -154,7 +155,9 @@ class ShardedRetriever:
         self._check(self.infos)
         self.generation = self.infos[0].generation
         self.count = len(self.shards)
-        self._local_text = document_text
+        if local is not None and local.manifest.generation != self.generation:
+            raise ValueError("the local index must be of the shards' generation")
+        self.local = local
         self._signatures: LRUCache[str, MinHash] = LRUCache(_CACHED_SIGNATURES)
 
     @staticmethod
@@ -214,12 +217,7 @@ class ShardedRetriever:
         if options.rescore:
             passages.sort(key=lambda p: -p.score)
         if options.dedup:
-            passages = collapse(
-                passages,
-                top_k,
-                lambda window: np.stack([vectors[p.hit.position] for p in window]),
-                self._signature,
-            )
+            passages = collapse(passages, top_k, partial(self._vectors, vectors), self._signature)
             if options.join_overlaps:
                 passages = join_overlaps(passages, top_k, self._document_text)
         return passages[:top_k]
@@ -242,8 +240,9 @@ class ShardedRetriever:
         def ask(shard: int) -> Pending[tuple[ScoredPassage, ...]]:
             mine = tuple(candidates[at] for at in slots[shard])
             request = ScoreRequest(
-                self.generation, question, query_vector, mine, filters, options.rescore
-            )
+                self.generation, question, query_vector, mine, filters, options.rescore,
+                vectors=self.local is None,
+            )  # fmt: skip
             return self.shards[shard].submit_score(request)
 
         answers = self._fan_out(shards, ask)
@@ -258,6 +257,12 @@ class ShardedRetriever:
                 out[at] = scored
         return [scored for scored in out if scored is not None]
 
+    def _vectors(self, sent: dict[int, Vectors], window: list[Passage]) -> Vectors:
+        """The chunk vectors of ``window``: read here, or as the shards sent them."""
+        if self.local is not None:
+            return self.local.chunk_vectors([p.hit.position for p in window])
+        return np.stack([sent[p.hit.position] for p in window])
+
     def _signature(self, chunk: Chunk) -> MinHash:
         signature = self._signatures.get(chunk.chunk_id)
         if signature is None:
@@ -266,8 +271,8 @@ class ShardedRetriever:
         return signature
 
     def _document_text(self, doc_id: str) -> str:
-        if self._local_text is not None:
-            return self._local_text(doc_id)
+        if self.local is not None:
+            return self.local.documents[doc_id].text
         shard = shard_of(doc_id, self.count)
         return _named(shard, partial(self.shards[shard].document_text, self.generation, doc_id))
 

@@ -97,6 +97,9 @@ class ScoreRequest:
     candidates: tuple[Candidate, ...]
     filters: Filters
     rescore: bool
+    # False when the caller reads chunk vectors from its own copy of the generation: they
+    # are most of an answer's bytes.
+    vectors: bool = True
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,7 @@ class ShardSearcher:
             if not keep:
                 out.append(ScoredPassage(None, None))
                 continue
-            out.append(ScoredPassage(passages[at], vectors[at]))
+            out.append(ScoredPassage(passages[at], vectors[at] if request.vectors else None))
             at += 1
         return tuple(out)
 
