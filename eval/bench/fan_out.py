@@ -9,13 +9,14 @@ the same query vectors are retrieved twice, in turn per query:
 - **local**: :class:`~service.retrieval.retriever.Retriever` over the whole generation in
   this process, as `serve --engine local` retrieves;
 - **ray**: :class:`~service.retrieval.coordinator.ShardedRetriever` over one Serve
-  deployment per shard (one replica each, on a local Ray cluster), through the blocking
-  :class:`~service.distributed.client.RayShardClient`, as the ingress retrieves.
+  deployment per shard (one replica each, on a local Ray cluster), through
+  :class:`~service.distributed.client.RayShardClient`, reading document texts for overlap
+  joins from the generation open here, as the ingress retrieves.
 
 The overhead is ray minus local, at p50 and p99; the issue's target is p50 <= 10 ms on one
 machine. Both paths return the same passages (checked on every query), so the difference
-is the fan-out: two round trips per shard through Serve's router, serialisation of the
-requests and lists, and the threads that wait on them. The load average is printed with
+is the fan-out: two round trips per shard through Serve's router, and serialisation of
+the requests and lists. The load average is printed with
 the figures: on a shared machine they are provisional.
 """
 
@@ -26,7 +27,6 @@ import shutil
 import statistics
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -106,19 +106,19 @@ def measure(
             RayShardClient(h, k, index.manifest.generation, settings.ray_shard_timeout_s)
             for k, h in enumerate(handles)
         ]
-        with ThreadPoolExecutor(max_workers=4 * shards) as executor:
-            local, fanned = Retriever(index), ShardedRetriever(clients, executor)
-            for at, (question, vector) in enumerate(zip(questions, vectors, strict=True)):
-                started = time.perf_counter()
-                want = local.retrieve(question, vector, RETRIEVE_TOP_K)
-                middle = time.perf_counter()
-                got = fanned.retrieve(question, vector, RETRIEVE_TOP_K)
-                ended = time.perf_counter()
-                if got != want:
-                    differ.append(_difference(question, want, got))
-                if at >= WARM_UP_QUERIES:
-                    local_times.append((middle - started) * 1000)
-                    ray_times.append((ended - middle) * 1000)
+        local = Retriever(index)
+        fanned = ShardedRetriever(clients, index)
+        for at, (question, vector) in enumerate(zip(questions, vectors, strict=True)):
+            started = time.perf_counter()
+            want = local.retrieve(question, vector, RETRIEVE_TOP_K)
+            middle = time.perf_counter()
+            got = fanned.retrieve(question, vector, RETRIEVE_TOP_K)
+            ended = time.perf_counter()
+            if got != want:
+                differ.append(_difference(question, want, got))
+            if at >= WARM_UP_QUERIES:
+                local_times.append((middle - started) * 1000)
+                ray_times.append((ended - middle) * 1000)
         # One call that does no work (which generation a shard serves): Serve's own cost
         # per round trip, of which a query makes two per shard.
         call_times = []

@@ -28,6 +28,13 @@ from typing import TYPE_CHECKING, Any, cast
 from citeqa.config import Settings
 from citeqa.ray_cluster import replica_cpus, require_ray
 from service.distributed.shard_replica import ShardReplica
+from service.retrieval.shard import (
+    ScoredPassage,
+    ScoreRequest,
+    SearchRequest,
+    ShardInfo,
+    ShardLists,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -102,6 +109,35 @@ def load_sharded_state(settings: Settings, shard_handles: list[Any]) -> ShardedS
     return cast(ShardedServiceState, load_state(settings, make_state=make))  # made by `make`
 
 
+class ShardDeployment:
+    """A shard deployment's body: a :class:`ShardReplica` behind ``async`` methods.
+
+    Serve runs a sync method in a thread pool, one more thread hop per call; an ``async``
+    one runs on the replica's user-code event loop. The work is CPU-bound under the GIL
+    either way, so requests to one replica run in turn as before, and health checks stay
+    on Serve's own loop. Measured by eval/bench/fan_out.py (docs/scale-out.md).
+    """
+
+    def __init__(self, index_dir: str, shard: int) -> None:
+        self.replica = ShardReplica(index_dir, shard)
+
+    async def describe(self, generation: int) -> ShardInfo:
+        """See :meth:`ShardReplica.describe`."""
+        return self.replica.describe(generation)
+
+    async def search(self, request: SearchRequest) -> ShardLists:
+        """See :meth:`ShardReplica.search`."""
+        return self.replica.search(request)
+
+    async def score(self, request: ScoreRequest) -> tuple[ScoredPassage, ...]:
+        """See :meth:`ShardReplica.score`."""
+        return self.replica.score(request)
+
+    async def document_text(self, generation: int, doc_id: str) -> str:
+        """See :meth:`ShardReplica.document_text`."""
+        return self.replica.document_text(generation, doc_id)
+
+
 def shard_deployment(
     shard: int, replicas: int, cpus: float, resources: Mapping[str, float] | None = None
 ) -> Any:
@@ -116,7 +152,9 @@ def shard_deployment(
         num_replicas=replicas,
         ray_actor_options={"num_cpus": cpus, "resources": dict(resources or {})},
         max_ongoing_requests=MAX_ONGOING_REQUESTS,
-    )(ShardReplica)
+        # A log line per call costs the replica a write, and the driver its forwarding.
+        logging_config={"enable_access_log": False},
+    )(ShardDeployment)
 
 
 def build_application(

@@ -1,9 +1,10 @@
 """A shard deployment seen as a :class:`~service.retrieval.coordinator.ShardClient`.
 
-:class:`RayShardClient` wraps a Serve deployment handle of one shard and blocks on each
-call; :class:`~service.retrieval.coordinator.ShardedRetriever` calls the shards from a
-thread pool, so they are still asked side by side. A client is pinned to one generation,
-as its retriever is.
+:class:`RayShardClient` wraps a Serve deployment handle of one shard. A submit sends the
+request (``handle.remote``) and returns at once; the answer is awaited by ``result()``, so
+:class:`~service.retrieval.coordinator.ShardedRetriever` starts every shard's call before
+it waits on any, from one thread. A client is pinned to one generation, as its retriever
+is. Each call may take ``timeout_s`` from its submit.
 
 Retry on replica death: the requests are read-only, so a call whose replica died under it
 (its process killed, its node lost) is sent again, once; Serve's router has by then
@@ -15,7 +16,8 @@ which fails the query with 503 naming the shard.
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Generic, TypeVar
 
 from service.errors import ShardError
 from service.retrieval.shard import (
@@ -26,12 +28,49 @@ from service.retrieval.shard import (
     ShardLists,
 )
 
+T = TypeVar("T")
 # One more try after a dead replica: with two replicas, the other answers.
 RETRIES_ON_DEATH = 1
 
 
+class RayPending(Generic[T]):
+    """One call to a shard deployment, sent; :meth:`result` waits for its answer."""
+
+    def __init__(
+        self, handle: Any, method: str, args: tuple[object, ...], timeout_s: float
+    ) -> None:
+        self._method = getattr(handle, method)
+        self._args = args
+        self._timeout_s = timeout_s
+        self._send()
+
+    def _send(self) -> None:
+        self._deadline = time.monotonic() + self._timeout_s
+        self._response = self._method.remote(*self._args)
+
+    def result(self) -> T:
+        """The shard's answer; its own error as raised, or the Ray error (a timeout too)."""
+        from ray.exceptions import RayActorError, RayTaskError
+
+        for attempt in range(RETRIES_ON_DEATH + 1):
+            try:
+                left = max(self._deadline - time.monotonic(), 0.0)
+                answer: T = self._response.result(timeout_s=left)
+                return answer
+            except RayActorError:
+                if attempt == RETRIES_ON_DEATH:
+                    raise
+                self._send()  # the router has dropped the dead replica by now
+            except RayTaskError as error:
+                # The shard's own error, picklable with its shard number.
+                if isinstance(error.cause, ShardError):
+                    raise error.cause from None
+                raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
 class RayShardClient:
-    """Blocking calls to one shard's deployment, for one generation.
+    """Calls to one shard's deployment, for one generation.
 
     Example:
         >>> handle = serve.get_deployment_handle("citeqa-shard-0", "citeqa")  # doctest: +SKIP
@@ -47,39 +86,23 @@ class RayShardClient:
         self.generation = generation
         self.timeout_s = timeout_s
 
-    def _call(self, method: str, *args: object) -> Any:
-        from ray.exceptions import RayActorError, RayTaskError
-
-        for attempt in range(RETRIES_ON_DEATH + 1):
-            try:
-                response = getattr(self.handle, method).remote(*args)
-                return response.result(timeout_s=self.timeout_s)
-            except RayActorError:
-                if attempt == RETRIES_ON_DEATH:
-                    raise
-            except RayTaskError as error:
-                # The shard's own error, picklable with its shard number.
-                if isinstance(error.cause, ShardError):
-                    raise error.cause from None
-                raise
-        raise AssertionError("unreachable: the last attempt returns or raises")
+    def _submit(self, method: str, *args: object) -> RayPending[Any]:
+        return RayPending(self.handle, method, args, self.timeout_s)
 
     def describe(self) -> ShardInfo:
         """Which shard and generation the deployment serves for this client's generation."""
-        info: ShardInfo = self._call("describe", self.generation)
+        info: ShardInfo = self._submit("describe", self.generation).result()
         return info
 
-    def search(self, request: SearchRequest) -> ShardLists:
-        """The shard's dense and BM25 top ``k``."""
-        lists: ShardLists = self._call("search", request)
-        return lists
+    def submit_search(self, request: SearchRequest) -> RayPending[ShardLists]:
+        """Send the request for the shard's dense and BM25 top ``k``."""
+        return self._submit("search", request)
 
-    def score(self, request: ScoreRequest) -> tuple[ScoredPassage, ...]:
-        """The shard's candidates filtered and re-scored."""
-        scored: tuple[ScoredPassage, ...] = self._call("score", request)
-        return scored
+    def submit_score(self, request: ScoreRequest) -> RayPending[tuple[ScoredPassage, ...]]:
+        """Send the shard's candidates to be filtered and re-scored."""
+        return self._submit("score", request)
 
     def document_text(self, generation: int, doc_id: str) -> str:
         """The text of a document the shard holds."""
-        text: str = self._call("document_text", generation, doc_id)
+        text: str = self._submit("document_text", generation, doc_id).result()
         return text

@@ -13,7 +13,6 @@ manifests: it holds one engine, whose retriever names one generation to every sh
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +25,6 @@ from service.distributed.client import RayShardClient
 from service.retrieval.coordinator import ShardedRetriever
 from service.retrieval.retriever import Filters, RetrievalOptions
 from service.state import ServiceState
-
-# Threads that call shards, per shard: a query asks every shard at once, and a few queries
-# run side by side in the ingress.
-_THREADS_PER_SHARD = 8
 
 
 class ShardedPassages:
@@ -69,10 +64,6 @@ class ShardedServiceState(ServiceState):
         if not self.shard_handles:
             raise ValueError("a sharded service needs a deployment handle per shard")
         super().__post_init__()
-        self.executor = ThreadPoolExecutor(
-            max_workers=_THREADS_PER_SHARD * len(self.shard_handles),
-            thread_name_prefix="citeqa-shards",
-        )
 
     def _load_current(self) -> None:
         index = load_index(self.settings.index_dir, self.embedder)
@@ -95,7 +86,11 @@ class ShardedServiceState(ServiceState):
             RayShardClient(handle, shard, manifest.generation, self.shard_timeout_s)
             for shard, handle in enumerate(self.shard_handles)
         ]
-        retriever = ShardedPassages(index, ShardedRetriever(clients, self.executor))
+        # Overlap joins and de-duplication read texts and chunk vectors from the generation
+        # open here for reading: a round trip per text, or the vectors in every answer
+        # (past Ray's 100 KB inline limit), cost more than reading them.
+        sharded = ShardedRetriever(clients, index)
+        retriever = ShardedPassages(index, sharded)
         threshold = self.settings.resolved_abstain_threshold(self.reader is not None)
         settings = self.settings
         return QueryEngine(

@@ -15,8 +15,9 @@ same generation, on one machine or many:
 
 Shards are called through :class:`ShardClient`: a :class:`ShardSearcher` in this process
 satisfies it, and so can a thin wrapper around a remote handle (a Ray Serve deployment).
-A shard that fails or cannot be reached fails the query with
-:class:`ShardUnavailableError` naming it (HTTP 503): never a partial answer.
+Each call is submitted to every shard before any answer is awaited, so remote shards work
+side by side without a thread per call. A shard that fails or cannot be reached fails the
+query with :class:`ShardUnavailableError` naming it (HTTP 503): never a partial answer.
 
 Example:
     >>> shards = open_local_shards(Path("data/index"))  # doctest: +SKIP
@@ -28,7 +29,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor
+from functools import partial
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -38,7 +39,7 @@ from datasketch import MinHash
 from citeqa.types import Chunk, Passage
 from indexer.embedding import Embedder, Vectors
 from indexer.generations import current_generation
-from indexer.index import LRUCache
+from indexer.index import Index, LRUCache
 from indexer.manifest import Manifest
 from indexer.shards import shard_of
 from service.errors import ShardError, ShardGenerationError, ShardUnavailableError
@@ -58,24 +59,33 @@ from service.retrieval.shard import (
 )
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 # MinHash signatures kept for de-duplication, as in Retriever.
 _CACHED_SIGNATURES = 8192
 
 
+class Pending(Protocol[T_co]):
+    """A shard call under way; :meth:`result` waits for its answer (or raises its error)."""
+
+    def result(self) -> T_co:
+        """The answer, once it has come."""
+        ...
+
+
 class ShardClient(Protocol):
     """What the coordinator calls on a shard (a local :class:`ShardSearcher`, or a remote
-    handle wrapped to block on each call)."""
+    handle wrapped so that a submit sends the request and ``result()`` waits for it)."""
 
     def describe(self) -> ShardInfo:
         """Which shard and generation it serves."""
         ...
 
-    def search(self, request: SearchRequest) -> ShardLists:
-        """Its dense and BM25 top ``k``."""
+    def submit_search(self, request: SearchRequest) -> Pending[ShardLists]:
+        """Start its dense and BM25 top ``k``."""
         ...
 
-    def score(self, request: ScoreRequest) -> tuple[ScoredPassage, ...]:
-        """Its candidates filtered and re-scored, in the order given."""
+    def submit_score(self, request: ScoreRequest) -> Pending[tuple[ScoredPassage, ...]]:
+        """Start re-scoring its candidates (filtered, in the order given)."""
         ...
 
     def document_text(self, generation: int, doc_id: str) -> str:
@@ -120,27 +130,34 @@ def fuse(
 class ShardedRetriever:
     """Retrieves passages from the shards of one generation, pinned when it is made.
 
-    ``shards`` holds one client per shard, in any order. ``executor``, if given, calls the
-    shards side by side (a thread pool, for remote shards); without it they are called in
-    turn, which costs nothing extra for shards in this process.
+    ``shards`` holds one client per shard, in any order. ``local``, if given, is the same
+    generation open in this process (the Ray ingress has it open for reading answers):
+    document texts for overlap joins and chunk vectors for de-duplication are read from it
+    instead of asked of, or sent back by, the shards. The values are the same bytes.
 
     Raises:
         ShardUnavailableError: a shard does not answer.
         ShardGenerationError: the shards serve different generations (a switch under way).
     """
 
-    def __init__(self, shards: Sequence[ShardClient], executor: Executor | None = None) -> None:
+    def __init__(
+        self,
+        shards: Sequence[ShardClient],
+        local: Index | None = None,
+    ) -> None:
         if not shards:
             raise ValueError("a sharded retriever needs at least one shard")
-        self.executor = executor
         self._clients = list(shards)
-        infos = self._fan_out(range(len(shards)), lambda at: self._clients[at].describe())
+        infos = [_named(at, self._clients[at].describe) for at in range(len(shards))]
         order = sorted(range(len(infos)), key=lambda at: infos[at].shard)
         self.shards = [self._clients[at] for at in order]
         self.infos = [infos[at] for at in order]
         self._check(self.infos)
         self.generation = self.infos[0].generation
         self.count = len(self.shards)
+        if local is not None and local.manifest.generation != self.generation:
+            raise ValueError("the local index must be of the shards' generation")
+        self.local = local
         self._signatures: LRUCache[str, MinHash] = LRUCache(_CACHED_SIGNATURES)
 
     @staticmethod
@@ -159,25 +176,16 @@ class ShardedRetriever:
                     shard=info.shard,
                 )
 
-    def _fan_out(self, shards: Iterable[int], call: Callable[[int], T]) -> list[T]:
-        """``call`` for each shard number; any failure names its shard."""
+    def _fan_out(self, shards: Iterable[int], submit: Callable[[int], Pending[T]]) -> list[T]:
+        """``submit`` to each shard, then each answer in turn; any failure names its shard.
 
-        def one(shard: int) -> T:
-            try:
-                return call(shard)
-            except ShardError:
-                raise
-            except Exception as error:
-                raise ShardUnavailableError(
-                    f"shard {shard} did not answer ({type(error).__name__}: {error}); the query "
-                    "fails rather than answer from part of the corpus",
-                    shard=shard,
-                ) from error
-
+        Every call is under way before the first answer is awaited, so remote shards work
+        side by side with no thread per call; for shards in this process a submit does the
+        work and ``result()`` hands it over.
+        """
         numbers = list(shards)
-        if self.executor is None or len(numbers) < 2:
-            return [one(shard) for shard in numbers]
-        return list(self.executor.map(one, numbers))
+        pending = [_named(shard, partial(submit, shard)) for shard in numbers]
+        return [_named(shard, call.result) for shard, call in zip(numbers, pending, strict=True)]
 
     def retrieve(
         self,
@@ -194,7 +202,7 @@ class ShardedRetriever:
         if pool <= 0:
             raise ValueError("k must be greater than 0")
         request = SearchRequest(self.generation, question, query_vector, pool, options.mode)
-        lists = self._fan_out(range(self.count), lambda at: self.shards[at].search(request))
+        lists = self._fan_out(range(self.count), lambda at: self.shards[at].submit_search(request))
         owner = {r.position: found.shard for found in lists for r in (*found.dense, *found.bm25)}
         dense = merge_ranked((found.dense for found in lists), pool)
         lexical = merge_ranked((found.bm25 for found in lists), pool)
@@ -209,12 +217,7 @@ class ShardedRetriever:
         if options.rescore:
             passages.sort(key=lambda p: -p.score)
         if options.dedup:
-            passages = collapse(
-                passages,
-                top_k,
-                lambda window: np.stack([vectors[p.hit.position] for p in window]),
-                self._signature,
-            )
+            passages = collapse(passages, top_k, partial(self._vectors, vectors), self._signature)
             if options.join_overlaps:
                 passages = join_overlaps(passages, top_k, self._document_text)
         return passages[:top_k]
@@ -234,12 +237,13 @@ class ShardedRetriever:
             slots.setdefault(owner[candidate.position], []).append(at)
         shards = sorted(slots)
 
-        def ask(shard: int) -> tuple[ScoredPassage, ...]:
+        def ask(shard: int) -> Pending[tuple[ScoredPassage, ...]]:
             mine = tuple(candidates[at] for at in slots[shard])
             request = ScoreRequest(
-                self.generation, question, query_vector, mine, filters, options.rescore
-            )
-            return self.shards[shard].score(request)
+                self.generation, question, query_vector, mine, filters, options.rescore,
+                vectors=self.local is None,
+            )  # fmt: skip
+            return self.shards[shard].submit_score(request)
 
         answers = self._fan_out(shards, ask)
         out: list[ScoredPassage | None] = [None] * len(candidates)
@@ -253,6 +257,12 @@ class ShardedRetriever:
                 out[at] = scored
         return [scored for scored in out if scored is not None]
 
+    def _vectors(self, sent: dict[int, Vectors], window: list[Passage]) -> Vectors:
+        """The chunk vectors of ``window``: read here, or as the shards sent them."""
+        if self.local is not None:
+            return self.local.chunk_vectors([p.hit.position for p in window])
+        return np.stack([sent[p.hit.position] for p in window])
+
     def _signature(self, chunk: Chunk) -> MinHash:
         signature = self._signatures.get(chunk.chunk_id)
         if signature is None:
@@ -261,11 +271,25 @@ class ShardedRetriever:
         return signature
 
     def _document_text(self, doc_id: str) -> str:
+        if self.local is not None:
+            return self.local.documents[doc_id].text
         shard = shard_of(doc_id, self.count)
-        [text] = self._fan_out(
-            [shard], lambda at: self.shards[at].document_text(self.generation, doc_id)
-        )
-        return text
+        return _named(shard, partial(self.shards[shard].document_text, self.generation, doc_id))
+
+
+def _named(shard: int, call: Callable[[], T]) -> T:
+    """``call()``, its failure turned into a :class:`ShardUnavailableError` naming ``shard``
+    (a shard's own :class:`ShardError` already names it)."""
+    try:
+        return call()
+    except ShardError:
+        raise
+    except Exception as error:
+        raise ShardUnavailableError(
+            f"shard {shard} did not answer ({type(error).__name__}: {error}); the query "
+            "fails rather than answer from part of the corpus",
+            shard=shard,
+        ) from error
 
 
 def open_local_shards(index_dir: Path, embedder: Embedder | None = None) -> list[ShardSearcher]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from citeqa.types import Hit, Passage
 from indexer.embedding import Embedder, Vectors
@@ -29,6 +30,8 @@ from service.errors import ShardGenerationError
 from service.retrieval.hybrid import BM25Retriever, DenseRetriever, Ranked, SearchMode
 from service.retrieval.lexicon import Lexicon
 from service.retrieval.retriever import Filters, score_passages
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,9 @@ class ScoreRequest:
     candidates: tuple[Candidate, ...]
     filters: Filters
     rescore: bool
+    # False when the caller reads chunk vectors from its own copy of the generation: they
+    # are most of an answer's bytes.
+    vectors: bool = True
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,17 @@ class ScoredPassage:
 
     passage: Passage | None
     vector: Vectors | None
+
+
+class Done(Generic[T]):
+    """An answer already computed, handed over by :meth:`result` (a call in this process)."""
+
+    def __init__(self, answer: T) -> None:
+        self.answer = answer
+
+    def result(self) -> T:
+        """The answer."""
+        return self.answer
 
 
 class ShardSearcher:
@@ -160,6 +177,10 @@ class ShardSearcher:
             lexical = self.bm25.search(request.question, request.k)
         return ShardLists(self.info.shard, self._keyed(dense), self._keyed(lexical))
 
+    def submit_search(self, request: SearchRequest) -> Done[ShardLists]:
+        """:meth:`search`, done now: in one process there is nothing to overlap."""
+        return Done(self.search(request))
+
     def _keyed(self, ranked: list[Ranked]) -> tuple[RankedChunk, ...]:
         key = self.index.sort_key
         return tuple(RankedChunk(p, s, *key(p)) for p, s in ranked)
@@ -186,9 +207,13 @@ class ShardSearcher:
             if not keep:
                 out.append(ScoredPassage(None, None))
                 continue
-            out.append(ScoredPassage(passages[at], vectors[at]))
+            out.append(ScoredPassage(passages[at], vectors[at] if request.vectors else None))
             at += 1
         return tuple(out)
+
+    def submit_score(self, request: ScoreRequest) -> Done[tuple[ScoredPassage, ...]]:
+        """:meth:`score`, done now."""
+        return Done(self.score(request))
 
     def document_text(self, generation: int, doc_id: str) -> str:
         """The text of a document this shard holds."""

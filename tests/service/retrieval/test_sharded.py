@@ -10,6 +10,7 @@ import json
 import pickle
 from dataclasses import replace
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pytest
@@ -35,7 +36,6 @@ from service.retrieval.shard import (
     ScoreRequest,
     SearchRequest,
     ShardInfo,
-    ShardLists,
     ShardSearcher,
 )
 from tests.indexer.fakes import fake_writer, processed, vector
@@ -120,7 +120,7 @@ def _results(index: Index, sharded: ShardedRetriever) -> list[object]:
     retriever = Retriever(index)
     for query in QUERIES:
         request = SearchRequest(sharded.generation, query, vector(query), POOL)
-        lists = [shard.search(request) for shard in sharded.shards]
+        lists = [shard.submit_search(request).result() for shard in sharded.shards]
         dense = merge_ranked([found.dense for found in lists], POOL)
         lexical = merge_ranked([found.bm25 for found in lists], POOL)
         # The merged lists are the one-process lists, positions and scores.
@@ -247,29 +247,44 @@ def test_shards_of_two_generations_are_never_mixed(three_shards: list[ShardSearc
         retriever.retrieve("mexico port", vector("mexico port"), 3)
 
 
-class _Down:
-    """A shard whose replicas are all gone."""
+class _Failing:
+    """A call whose answer never comes: ``result()`` raises, as a remote handle's does."""
 
-    def __init__(self, info: ShardInfo) -> None:
+    def result(self) -> NoReturn:
+        raise ConnectionError("no live replica")
+
+
+class _Down:
+    """A shard whose replicas are all gone: a submit fails at once, or when awaited."""
+
+    def __init__(self, info: ShardInfo, fails_at: str = "result") -> None:
         self.info = info
+        self.fails_at = fails_at
 
     def describe(self) -> ShardInfo:
         return self.info
 
-    def search(self, request: SearchRequest) -> ShardLists:  # noqa: ARG002
-        raise ConnectionError("no live replica")
+    def _submit(self) -> _Failing:
+        if self.fails_at == "submit":
+            raise ConnectionError("no live replica")
+        return _Failing()
 
-    def score(self, request: ScoreRequest) -> tuple[()]:  # noqa: ARG002
-        raise ConnectionError("no live replica")
+    def submit_search(self, request: SearchRequest) -> _Failing:  # noqa: ARG002
+        return self._submit()
+
+    def submit_score(self, request: ScoreRequest) -> _Failing:  # noqa: ARG002
+        return self._submit()
 
     def document_text(self, generation: int, doc_id: str) -> str:  # noqa: ARG002
         raise ConnectionError("no live replica")
 
 
+@pytest.mark.parametrize("fails_at", ["submit", "result"])
 def test_an_unreachable_shard_fails_the_query_and_is_named(
-    three_shards: list[ShardSearcher],
+    three_shards: list[ShardSearcher], fails_at: str
 ) -> None:
-    retriever = ShardedRetriever([*three_shards[:2], _Down(three_shards[2].info)])
+    down = _Down(three_shards[2].info, fails_at)
+    retriever = ShardedRetriever([*three_shards[:2], down])
     with pytest.raises(ShardUnavailableError, match="shard 2 did not answer") as caught:
         retriever.retrieve("mexico port", vector("mexico port"), 3)
     assert caught.value.shard == 2 and caught.value.status == 503
@@ -292,7 +307,8 @@ def test_the_seeds_in_three_shards_answer_as_one_process(
     shards = open_local_shards(tmp_path, embedder)
     assert {s.info.shard for s in shards} == {0, 1, 2}
     assert all(len(s.index.documents) > 0 for s in shards)
-    coordinator = ShardedRetriever(shards)
+    # Texts and vectors read from a local copy of the generation, as the Ray ingress does.
+    coordinator, asking = ShardedRetriever(shards, sharded_index), ShardedRetriever(shards)
     one, same = Retriever(seed_index), Retriever(sharded_index)
     gold = [json.loads(line) for line in (REPO / "eval/gold/seeds.jsonl").read_text().splitlines()]
     assert len(gold) > 50
@@ -301,7 +317,7 @@ def test_the_seeds_in_three_shards_answer_as_one_process(
             question = item["question"]
             query = embedder.encode_query(question)
             got = coordinator.retrieve(question, query, 5)
-            assert got == same.retrieve(question, query, 5)
+            assert got == same.retrieve(question, query, 5) == asking.retrieve(question, query, 5)
             assert _named(got) == _named(one.retrieve(question, query, 5)), question
     finally:
         sharded_index.close()
