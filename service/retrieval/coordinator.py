@@ -43,10 +43,9 @@ from indexer.index import Index, LRUCache
 from indexer.manifest import Manifest
 from indexer.shards import shard_of
 from service.errors import ShardError, ShardGenerationError, ShardUnavailableError
-from service.retrieval.dedup import minhash
 from service.retrieval.hybrid import RRF_K, fused_scores
 from service.retrieval.overlap import join_overlaps
-from service.retrieval.retriever import Filters, RetrievalOptions, collapse
+from service.retrieval.retriever import Filters, RetrievalOptions, cached_signature, collapse
 from service.retrieval.shard import (
     Candidate,
     RankedChunk,
@@ -264,11 +263,7 @@ class ShardedRetriever:
         return np.stack([sent[p.hit.position] for p in window])
 
     def _signature(self, chunk: Chunk) -> MinHash:
-        signature = self._signatures.get(chunk.chunk_id)
-        if signature is None:
-            signature = minhash(chunk.text)
-            self._signatures.put(chunk.chunk_id, signature)
-        return signature
+        return cached_signature(self._signatures, chunk)
 
     def _document_text(self, doc_id: str) -> str:
         if self.local is not None:

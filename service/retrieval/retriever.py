@@ -111,12 +111,7 @@ class Retriever:
         return passages[:top_k]
 
     def _signature(self, chunk: Chunk) -> MinHash:
-        # Computed on first use and kept: start-up stays fast on large corpora.
-        signature = self._signatures.get(chunk.chunk_id)
-        if signature is None:
-            signature = minhash(chunk.text)
-            self._signatures.put(chunk.chunk_id, signature)
-        return signature
+        return cached_signature(self._signatures, chunk)
 
     def _collapse(self, passages: list[Passage], top_k: int) -> list[Passage]:
         return collapse(
@@ -212,6 +207,16 @@ def _coverages(
             out[i] = scores[at : at + count]
             at += count
     return out
+
+
+def cached_signature(cache: LRUCache[str, MinHash], chunk: Chunk) -> MinHash:
+    """A chunk's MinHash signature, computed on first use and kept in ``cache``: start-up
+    stays fast on large corpora."""
+    signature = cache.get(chunk.chunk_id)
+    if signature is None:
+        signature = minhash(chunk.text)
+        cache.put(chunk.chunk_id, signature)
+    return signature
 
 
 def collapse(
