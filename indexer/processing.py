@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -60,6 +61,16 @@ class _Prepared:
     published_span: Span | None
 
 
+@dataclass(frozen=True)
+class _Queued:
+    """A batch prepared, its texts queued for embedding (each gather waits for its slice)."""
+
+    prepared: list[_Prepared]
+    annotations: list[Annotations]
+    chunk_batches: list[Callable[[], Vectors]]
+    sentence_batches: list[Callable[[], Vectors]]
+
+
 class DocumentProcessor:
     """Holds the models; processes documents in batches so embedding stays batched."""
 
@@ -89,29 +100,53 @@ class DocumentProcessor:
         self, documents: Sequence[Document], show_progress: bool = False
     ) -> list[ProcessedDocument]:
         """Clean, annotate, chunk and embed the documents, side by side on every core."""
+        return [
+            item for batch in self.process_batches([documents], show_progress) for item in batch
+        ]
+
+    def process_batches(
+        self, batches: Iterable[Sequence[Document]], show_progress: bool = False
+    ) -> Iterator[list[ProcessedDocument]]:
+        """:meth:`process` each batch, in order, with no pause for the cores between batches.
+
+        One pool serves the whole stream. A batch's preparation (clean, chunk, annotate) is
+        queued on it as soon as the batch before has queued its last texts, so it runs while
+        the other cores embed those, and its own texts follow them in the queue: the cores
+        never wait for a batch to drain before the next one starts (they did, at every batch,
+        when each batch had its own pool), nor for the caller, who writes a batch while the
+        next is embedded. At most two batches are in hand at a time; ``batches`` is read (files
+        loaded) in the caller's thread.
+        """
         from tqdm import tqdm
 
         # The total grows as chunks and sentences are found.
         bar = tqdm(total=0, desc="embedding", unit="text", disable=not show_progress)
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="citeqa-index")
         encoder = SlicedEncoder(pool, self.embedder, self.workers, bar.update)
+        source = iter(batches)
+        in_hand: deque[Future[_Queued]] = deque()
         try:
             with self.embedder.single_threaded() if self.workers > 1 else nullcontext():
-                # The pool takes tasks in order: this one first, then the slices it queues.
-                queued = pool.submit(self._prepare_and_queue, documents, encoder, bar).result()
-                prepared, annotations, chunk_batches, sentence_batches = queued
-                chunk_vectors = np.concatenate([gather() for gather in chunk_batches])
-                sentence_vectors = np.concatenate([gather() for gather in sentence_batches])
+                first = next(source, None)
+                if first is not None:
+                    in_hand.append(pool.submit(self._prepare_and_queue, first, encoder, bar))
+                while in_hand:
+                    queued = in_hand.popleft().result()
+                    following = next(source, None)
+                    if following is not None:
+                        # Behind this batch's texts in the pool's queue: it starts when the
+                        # first core frees up, while the others still embed.
+                        in_hand.append(
+                            pool.submit(self._prepare_and_queue, following, encoder, bar)
+                        )
+                    yield self._assemble(queued)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
-        return self._assemble(prepared, annotations, chunk_vectors, sentence_vectors)
 
     def _prepare_and_queue(
         self, documents: Sequence[Document], encoder: SlicedEncoder, bar: tqdm[object]
-    ) -> tuple[
-        list[_Prepared], list[Annotations], list[Callable[[], Vectors]], list[Callable[[], Vectors]]
-    ]:
+    ) -> _Queued:
         """Clean, chunk and annotate; queue chunks and sentences for embedding as found."""
         prepared: list[_Prepared] = []
         annotations: list[Annotations] = []
@@ -137,15 +172,14 @@ class DocumentProcessor:
                     pending = []
         bar.total += len(pending)
         sentence_batches.append(encoder.submit(pending))
-        return prepared, annotations, chunk_batches, sentence_batches
+        return _Queued(prepared, annotations, chunk_batches, sentence_batches)
 
     @staticmethod
-    def _assemble(
-        prepared: list[_Prepared],
-        annotations: list[Annotations],
-        chunk_vectors: Vectors,
-        sentence_vectors: Vectors,
-    ) -> list[ProcessedDocument]:
+    def _assemble(queued: _Queued) -> list[ProcessedDocument]:
+        """The batch's documents with their vectors, once every text of it is embedded."""
+        prepared, annotations = queued.prepared, queued.annotations
+        chunk_vectors = np.concatenate([gather() for gather in queued.chunk_batches])
+        sentence_vectors = np.concatenate([gather() for gather in queued.sentence_batches])
         result = []
         chunk_at = sentence_at = 0
         for item, found in zip(prepared, annotations, strict=True):

@@ -22,10 +22,9 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
@@ -336,64 +335,52 @@ class IndexWriter:
     ) -> Iterator[ProcessedDocument]:
         """Clean, chunk, annotate and embed the changed documents, a batch at a time.
 
-        The next batch is read and processed in the background while this one is written:
-        otherwise the cores that embed would wait, at every batch, for the segment writes.
+        The processor embeds the next batch while this one is written, and prepares it while
+        this one's last texts are embedded (:meth:`DocumentProcessor.process_batches`).
         """
-        seen: set[str] = set()
-        ahead = ThreadPoolExecutor(1, thread_name_prefix="citeqa-batch")
-        try:
-            pending = self._next_batch(report, draft, documents, seen, ahead)
-            while pending is not None:
-                processed = pending.result()
-                pending = self._next_batch(report, draft, documents, seen, ahead)
-                for item in processed:
-                    if not item.chunks:
-                        report.skipped.append(
-                            SkippedFile(
-                                item.document.path or item.document.doc_id,
-                                "no article text left after removing boilerplate",
-                            )
+        batches = self._batches(report, draft, documents)
+        first = next(batches, None)
+        if first is None:  # nothing changed: no pool, no progress bar
+            return
+        stream = self.processor.process_batches(chain([first], batches), self.show_progress)
+        for processed in stream:
+            for item in processed:
+                if not item.chunks:
+                    report.skipped.append(
+                        SkippedFile(
+                            item.document.path or item.document.doc_id,
+                            "no article text left after removing boilerplate",
                         )
-                        continue
-                    yield item
-        finally:
-            ahead.shutdown(wait=True, cancel_futures=True)
-
-    def _next_batch(
-        self,
-        report: BuildReport,
-        draft: _Draft,
-        documents: Iterator[Document],
-        seen: set[str],
-        ahead: ThreadPoolExecutor,
-    ) -> Future[list[ProcessedDocument]] | None:
-        """Read the next batch, keep what changed, and start processing it; None at the end."""
-        batch = list(islice(documents, PROCESS_BATCH))
-        if not batch:
-            return None
-        todo = []
-        for document in batch:
-            if document.doc_id in seen:
-                report.skipped.append(
-                    SkippedFile(
-                        document.path or document.doc_id,
-                        f"duplicate document id {document.doc_id!r} in one write; the first "
-                        "is kept",
                     )
-                )
-                continue
-            seen.add(document.doc_id)
-            # Hashes of documents written earlier in this write are never consulted here:
-            # a document id comes once per write (above).
-            if draft.hashes.get(document.doc_id) == content_hash(document):
-                report.unchanged.append(document.doc_id)
-                continue
-            todo.append(document)
-        if not todo:
-            done: Future[list[ProcessedDocument]] = Future()
-            done.set_result([])
-            return done
-        return ahead.submit(self.processor.process, todo, self.show_progress)
+                    continue
+                yield item
+
+    def _batches(
+        self, report: BuildReport, draft: _Draft, documents: Iterator[Document]
+    ) -> Iterator[list[Document]]:
+        """The documents to process, read a batch at a time: each id once, changed ones only."""
+        seen: set[str] = set()
+        while batch := list(islice(documents, PROCESS_BATCH)):
+            todo = []
+            for document in batch:
+                if document.doc_id in seen:
+                    report.skipped.append(
+                        SkippedFile(
+                            document.path or document.doc_id,
+                            f"duplicate document id {document.doc_id!r} in one write; the "
+                            "first is kept",
+                        )
+                    )
+                    continue
+                seen.add(document.doc_id)
+                # Hashes of documents written earlier in this write are never consulted
+                # here: a document id comes once per write (above).
+                if draft.hashes.get(document.doc_id) == content_hash(document):
+                    report.unchanged.append(document.doc_id)
+                    continue
+                todo.append(document)
+            if todo:
+                yield todo
 
     def _write_segments(
         self, report: BuildReport, draft: _Draft, stream: Iterator[ProcessedDocument]
