@@ -29,7 +29,8 @@ from indexer.index import Index, load_index
 from service.errors import ShardGenerationError
 from service.retrieval.hybrid import BM25Retriever, DenseRetriever, Ranked, SearchMode
 from service.retrieval.lexicon import Lexicon
-from service.retrieval.retriever import Filters, score_passages
+from service.retrieval.rescoring import score_passages
+from service.retrieval.retriever import Filters
 
 T = TypeVar("T")
 
