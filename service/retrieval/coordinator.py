@@ -202,9 +202,14 @@ class ShardedRetriever:
             raise ValueError("k must be greater than 0")
         request = SearchRequest(self.generation, question, query_vector, pool, options.mode)
         lists = self._fan_out(range(self.count), lambda at: self.shards[at].submit_search(request))
-        owner = {r.position: found.shard for found in lists for r in (*found.dense, *found.bm25)}
-        dense = merge_ranked((found.dense for found in lists), pool)
-        lexical = merge_ranked((found.bm25 for found in lists), pool)
+        owner = {
+            position: found.shard
+            for found in lists
+            for ranked in (found.dense, found.bm25)
+            for position in ranked.positions.tolist()
+        }
+        dense = merge_ranked((found.dense.unpack() for found in lists), pool)
+        lexical = merge_ranked((found.bm25.unpack() for found in lists), pool)
         candidates = fuse(dense, lexical)[:pool]
         scored = self._score(question, query_vector, candidates, owner, filters, options)
         passages = [s.passage for s in scored if s.passage is not None]

@@ -6,7 +6,8 @@ every request and answer is a frozen dataclass of numbers, strings and arrays, s
 cross a process boundary (a Ray Serve deployment per shard, say) as it is:
 
 - :meth:`ShardSearcher.search`: the shard's dense and BM25 top ``k``, by the generation's
-  chunk positions (the same in every process that loads it);
+  chunk positions (the same in every process that loads it), as arrays
+  (:class:`RankedChunks`);
 - :meth:`ShardSearcher.score`: for candidates it holds, the metadata filter, the sentence
   re-scoring (sentence vectors and terms live here) and the chunk vectors that
   de-duplication compares;
@@ -19,9 +20,13 @@ coordinator is :class:`service.retrieval.coordinator.ShardedRetriever`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
+
+import numpy as np
+import numpy.typing as npt
 
 from citeqa.types import Hit, Passage
 from indexer.embedding import Embedder, Vectors
@@ -70,12 +75,48 @@ class SearchRequest:
 
 
 @dataclass(frozen=True)
+class RankedChunks:
+    """One retriever's top ``k`` in a shard, best first, as columns: chunk positions,
+    scores, and the (document id, chunk index) that break score ties. Arrays, not a
+    :class:`RankedChunk` each: a shard's answer is pickled, and objects cost more to move
+    than the numbers they hold."""
+
+    positions: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.float64]  # the retrievers' Python floats, exactly
+    doc_ids: tuple[str, ...]
+    indexes: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, ranked: Sequence[Ranked], keys: Sequence[tuple[str, int]]) -> RankedChunks:
+        """Columns of ``ranked``, whose tie-break keys are ``keys``."""
+        return cls(
+            np.array([r.position for r in ranked], dtype=np.int64),
+            np.array([r.score for r in ranked], dtype=np.float64),
+            tuple(doc_id for doc_id, _ in keys),
+            np.array([index for _, index in keys], dtype=np.int64),
+        )
+
+    def unpack(self) -> list[RankedChunk]:
+        """One :class:`RankedChunk` a row, best first."""
+        return [
+            RankedChunk(position, score, doc_id, index)
+            for position, score, doc_id, index in zip(
+                self.positions.tolist(), self.scores.tolist(), self.doc_ids,
+                self.indexes.tolist(), strict=True,
+            )
+        ]  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+
+@dataclass(frozen=True)
 class ShardLists:
     """A shard's top ``k`` of each retriever, best first."""
 
     shard: int
-    dense: tuple[RankedChunk, ...]
-    bm25: tuple[RankedChunk, ...]
+    dense: RankedChunks
+    bm25: RankedChunks
 
 
 @dataclass(frozen=True)
@@ -182,9 +223,8 @@ class ShardSearcher:
         """:meth:`search`, done now: in one process there is nothing to overlap."""
         return Done(self.search(request))
 
-    def _keyed(self, ranked: list[Ranked]) -> tuple[RankedChunk, ...]:
-        key = self.index.sort_key
-        return tuple(RankedChunk(p, s, *key(p)) for p, s in ranked)
+    def _keyed(self, ranked: list[Ranked]) -> RankedChunks:
+        return RankedChunks.of(ranked, [self.index.sort_key(r.position) for r in ranked])
 
     def score(self, request: ScoreRequest) -> tuple[ScoredPassage, ...]:
         """Filter and re-score candidates this shard holds, in the order given."""
