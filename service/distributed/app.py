@@ -29,7 +29,7 @@ from citeqa.config import Settings
 from citeqa.ray_cluster import replica_cpus, require_ray
 from service.distributed.shard_replica import ShardReplica
 from service.retrieval.shard import (
-    ScoredPassage,
+    ScoredCandidates,
     ScoreRequest,
     SearchRequest,
     ShardInfo,
@@ -129,7 +129,7 @@ class ShardDeployment:
         """See :meth:`ShardReplica.search`."""
         return self.replica.search(request)
 
-    async def score(self, request: ScoreRequest) -> tuple[ScoredPassage, ...]:
+    async def score(self, request: ScoreRequest) -> ScoredCandidates:
         """See :meth:`ShardReplica.score`."""
         return self.replica.score(request)
 

@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from service.errors import ShardError
 from service.retrieval.shard import (
-    ScoredPassage,
+    ScoredCandidates,
     ScoreRequest,
     SearchRequest,
     ShardInfo,
@@ -98,7 +98,7 @@ class RayShardClient:
         """Send the request for the shard's dense and BM25 top ``k``."""
         return self._submit("search", request)
 
-    def submit_score(self, request: ScoreRequest) -> RayPending[tuple[ScoredPassage, ...]]:
+    def submit_score(self, request: ScoreRequest) -> RayPending[ScoredCandidates]:
         """Send the shard's candidates to be filtered and re-scored."""
         return self._submit("score", request)
 

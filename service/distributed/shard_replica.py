@@ -23,7 +23,7 @@ from indexer.generations import current_generation, generation_folders, generati
 from indexer.index import Index
 from service.errors import ShardGenerationError
 from service.retrieval.shard import (
-    ScoredPassage,
+    ScoredCandidates,
     ScoreRequest,
     SearchRequest,
     ShardInfo,
@@ -113,7 +113,7 @@ class ShardReplica:
         """This shard's top lists, from the generation the request names."""
         return self.searcher(request.generation).search(request)
 
-    def score(self, request: ScoreRequest) -> tuple[ScoredPassage, ...]:
+    def score(self, request: ScoreRequest) -> ScoredCandidates:
         """This shard's candidates re-scored, in the generation the request names."""
         return self.searcher(request.generation).score(request)
 

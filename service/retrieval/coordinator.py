@@ -10,8 +10,10 @@ same generation, on one machine or many:
    to the lower (document id, chunk index), as ``hybrid._best`` breaks them;
 3. reciprocal rank fusion (:func:`fuse`), as :class:`RRFJoiner` does;
 4. each candidate is filtered and re-scored by the shard that holds it
-   (:meth:`ShardSearcher.score`), then sorted, de-duplicated and joined here, with the
-   same functions as :class:`Retriever`.
+   (:meth:`ShardSearcher.score`), which answers in numbers; the passages are made here,
+   from the coordinator's own copy of the generation when it has one (the Ray ingress
+   does) or else from the chunks and texts the shards send, then sorted, de-duplicated
+   and joined, with the same functions as :class:`Retriever`.
 
 Shards are called through :class:`ShardClient`: a :class:`ShardSearcher` in this process
 satisfies it, and so can a thin wrapper around a remote handle (a Ray Serve deployment).
@@ -45,11 +47,12 @@ from indexer.shards import shard_of
 from service.errors import ShardError, ShardGenerationError, ShardUnavailableError
 from service.retrieval.hybrid import RRF_K, fused_scores
 from service.retrieval.overlap import join_overlaps
+from service.retrieval.rescoring import passages_of, read_passages
 from service.retrieval.retriever import Filters, RetrievalOptions, cached_signature, collapse
 from service.retrieval.shard import (
     Candidate,
     RankedChunk,
-    ScoredPassage,
+    ScoredCandidates,
     ScoreRequest,
     SearchRequest,
     ShardInfo,
@@ -83,7 +86,7 @@ class ShardClient(Protocol):
         """Start its dense and BM25 top ``k``."""
         ...
 
-    def submit_score(self, request: ScoreRequest) -> Pending[tuple[ScoredPassage, ...]]:
+    def submit_score(self, request: ScoreRequest) -> Pending[ScoredCandidates]:
         """Start re-scoring its candidates (filtered, in the order given)."""
         ...
 
@@ -131,8 +134,10 @@ class ShardedRetriever:
 
     ``shards`` holds one client per shard, in any order. ``local``, if given, is the same
     generation open in this process (the Ray ingress has it open for reading answers):
-    document texts for overlap joins and chunk vectors for de-duplication are read from it
-    instead of asked of, or sent back by, the shards. The values are the same bytes.
+    the shards then send their re-scoring as numbers only (``ScoreRequest.flat``), and
+    chunks, sentence and document texts, and chunk vectors for de-duplication are read
+    from it instead of sent back by, or asked of, the shards. The values are the same
+    bytes.
 
     Raises:
         ShardUnavailableError: a shard does not answer.
@@ -202,17 +207,16 @@ class ShardedRetriever:
             raise ValueError("k must be greater than 0")
         request = SearchRequest(self.generation, question, query_vector, pool, options.mode)
         lists = self._fan_out(range(self.count), lambda at: self.shards[at].submit_search(request))
-        owner = {r.position: found.shard for found in lists for r in (*found.dense, *found.bm25)}
-        dense = merge_ranked((found.dense for found in lists), pool)
-        lexical = merge_ranked((found.bm25 for found in lists), pool)
-        candidates = fuse(dense, lexical)[:pool]
-        scored = self._score(question, query_vector, candidates, owner, filters, options)
-        passages = [s.passage for s in scored if s.passage is not None]
-        vectors = {
-            s.passage.hit.position: s.vector
-            for s in scored
-            if s.passage is not None and s.vector is not None
+        owner = {
+            position: found.shard
+            for found in lists
+            for ranked in (found.dense, found.bm25)
+            for position in ranked.positions.tolist()
         }
+        dense = merge_ranked((found.dense.unpack() for found in lists), pool)
+        lexical = merge_ranked((found.bm25.unpack() for found in lists), pool)
+        candidates = fuse(dense, lexical)[:pool]
+        passages, vectors = self._score(question, query_vector, candidates, owner, filters, options)
         if options.rescore:
             passages.sort(key=lambda p: -p.score)
         if options.dedup:
@@ -229,32 +233,49 @@ class ShardedRetriever:
         owner: dict[int, int],
         filters: Filters,
         options: RetrievalOptions,
-    ) -> list[ScoredPassage]:
-        """Each candidate re-scored by its shard, in the fused order."""
+    ) -> tuple[list[Passage], dict[int, Vectors]]:
+        """The candidates the filters kept, re-scored by their shards, in the fused order;
+        and their chunk vectors by position, when the shards sent them."""
         slots: dict[int, list[int]] = {}
         for at, candidate in enumerate(candidates):
             slots.setdefault(owner[candidate.position], []).append(at)
         shards = sorted(slots)
 
-        def ask(shard: int) -> Pending[tuple[ScoredPassage, ...]]:
+        def ask(shard: int) -> Pending[ScoredCandidates]:
             mine = tuple(candidates[at] for at in slots[shard])
             request = ScoreRequest(
                 self.generation, question, query_vector, mine, filters, options.rescore,
-                vectors=self.local is None,
+                flat=self.local is not None,
             )  # fmt: skip
             return self.shards[shard].submit_score(request)
 
         answers = self._fan_out(shards, ask)
-        out: list[ScoredPassage | None] = [None] * len(candidates)
+        out: list[Passage | None] = [None] * len(candidates)
+        vectors: dict[int, Vectors] = {}
         for shard, answer in zip(shards, answers, strict=True):
-            if len(answer) != len(slots[shard]):
+            if len(answer.kept) != len(slots[shard]):
                 raise ShardUnavailableError(
-                    f"shard {shard} scored {len(answer)} of {len(slots[shard])} candidates",
+                    f"shard {shard} scored {len(answer.kept)} of {len(slots[shard])} candidates",
                     shard=shard,
                 )
-            for at, scored in zip(slots[shard], answer, strict=True):
-                out[at] = scored
-        return [scored for scored in out if scored is not None]
+            kept = [at for at, keep in zip(slots[shard], answer.kept.tolist(), strict=True) if keep]
+            passages = self._passages([candidates[at] for at in kept], answer)
+            for at, passage in zip(kept, passages, strict=True):
+                out[at] = passage
+            if answer.vectors is not None:
+                for at, vector in zip(kept, answer.vectors, strict=True):
+                    vectors[candidates[at].position] = vector
+        return [passage for passage in out if passage is not None], vectors
+
+    def _passages(self, kept: list[Candidate], answer: ScoredCandidates) -> list[Passage]:
+        """The kept candidates as passages: the shard's numbers, with chunks and texts read
+        from the local generation, or as the shard sent them."""
+        if self.local is None:
+            hits = [c.hit(chunk) for c, chunk in zip(kept, answer.chunks, strict=True)]
+            return passages_of(hits, answer.passages, answer.texts)
+        chunks = self.local.chunks.many([c.position for c in kept])
+        hits = [c.hit(chunk) for c, chunk in zip(kept, chunks, strict=True)]
+        return read_passages(self.local, hits, answer.passages)
 
     def _vectors(self, sent: dict[int, Vectors], window: list[Passage]) -> Vectors:
         """The chunk vectors of ``window``: read here, or as the shards sent them."""

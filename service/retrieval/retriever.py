@@ -1,31 +1,28 @@
 """Retrieval: hybrid search, then sentence-level re-scoring, metadata filters, de-duplication.
 
 Answers live in sentences, so a passage is scored by its own similarity to the question and
-by its best sentence (dense cosine plus IDF-weighted term coverage). Every step can be
-switched off, so the eval harness can measure what each one buys.
+by its best sentence (dense cosine plus IDF-weighted term coverage;
+:mod:`service.retrieval.rescoring`). Every step can be switched off, so the eval harness
+can measure what each one buys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 
-import numpy as np
 from datasketch import MinHash
 
-from citeqa.types import Chunk, Document, Hit, Passage, ScoredSentence
+from citeqa.types import Chunk, Document, Passage
 from indexer.embedding import Vectors
-from indexer.index import Index, LRUCache, TermLists
+from indexer.index import Index, LRUCache
 from service.retrieval.dedup import facts, group_near_duplicates, minhash
 from service.retrieval.hybrid import HybridSearch, SearchMode
-from service.retrieval.lexicon import Lexicon, QuestionTerms
+from service.retrieval.lexicon import Lexicon
 from service.retrieval.overlap import join_overlaps
+from service.retrieval.rescoring import score_passages
 
-SENTENCE_DENSE_WEIGHT = 0.6
-PASSAGE_DENSE_WEIGHT = 0.45
-PASSAGE_SENTENCE_WEIGHT = 0.35
-PASSAGE_LEXICAL_WEIGHT = 0.2
 DUPLICATE_JACCARD = 0.5
 DUPLICATE_COSINE = 0.95
 # MinHash signatures kept for de-duplication (about 1.2 KiB each).
@@ -120,93 +117,6 @@ class Retriever:
             lambda window: self.index.chunk_vectors([p.hit.position for p in window]),
             self._signature,
         )
-
-
-def score_passages(
-    index: Index,
-    lexicon: Lexicon,
-    hits: Sequence[Hit],
-    query: Vectors,
-    terms: QuestionTerms,
-    rescore: bool,
-    vectors: Vectors,
-) -> list[Passage]:
-    """Hits as passages: their sentences scored, and (with ``rescore``) their own scores.
-
-    Reads the chunks' sentences, their vectors and terms: the work done where the chunks
-    live (a shard, in :mod:`service.retrieval.shard`). Term coverage is computed for all
-    the hits' sentences (and chunks) of a segment in one step; each row's sum is the same
-    float as alone, so the scores do not depend on which hits are scored together.
-    """
-    blocks = [index.chunk_sentences(hit.position) for hit in hits]
-    lexical = _coverages(lexicon, terms, index, [block.terms for block in blocks])
-    chunk_lexical: list[list[float]] = []
-    if rescore:
-        chunk_terms = [index.chunk_terms(hit.position) for hit in hits]
-        chunk_lexical = _coverages(lexicon, terms, index, chunk_terms)
-    texts = index.documents.many([hit.chunk.doc_id for hit in hits])
-    passages = []
-    for i, (hit, block) in enumerate(zip(hits, blocks, strict=True)):
-        text = texts[hit.chunk.doc_id].text
-        dense = (block.vectors @ query).tolist()
-        sentences = []
-        for j, (start, end) in enumerate(
-            zip(block.starts.tolist(), block.ends.tolist(), strict=True)
-        ):
-            score = SENTENCE_DENSE_WEIGHT * dense[j] + (1 - SENTENCE_DENSE_WEIGHT) * lexical[i][j]
-            sentences.append(
-                ScoredSentence(
-                    block.first + j,
-                    hit.chunk.doc_id,
-                    start,
-                    end,
-                    text[start:end],
-                    dense[j],
-                    lexical[i][j],
-                    score,
-                )
-            )
-        sentences.sort(key=lambda s: -s.score)
-        if not rescore:
-            passages.append(Passage(hit, hit.score, tuple(sentences)))
-            continue
-        chunk_dense = float(vectors[i] @ query)
-        best = sentences[0].score if sentences else 0.0
-        score = (
-            PASSAGE_DENSE_WEIGHT * chunk_dense
-            + PASSAGE_SENTENCE_WEIGHT * best
-            + PASSAGE_LEXICAL_WEIGHT * chunk_lexical[i][0]
-        )
-        passages.append(Passage(hit, score, tuple(sentences)))
-    return passages
-
-
-def _coverages(
-    lexicon: Lexicon, terms: QuestionTerms, index: Index, lists: Sequence[TermLists]
-) -> list[list[float]]:
-    """:meth:`Lexicon.coverages` of each list's rows, one call per segment."""
-    out: list[list[float]] = [[] for _ in lists]
-    by_segment: dict[int, list[int]] = {}
-    for i, found in enumerate(lists):
-        by_segment.setdefault(found.segment, []).append(i)
-    for segment, members in by_segment.items():
-        parts = [lists[i] for i in members]
-        rows = [len(part.offsets) - 1 for part in parts]
-        starts = np.cumsum([0, *(len(part.terms) for part in parts)])
-        joined = TermLists(
-            segment,
-            np.concatenate(
-                [part.offsets[:-1] + start for part, start in zip(parts, starts, strict=False)]
-                + [starts[-1:]]
-            ).astype(np.int64),
-            np.concatenate([part.terms for part in parts]).astype(np.int32, copy=False),
-        )
-        scores = lexicon.coverages(terms, joined, index.segments[segment].terms).tolist()
-        at = 0
-        for i, count in zip(members, rows, strict=True):
-            out[i] = scores[at : at + count]
-            at += count
-    return out
 
 
 def cached_signature(cache: LRUCache[str, MinHash], chunk: Chunk) -> MinHash:

@@ -6,10 +6,14 @@ every request and answer is a frozen dataclass of numbers, strings and arrays, s
 cross a process boundary (a Ray Serve deployment per shard, say) as it is:
 
 - :meth:`ShardSearcher.search`: the shard's dense and BM25 top ``k``, by the generation's
-  chunk positions (the same in every process that loads it);
-- :meth:`ShardSearcher.score`: for candidates it holds, the metadata filter, the sentence
-  re-scoring (sentence vectors and terms live here) and the chunk vectors that
-  de-duplication compares;
+  chunk positions (the same in every process that loads it), as arrays
+  (:class:`RankedChunks`);
+- :meth:`ShardSearcher.score`: for candidates it holds, the metadata filter and the
+  sentence re-scoring (sentence vectors and terms live here), as arrays of numbers
+  (:class:`~service.retrieval.rescoring.PassageScores`). A caller with the generation
+  open itself (``ScoreRequest.flat``; the Ray ingress) gets nothing else and rebuilds the
+  passages from its copy; any other caller also gets the chunks, the sentences' texts and
+  the chunk vectors that de-duplication compares;
 - :meth:`ShardSearcher.document_text`: a document's text, to join overlapping chunks.
 
 Each request names the generation it was planned on; a shard serving another refuses it
@@ -19,17 +23,22 @@ coordinator is :class:`service.retrieval.coordinator.ShardedRetriever`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from citeqa.types import Hit, Passage
+import numpy as np
+import numpy.typing as npt
+
+from citeqa.types import Chunk, Hit
 from indexer.embedding import Embedder, Vectors
 from indexer.index import Index, load_index
 from service.errors import ShardGenerationError
 from service.retrieval.hybrid import BM25Retriever, DenseRetriever, Ranked, SearchMode
 from service.retrieval.lexicon import Lexicon
-from service.retrieval.retriever import Filters, score_passages
+from service.retrieval.rescoring import PassageScores, score_hits, sentence_texts
+from service.retrieval.retriever import Filters
 
 T = TypeVar("T")
 
@@ -69,12 +78,48 @@ class SearchRequest:
 
 
 @dataclass(frozen=True)
+class RankedChunks:
+    """One retriever's top ``k`` in a shard, best first, as columns: chunk positions,
+    scores, and the (document id, chunk index) that break score ties. Arrays, not a
+    :class:`RankedChunk` each: a shard's answer is pickled, and objects cost more to move
+    than the numbers they hold."""
+
+    positions: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.float64]  # the retrievers' Python floats, exactly
+    doc_ids: tuple[str, ...]
+    indexes: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, ranked: Sequence[Ranked], keys: Sequence[tuple[str, int]]) -> RankedChunks:
+        """Columns of ``ranked``, whose tie-break keys are ``keys``."""
+        return cls(
+            np.array([r.position for r in ranked], dtype=np.int64),
+            np.array([r.score for r in ranked], dtype=np.float64),
+            tuple(doc_id for doc_id, _ in keys),
+            np.array([index for _, index in keys], dtype=np.int64),
+        )
+
+    def unpack(self) -> list[RankedChunk]:
+        """One :class:`RankedChunk` a row, best first."""
+        return [
+            RankedChunk(position, score, doc_id, index)
+            for position, score, doc_id, index in zip(
+                self.positions.tolist(), self.scores.tolist(), self.doc_ids,
+                self.indexes.tolist(), strict=True,
+            )
+        ]  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+
+@dataclass(frozen=True)
 class ShardLists:
     """A shard's top ``k`` of each retriever, best first."""
 
     shard: int
-    dense: tuple[RankedChunk, ...]
-    bm25: tuple[RankedChunk, ...]
+    dense: RankedChunks
+    bm25: RankedChunks
 
 
 @dataclass(frozen=True)
@@ -88,6 +133,18 @@ class Candidate:
     dense_rank: int | None = None
     bm25_rank: int | None = None
 
+    def hit(self, chunk: Chunk) -> Hit:
+        """This candidate as a hit on ``chunk`` (the chunk at its position)."""
+        return Hit(
+            chunk=chunk,
+            score=self.score,
+            dense_score=self.dense_score,
+            bm25_score=self.bm25_score,
+            dense_rank=self.dense_rank,
+            bm25_rank=self.bm25_rank,
+            position=self.position,
+        )
+
 
 @dataclass(frozen=True)
 class ScoreRequest:
@@ -97,18 +154,27 @@ class ScoreRequest:
     candidates: tuple[Candidate, ...]
     filters: Filters
     rescore: bool
-    # False when the caller reads chunk vectors from its own copy of the generation: they
-    # are most of an answer's bytes.
-    vectors: bool = True
+    # True when the caller has the generation open itself (the Ray ingress does): the
+    # answer is then numbers only, and the caller reads chunks, texts and vectors from its
+    # copy. Passage objects and their texts were most of an answer's bytes.
+    flat: bool = False
 
 
 @dataclass(frozen=True)
-class ScoredPassage:
-    """A candidate as a passage, with its chunk vector; ``passage`` is None when the
-    filters refused its document."""
+class ScoredCandidates:
+    """A shard's answer to a :class:`ScoreRequest`.
 
-    passage: Passage | None
-    vector: Vectors | None
+    ``kept[i]`` says whether the filters kept candidate ``i`` (in the order sent); every
+    other field is about the kept candidates only, in that order: ``passages``, their
+    re-scoring as numbers, and unless the request was ``flat``, their ``chunks``, the
+    ``texts`` of ``passages``' sentences (in its order) and their chunk ``vectors``.
+    """
+
+    kept: npt.NDArray[np.bool_]
+    passages: PassageScores
+    chunks: tuple[Chunk, ...] = ()
+    texts: tuple[str, ...] = ()
+    vectors: Vectors | None = None
 
 
 class Done(Generic[T]):
@@ -181,37 +247,38 @@ class ShardSearcher:
         """:meth:`search`, done now: in one process there is nothing to overlap."""
         return Done(self.search(request))
 
-    def _keyed(self, ranked: list[Ranked]) -> tuple[RankedChunk, ...]:
-        key = self.index.sort_key
-        return tuple(RankedChunk(p, s, *key(p)) for p, s in ranked)
+    def _keyed(self, ranked: list[Ranked]) -> RankedChunks:
+        return RankedChunks.of(ranked, [self.index.sort_key(r.position) for r in ranked])
 
-    def score(self, request: ScoreRequest) -> tuple[ScoredPassage, ...]:
+    def score(self, request: ScoreRequest) -> ScoredCandidates:
         """Filter and re-score candidates this shard holds, in the order given."""
         self._check(request.generation)
         index = self.index
         filters = request.filters
-        hits = [_hit(index, c) for c in request.candidates]
-        kept = [
-            not filters.active or filters.accepts(index.documents[h.chunk.doc_id]) for h in hits
-        ]
-        query = request.query_vector.reshape(-1)
-        terms = self.lexicon.question(request.question)
-        chosen = [h for h, keep in zip(hits, kept, strict=True) if keep]
-        vectors = index.chunk_vectors([h.position for h in chosen])
-        passages = score_passages(
-            index, self.lexicon, chosen, query, terms, request.rescore, vectors
-        )
-        out: list[ScoredPassage] = []
-        at = 0
-        for keep in kept:
-            if not keep:
-                out.append(ScoredPassage(None, None))
-                continue
-            out.append(ScoredPassage(passages[at], vectors[at] if request.vectors else None))
-            at += 1
-        return tuple(out)
+        # The keys check each position is this shard's, and name the documents to filter.
+        doc_ids = [index.sort_key(c.position)[0] for c in request.candidates]
+        if filters.active:
+            documents = index.documents.many(doc_ids)
+            kept = [filters.accepts(documents[doc_id]) for doc_id in doc_ids]
+        else:
+            kept = [True] * len(doc_ids)
+        chosen = [c for c, keep in zip(request.candidates, kept, strict=True) if keep]
+        positions = [c.position for c in chosen]
+        vectors = index.chunk_vectors(positions) if request.rescore or not request.flat else None
+        scores = score_hits(
+            index, self.lexicon, positions, [c.score for c in chosen],
+            request.query_vector.reshape(-1), self.lexicon.question(request.question),
+            request.rescore, vectors,
+        )  # fmt: skip
+        kept_flags = np.array(kept, dtype=np.bool_)
+        if request.flat:
+            return ScoredCandidates(kept_flags, scores)
+        chunks = index.chunks.many(positions)
+        documents = index.documents.many([chunk.doc_id for chunk in chunks])
+        sentences = sentence_texts(scores, [documents[chunk.doc_id].text for chunk in chunks])
+        return ScoredCandidates(kept_flags, scores, tuple(chunks), tuple(sentences), vectors)
 
-    def submit_score(self, request: ScoreRequest) -> Done[tuple[ScoredPassage, ...]]:
+    def submit_score(self, request: ScoreRequest) -> Done[ScoredCandidates]:
         """:meth:`score`, done now."""
         return Done(self.score(request))
 
@@ -219,16 +286,3 @@ class ShardSearcher:
         """The text of a document this shard holds."""
         self._check(generation)
         return self.index.documents[doc_id].text
-
-
-def _hit(index: Index, candidate: Candidate) -> Hit:
-    c = candidate
-    return Hit(
-        chunk=index.chunks[c.position],
-        score=c.score,
-        dense_score=c.dense_score,
-        bm25_score=c.bm25_score,
-        dense_rank=c.dense_rank,
-        bm25_rank=c.bm25_rank,
-        position=c.position,
-    )

@@ -11,9 +11,10 @@ from ray.exceptions import ActorDiedError, RayTaskError
 
 from service.distributed.client import RayShardClient
 from service.errors import ShardGenerationError
-from service.retrieval.shard import SearchRequest, ShardLists
+from service.retrieval.shard import RankedChunks, SearchRequest, ShardLists
 
-LISTS = ShardLists(0, (), ())
+EMPTY = RankedChunks.of([], [])
+LISTS = ShardLists(0, EMPTY, EMPTY)
 
 
 class _Response:

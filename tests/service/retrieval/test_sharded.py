@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from dataclasses import replace
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -30,9 +30,12 @@ from service.retrieval.coordinator import (
     open_local_shards,
 )
 from service.retrieval.hybrid import BM25Retriever, DenseRetriever, HybridSearch
+from service.retrieval.rescoring import PassageScores
 from service.retrieval.retriever import Filters, RetrievalOptions, Retriever
 from service.retrieval.shard import (
     RankedChunk,
+    RankedChunks,
+    ScoredCandidates,
     ScoreRequest,
     SearchRequest,
     ShardInfo,
@@ -118,11 +121,13 @@ def _results(index: Index, sharded: ShardedRetriever) -> list[object]:
     the same generation on the way; named by chunk id so two builds compare."""
     out: list[object] = []
     retriever = Retriever(index)
+    # The same shards, answering in numbers only: the coordinator has the generation open.
+    flat = ShardedRetriever(sharded.shards, index)
     for query in QUERIES:
         request = SearchRequest(sharded.generation, query, vector(query), POOL)
         lists = [shard.submit_search(request).result() for shard in sharded.shards]
-        dense = merge_ranked([found.dense for found in lists], POOL)
-        lexical = merge_ranked([found.bm25 for found in lists], POOL)
+        dense = merge_ranked([found.dense.unpack() for found in lists], POOL)
+        lexical = merge_ranked([found.bm25.unpack() for found in lists], POOL)
         # The merged lists are the one-process lists, positions and scores.
         assert [(r.position, r.score) for r in dense] == DenseRetriever(index).search(
             vector(query), POOL
@@ -139,6 +144,7 @@ def _results(index: Index, sharded: ShardedRetriever) -> list[object]:
                 want = retriever.retrieve(query, vector(query), top_k, options=options)
                 got = sharded.retrieve(query, vector(query), top_k, options=options)
                 assert got == want  # exactly, positions and sentence rows included
+                assert flat.retrieve(query, vector(query), top_k, options=options) == want
                 out.append(_named(got))
     return out
 
@@ -205,23 +211,82 @@ def test_filters_run_on_the_shards(tmp_path: Path) -> None:
         "mexico port", vector("mexico port"), 5, filters=filters
     )
     assert got == want and {p.chunk.doc_id for p in got} <= {"doc-1", "doc-3", "doc-5", "doc-7"}
+    flat = ShardedRetriever(shards, index)
+    assert flat.retrieve("mexico port", vector("mexico port"), 5, filters=filters) == want
+
+
+def _arrays(answer: ScoredCandidates | RankedChunks) -> list[np.ndarray]:
+    """The arrays of an answer (its passages' columns included)."""
+    values = [getattr(answer, f.name) for f in fields(answer)]
+    if isinstance(answer, ScoredCandidates):
+        values += [getattr(answer.passages, f.name) for f in fields(PassageScores)]
+    return [value for value in values if isinstance(value, np.ndarray)]
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal field by field, arrays by dtype and value (``==`` on arrays is elementwise)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and a.dtype == b.dtype
+            and np.array_equal(a, b)
+        )
+    if is_dataclass(a) and not isinstance(a, type):
+        return type(a) is type(b) and all(
+            _same(getattr(a, f.name), getattr(b, f.name)) for f in fields(a)
+        )
+    return a == b
 
 
 def test_requests_and_answers_cross_a_process_boundary(three_shards: list[ShardSearcher]) -> None:
-    shard = three_shards[0]
+    shard = three_shards[2]  # shard 0 holds none of the nine documents
     request = SearchRequest(shard.info.generation, "mexico port", vector("mexico port"), 10)
     lists = shard.search(pickle.loads(pickle.dumps(request)))
-    assert pickle.loads(pickle.dumps(lists)) == lists
+    back_lists = pickle.loads(pickle.dumps(lists))
+    assert back_lists.shard == lists.shard and len(lists.dense) > 0
+    assert _same(back_lists.dense, lists.dense) and _same(back_lists.bm25, lists.bm25)
     retriever = ShardedRetriever(three_shards)
-    fused = fuse(lists.dense, lists.bm25)
-    score = ScoreRequest(
-        retriever.generation, "mexico port", vector("mexico port"), tuple(fused), Filters(), True
-    )
-    answer = shard.score(pickle.loads(pickle.dumps(score)))
-    back = pickle.loads(pickle.dumps(answer))
-    assert [a.passage for a in back] == [a.passage for a in answer]
+    fused = fuse(lists.dense.unpack(), lists.bm25.unpack())
+    for flat in (False, True):
+        score = ScoreRequest(
+            retriever.generation, "mexico port", vector("mexico port"), tuple(fused), Filters(),
+            True, flat=flat,
+        )  # fmt: skip
+        answer = shard.score(pickle.loads(pickle.dumps(score)))
+        assert _same(pickle.loads(pickle.dumps(answer)), answer)
     error = pickle.loads(pickle.dumps(ShardUnavailableError("shard 2 is down", shard=2)))
     assert error.shard == 2 and str(error) == "shard 2 is down"
+
+
+def test_a_flat_answer_is_numbers_in_arrays(three_shards: list[ShardSearcher]) -> None:
+    shard = three_shards[2]  # shard 0 holds none of the nine documents
+    request = SearchRequest(shard.info.generation, "mexico port", vector("mexico port"), 10)
+    lists = shard.search(request)
+    for ranked in (lists.dense, lists.bm25):
+        # Numbers in arrays; the tie-break's document ids are the only strings.
+        assert [a.dtype.kind for a in _arrays(ranked)] == ["i", "f", "i"]
+        assert all(isinstance(doc_id, str) for doc_id in ranked.doc_ids)
+    candidates = tuple(fuse(lists.dense.unpack(), lists.bm25.unpack()))
+    full, flat = (
+        shard.score(
+            ScoreRequest(
+                shard.info.generation, "mexico port", vector("mexico port"), candidates,
+                Filters(), True, flat=is_flat,
+            )
+        )
+        for is_flat in (False, True)
+    )  # fmt: skip
+    assert len(flat.passages) == len(candidates) > 0 and len(flat.passages.sentence_rows) > 0
+    assert (flat.chunks, flat.texts, flat.vectors) == ((), (), None)
+    arrays = _arrays(flat)
+    assert len(arrays) == 1 + len(fields(PassageScores))
+    assert all(a.dtype.kind in "bif" and a.dtype != object for a in arrays)
+    # Pickled, it is its arrays' bytes and a fixed overhead a field: no object per passage
+    # or per sentence, and no text.
+    size = len(pickle.dumps(flat))
+    assert size < sum(a.nbytes for a in arrays) + 200 * len(arrays)
+    assert _same(replace(full, chunks=(), texts=(), vectors=None), flat)
 
 
 def test_a_shard_refuses_another_generation(three_shards: list[ShardSearcher]) -> None:

@@ -1,0 +1,225 @@
+"""Sentence-level re-scoring of hits, as numbers first and as passages second.
+
+Answers live in sentences, so a passage is scored by its own similarity to the question and
+by its best sentence (dense cosine plus IDF-weighted term coverage). The work is split in
+two so that its result can cross a process boundary as a few arrays:
+
+- :func:`score_hits` reads the chunks' sentences, their vectors and terms (the work done
+  where the chunks live: one process, or the shard that holds them) and gives a
+  :class:`PassageScores`, numbers only;
+- :func:`passages_of` makes those numbers :class:`~citeqa.types.Passage` objects, given the
+  hits and their sentences' texts (:func:`read_passages` slices the texts from an index's
+  documents).
+
+:func:`score_passages` does both, in one process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from citeqa.types import Hit, Passage, ScoredSentence
+from indexer.embedding import Vectors
+from indexer.index import Index, TermLists
+from service.retrieval.lexicon import Lexicon, QuestionTerms
+
+SENTENCE_DENSE_WEIGHT = 0.6
+PASSAGE_DENSE_WEIGHT = 0.45
+PASSAGE_SENTENCE_WEIGHT = 0.35
+PASSAGE_LEXICAL_WEIGHT = 0.2
+
+
+@dataclass(frozen=True)
+class PassageScores:
+    """Hits re-scored, as arrays: hit ``i``'s passage scores ``scores[i]``, and its
+    sentences, best first, are rows ``offsets[i]:offsets[i + 1]`` of the ``sentence_*``
+    columns (their rows in the index's sentence table, their character offsets in the
+    document, and their dense, lexical and mixed scores).
+
+    Floats are float64, which holds the Python floats computed exactly.
+    """
+
+    scores: npt.NDArray[np.float64]
+    offsets: npt.NDArray[np.int64]
+    sentence_rows: npt.NDArray[np.int64]
+    sentence_starts: npt.NDArray[np.int64]
+    sentence_ends: npt.NDArray[np.int64]
+    sentence_dense: npt.NDArray[np.float64]
+    sentence_lexical: npt.NDArray[np.float64]
+    sentence_scores: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def score_hits(
+    index: Index,
+    lexicon: Lexicon,
+    positions: Sequence[int],
+    hit_scores: Sequence[float],
+    query: Vectors,
+    terms: QuestionTerms,
+    rescore: bool,
+    vectors: Vectors | None,
+) -> PassageScores:
+    """The hits at chunk ``positions`` re-scored: their sentences, and with ``rescore``
+    their own scores (from their chunk ``vectors``, needed then); without it a passage
+    keeps its hit's score, from ``hit_scores``.
+
+    Term coverage is computed for all the hits' sentences (and chunks) of a segment in one
+    step; each row's sum is the same float as alone, so the scores do not depend on which
+    hits are scored together.
+    """
+    blocks = [index.chunk_sentences(position) for position in positions]
+    lexical = _coverages(lexicon, terms, index, [block.terms for block in blocks])
+    chunk_dense: list[float] = []
+    chunk_lexical: list[list[float]] = []
+    if rescore:
+        if vectors is None:
+            raise ValueError("re-scoring needs the hits' chunk vectors")
+        chunk_dense = [float(vectors[i] @ query) for i in range(len(positions))]
+        chunk_lexical = _coverages(lexicon, terms, index, [index.chunk_terms(p) for p in positions])
+    scores: list[float] = []
+    counts: list[int] = []
+    rows: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    dense_out: list[float] = []
+    lexical_out: list[float] = []
+    mixed_out: list[float] = []
+    for i, block in enumerate(blocks):
+        dense = (block.vectors @ query).tolist()
+        mixed = [
+            SENTENCE_DENSE_WEIGHT * d + (1 - SENTENCE_DENSE_WEIGHT) * c
+            for d, c in zip(dense, lexical[i], strict=True)
+        ]
+        # Best first; a stable sort, so equal scores keep the document's order.
+        order = sorted(range(len(mixed)), key=lambda j: -mixed[j])
+        block_starts, block_ends = block.starts.tolist(), block.ends.tolist()
+        for j in order:
+            rows.append(block.first + j)
+            starts.append(block_starts[j])
+            ends.append(block_ends[j])
+            dense_out.append(dense[j])
+            lexical_out.append(lexical[i][j])
+            mixed_out.append(mixed[j])
+        counts.append(len(order))
+        if not rescore:
+            scores.append(hit_scores[i])
+            continue
+        best = mixed[order[0]] if order else 0.0
+        scores.append(
+            PASSAGE_DENSE_WEIGHT * chunk_dense[i]
+            + PASSAGE_SENTENCE_WEIGHT * best
+            + PASSAGE_LEXICAL_WEIGHT * chunk_lexical[i][0]
+        )
+    return PassageScores(
+        scores=np.array(scores, dtype=np.float64),
+        offsets=np.cumsum([0, *counts], dtype=np.int64),
+        sentence_rows=np.array(rows, dtype=np.int64),
+        sentence_starts=np.array(starts, dtype=np.int64),
+        sentence_ends=np.array(ends, dtype=np.int64),
+        sentence_dense=np.array(dense_out, dtype=np.float64),
+        sentence_lexical=np.array(lexical_out, dtype=np.float64),
+        sentence_scores=np.array(mixed_out, dtype=np.float64),
+    )
+
+
+def sentence_texts(scores: PassageScores, document_texts: Sequence[str]) -> list[str]:
+    """The texts of the sentences of ``scores``, in its order; ``document_texts[i]`` is the
+    text of hit ``i``'s document."""
+    offsets = scores.offsets.tolist()
+    starts, ends = scores.sentence_starts.tolist(), scores.sentence_ends.tolist()
+    return [
+        text[starts[j] : ends[j]]
+        for i, text in enumerate(document_texts)
+        for j in range(offsets[i], offsets[i + 1])
+    ]
+
+
+def passages_of(hits: Sequence[Hit], scores: PassageScores, texts: Sequence[str]) -> list[Passage]:
+    """The hits as passages, from their re-scoring and their sentences' ``texts`` (in the
+    order of ``scores``)."""
+    if len(hits) != len(scores) or len(texts) != len(scores.sentence_rows):
+        raise ValueError(
+            f"{len(hits)} hits and {len(texts)} sentence texts for {len(scores)} passages "
+            f"of {len(scores.sentence_rows)} sentences"
+        )
+    offsets, passage_scores = scores.offsets.tolist(), scores.scores.tolist()
+    rows, starts, ends = (
+        scores.sentence_rows.tolist(),
+        scores.sentence_starts.tolist(),
+        scores.sentence_ends.tolist(),
+    )
+    dense, lexical, mixed = (
+        scores.sentence_dense.tolist(),
+        scores.sentence_lexical.tolist(),
+        scores.sentence_scores.tolist(),
+    )
+    passages = []
+    for i, hit in enumerate(hits):
+        doc_id = hit.chunk.doc_id
+        sentences = tuple(
+            ScoredSentence(
+                rows[j], doc_id, starts[j], ends[j], texts[j], dense[j], lexical[j], mixed[j]
+            )
+            for j in range(offsets[i], offsets[i + 1])
+        )
+        passages.append(Passage(hit, passage_scores[i], sentences))
+    return passages
+
+
+def read_passages(index: Index, hits: Sequence[Hit], scores: PassageScores) -> list[Passage]:
+    """:func:`passages_of`, the sentences' texts sliced from ``index``'s documents."""
+    documents = index.documents.many([hit.chunk.doc_id for hit in hits])
+    texts = sentence_texts(scores, [documents[hit.chunk.doc_id].text for hit in hits])
+    return passages_of(hits, scores, texts)
+
+
+def score_passages(
+    index: Index,
+    lexicon: Lexicon,
+    hits: Sequence[Hit],
+    query: Vectors,
+    terms: QuestionTerms,
+    rescore: bool,
+    vectors: Vectors,
+) -> list[Passage]:
+    """Hits as passages: their sentences scored, and (with ``rescore``) their own scores."""
+    positions = [hit.position for hit in hits]
+    scores = score_hits(
+        index, lexicon, positions, [hit.score for hit in hits], query, terms, rescore, vectors
+    )
+    return read_passages(index, hits, scores)
+
+
+def _coverages(
+    lexicon: Lexicon, terms: QuestionTerms, index: Index, lists: Sequence[TermLists]
+) -> list[list[float]]:
+    """:meth:`Lexicon.coverages` of each list's rows, one call per segment."""
+    out: list[list[float]] = [[] for _ in lists]
+    by_segment: dict[int, list[int]] = {}
+    for i, found in enumerate(lists):
+        by_segment.setdefault(found.segment, []).append(i)
+    for segment, members in by_segment.items():
+        parts = [lists[i] for i in members]
+        rows = [len(part.offsets) - 1 for part in parts]
+        starts = np.cumsum([0, *(len(part.terms) for part in parts)])
+        joined = TermLists(
+            segment,
+            np.concatenate(
+                [part.offsets[:-1] + start for part, start in zip(parts, starts, strict=False)]
+                + [starts[-1:]]
+            ).astype(np.int64),
+            np.concatenate([part.terms for part in parts]).astype(np.int32, copy=False),
+        )
+        scores = lexicon.coverages(terms, joined, index.segments[segment].terms).tolist()
+        at = 0
+        for i, count in zip(members, rows, strict=True):
+            out[i] = scores[at : at + count]
+            at += count
+    return out
