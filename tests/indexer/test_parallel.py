@@ -52,6 +52,40 @@ def test_threaded_build_matches_sequential(processor: DocumentProcessor) -> None
     assert len(long.sentence_vectors) == len(long.annotations.sentences) > 0
 
 
+def test_batches_stream_gives_what_one_batch_gives(processor: DocumentProcessor) -> None:
+    documents = _documents()
+    whole = processor.process(documents)
+    batches = [documents[:1], documents[1:4], [], documents[4:]]
+    streamed = list(processor.process_batches(batches))
+    # One list per batch, in order, each with its own documents (an empty batch too).
+    assert [[p.document.doc_id for p in batch] for batch in streamed] == [
+        [d.doc_id for d in batch] for batch in batches
+    ]
+    for one, many in zip(whole, [p for batch in streamed for p in batch], strict=True):
+        assert one.document == many.document
+        assert one.chunks == many.chunks
+        assert one.annotations == many.annotations
+        np.testing.assert_allclose(one.chunk_vectors, many.chunk_vectors, atol=1e-4)
+        np.testing.assert_allclose(one.sentence_vectors, many.sentence_vectors, atol=1e-4)
+
+
+def test_a_stream_reads_at_most_one_batch_ahead(processor: DocumentProcessor) -> None:
+    documents = _documents()
+    read: list[int] = []
+
+    def batches() -> Iterator[list[Document]]:
+        for at, document in enumerate(documents):
+            read.append(at)
+            yield [document]
+
+    stream = processor.process_batches(batches())
+    first = next(stream)
+    assert first[0].document.doc_id == documents[0].doc_id
+    # The next batch is in hand (being prepared and embedded), no more: memory stays bounded.
+    assert read == [0, 1]
+    assert len(list(stream)) == len(documents) - 1
+
+
 def test_annotate_many_equals_one_document_at_a_time(processor: DocumentProcessor) -> None:
     texts = ["First paragraph here.\n\nSecond one, by Reuters.", "", "Only one. Two sentences."]
     documents = [
