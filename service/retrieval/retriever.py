@@ -17,7 +17,7 @@ from datasketch import MinHash
 from citeqa.types import Chunk, Document, Passage
 from indexer.embedding import Vectors
 from indexer.index import Index, LRUCache
-from service.retrieval.dedup import facts, group_near_duplicates, minhash
+from service.retrieval.dedup import group_near_duplicates, minhash
 from service.retrieval.hybrid import HybridSearch, SearchMode
 from service.retrieval.lexicon import Lexicon
 from service.retrieval.overlap import join_overlaps
@@ -146,7 +146,7 @@ def collapse(
     vectors = vectors_of(window)
     similar = (vectors @ vectors.T).tolist()
     leaders = group_near_duplicates(
-        [signature(p.chunk) for p in window], [facts(p.chunk.text) for p in window],
+        [signature(p.chunk) for p in window], [p.chunk.text for p in window],
         DUPLICATE_JACCARD, similar, DUPLICATE_COSINE,
     )  # fmt: skip
     followers: dict[int, list[Passage]] = {}
