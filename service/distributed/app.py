@@ -199,8 +199,12 @@ def index_shards(settings: Settings) -> int:
     return Manifest.read(current_generation(settings.index_dir)).shards
 
 
-def serve_on_ray(settings: Settings, shards: int | None, host: str, port: int) -> None:
-    """Join (or start) the cluster, deploy the application, and serve until interrupted.
+def serving_settings(settings: Settings, shards: int | None) -> Settings:
+    """``settings`` with the index's shard count, which ``shards`` (if given) must equal.
+
+    The ingress writes through the API (POST and DELETE /v1/documents) with
+    ``settings.shards``; CITEQA_SHARDS defaults to 1, and the writer refuses any other count
+    than the index's, so without this every write to a sharded index failed with 503.
 
     Raises:
         IndexMismatchError: ``shards`` is not the index's shard count.
@@ -213,12 +217,22 @@ def serve_on_ray(settings: Settings, shards: int | None, host: str, port: int) -
             f"{settings.index_dir} has {found} shards, not {shards}: serve with --shards "
             f"{found}, or rebuild with `citeqa index build --shards {shards}`"
         )
+    return settings.model_copy(update={"shards": found})
+
+
+def serve_on_ray(settings: Settings, shards: int | None, host: str, port: int) -> None:
+    """Join (or start) the cluster, deploy the application, and serve until interrupted.
+
+    Raises:
+        IndexMismatchError: ``shards`` is not the index's shard count.
+    """
+    settings = serving_settings(settings, shards)
     from citeqa.ray_cluster import RayClusterConfig, connect, disconnect
 
     connect(RayClusterConfig.from_settings(settings))
     from ray import serve
 
-    layout = ServeLayout(found, settings.ray_shard_replicas, settings.ray_serve_cpus)
+    layout = ServeLayout(settings.shards, settings.ray_shard_replicas, settings.ray_serve_cpus)
     try:
         serve.start(http_options={"host": host, "port": port})
         serve.run(build_application(settings, layout), name=APP_NAME, route_prefix="/")

@@ -9,8 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from citeqa.cli import app
-from citeqa.config import get_settings
-from service.distributed.app import ServeLayout, shard_deployment_name
+from citeqa.config import Settings, get_settings
+from indexer.errors import IndexMismatchError
+from service.distributed.app import ServeLayout, serving_settings, shard_deployment_name
 from tests.indexer.fakes import fake_writer, processed
 
 
@@ -27,6 +28,17 @@ def test_a_shard_count_other_than_the_index_s_is_refused_before_ray(tmp_path: Pa
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 1, result.output
     assert "has 2 shards, not 3: serve with --shards 2" in result.stderr
+
+
+def test_the_ingress_writes_with_the_index_s_shard_count(tmp_path: Path) -> None:
+    # CITEQA_SHARDS left at 1: API writes to a 3-shard index were refused (503) in compose.
+    fake_writer(tmp_path, shards=3).add_processed([processed("doc-0", "mexico port strike.")])
+    settings = Settings(index_dir=tmp_path)
+    assert settings.shards == 1
+    assert serving_settings(settings, None).shards == 3
+    assert serving_settings(settings, 3).shards == 3
+    with pytest.raises(IndexMismatchError, match="has 3 shards, not 2"):
+        serving_settings(settings, 2)
 
 
 def test_an_unknown_engine_is_a_usage_error() -> None:
