@@ -112,7 +112,7 @@ def _build_on_ray(
     if address is not None:
         settings = settings.model_copy(update={"ray_address": address})
     options = RayBuildOptions(
-        shards=settings.shards,
+        shards=settings.shards or 1,  # a build from scratch: unset is one shard
         gpus_per_actor=settings.ray_build_gpus if gpus is None else gpus,
         batch_size=batch_size or settings.ray_build_batch_size,
     )

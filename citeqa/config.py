@@ -83,9 +83,10 @@ class Settings(BaseSettings):
     segment_max_chunks: int = Field(default=250_000, ge=1000)
     generations_to_keep: int = Field(default=2, ge=1, le=100)
     # Shards a new index spreads its documents over (indexer/shards.py): a document's shard
-    # is a stable hash of its id. An index keeps the count it was built with; a write that
+    # is a stable hash of its id. Unset: 1 for a new index, and an existing index's own
+    # count for a write to it. An index keeps the count it was built with; a write that
     # asks for another fails and says to rebuild.
-    shards: int = Field(default=1, ge=1, le=1024)
+    shards: int | None = Field(default=None, ge=1, le=1024)
     # A second writer (say `citeqa index add` beside a server's own write) waits this long.
     writer_lock_timeout_s: float = Field(default=600.0, ge=0.0)
     # A server checks CURRENT at most this often on the query path, and switches to a

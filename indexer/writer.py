@@ -131,8 +131,9 @@ class IndexWriter:
 
     A second writer, in this process or another, waits up to ``lock_timeout_s`` seconds,
     then fails with :class:`IndexLockedError`. ``shards`` is the shard count of a new
-    index; an existing index keeps its own, and a write asking for another fails with
-    :class:`IndexMismatchError` (a build from scratch may change it).
+    index (None: 1). A write to an existing index uses the index's own count when
+    ``shards`` is None, and fails with :class:`IndexMismatchError` when it asks for
+    another (a build from scratch may change it).
     """
 
     def __init__(
@@ -146,12 +147,15 @@ class IndexWriter:
         lock_timeout_s: float = 600.0,
         segment_chunks: int = 25_000,
         merge_policy: MergePolicy | None = None,
-        shards: int = 1,
+        shards: int | None = None,
     ) -> None:
-        if shards < 1:
+        if shards is not None and shards < 1:
             raise ValueError("shards must be at least 1")
         self.index_dir = index_dir
-        self.shards = shards
+        # What the caller asked for; None follows the index (a server writing through the
+        # API need not know how its index was built).
+        self.asked_shards = shards
+        self.shards = shards or 1
         self.processor = processor
         self.embedder: Embedder = processor.embedder
         self.faiss_index = faiss_index
@@ -300,11 +304,14 @@ class IndexWriter:
             return None
         manifest = Manifest.read(folder)
         check_compatible(manifest, self.embedder, folder)
-        if manifest.shards != self.shards:
+        if self.asked_shards is None:
+            self.shards = manifest.shards
+        elif manifest.shards != self.asked_shards:
             raise IndexMismatchError(
-                f"{folder} has {manifest.shards} shards, this write asks for {self.shards}; "
-                f"set CITEQA_SHARDS={manifest.shards} to change it, or rebuild it with "
-                f"`citeqa index build --shards {self.shards}`"
+                f"{folder} has {manifest.shards} shards, this write asks for "
+                f"{self.asked_shards}; leave CITEQA_SHARDS unset (or set it to "
+                f"{manifest.shards}) to write with the index's count, or rebuild it with "
+                f"`citeqa index build --shards {self.asked_shards}`"
             )
         return manifest
 

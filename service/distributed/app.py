@@ -203,8 +203,8 @@ def serving_settings(settings: Settings, shards: int | None) -> Settings:
     """``settings`` with the index's shard count, which ``shards`` (if given) must equal.
 
     The ingress writes through the API (POST and DELETE /v1/documents) with
-    ``settings.shards``; CITEQA_SHARDS defaults to 1, and the writer refuses any other count
-    than the index's, so without this every write to a sharded index failed with 503.
+    ``settings.shards``, and the writer refuses any count other than the index's: pinning
+    it here keeps a CITEQA_SHARDS set for another index from failing every write with 503.
 
     Raises:
         IndexMismatchError: ``shards`` is not the index's shard count.
@@ -232,7 +232,9 @@ def serve_on_ray(settings: Settings, shards: int | None, host: str, port: int) -
     connect(RayClusterConfig.from_settings(settings))
     from ray import serve
 
-    layout = ServeLayout(settings.shards, settings.ray_shard_replicas, settings.ray_serve_cpus)
+    layout = ServeLayout(
+        index_shards(settings), settings.ray_shard_replicas, settings.ray_serve_cpus
+    )
     try:
         serve.start(http_options={"host": host, "port": port})
         serve.run(build_application(settings, layout), name=APP_NAME, route_prefix="/")

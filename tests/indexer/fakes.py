@@ -63,7 +63,7 @@ def fake_processor() -> DocumentProcessor:
 
 
 def fake_writer(
-    index_dir: Path, segment_chunks: int = 25_000, factor: int = 10, shards: int = 1
+    index_dir: Path, segment_chunks: int = 25_000, factor: int = 10, shards: int | None = None
 ) -> IndexWriter:
     """A writer for :func:`processed` documents."""
     return IndexWriter(

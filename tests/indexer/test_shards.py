@@ -111,9 +111,19 @@ def test_an_index_keeps_its_shard_count(tmp_path: Path) -> None:
         fake_writer(tmp_path, shards=2).add_processed(_documents(["doc-01"]))
     with pytest.raises(IndexMismatchError, match="3 shards"):
         fake_writer(tmp_path, shards=1).delete(["doc-00"])
-    # A build from scratch may choose another count.
+    # A writer that asks for no count writes with the index's (a server writing through the
+    # API): the new document goes to its shard of 3.
+    writer = fake_writer(tmp_path)
+    writer.add_processed(_documents(["doc-01"]))
+    manifest = Manifest.read(current_generation(tmp_path))
+    assert (writer.shards, manifest.shards, manifest.documents) == (3, 3, 2)
+    assert {e.shard for e in manifest.segments} <= {0, 1, 2}
+    assert shard_of("doc-01", 3) in {e.shard for e in manifest.segments}
+    # A build from scratch may choose another count; unset, a new index has one shard.
     fake_writer(tmp_path, shards=2).add_processed(_documents(["doc-01"]), fresh=True)
     assert Manifest.read(current_generation(tmp_path)).shards == 2
+    fake_writer(tmp_path).add_processed(_documents(["doc-01"]), fresh=True)
+    assert Manifest.read(current_generation(tmp_path)).shards == 1
 
 
 def test_replacing_and_deleting_work_across_shards(tmp_path: Path) -> None:
@@ -244,8 +254,8 @@ def test_the_shard_count_comes_from_the_settings_or_the_build_command(
     monkeypatch.setenv("CITEQA_SHARDS", "4")
     assert Settings(_env_file=None).shards == 4  # type: ignore[call-arg]
     monkeypatch.delenv("CITEQA_SHARDS")
-    assert Settings(_env_file=None).shards == 1  # type: ignore[call-arg]
-    asked: list[int] = []
+    assert Settings(_env_file=None).shards is None  # type: ignore[call-arg]
+    asked: list[int | None] = []
 
     class _Writer:
         def build(self, source: list[Path]) -> object:  # noqa: ARG002
@@ -262,7 +272,7 @@ def test_the_shard_count_comes_from_the_settings_or_the_build_command(
     result = CliRunner().invoke(app, [*args, "--shards", "3"])
     assert result.exit_code == 0, result.output
     assert CliRunner().invoke(app, args).exit_code == 0
-    assert asked == [3, 1]
+    assert asked == [3, None]
     fake_writer(tmp_path / "index", shards=3).add_processed(_documents(["doc-00"]))
     result = CliRunner().invoke(
         app, ["index", "stats", "--json", "--index-dir", str(tmp_path / "index")]

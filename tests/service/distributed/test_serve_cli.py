@@ -31,10 +31,9 @@ def test_a_shard_count_other_than_the_index_s_is_refused_before_ray(tmp_path: Pa
 
 
 def test_the_ingress_writes_with_the_index_s_shard_count(tmp_path: Path) -> None:
-    # CITEQA_SHARDS left at 1: API writes to a 3-shard index were refused (503) in compose.
+    # CITEQA_SHARDS set for another index: API writes to a 3-shard index were refused (503).
     fake_writer(tmp_path, shards=3).add_processed([processed("doc-0", "mexico port strike.")])
-    settings = Settings(index_dir=tmp_path)
-    assert settings.shards == 1
+    settings = Settings(index_dir=tmp_path, shards=1)
     assert serving_settings(settings, None).shards == 3
     assert serving_settings(settings, 3).shards == 3
     with pytest.raises(IndexMismatchError, match="has 3 shards, not 2"):
