@@ -236,7 +236,10 @@ def serve_on_ray(settings: Settings, shards: int | None, host: str, port: int) -
         index_shards(settings), settings.ray_shard_replicas, settings.ray_serve_cpus
     )
     try:
-        serve.start(http_options={"host": host, "port": port})
+        # One HTTP proxy, on the head: the service's address is the head's (compose publishes
+        # only its port). Serve's default puts one on every node, each about 200 MB, and on
+        # one host they share the port, where a stopped node's proxy dropped a connection.
+        serve.start(proxy_location="HeadOnly", http_options={"host": host, "port": port})
         serve.run(build_application(settings, layout), name=APP_NAME, route_prefix="/")
         _wait_forever()
     finally:
