@@ -10,7 +10,9 @@ parser and NER, 13 to 31 times faster (eval/RESULTS.md, "Index build").
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -73,10 +75,14 @@ class Annotator:
     """Runs spaCy over the paragraphs of documents (never across boilerplate)."""
 
     def __init__(self, nlp: Language, batch_size: int = 64) -> None:
-        self._nlp = nlp
+        self._language = nlp
         self._batch_size = batch_size
         # Whether it finds named entities and noun chunks, or sentences alone.
         self.entities = "ner" in nlp.pipe_names
+
+    @property
+    def _nlp(self) -> Language:
+        return self._language
 
     def annotate(self, text: str, paragraphs: list[Span]) -> Annotations:
         """Sentences, entities and noun chunks of one document."""
@@ -121,3 +127,35 @@ def _collect(into: Annotations, text: str, base: int, doc: Doc) -> None:
         return  # a sentence-only pipeline: no parse, so no noun chunks
     for chunk in doc.noun_chunks:
         into.noun_chunks.append(Span(base + chunk.start_char, base + chunk.end_char, "NP"))
+
+
+class DeferredAnnotator(Annotator):
+    """An :class:`Annotator` whose spaCy pipeline loads on first use, or when asked.
+
+    A server annotates only the documents written through its API, so it need not wait for
+    spaCy to be ready for queries: importing spaCy (which imports torch through thinc) and
+    loading its pipeline was 5 of a server's 8-11 s start on the seeds. ``start_loading``
+    loads it in the background once the server is ready; a write waits for it.
+    """
+
+    def __init__(self, name: str, entities: bool, batch_size: int = 64) -> None:
+        self._name = name
+        self._batch_size = batch_size
+        # Known before loading: the full pipeline has NER, the sentence-only one has not.
+        self.entities = entities
+        self._lock = threading.Lock()
+        self._loading: Future[Language] | None = None
+
+    def start_loading(self) -> Future[Language]:
+        """Load the pipeline in a background thread (once); the loading under way."""
+        with self._lock:
+            if self._loading is None:
+                loader = ThreadPoolExecutor(1, thread_name_prefix="citeqa-spacy")
+                self._loading = loader.submit(load_spacy, self._name, self.entities)
+                loader.shutdown(wait=False)
+            return self._loading
+
+    @property
+    def _nlp(self) -> Language:
+        # A missing model raises here, at the first write, with load_spacy's message.
+        return self.start_loading().result()

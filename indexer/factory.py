@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from citeqa.config import Settings
-from indexer.annotate import Annotator, load_spacy
+from indexer.annotate import Annotator, DeferredAnnotator, load_spacy
 from indexer.chunking import Chunker
 from indexer.embedding import Embedder
 from indexer.merging import MergePolicy
@@ -25,15 +25,27 @@ def make_embedder(settings: Settings) -> Embedder:
 
 
 def make_processor(
-    settings: Settings, embedder: Embedder | None = None, workers: int | None = None
+    settings: Settings,
+    embedder: Embedder | None = None,
+    workers: int | None = None,
+    defer_spacy: bool = False,
 ) -> DocumentProcessor:
-    """The document processor (cleaning, annotation, chunking, embedding) the settings describe."""
+    """The document processor (cleaning, annotation, chunking, embedding) the settings describe.
+
+    ``defer_spacy`` loads spaCy on first use (or ``annotator.start_loading()``), for a server
+    that must answer queries before it writes.
+    """
     embedder = embedder or make_embedder(settings)
     chunker = Chunker(
         embedder.count_tokens, settings.chunk_size_tokens, settings.chunk_overlap_tokens
     )
     workers = workers or settings.index_workers or default_workers()
-    nlp = load_spacy(settings.spacy_model, settings.resolved_index_entities())
+    entities = settings.resolved_index_entities()
+    if defer_spacy:
+        return DocumentProcessor(
+            embedder, DeferredAnnotator(settings.spacy_model, entities), chunker, workers
+        )
+    nlp = load_spacy(settings.spacy_model, entities)
     return DocumentProcessor(embedder, Annotator(nlp), chunker, workers)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from citeqa.config import Settings
 from citeqa.types import Document
+from indexer.annotate import DeferredAnnotator
 from indexer.embedding import Embedder
 from indexer.errors import IndexerError, IndexLockedError, IndexNotFoundError
 from indexer.generations import current_name
@@ -205,7 +206,7 @@ def load_state(
     if processor is None:
         # A threaded build sets torch to one thread process-wide while it runs; under a
         # server that would slow every query served meanwhile, so API writes go sequentially.
-        processor = make_processor(settings, make_embedder(settings), workers=1)
+        processor = make_processor(settings, make_embedder(settings), workers=1, defer_spacy=True)
     embedder = processor.embedder
     _prepare_queries(embedder, settings)
     writer = make_writer(settings, processor=processor)
@@ -216,6 +217,8 @@ def load_state(
         state.reload()
     except IndexNotFoundError as error:
         log.warning("starting without an index: %s", error)
+    if isinstance(processor.annotator, DeferredAnnotator):
+        processor.annotator.start_loading()  # ready for queries now; writes wait for spaCy
     return state
 
 

@@ -9,8 +9,9 @@ import pytest
 
 from citeqa.config import Settings
 from citeqa.types import Span
-from indexer.annotate import Annotator, load_spacy
+from indexer.annotate import Annotator, DeferredAnnotator, load_spacy
 from indexer.embedding import Embedder
+from indexer.errors import SpacyModelMissingError
 from indexer.factory import make_processor, make_writer
 from indexer.generations import current_generation
 
@@ -38,6 +39,21 @@ def test_senter_finds_the_parsers_sentences_without_entities(
     assert alone.sentences == full.sentences and len(alone.sentences) == 2
     assert alone.entities == [] and alone.noun_chunks == []
     assert {TEXT[s.start : s.end] for s in full.entities} >= {"Mexico", "26", "August"}
+
+
+def test_a_deferred_annotator_loads_spacy_when_used_and_annotates_alike(
+    settings: Settings, sentences_only: Annotator, with_entities: Annotator
+) -> None:
+    for entities, eager in ((False, sentences_only), (True, with_entities)):
+        deferred = DeferredAnnotator(settings.spacy_model, entities)
+        assert deferred.entities == eager.entities  # known before spaCy is loaded
+        assert deferred._loading is None
+        got = deferred.annotate(TEXT, [Span(0, len(TEXT))])
+        assert got == eager.annotate(TEXT, [Span(0, len(TEXT))])
+        assert deferred.start_loading() is deferred.start_loading()  # loaded once
+    missing = DeferredAnnotator("no_such_spacy_model", entities=False)
+    with pytest.raises(SpacyModelMissingError, match="is not installed"):
+        missing.annotate(TEXT, [Span(0, len(TEXT))])
 
 
 def test_entities_are_built_for_the_model_free_extractor_only() -> None:
