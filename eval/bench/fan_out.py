@@ -15,9 +15,10 @@ the same query vectors are retrieved twice, in turn per query:
 
 The overhead is ray minus local, at p50 and p99; the issue's target is p50 <= 10 ms on one
 machine. Both paths return the same passages (checked on every query), so the difference
-is the fan-out: two round trips per shard through Serve's router, and serialisation of
-the requests and lists. The load average is printed with
-the figures: on a shared machine they are provisional.
+is the fan-out: a round trip per shard through Serve's router (two for a query whose
+merge picked a candidate its shard had not re-scored early: the "second rounds" column),
+and serialisation of the requests and answers. The load average is printed with the
+figures: on a shared machine they are provisional.
 """
 
 from __future__ import annotations
@@ -139,6 +140,9 @@ def measure(
         "overhead_p99_ms": ray_figures["p99_ms"] - local_figures["p99_ms"],
         "empty_call_p50_ms": float(np.percentile(call_times, 50)),
         "queries_differing": len(differ),
+        # Queries that needed a second round trip: a candidate its shard had not re-scored
+        # with its lists (warm-up queries included).
+        "second_rounds": fanned.second_rounds,
         "first_difference": differ[0] if differ else None,
     }
 
@@ -206,7 +210,7 @@ def print_fan_out(result: dict[str, Any]) -> None:
         title=f"Ray fan-out: {result['chunks']:,} synthetic chunks, {result['queries']} queries"
     )
     for column in ("shards", "local p50", "ray p50", "overhead p50", "local p99", "ray p99",
-                   "overhead p99", "empty call p50", "differing"):  # fmt: skip
+                   "overhead p99", "empty call p50", "second rounds", "differing"):  # fmt: skip
         table.add_column(column, justify="right")
     for row in result["results"]:
         local, ray = row["local"], row["ray"]
@@ -214,7 +218,7 @@ def print_fan_out(result: dict[str, Any]) -> None:
             str(row["shards"]), f"{local['p50_ms']:.2f}", f"{ray['p50_ms']:.2f}",
             f"{row['overhead_p50_ms']:.2f}", f"{local['p99_ms']:.2f}", f"{ray['p99_ms']:.2f}",
             f"{row['overhead_p99_ms']:.2f}", f"{row['empty_call_p50_ms']:.2f}",
-            str(row["queries_differing"]),
+            str(row.get("second_rounds", "-")), str(row["queries_differing"]),
         )  # fmt: skip
     console = Console(width=120)
     console.print(table)

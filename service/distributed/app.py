@@ -11,9 +11,10 @@ The ingress is the single-process app (:func:`service.main.create_app`) over a
 :class:`~service.distributed.state.ShardedServiceState`, so the HTTP API and OpenAPI are
 the same. Its state loads in the constructor, not in a FastAPI lifespan: Serve builds
 the app after the constructor (``__serve_build_asgi_app__``), and the app's lifespan is
-then given that state. Every query asks every shard (twice: top lists, then re-scoring),
-so ``max_ongoing_requests`` is raised from Serve's default of 5, and replicas take a
-fraction of a CPU each (:func:`citeqa.ray_cluster.replica_cpus`).
+then given that state. Every query asks every shard (once for its top lists and the
+re-scoring of its likeliest candidates, and again when the merge picked a candidate it
+did not re-score), so ``max_ongoing_requests`` is raised from Serve's default of 5,
+and replicas take a fraction of a CPU each (:func:`citeqa.ray_cluster.replica_cpus`).
 
 Only this path imports Ray.
 """
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
 
 APP_NAME = "citeqa"
 INGRESS_NAME = "citeqa-ingress"
-# Requests a replica takes at once. A shard sees two per query in flight; Serve's default
-# of 5 would queue the third concurrent query at every shard.
+# Requests a replica takes at once. A shard sees one or two per query in flight; Serve's
+# default of 5 would queue the sixth concurrent query at every shard.
 MAX_ONGOING_REQUESTS = 64
 
 

@@ -15,6 +15,11 @@ same generation, on one machine or many:
    does) or else from the chunks and texts the shards send, then sorted, de-duplicated
    and joined, with the same functions as :class:`Retriever`.
 
+When the coordinator has the generation open, step 4 mostly rides on step 1: each shard
+re-scores its likeliest candidates with its lists (:class:`EarlyScores`), and only the
+candidates a shard did not send are asked for in a second round trip. The passages are
+the same either way.
+
 Shards are called through :class:`ShardClient`: a :class:`ShardSearcher` in this process
 satisfies it, and so can a thin wrapper around a remote handle (a Ray Serve deployment).
 Each call is submitted to every shard before any answer is awaited, so remote shards work
@@ -30,7 +35,9 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -45,12 +52,12 @@ from indexer.index import Index, LRUCache
 from indexer.manifest import Manifest
 from indexer.shards import shard_of
 from service.errors import ShardError, ShardGenerationError, ShardUnavailableError
-from service.retrieval.hybrid import RRF_K, fused_scores
 from service.retrieval.overlap import join_overlaps
-from service.retrieval.rescoring import passages_of, read_passages
+from service.retrieval.rescoring import PassageScores, passages_of, read_passages
 from service.retrieval.retriever import Filters, RetrievalOptions, cached_signature, collapse
 from service.retrieval.shard import (
     Candidate,
+    EarlyScores,
     RankedChunk,
     ScoredCandidates,
     ScoreRequest,
@@ -58,12 +65,17 @@ from service.retrieval.shard import (
     ShardInfo,
     ShardLists,
     ShardSearcher,
+    fuse,
 )
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 # MinHash signatures kept for de-duplication, as in Retriever.
 _CACHED_SIGNATURES = 8192
+# Each shard re-scores this many times its even share of the candidates with its top lists
+# (``EarlyScores``), so that a query needs one round trip per shard, not two; the chunks a
+# shard did not re-score are asked for in a second round. Measured in docs/scale-out.md.
+EARLY_MARGIN = 2.0
 
 
 class Pending(Protocol[T_co]):
@@ -103,32 +115,6 @@ def merge_ranked(lists: Iterable[Sequence[RankedChunk]], k: int) -> list[RankedC
     return merged[:k]
 
 
-def fuse(
-    dense: Sequence[RankedChunk], lexical: Sequence[RankedChunk], k: int = RRF_K
-) -> list[Candidate]:
-    """Reciprocal rank fusion of the merged lists, best first, as :class:`RRFJoiner`."""
-    scores = fused_scores(
-        [(r.position, r.score) for r in dense], [(r.position, r.score) for r in lexical], k
-    )
-    dense_at = {r.position: (rank, r) for rank, r in enumerate(dense, start=1)}
-    lexical_at = {r.position: (rank, r) for rank, r in enumerate(lexical, start=1)}
-    ties = {r.position: (r.doc_id, r.index) for r in (*dense, *lexical)}
-    keyed = []
-    for position, score in scores.items():
-        in_dense, in_lexical = dense_at.get(position), lexical_at.get(position)
-        candidate = Candidate(
-            position=position,
-            score=score,
-            dense_score=in_dense[1].score if in_dense else None,
-            bm25_score=in_lexical[1].score if in_lexical else None,
-            dense_rank=in_dense[0] if in_dense else None,
-            bm25_rank=in_lexical[0] if in_lexical else None,
-        )
-        keyed.append(((-score, *ties[position]), candidate))
-    keyed.sort(key=lambda pair: pair[0])
-    return [candidate for _, candidate in keyed]
-
-
 class ShardedRetriever:
     """Retrieves passages from the shards of one generation, pinned when it is made.
 
@@ -148,6 +134,7 @@ class ShardedRetriever:
         self,
         shards: Sequence[ShardClient],
         local: Index | None = None,
+        early_margin: float = EARLY_MARGIN,
     ) -> None:
         if not shards:
             raise ValueError("a sharded retriever needs at least one shard")
@@ -162,6 +149,10 @@ class ShardedRetriever:
         if local is not None and local.manifest.generation != self.generation:
             raise ValueError("the local index must be of the shards' generation")
         self.local = local
+        self.early_margin = early_margin
+        # Queries, and those that needed a second round trip (a candidate not re-scored early).
+        self.queries = 0
+        self.second_rounds = 0
         self._signatures: LRUCache[str, MinHash] = LRUCache(_CACHED_SIGNATURES)
 
     @staticmethod
@@ -179,6 +170,15 @@ class ShardedRetriever:
                     f"{infos[0].generation}; retry once every shard has switched",
                     shard=info.shard,
                 )
+
+    def early_count(self, pool: int) -> int:
+        """How many candidates each shard re-scores with its lists, for a pool of ``pool``.
+
+        Only with the generation open here: early answers are numbers only (flat).
+        """
+        if self.local is None or self.early_margin <= 0:
+            return 0
+        return min(pool, math.ceil(self.early_margin * pool / self.count))
 
     def _fan_out(self, shards: Iterable[int], submit: Callable[[int], Pending[T]]) -> list[T]:
         """``submit`` to each shard, then each answer in turn; any failure names its shard.
@@ -205,7 +205,10 @@ class ShardedRetriever:
         pool = options.candidates * (5 if filters.active else 1)
         if pool <= 0:
             raise ValueError("k must be greater than 0")
-        request = SearchRequest(self.generation, question, query_vector, pool, options.mode)
+        request = SearchRequest(
+            self.generation, question, query_vector, pool, options.mode,
+            early=self.early_count(pool), filters=filters, rescore=options.rescore,
+        )  # fmt: skip
         lists = self._fan_out(range(self.count), lambda at: self.shards[at].submit_search(request))
         owner = {
             position: found.shard
@@ -216,7 +219,10 @@ class ShardedRetriever:
         dense = merge_ranked((found.dense.unpack() for found in lists), pool)
         lexical = merge_ranked((found.bm25.unpack() for found in lists), pool)
         candidates = fuse(dense, lexical)[:pool]
-        passages, vectors = self._score(question, query_vector, candidates, owner, filters, options)
+        early = {found.shard: found.early for found in lists if found.early is not None}
+        passages, vectors = self._score(
+            question, query_vector, candidates, owner, filters, options, early
+        )
         if options.rescore:
             passages.sort(key=lambda p: -p.score)
         if options.dedup:
@@ -233,16 +239,49 @@ class ShardedRetriever:
         owner: dict[int, int],
         filters: Filters,
         options: RetrievalOptions,
+        early: dict[int, EarlyScores],
     ) -> tuple[list[Passage], dict[int, Vectors]]:
         """The candidates the filters kept, re-scored by their shards, in the fused order;
-        and their chunk vectors by position, when the shards sent them."""
+        and their chunk vectors by position, when the shards sent them.
+
+        A candidate a shard re-scored with its lists (``early``) is taken from there; the
+        rest are sent to their shards now, in one more round trip.
+        """
+        out: list[Passage | None] = [None] * len(candidates)
         slots: dict[int, list[int]] = {}
         for at, candidate in enumerate(candidates):
             slots.setdefault(owner[candidate.position], []).append(at)
-        shards = sorted(slots)
+        missing: dict[int, list[int]] = {}
+        for shard, ats in slots.items():
+            sent = early.get(shard)
+            rows = sent.rows() if sent is not None else {}
+            left = [at for at in ats if candidates[at].position not in rows]
+            if left:
+                missing[shard] = left
+            if sent is not None and len(left) < len(ats):
+                self._take_early(candidates, ats, rows, sent, options.rescore, out)
+        self.queries += 1
+        self.second_rounds += bool(missing)
+        vectors = self._score_missing(question, query_vector, candidates, missing, filters,
+                                      options, out)  # fmt: skip
+        return [passage for passage in out if passage is not None], vectors
+
+    def _score_missing(
+        self,
+        question: str,
+        query_vector: Vectors,
+        candidates: list[Candidate],
+        missing: dict[int, list[int]],
+        filters: Filters,
+        options: RetrievalOptions,
+        out: list[Passage | None],
+    ) -> dict[int, Vectors]:
+        """Send each shard its candidates ``missing[shard]`` to re-score, and fill ``out``
+        with those kept; their chunk vectors by position, when the shards sent them."""
+        shards = sorted(missing)
 
         def ask(shard: int) -> Pending[ScoredCandidates]:
-            mine = tuple(candidates[at] for at in slots[shard])
+            mine = tuple(candidates[at] for at in missing[shard])
             request = ScoreRequest(
                 self.generation, question, query_vector, mine, filters, options.rescore,
                 flat=self.local is not None,
@@ -250,22 +289,42 @@ class ShardedRetriever:
             return self.shards[shard].submit_score(request)
 
         answers = self._fan_out(shards, ask)
-        out: list[Passage | None] = [None] * len(candidates)
         vectors: dict[int, Vectors] = {}
         for shard, answer in zip(shards, answers, strict=True):
-            if len(answer.kept) != len(slots[shard]):
+            if len(answer.kept) != len(missing[shard]):
                 raise ShardUnavailableError(
-                    f"shard {shard} scored {len(answer.kept)} of {len(slots[shard])} candidates",
+                    f"shard {shard} scored {len(answer.kept)} of {len(missing[shard])} candidates",
                     shard=shard,
                 )
-            kept = [at for at, keep in zip(slots[shard], answer.kept.tolist(), strict=True) if keep]
+            kept = [
+                at for at, keep in zip(missing[shard], answer.kept.tolist(), strict=True) if keep
+            ]
             passages = self._passages([candidates[at] for at in kept], answer)
             for at, passage in zip(kept, passages, strict=True):
                 out[at] = passage
             if answer.vectors is not None:
                 for at, vector in zip(kept, answer.vectors, strict=True):
                     vectors[candidates[at].position] = vector
-        return [passage for passage in out if passage is not None], vectors
+        return vectors
+
+    def _take_early(
+        self,
+        candidates: list[Candidate],
+        ats: list[int],
+        rows: dict[int, int],
+        sent: EarlyScores,
+        rescore: bool,
+        out: list[Passage | None],
+    ) -> None:
+        """Fill ``out[at]`` for the candidates ``ats`` that ``sent`` re-scored and kept."""
+        kept = [at for at in ats if rows.get(candidates[at].position, -1) >= 0]
+        scores = sent.answer.passages.take([rows[candidates[at].position] for at in kept])
+        if not rescore:  # a passage keeps its fused score, the global one
+            fused = np.array([candidates[at].score for at in kept], dtype=np.float64)
+            scores = replace(scores, scores=fused)
+        passages = self._read([candidates[at] for at in kept], scores)
+        for at, passage in zip(kept, passages, strict=True):
+            out[at] = passage
 
     def _passages(self, kept: list[Candidate], answer: ScoredCandidates) -> list[Passage]:
         """The kept candidates as passages: the shard's numbers, with chunks and texts read
@@ -273,9 +332,16 @@ class ShardedRetriever:
         if self.local is None:
             hits = [c.hit(chunk) for c, chunk in zip(kept, answer.chunks, strict=True)]
             return passages_of(hits, answer.passages, answer.texts)
+        return self._read(kept, answer.passages)
+
+    def _read(self, kept: list[Candidate], scores: PassageScores) -> list[Passage]:
+        """Passages of ``kept`` from their numbers, chunks and texts read from the local
+        generation."""
+        if self.local is None:
+            raise ValueError("reading passages needs the generation open here")
         chunks = self.local.chunks.many([c.position for c in kept])
         hits = [c.hit(chunk) for c, chunk in zip(kept, chunks, strict=True)]
-        return read_passages(self.local, hits, answer.passages)
+        return read_passages(self.local, hits, scores)
 
     def _vectors(self, sent: dict[int, Vectors], window: list[Passage]) -> Vectors:
         """The chunk vectors of ``window``: read here, or as the shards sent them."""

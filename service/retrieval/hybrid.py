@@ -222,7 +222,7 @@ class RRFJoiner:
 
 
 def fused_scores(
-    dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]], k: int = RRF_K
+    dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]], k: float = RRF_K
 ) -> dict[int, float]:
     """Each position's reciprocal-rank-fusion score, ``sum(1 / (k + rank))``, in the order
     first seen (dense first)."""

@@ -55,6 +55,25 @@ class PassageScores:
     def __len__(self) -> int:
         return len(self.scores)
 
+    def take(self, hits: Sequence[int]) -> PassageScores:
+        """The scores of hits ``hits`` (indexes into this), in that order: the same numbers."""
+        offsets = self.offsets.tolist()
+        counts = [offsets[i + 1] - offsets[i] for i in hits]
+        rows = np.concatenate(
+            [np.arange(offsets[i], offsets[i + 1], dtype=np.int64) for i in hits]
+            or [np.empty(0, dtype=np.int64)]
+        )
+        return PassageScores(
+            scores=self.scores[list(hits)],
+            offsets=np.cumsum([0, *counts], dtype=np.int64),
+            sentence_rows=self.sentence_rows[rows],
+            sentence_starts=self.sentence_starts[rows],
+            sentence_ends=self.sentence_ends[rows],
+            sentence_dense=self.sentence_dense[rows],
+            sentence_lexical=self.sentence_lexical[rows],
+            sentence_scores=self.sentence_scores[rows],
+        )
+
 
 def score_hits(
     index: Index,

@@ -7,7 +7,8 @@ cross a process boundary (a Ray Serve deployment per shard, say) as it is:
 
 - :meth:`ShardSearcher.search`: the shard's dense and BM25 top ``k``, by the generation's
   chunk positions (the same in every process that loads it), as arrays
-  (:class:`RankedChunks`);
+  (:class:`RankedChunks`), and if asked, the re-scoring of its likeliest candidates
+  (:class:`EarlyScores`), to save the coordinator a second round trip;
 - :meth:`ShardSearcher.score`: for candidates it holds, the metadata filter and the
   sentence re-scoring (sentence vectors and terms live here), as arrays of numbers
   (:class:`~service.retrieval.rescoring.PassageScores`). A caller with the generation
@@ -24,7 +25,7 @@ coordinator is :class:`service.retrieval.coordinator.ShardedRetriever`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -35,7 +36,14 @@ from citeqa.types import Chunk, Hit
 from indexer.embedding import Embedder, Vectors
 from indexer.index import Index, load_index
 from service.errors import ShardGenerationError
-from service.retrieval.hybrid import BM25Retriever, DenseRetriever, Ranked, SearchMode
+from service.retrieval.hybrid import (
+    RRF_K,
+    BM25Retriever,
+    DenseRetriever,
+    Ranked,
+    SearchMode,
+    fused_scores,
+)
 from service.retrieval.lexicon import Lexicon
 from service.retrieval.rescoring import PassageScores, score_hits, sentence_texts
 from service.retrieval.retriever import Filters
@@ -75,6 +83,12 @@ class SearchRequest:
     query_vector: Vectors | None  # needed by dense and hybrid search
     k: int
     mode: SearchMode = "hybrid"
+    # Re-score this many of the shard's own best candidates with the lists (0: none), with
+    # these filters and ``rescore``: see :class:`EarlyScores`. The coordinator asks for it
+    # when it has the generation open itself (the answer is then numbers only).
+    early: int = 0
+    filters: Filters = field(default_factory=Filters)
+    rescore: bool = True
 
 
 @dataclass(frozen=True)
@@ -115,11 +129,13 @@ class RankedChunks:
 
 @dataclass(frozen=True)
 class ShardLists:
-    """A shard's top ``k`` of each retriever, best first."""
+    """A shard's top ``k`` of each retriever, best first, and the re-scoring of its likely
+    candidates when the request asked for it (``SearchRequest.early``)."""
 
     shard: int
     dense: RankedChunks
     bm25: RankedChunks
+    early: EarlyScores | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +191,76 @@ class ScoredCandidates:
     chunks: tuple[Chunk, ...] = ()
     texts: tuple[str, ...] = ()
     vectors: Vectors | None = None
+
+
+@dataclass(frozen=True)
+class EarlyScores:
+    """A shard's re-scoring of its likely candidates, sent with its top lists.
+
+    Which of a shard's chunks the coordinator re-scores depends on every shard's lists
+    (the merge and the fusion), so re-scoring would cost a second round trip to every
+    shard. Instead each shard re-scores its own best ``SearchRequest.early`` by a local
+    fusion that estimates the global ranks (:func:`local_candidates`), and the coordinator
+    asks again only for the candidates a shard did not send. A chunk's re-scoring does not
+    depend on which chunks are scored with it (:func:`score_hits`), so the passages are
+    the same either way; only the number of round trips changes.
+
+    ``positions`` are the chunks scored, ``answer`` their flat :class:`ScoredCandidates`
+    (filter flags for ``positions``, numbers for the kept ones). Without re-scoring a
+    passage's score is its fused one, which the coordinator sets.
+    """
+
+    positions: npt.NDArray[np.int64]
+    answer: ScoredCandidates
+
+    def rows(self) -> dict[int, int]:
+        """Each scored position's row in ``answer.passages``, or -1 if the filters dropped it."""
+        kept = self.answer.kept.tolist()
+        rows = (np.cumsum(kept) - 1).tolist()
+        positions = self.positions.tolist()
+        return {
+            position: row if keep else -1
+            for position, keep, row in zip(positions, kept, rows, strict=True)
+        }
+
+
+def fuse(
+    dense: Sequence[RankedChunk], lexical: Sequence[RankedChunk], k: float = RRF_K
+) -> list[Candidate]:
+    """Reciprocal rank fusion of ranked lists, best first, as :class:`RRFJoiner`; ties in
+    the fused score go to the lower (document id, chunk index)."""
+    scores = fused_scores(
+        [(r.position, r.score) for r in dense], [(r.position, r.score) for r in lexical], k
+    )
+    dense_at = {r.position: (rank, r) for rank, r in enumerate(dense, start=1)}
+    lexical_at = {r.position: (rank, r) for rank, r in enumerate(lexical, start=1)}
+    ties = {r.position: (r.doc_id, r.index) for r in (*dense, *lexical)}
+    keyed = []
+    for position, score in scores.items():
+        in_dense, in_lexical = dense_at.get(position), lexical_at.get(position)
+        candidate = Candidate(
+            position=position,
+            score=score,
+            dense_score=in_dense[1].score if in_dense else None,
+            bm25_score=in_lexical[1].score if in_lexical else None,
+            dense_rank=in_dense[0] if in_dense else None,
+            bm25_rank=in_lexical[0] if in_lexical else None,
+        )
+        keyed.append(((-score, *ties[position]), candidate))
+    keyed.sort(key=lambda pair: pair[0])
+    return [candidate for _, candidate in keyed]
+
+
+def local_candidates(
+    dense: Sequence[RankedChunk], lexical: Sequence[RankedChunk], shards: int, count: int
+) -> list[Candidate]:
+    """A shard's ``count`` likeliest candidates among ``shards``, from its own lists.
+
+    A chunk at rank ``r`` of one of ``S`` shards' lists is near rank ``S * r`` of the
+    merged list, and ``1 / (k + S r)`` orders chunks as ``1 / (k / S + r)`` does, so the
+    local fusion uses ``k / S``. Only the order matters: the scores are the global ones.
+    """
+    return fuse(dense, lexical, RRF_K / shards)[:count]
 
 
 class Done(Generic[T]):
@@ -241,7 +327,25 @@ class ShardSearcher:
             dense = self.dense.search(request.query_vector, request.k)
         if request.mode in ("bm25", "hybrid"):
             lexical = self.bm25.search(request.question, request.k)
-        return ShardLists(self.info.shard, self._keyed(dense), self._keyed(lexical))
+        lists = ShardLists(self.info.shard, self._keyed(dense), self._keyed(lexical))
+        if request.early <= 0:
+            return lists
+        return replace(lists, early=self._early(request, lists))
+
+    def _early(self, request: SearchRequest, lists: ShardLists) -> EarlyScores:
+        """Re-scoring of this shard's likeliest candidates (see :class:`EarlyScores`)."""
+        likely = local_candidates(
+            lists.dense.unpack(), lists.bm25.unpack(), self.info.shards, request.early
+        )
+        if request.query_vector is None:
+            raise ValueError("re-scoring needs a query vector")
+        answer = self.score(
+            ScoreRequest(
+                request.generation, request.question, request.query_vector, tuple(likely),
+                request.filters, request.rescore, flat=True,
+            )
+        )  # fmt: skip
+        return EarlyScores(np.array([c.position for c in likely], dtype=np.int64), answer)
 
     def submit_search(self, request: SearchRequest) -> Done[ShardLists]:
         """:meth:`search`, done now: in one process there is nothing to overlap."""

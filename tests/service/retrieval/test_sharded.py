@@ -23,12 +23,7 @@ from indexer.index import Index, load_index
 from indexer.processing import DocumentProcessor
 from indexer.writer import IndexWriter
 from service.errors import ShardGenerationError, ShardUnavailableError
-from service.retrieval.coordinator import (
-    ShardedRetriever,
-    fuse,
-    merge_ranked,
-    open_local_shards,
-)
+from service.retrieval.coordinator import ShardedRetriever, merge_ranked, open_local_shards
 from service.retrieval.hybrid import BM25Retriever, DenseRetriever, HybridSearch
 from service.retrieval.rescoring import PassageScores
 from service.retrieval.retriever import Filters, RetrievalOptions, Retriever
@@ -40,6 +35,7 @@ from service.retrieval.shard import (
     SearchRequest,
     ShardInfo,
     ShardSearcher,
+    fuse,
 )
 from tests.indexer.fakes import fake_writer, processed, vector
 
@@ -121,8 +117,11 @@ def _results(index: Index, sharded: ShardedRetriever) -> list[object]:
     the same generation on the way; named by chunk id so two builds compare."""
     out: list[object] = []
     retriever = Retriever(index)
-    # The same shards, answering in numbers only: the coordinator has the generation open.
+    # The same shards, answering in numbers only: the coordinator has the generation open,
+    # and the shards re-score their likely candidates with their lists (EarlyScores): as
+    # usual, for one candidate each (a second round for nearly every query), and never.
     flat = ShardedRetriever(sharded.shards, index)
+    early = [ShardedRetriever(sharded.shards, index, margin) for margin in (0.01, 0.0)]
     for query in QUERIES:
         request = SearchRequest(sharded.generation, query, vector(query), POOL)
         lists = [shard.submit_search(request).result() for shard in sharded.shards]
@@ -145,7 +144,12 @@ def _results(index: Index, sharded: ShardedRetriever) -> list[object]:
                 got = sharded.retrieve(query, vector(query), top_k, options=options)
                 assert got == want  # exactly, positions and sentence rows included
                 assert flat.retrieve(query, vector(query), top_k, options=options) == want
+                for other in early:
+                    assert other.retrieve(query, vector(query), top_k, options=options) == want
                 out.append(_named(got))
+    # One shard holds every candidate it re-scores early: one round trip, always.
+    assert flat.second_rounds == 0 or flat.count > 1
+    assert 0 < early[1].second_rounds <= early[1].queries  # each query that found any
     return out
 
 
@@ -287,6 +291,33 @@ def test_a_flat_answer_is_numbers_in_arrays(three_shards: list[ShardSearcher]) -
     size = len(pickle.dumps(flat))
     assert size < sum(a.nbytes for a in arrays) + 200 * len(arrays)
     assert _same(replace(full, chunks=(), texts=(), vectors=None), flat)
+
+
+def test_early_scores_are_the_second_rounds_numbers(three_shards: list[ShardSearcher]) -> None:
+    shard = three_shards[2]  # shard 0 holds none of the nine documents
+    generation, query = shard.info.generation, vector("mexico port")
+    filters = Filters(sources=frozenset({"ap"}))
+    for rescore in (True, False):
+        request = SearchRequest(generation, "mexico port", query, 10, early=4, filters=filters,
+                                rescore=rescore)  # fmt: skip
+        lists = shard.search(request)
+        assert lists.early is not None and len(lists.early.positions) == 4
+        likely = fuse(lists.dense.unpack(), lists.bm25.unpack(), 60 / 3)[:4]
+        assert lists.early.positions.tolist() == [c.position for c in likely]
+        alone = shard.score(ScoreRequest(generation, "mexico port", query, tuple(likely), filters,
+                                         rescore, flat=True))  # fmt: skip
+        assert _same(lists.early.answer, alone)
+        rows = lists.early.rows()
+        kept = alone.kept.tolist()
+        assert [rows[c.position] >= 0 for c in likely] == kept
+        # Any subset, taken from the early answer, is what scoring that subset gives.
+        some = [c for c in reversed(likely) if rows[c.position] >= 0]
+        taken = lists.early.answer.passages.take([rows[c.position] for c in some])
+        again = shard.score(ScoreRequest(generation, "mexico port", query, tuple(some), filters,
+                                         True, flat=True))  # fmt: skip
+        if rescore:
+            assert _same(taken, again.passages)
+    assert shard.search(SearchRequest(generation, "mexico port", query, 10)).early is None
 
 
 def test_a_shard_refuses_another_generation(three_shards: list[ShardSearcher]) -> None:
