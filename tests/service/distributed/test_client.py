@@ -7,7 +7,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import pytest
-from ray.exceptions import ActorDiedError, RayTaskError
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayTaskError
 
 from service.distributed.client import RayShardClient
 from service.errors import ShardGenerationError
@@ -43,6 +43,11 @@ class _Method:
 class _Handle:
     def __init__(self, outcomes: list[object]) -> None:
         self.search = _Method(outcomes)
+        self.by_reference = True
+
+    def options(self, *, _by_reference: bool) -> _Handle:
+        self.by_reference = _by_reference
+        return self
 
 
 def _request() -> SearchRequest:
@@ -54,10 +59,12 @@ def test_a_call_is_sent_on_submit_and_awaited_on_result() -> None:
     pending = RayShardClient(handle, 0, 1, timeout_s=1).submit_search(_request())
     assert handle.search.sent == 1
     assert pending.result() == LISTS
+    assert not handle.by_reference  # Serve's gRPC channel, not Ray actor calls
 
 
 def test_a_call_whose_replica_died_is_sent_once_more() -> None:
-    handle = _Handle([ActorDiedError(), LISTS])
+    # Over gRPC an unreachable replica is an ActorUnavailableError, a RayActorError too.
+    handle = _Handle([ActorUnavailableError("gone", None), LISTS])
     assert RayShardClient(handle, 0, 1, timeout_s=1).submit_search(_request()).result() == LISTS
     assert handle.search.sent == 2
     dead = _Handle([ActorDiedError(), ActorDiedError()])
