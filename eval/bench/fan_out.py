@@ -120,13 +120,17 @@ def measure(
             if at >= WARM_UP_QUERIES:
                 local_times.append((middle - started) * 1000)
                 ray_times.append((ended - middle) * 1000)
-        # One call that does no work (which generation a shard serves): Serve's own cost
-        # per round trip, of which a query makes two per shard.
-        call_times = []
+        # Calls that do no work (which generation a shard serves): Serve's own cost per
+        # round trip, to one shard and to every shard at once (a query's fan-out).
+        call_times, fan_times = [], []
         for _ in range(len(ray_times)):
             started = time.perf_counter()
             clients[0].describe()
-            call_times.append((time.perf_counter() - started) * 1000)
+            middle = time.perf_counter()
+            for pending in [client.submit_describe() for client in clients]:
+                pending.result()
+            call_times.append((middle - started) * 1000)
+            fan_times.append((time.perf_counter() - middle) * 1000)
     finally:
         for shard in range(shards):
             serve.delete(f"fan-out-{shard}")
@@ -139,6 +143,7 @@ def measure(
         "overhead_p50_ms": ray_figures["p50_ms"] - local_figures["p50_ms"],
         "overhead_p99_ms": ray_figures["p99_ms"] - local_figures["p99_ms"],
         "empty_call_p50_ms": float(np.percentile(call_times, 50)),
+        "empty_fan_out_p50_ms": float(np.percentile(fan_times, 50)),
         "queries_differing": len(differ),
         # Queries that needed a second round trip: a candidate its shard had not re-scored
         # with its lists (warm-up queries included).
@@ -210,7 +215,8 @@ def print_fan_out(result: dict[str, Any]) -> None:
         title=f"Ray fan-out: {result['chunks']:,} synthetic chunks, {result['queries']} queries"
     )
     for column in ("shards", "local p50", "ray p50", "overhead p50", "local p99", "ray p99",
-                   "overhead p99", "empty call p50", "second rounds", "differing"):  # fmt: skip
+                   "overhead p99", "no-op call p50", "no-op to all p50", "second rounds",
+                   "differing"):  # fmt: skip
         table.add_column(column, justify="right")
     for row in result["results"]:
         local, ray = row["local"], row["ray"]
@@ -218,6 +224,7 @@ def print_fan_out(result: dict[str, Any]) -> None:
             str(row["shards"]), f"{local['p50_ms']:.2f}", f"{ray['p50_ms']:.2f}",
             f"{row['overhead_p50_ms']:.2f}", f"{local['p99_ms']:.2f}", f"{ray['p99_ms']:.2f}",
             f"{row['overhead_p99_ms']:.2f}", f"{row['empty_call_p50_ms']:.2f}",
+            f"{row.get('empty_fan_out_p50_ms', float('nan')):.2f}",
             str(row.get("second_rounds", "-")), str(row["queries_differing"]),
         )  # fmt: skip
     console = Console(width=120)

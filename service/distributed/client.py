@@ -95,8 +95,12 @@ class RayShardClient:
 
     def describe(self) -> ShardInfo:
         """Which shard and generation the deployment serves for this client's generation."""
-        info: ShardInfo = self._submit("describe", self.generation).result()
+        info: ShardInfo = self.submit_describe().result()
         return info
+
+    def submit_describe(self) -> RayPending[ShardInfo]:
+        """Send :meth:`describe`'s request (no work: a round trip's own cost)."""
+        return self._submit("describe", self.generation)
 
     def submit_search(self, request: SearchRequest) -> RayPending[ShardLists]:
         """Send the request for the shard's dense and BM25 top ``k``."""

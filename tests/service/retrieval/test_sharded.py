@@ -28,6 +28,7 @@ from service.retrieval.hybrid import BM25Retriever, DenseRetriever, HybridSearch
 from service.retrieval.rescoring import PassageScores
 from service.retrieval.retriever import Filters, RetrievalOptions, Retriever
 from service.retrieval.shard import (
+    LOCAL_RRF_K,
     RankedChunk,
     RankedChunks,
     ScoredCandidates,
@@ -302,7 +303,7 @@ def test_early_scores_are_the_second_rounds_numbers(three_shards: list[ShardSear
                                 rescore=rescore)  # fmt: skip
         lists = shard.search(request)
         assert lists.early is not None and len(lists.early.positions) == 4
-        likely = fuse(lists.dense.unpack(), lists.bm25.unpack(), 60 / 3)[:4]
+        likely = fuse(lists.dense.unpack(), lists.bm25.unpack(), LOCAL_RRF_K)[:4]
         assert lists.early.positions.tolist() == [c.position for c in likely]
         alone = shard.score(ScoreRequest(generation, "mexico port", query, tuple(likely), filters,
                                          rescore, flat=True))  # fmt: skip
