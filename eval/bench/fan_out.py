@@ -227,7 +227,7 @@ def print_fan_out(result: dict[str, Any]) -> None:
             f"{row.get('empty_fan_out_p50_ms', float('nan')):.2f}",
             str(row.get("second_rounds", "-")), str(row["queries_differing"]),
         )  # fmt: skip
-    console = Console(width=120)
+    console = Console(width=140)
     console.print(table)
     load = " / ".join(
         " ".join(f"{v:.2f}" for v in result[key]) for key in ("load_before", "load_after")
