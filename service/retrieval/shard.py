@@ -50,7 +50,7 @@ from service.retrieval.retriever import Filters
 
 T = TypeVar("T")
 # The fusion constant a shard orders its likeliest candidates by (local_candidates). On
-# 300 NYT dev questions over 1,041 articles, the early count that covers 99% of queries'
+# 300 NYT dev questions over 1,041 documents, the early count that covers 99% of queries'
 # candidates at 2 / 4 / 8 shards: 33 / 26 / 20 with the ranks scaled to the global ones
 # (k / S), 33 / 23 / 18 with k = 1, 33 / 22 / 17 with k -> 0 (measured as
 # eval/bench/early_coverage.py does; docs/scale-out.md).
