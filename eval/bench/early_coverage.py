@@ -75,7 +75,9 @@ def main() -> None:
                 chosen = {c.position for c in fuse(dense, lexical)[:pool]}
                 need = 0
                 for found in lists:
-                    order = local_candidates(found.dense.unpack(), found.bm25.unpack(), pool * 2)
+                    order = local_candidates(
+                        found.dense.unpack(), found.bm25.unpack(), shards, pool * 2
+                    )
                     ranks = [at for at, c in enumerate(order) if c.position in chosen]
                     need = max(need, ranks[-1] + 1 if ranks else 0)
                 needs.append(need)

@@ -256,6 +256,8 @@ class ShardedRetriever:
         for at, candidate in enumerate(candidates):
             slots.setdefault(owner[candidate.position], []).append(at)
         missing: dict[int, list[int]] = {}
+        taken: list[int] = []
+        parts: list[PassageScores] = []
         for shard, ats in slots.items():
             sent = early.get(shard)
             rows = sent.rows() if sent is not None else {}
@@ -263,7 +265,12 @@ class ShardedRetriever:
             if left:
                 missing[shard] = left
             if sent is not None and len(left) < len(ats):
-                self._take_early(candidates, ats, rows, sent, options.rescore, out)
+                kept = [at for at in ats if rows.get(candidates[at].position, -1) >= 0]
+                taken += kept
+                found = [rows[candidates[at].position] for at in kept]
+                parts.append(sent.answer.passages.take(found))
+        if taken:  # one read for every shard's part: one store query, not one a shard
+            self._take_early(candidates, taken, PassageScores.concat(parts), options.rescore, out)
         self.queries += 1
         self.second_rounds += bool(missing)
         vectors = self._score_missing(question, query_vector, candidates, missing, filters,
@@ -314,15 +321,12 @@ class ShardedRetriever:
     def _take_early(
         self,
         candidates: list[Candidate],
-        ats: list[int],
-        rows: dict[int, int],
-        sent: EarlyScores,
+        kept: list[int],
+        scores: PassageScores,
         rescore: bool,
         out: list[Passage | None],
     ) -> None:
-        """Fill ``out[at]`` for the candidates ``ats`` that ``sent`` re-scored and kept."""
-        kept = [at for at in ats if rows.get(candidates[at].position, -1) >= 0]
-        scores = sent.answer.passages.take([rows[candidates[at].position] for at in kept])
+        """Fill ``out[at]`` for the candidates ``kept``, re-scored early as ``scores``."""
         if not rescore:  # a passage keeps its fused score, the global one
             fused = np.array([candidates[at].score for at in kept], dtype=np.float64)
             scores = replace(scores, scores=fused)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +55,25 @@ class PassageScores:
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    @classmethod
+    def concat(cls, parts: Sequence[PassageScores]) -> PassageScores:
+        """The hits of ``parts`` (one at least), in order, as one: the same numbers."""
+        counts = np.concatenate([np.diff(part.offsets) for part in parts])
+
+        def joined(name: str) -> npt.NDArray[Any]:
+            return np.concatenate([getattr(part, name) for part in parts])
+
+        return cls(
+            scores=joined("scores"),
+            offsets=np.cumsum([0, *counts.tolist()], dtype=np.int64),
+            sentence_rows=joined("sentence_rows"),
+            sentence_starts=joined("sentence_starts"),
+            sentence_ends=joined("sentence_ends"),
+            sentence_dense=joined("sentence_dense"),
+            sentence_lexical=joined("sentence_lexical"),
+            sentence_scores=joined("sentence_scores"),
+        )
 
     def take(self, hits: Sequence[int]) -> PassageScores:
         """The scores of hits ``hits`` (indexes into this), in that order: the same numbers."""

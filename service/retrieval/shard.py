@@ -258,15 +258,16 @@ def fuse(
 
 
 def local_candidates(
-    dense: Sequence[RankedChunk], lexical: Sequence[RankedChunk], count: int
+    dense: Sequence[RankedChunk], lexical: Sequence[RankedChunk], shards: int, count: int
 ) -> list[Candidate]:
     """A shard's ``count`` likeliest candidates of the merge, from its own lists.
 
-    Fused with ``LOCAL_RRF_K``: a chunk near the top of either of the shard's lists is
-    likely among the merge's candidates. Only the order matters; the coordinator keeps
-    the global scores.
+    The only shard's lists are the merge's, so its order is the merge's (RRF with
+    ``RRF_K``). One of several orders by RRF with ``LOCAL_RRF_K``: a chunk near the top of
+    either of its lists is likely among the merge's candidates. Only the order matters;
+    the coordinator keeps the global scores.
     """
-    return fuse(dense, lexical, LOCAL_RRF_K)[:count]
+    return fuse(dense, lexical, RRF_K if shards == 1 else LOCAL_RRF_K)[:count]
 
 
 class Done(Generic[T]):
@@ -340,7 +341,9 @@ class ShardSearcher:
 
     def _early(self, request: SearchRequest, lists: ShardLists) -> EarlyScores:
         """Re-scoring of this shard's likeliest candidates (see :class:`EarlyScores`)."""
-        likely = local_candidates(lists.dense.unpack(), lists.bm25.unpack(), request.early)
+        likely = local_candidates(
+            lists.dense.unpack(), lists.bm25.unpack(), self.info.shards, request.early
+        )
         if request.query_vector is None:
             raise ValueError("re-scoring needs a query vector")
         answer = self.score(

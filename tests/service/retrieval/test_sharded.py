@@ -37,6 +37,7 @@ from service.retrieval.shard import (
     ShardInfo,
     ShardSearcher,
     fuse,
+    local_candidates,
 )
 from tests.indexer.fakes import fake_writer, processed, vector
 
@@ -318,7 +319,24 @@ def test_early_scores_are_the_second_rounds_numbers(three_shards: list[ShardSear
                                          True, flat=True))  # fmt: skip
         if rescore:
             assert _same(taken, again.passages)
+        # Parts joined (as the coordinator joins the shards' parts) are the parts' numbers.
+        picked = [rows[c.position] for c in some]
+        halves = [lists.early.answer.passages.take(picked[:1]), taken.take([])]
+        halves.append(lists.early.answer.passages.take(picked[1:]))
+        assert _same(PassageScores.concat(halves), taken)
     assert shard.search(SearchRequest(generation, "mexico port", query, 10)).early is None
+
+
+def test_one_shard_orders_its_early_candidates_as_the_merge() -> None:
+    # Chunk 9 is fourth in both lists: first by RRF with k = 60, behind the lists' tops
+    # with k = 1.
+    dense = [RankedChunk(p, 1.0 - p / 10, f"d{p}", 0) for p in (1, 2, 3, 9)]
+    lexical = [RankedChunk(p, 9.0 - p / 10, f"d{p}", 0) for p in (5, 6, 7, 9)]
+    assert [c.position for c in local_candidates(dense, lexical, 1, 2)] == [
+        c.position for c in fuse(dense, lexical)[:2]
+    ]
+    assert local_candidates(dense, lexical, 1, 1)[0].position == 9
+    assert local_candidates(dense, lexical, 3, 1)[0].position != 9
 
 
 def test_a_shard_refuses_another_generation(three_shards: list[ShardSearcher]) -> None:
