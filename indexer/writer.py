@@ -212,15 +212,12 @@ class IndexWriter:
                 staged = [...]  # write_segment in each task
                 writer.publish_segments(staged, fresh=True, lock_held=True)
 
+        With no shard count asked, the segments go into the live index's count, or into
+        the count they were written for when there is no live index (or ``fresh``).
+
         Raises:
             IndexMismatchError: a segment was written for another shard count.
         """
-        for segment in staged:
-            if segment.shards != self.shards:
-                raise IndexMismatchError(
-                    f"staged segment {segment.folder} was written for {segment.shards} shards, "
-                    f"this writer has {self.shards}; write it again with shards={self.shards}"
-                )
         return self._write(
             BuildReport(), iter(()), [], fresh=fresh, staged=list(staged), lock_held=lock_held
         )
@@ -259,6 +256,8 @@ class IndexWriter:
         with lock:
             collect_garbage(self.index_dir, self.generations_to_keep)
             previous = self._previous_manifest(fresh)
+            if staged:
+                self._check_staged(staged, previous)
             draft = self._start(previous)
             try:
                 _check_deletions(deletions, draft.hashes)
@@ -277,6 +276,26 @@ class IndexWriter:
             report.segments, report.generation = len(manifest.segments), manifest.generation
         report.seconds = time.perf_counter() - started
         return report
+
+    def _check_staged(self, staged: Sequence[StagedSegment], previous: Manifest | None) -> None:
+        """Check the staged segments were written for this write's shard count (which, with
+        none asked and no live index, is the one they were written for).
+
+        Checked once the live index's count is known, not before: a writer asked for no
+        count follows the index.
+
+        Raises:
+            IndexMismatchError: a segment was written for another shard count.
+        """
+        counts = {segment.shards for segment in staged}
+        if self.asked_shards is None and previous is None and len(counts) == 1:
+            self.shards = counts.pop()
+        for segment in staged:
+            if segment.shards != self.shards:
+                raise IndexMismatchError(
+                    f"staged segment {segment.folder} was written for {segment.shards} shards, "
+                    f"this write has {self.shards}; write it again with shards={self.shards}"
+                )
 
     def _start(self, previous: Manifest | None) -> _Draft:
         """The draft of the next generation: the live one's content, or nothing for a build."""

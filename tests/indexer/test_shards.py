@@ -177,8 +177,10 @@ def test_a_distributed_build_publishes_staged_segments_as_one_generation(tmp_pat
     # A write's garbage collection leaves staged segments alone.
     collect_garbage(tmp_path / "staged", keep=2)
     assert all((tmp_path / "staged" / SEGMENTS / s.folder).is_dir() for s in staged)
-    report = fake_writer(tmp_path / "staged", shards=3).publish_segments(staged, fresh=True)
+    # No count asked and no live index: the count the segments were written for.
+    report = fake_writer(tmp_path / "staged").publish_segments(staged, fresh=True)
     assert sorted(report.added) == ids and report.generation == 1
+    assert Manifest.read(current_generation(tmp_path / "staged")).shards == 3
     assert not list((tmp_path / "staged" / SEGMENTS).glob(f"{STAGED_PREFIX}*"))
     fake_writer(tmp_path / "direct", shards=3).add_processed(_documents())
     built, direct = load_index(tmp_path / "staged"), load_index(tmp_path / "direct")
@@ -203,8 +205,9 @@ def test_a_distributed_build_publishes_staged_segments_as_one_generation(tmp_pat
         shards=3, dimension=DIMENSION,
     )  # fmt: skip
     # The driver of a distributed build holds the writer lock throughout.
+    # No count asked: the writer follows the live index's three shards.
     with writer_lock(tmp_path / "staged", 1.0):
-        writer = fake_writer(tmp_path / "staged", shards=3)
+        writer = fake_writer(tmp_path / "staged")
         report = writer.publish_segments([again], lock_held=True)
     assert report.replaced == ["doc-00"]
     assert Manifest.read(current_generation(tmp_path / "staged")).documents == len(ids)
@@ -218,6 +221,11 @@ def test_a_staged_segment_only_takes_its_own_shard(tmp_path: Path) -> None:
     staged = write_segment(tmp_path, _documents([other]), shard=1, shards=3, dimension=DIMENSION)
     with pytest.raises(IndexMismatchError, match="written for 3 shards"):
         fake_writer(tmp_path, shards=2).publish_segments([staged])
+    assert not (tmp_path / "CURRENT").exists()  # nothing published
+    fake_writer(tmp_path, shards=2).add_processed([processed("doc-x", "ferry.")])
+    with pytest.raises(IndexMismatchError, match="this write has 2"):
+        fake_writer(tmp_path).publish_segments([staged])  # the live index has 2 shards
+    assert (tmp_path / SEGMENTS / staged.folder).is_dir()
 
 
 def test_positions_in_a_shard_are_the_generations(tmp_path: Path) -> None:
