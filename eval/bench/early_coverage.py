@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from citeqa.config import get_settings
+from eval.bench.fan_out import RETRIEVE_TOP_K
 from eval.datasets.detect import load_dataset
 from indexer.factory import make_embedder, make_processor
 from indexer.index import load_index
@@ -29,8 +30,6 @@ from indexer.writer import IndexWriter
 from service.retrieval.coordinator import ShardedRetriever, merge_ranked, open_local_shards
 from service.retrieval.retriever import RetrievalOptions
 from service.retrieval.shard import SearchRequest, fuse, local_candidates
-
-RETRIEVE_TOP_K = 8
 
 
 def main() -> None:

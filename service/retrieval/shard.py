@@ -334,16 +334,25 @@ class ShardSearcher:
             dense = self.dense.search(request.query_vector, request.k)
         if request.mode in ("bm25", "hybrid"):
             lexical = self.bm25.search(request.question, request.k)
-        lists = ShardLists(self.info.shard, self._keyed(dense), self._keyed(lexical))
+        dense_keys, lexical_keys = self._keys(dense), self._keys(lexical)
+        lists = ShardLists(
+            self.info.shard,
+            RankedChunks.of(dense, dense_keys),
+            RankedChunks.of(lexical, lexical_keys),
+        )
         if request.early <= 0:
             return lists
-        return replace(lists, early=self._early(request, lists))
+        ranked = [
+            [RankedChunk(r.position, r.score, *key) for r, key in zip(found, keys, strict=True)]
+            for found, keys in ((dense, dense_keys), (lexical, lexical_keys))
+        ]
+        return replace(lists, early=self._early(request, *ranked))
 
-    def _early(self, request: SearchRequest, lists: ShardLists) -> EarlyScores:
+    def _early(
+        self, request: SearchRequest, dense: list[RankedChunk], lexical: list[RankedChunk]
+    ) -> EarlyScores:
         """Re-scoring of this shard's likeliest candidates (see :class:`EarlyScores`)."""
-        likely = local_candidates(
-            lists.dense.unpack(), lists.bm25.unpack(), self.info.shards, request.early
-        )
+        likely = local_candidates(dense, lexical, self.info.shards, request.early)
         if request.query_vector is None:
             raise ValueError("re-scoring needs a query vector")
         answer = self.score(
@@ -358,8 +367,9 @@ class ShardSearcher:
         """:meth:`search`, done now: in one process there is nothing to overlap."""
         return Done(self.search(request))
 
-    def _keyed(self, ranked: list[Ranked]) -> RankedChunks:
-        return RankedChunks.of(ranked, [self.index.sort_key(r.position) for r in ranked])
+    def _keys(self, ranked: list[Ranked]) -> list[tuple[str, int]]:
+        """Each chunk's tie-break key, (document id, chunk index)."""
+        return [self.index.sort_key(r.position) for r in ranked]
 
     def score(self, request: ScoreRequest) -> ScoredCandidates:
         """Filter and re-score candidates this shard holds, in the order given."""
