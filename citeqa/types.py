@@ -191,6 +191,10 @@ class Answer:
     citation: Citation
     answer_type: AnswerType = "sentence"
     supporting: tuple[Citation, ...] = ()
+    # The scope or time its sentence states the value for ("to date", "in February").
+    qualifier: str | None = None
+    # For an alternative: another source gives it for the answer's own scope.
+    disagrees: bool = False
 
 
 @dataclass(frozen=True)

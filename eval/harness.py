@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from citeqa.config import Settings
-from eval.datasets import Dataset, load_dataset
+from eval.datasets import Dataset, load_dataset, remove_articles
 from eval.errors import DatasetError, EvalError
 from eval.predictions import Answerer, LocalAnswerer, RemoteAnswerer
 from eval.report import results_table, run_info, write_report
@@ -54,9 +54,20 @@ def run_evaluation(
     corpus: Path | None = None,
     limit: int | None = None,
     top_k: int = 5,
+    remove_fraction: float = 0.0,
+    seed: int = 0,
 ) -> list[ConfigurationResult]:
-    """Evaluate every configuration on the dataset and write DIR/report.{json,md} and more."""
+    """Evaluate every configuration on the dataset and write DIR/report.{json,md} and more.
+
+    ``remove_fraction`` of the dataset's articles (drawn with ``seed``) are left out of the
+    corpus, so the questions about them test abstention.
+    """
     dataset = load_dataset(dataset_path, dataset_format)
+    if remove_fraction:
+        try:
+            dataset = remove_articles(dataset, remove_fraction, seed)
+        except ValueError as error:
+            raise EvalError(f"--remove-articles: {error}") from error
     if limit is not None and len(dataset.questions) > limit:
         # An even spread over the whole set, against the whole corpus: the first N questions
         # would all come from the first few articles.
@@ -86,7 +97,8 @@ def run_evaluation(
     info = run_info(
         dataset.name,
         {"questions": len(dataset.questions), "documents": len(dataset.documents),
-         "against": against, "default_configuration": DEFAULT_CONFIGURATION},
+         "against": against, "default_configuration": DEFAULT_CONFIGURATION,
+         "removed_articles": remove_fraction, "seed": seed},
     )  # fmt: skip
     write_report(out, info, results)
     Console().print(results_table(results, f"{dataset.name} ({len(dataset.questions)} questions)"))

@@ -22,6 +22,13 @@ def _quote(answer: Answer) -> str:
     return f"“{answer.citation.sentence}”"
 
 
+def _with_scope(answer: Answer) -> str:
+    """ "29 in February (2025-06-18)": the value, the scope its sentence gives, its date."""
+    text = f"{answer.text} {answer.qualifier}" if answer.qualifier else answer.text
+    published = answer.citation.published
+    return f"{text} ({published})" if published and answer.qualifier else text
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
@@ -56,7 +63,7 @@ def _as_markdown(lines: list[str]) -> str:
 
 
 def _answer_lines(answer: Answer, result: QueryResult, ref: Callable[[Citation], int]) -> list[str]:
-    lines = [f"{answer.text} [{ref(answer.citation)}]"]
+    lines = [f"{_with_scope(answer)} [{ref(answer.citation)}]"]
     # A sentence-type answer is its own quote; repeating it adds nothing.
     if answer.text.strip() != answer.citation.sentence.strip():
         lines.append(f"{_quote(answer)} [{ref(answer.citation)}]")
@@ -64,10 +71,15 @@ def _answer_lines(answer: Answer, result: QueryResult, ref: Callable[[Citation],
         lines.append(f"Also reported by [{ref(citation)}].")
     if result.alternatives:
         lines.append("")
-        lines.append("Sources disagree; other figures:" if result.sources_disagree else "")
+        lines.append(
+            "Sources disagree; other figures:" if result.sources_disagree else "Other figures:"
+        )
         for alternative in result.alternatives:
             number = ref(alternative.citation)
-            lines.append(f"- {alternative.text} [{number}]: {_quote(alternative)}")
+            marker = " (disagrees)" if alternative.disagrees else ""
+            lines.append(
+                f"- {_with_scope(alternative)}{marker} [{number}]: {_quote(alternative)}"
+            )
     return lines
 
 

@@ -126,6 +126,17 @@ class AnswerPublic(BaseModel):
     answer_type: AnswerType
     citation: CitationPublic
     supporting: list[CitationPublic]
+    qualifier: str | None = Field(
+        default=None,
+        description="The scope or time the value is stated for in its sentence "
+        '("to date", "in February", "in the latest flight"); null when it states none.',
+    )
+    disagrees: bool = Field(
+        default=False,
+        description="For an alternative: another source gives this value for the same scope "
+        "as the answer (a real disagreement), rather than for another scope or in the same "
+        "document (context).",
+    )
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerPublic:
@@ -136,6 +147,8 @@ class AnswerPublic(BaseModel):
             answer_type=answer.answer_type,
             citation=CitationPublic.of(answer.citation),
             supporting=[CitationPublic.of(c) for c in answer.supporting],
+            qualifier=answer.qualifier,
+            disagrees=answer.disagrees,
         )
 
 

@@ -9,6 +9,7 @@ from eval.datasets.beir import load_beir
 from eval.datasets.dataset import FORMATS, RETRIEVAL_ONLY, Dataset, GoldQuestion
 from eval.datasets.detect import detect_format, load_dataset
 from eval.datasets.gold import load_gold
+from eval.datasets.removal import remove_articles
 from eval.datasets.rgb import load_rgb
 from eval.datasets.squad import load_squad
 
@@ -23,4 +24,5 @@ __all__ = [
     "load_gold",
     "load_rgb",
     "load_squad",
+    "remove_articles",
 ]

@@ -2,17 +2,23 @@
 
 Equal answers (after normalisation) from several documents merge and gain confidence.
 Different values found in *other sentences that answer the same question* are returned as
-alternatives, and the response says the sources disagree instead of silently picking one.
+alternatives, each with the scope or time its sentence states it for (its qualifier). The
+response says the sources disagree only when another source gives a different value for the
+same scope: "92 to date" beside "29 in February" is context, not a dispute, and so is a
+second figure in the answer's own article.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
 
-from citeqa.types import Answer, Candidate, Citation
+from citeqa.types import Answer, Candidate, Citation, Passage, ScoredSentence
 from indexer.index import Index
 from service.answering.normalize import answer_key
+from service.answering.qualifiers import Qualifier, qualifier_of, same_scope
 from service.answering.question import QuestionType
 
 AGREEMENT_BONUS = 0.05
@@ -22,6 +28,12 @@ ALTERNATIVE_RATIO = {"numeric": 0.6, "entity": 0.85}
 ALTERNATIVE_RELEVANCE = 0.7
 MAX_ALTERNATIVES = 4
 _MAGNITUDES = {"hundred", "thousand", "million", "billion", "trillion", "percent", "dozen"}
+# Two sentences this alike (word-level) are one report, copied: where their values differ,
+# the sources disagree on exactly the same thing.
+NEAR_COPY_RATIO = 0.75
+# A value read off a copy is as likely as the answer it was aligned with, a shade less.
+NEAR_COPY_DISCOUNT = 0.95
+_WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,11 @@ class Aggregate:
     answer: Answer | None
     alternatives: list[Answer]
     sources_disagree: bool
+    # What the abstention model reads about the answer: its best candidate, how many
+    # documents agree on it, and the score of the best differing value.
+    best: Candidate | None = None
+    witnesses: int = 0
+    runner_up: float = 0.0
 
 
 @dataclass
@@ -110,7 +127,93 @@ def _group(candidates: Sequence[Candidate], floor: float) -> list[_Group]:
     return sorted(groups.values(), key=lambda g: -g.score)
 
 
-def _answer(index: Index, group: _Group, question_type: QuestionType) -> Answer:
+def qualifier_for(candidate: Candidate) -> Qualifier | None:
+    """The scope or time phrase of the candidate's own sentence, nearest its value."""
+    sentence = candidate.sentence
+    return qualifier_of(
+        sentence.text, candidate.start - sentence.start, candidate.end - sentence.start
+    )
+
+
+def _source(index: Index, doc_id: str) -> str:
+    """One article is one source, however many documents hold its parts (same URL)."""
+    document = index.documents.get(doc_id)
+    return document.url if document is not None and document.url else doc_id
+
+
+def _words(text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+def _aligned(sentence: str, start: int, end: int, copy: str) -> tuple[int, int] | None:
+    """Where ``sentence[start:end]`` sits in a near-copy of the sentence (word alignment)."""
+    words, copy_words = _words(sentence), _words(copy)
+    inside = [i for i, (s, e) in enumerate(words) if s < end and start < e]
+    if not inside:
+        return None
+    first, last = inside[0], inside[-1] + 1
+    matcher = SequenceMatcher(
+        None, [sentence[s:e] for s, e in words], [copy[s:e] for s, e in copy_words],
+        autojunk=False,
+    )  # fmt: skip
+    if matcher.ratio() < NEAR_COPY_RATIO:
+        return None
+    mapped_first = mapped_last = None
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if i1 <= first < i2 or (i1 == i2 == first):
+            mapped_first = j1 + (first - i1) if tag == "equal" else j1
+        if i1 < last <= i2:
+            mapped_last = j1 + (last - i1) if tag == "equal" else j2
+    if mapped_first is None or mapped_last is None or mapped_last <= mapped_first:
+        return None
+    return copy_words[mapped_first][0], copy_words[mapped_last - 1][1]
+
+
+def near_copy_rivals(best: Candidate, passages: Sequence[Passage], index: Index) -> list[Candidate]:
+    """Values that other sources' copies of the answer's sentence give in its place.
+
+    A copy of a report with one figure or name changed is exactly a disagreement on the same
+    thing, whether or not the reader read that copy.
+    """
+    sentence = best.sentence
+    own_source = _source(index, best.doc_id)
+    rivals = []
+    seen: set[int] = set()
+    for passage in passages:
+        if _source(index, passage.chunk.doc_id) == own_source:
+            continue
+        for other in passage.sentences:
+            if other.row in seen or other.text == sentence.text:
+                continue
+            seen.add(other.row)
+            if SequenceMatcher(None, sentence.text, other.text).quick_ratio() < NEAR_COPY_RATIO:
+                continue
+            span = _aligned(
+                sentence.text, best.start - sentence.start, best.end - sentence.start, other.text
+            )
+            if span is None:
+                continue
+            text = other.text[span[0] : span[1]].strip(" ,.;:")
+            if not text or answer_key(text) == answer_key(best.text):
+                continue
+            start = other.start + other.text.index(text, span[0])
+            rivals.append(_copy_candidate(best, other, start, text))
+    return rivals
+
+
+def _copy_candidate(best: Candidate, sentence: ScoredSentence, start: int, text: str) -> Candidate:
+    return Candidate(
+        sentence.doc_id, start, start + len(text), text, "COPY",
+        best.score * NEAR_COPY_DISCOUNT, sentence,
+    )  # fmt: skip
+
+
+def _answer(
+    index: Index,
+    group: _Group,
+    question_type: QuestionType,
+    disagrees: bool = False,
+) -> Answer:
     supporting = []
     seen = {group.best.doc_id}
     for member in sorted(group.members, key=lambda m: -m.score):
@@ -123,7 +226,16 @@ def _answer(index: Index, group: _Group, question_type: QuestionType) -> Answer:
         citation=citation_for(index, group.best),
         answer_type="sentence" if group.best.label == "SENTENCE" else question_type.kind,
         supporting=tuple(supporting),
+        qualifier=_qualifier_text(group.best),
+        disagrees=disagrees,
     )
+
+
+def _qualifier_text(candidate: Candidate) -> str | None:
+    if candidate.label == "SENTENCE":
+        return None
+    qualifier = qualifier_for(candidate)
+    return qualifier.text if qualifier is not None else None
 
 
 def aggregate(
@@ -132,33 +244,66 @@ def aggregate(
     question_type: QuestionType,
     abstain_threshold: float,
     alternative_ratio: Mapping[str, float] = ALTERNATIVE_RATIO,
+    passages: Sequence[Passage] = (),
 ) -> Aggregate:
     """Pick the answer, or abstain when even the best candidate is below the threshold.
 
     ``alternative_ratio`` is how close to the answer's score (``numeric`` for figures and
-    dates, ``entity`` otherwise) a differing value must come to be listed as a disagreement.
+    dates, ``entity`` otherwise) a differing value must come to be listed as an
+    alternative. ``passages`` are searched for other sources' copies of the answer's
+    sentence that give another value.
     """
     groups = _group(candidates, abstain_threshold)
     if not groups or groups[0].score < abstain_threshold:
         return Aggregate(None, [], False)
     top = groups[0]
+    if top.best.label != "SENTENCE" and passages:
+        rivals = near_copy_rivals(top.best, passages, index)
+        if rivals:
+            groups = _group([*candidates, *rivals], abstain_threshold)
+            top = groups[0]
     answer = _answer(index, top, question_type)
+    runner_up = groups[1].score if len(groups) > 1 else 0.0
+    witnesses = len(top.documents)
     if top.best.label == "SENTENCE":
-        return Aggregate(answer, [], False)
+        return Aggregate(answer, [], False, top.best, witnesses, runner_up)
+    alternatives = _alternatives(
+        index, top, groups[1:], question_type, abstain_threshold, alternative_ratio
+    )
+    disagree = any(a.disagrees for a in alternatives)
+    return Aggregate(answer, alternatives, disagree, top.best, witnesses, runner_up)
+
+
+def _alternatives(
+    index: Index,
+    top: _Group,
+    others: Sequence[_Group],
+    question_type: QuestionType,
+    floor: float,
+    alternative_ratio: Mapping[str, float],
+) -> list[Answer]:
+    """Other values that answer the question, each marked as a disagreement or as context."""
     top_rows = {m.sentence.row for m in top.members}
-    alternatives = []
-    for group in groups[1:]:
+    top_sources = {_source(index, d) for d in top.documents | {top.best.doc_id}}
+    top_scope = qualifier_for(top.best)
+    ratio = alternative_ratio[
+        "numeric" if question_type.numeric or question_type.kind == "when" else "entity"
+    ]
+    alternatives: list[Answer] = []
+    for group in others:
         # Another entity in the answer's own sentence is context, not a competing claim.
         if group.best.sentence.row in top_rows or group.best.label == "SENTENCE":
             continue
-        ratio = alternative_ratio[
-            "numeric" if question_type.numeric or question_type.kind == "when" else "entity"
-        ]
-        if group.score < max(ratio * top.score, abstain_threshold):
+        copied = group.best.label == "COPY"
+        if not copied and group.score < max(ratio * top.score, floor):
             continue
         if group.best.sentence.lexical < ALTERNATIVE_RELEVANCE * top.best.sentence.lexical:
             continue
-        alternatives.append(_answer(index, group, question_type))
+        # A disagreement: a source the answer does not come from gives this value for the
+        # answer's own scope. The same article, or another scope, is context.
+        sources = {_source(index, d) for d in group.documents | {group.best.doc_id}}
+        disagrees = bool(sources - top_sources) and same_scope(top_scope, qualifier_for(group.best))
+        alternatives.append(_answer(index, group, question_type, disagrees))
         if len(alternatives) == MAX_ALTERNATIVES:
             break
-    return Aggregate(answer, alternatives, bool(alternatives))
+    return alternatives

@@ -9,12 +9,13 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Protocol
 
-from citeqa.config import EXTRACTOR_ABSTAIN_THRESHOLD
+from citeqa.config import EXTRACTOR_ABSTAIN_THRESHOLD, READER_FLOOR
 from citeqa.types import Candidate, Passage, QueryResult
 from indexer.embedding import Embedder, Vectors
 from indexer.index import Index
+from service.answering.abstention import AbstentionModel, features, load_model
 from service.answering.aggregate import ALTERNATIVE_RATIO as EXTRACTOR_ALTERNATIVE_RATIO
-from service.answering.aggregate import aggregate
+from service.answering.aggregate import Aggregate, aggregate
 from service.answering.extractor import SpanExtractor
 from service.answering.publication import asks_publication_date, publication_candidates
 from service.answering.question import classify_question
@@ -82,6 +83,12 @@ class QueryEngine:
         self.retriever = retriever
         self.embedder = embedder
         self.abstain_threshold = abstain_threshold
+        # With the reader, abstention is a model over the reader's score and how well the
+        # passages match the question (abstention.py), and the threshold is on its
+        # probability; candidates below the reader's floor are never answers. The
+        # model-free extractor's threshold is on its own score.
+        self.abstention: AbstentionModel | None = load_model() if reader is not None else None
+        self.reader_floor = READER_FLOOR if reader is not None else abstain_threshold
         # The trained reader picks spans; the model-free extractor is the fallback.
         self.extractor: SpanExtractor | ReaderExtractor = (
             ReaderExtractor(reader, reader_passages, typed_rules) if reader is not None
@@ -97,6 +104,15 @@ class QueryEngine:
                 "with CITEQA_INDEX_ENTITIES=true to use it",
                 self.index.folder,
             )
+
+    def _answerable(self, question: str, result: Aggregate, passages: list[Passage]) -> bool:
+        """Whether the abstention model trusts the answer the passages gave."""
+        if result.best is None or self.abstention is None:
+            return result.answer is not None
+        if result.best.label != "READER":
+            return True  # a byline date or a sentence answer is not the reader's to judge
+        row = features(question, result.best, result.witnesses, result.runner_up, passages)
+        return self.abstention.probability(row) >= self.abstain_threshold
 
     def answer(
         self,
@@ -134,14 +150,16 @@ class QueryEngine:
             if asks_publication_date(question):
                 # A byline date's confidence is its article's retrieval score, calibrated
                 # against the model-free threshold: keep its margin over the active one.
-                shift = self.abstain_threshold - EXTRACTOR_ABSTAIN_THRESHOLD
+                shift = self.reader_floor - EXTRACTOR_ABSTAIN_THRESHOLD
                 dates = publication_candidates(self.index, passages)
                 candidates = [replace(c, score=c.score + shift) for c in dates] + candidates
         with timer.stage("aggregate"):
             result = aggregate(
-                self.index, candidates, question_type, self.abstain_threshold,
-                self.alternative_ratio,
+                self.index, candidates, question_type, self.reader_floor,
+                self.alternative_ratio, passages,
             )  # fmt: skip
+            if self.abstention is not None and not self._answerable(reading, result, passages):
+                result = Aggregate(None, [], False)
         timer.timings["total"] = round(sum(timer.timings.values()), 3)
         return QueryResult(
             question=question,

@@ -16,6 +16,7 @@ from typing import Protocol
 from citeqa.types import Candidate, Passage, ScoredSentence
 from service.answering.normalize import answer_key
 from service.answering.question import QuestionType, states_running_total
+from service.answering.trim import minimal_span
 from service.reading.reader import ReaderSpan
 
 SPANS_PER_PASSAGE = 3
@@ -121,16 +122,18 @@ class ReaderExtractor:
         candidates = []
         for span in spans:
             passage = read[span.context_index]
-            start = passage.chunk.char_start + span.char_start
-            end = passage.chunk.char_start + span.char_end
+            chunk = passage.chunk
+            local_start, local_end = minimal_span(
+                chunk.text, span.char_start, span.char_end, question_type
+            )
+            text = chunk.text[local_start:local_end]
+            start, end = chunk.char_start + local_start, chunk.char_start + local_end
             sentence = _sentence_of(passage, start, end)
             if sentence is None:
                 continue  # only possible for a chunk without sentence rows
             score = confidence(span.margin)
             if self.typed_rules:
-                score += _type_bonus(question_type, span.text, sentence)
-            candidates.append(
-                Candidate(passage.chunk.doc_id, start, end, span.text, "READER", score, sentence)
-            )
+                score += _type_bonus(question_type, text, sentence)
+            candidates.append(Candidate(chunk.doc_id, start, end, text, "READER", score, sentence))
         candidates.sort(key=lambda c: -c.score)
         return candidates

@@ -16,6 +16,7 @@
  *   #asked                 asked                the question that was answered
  *   #answer                answer               the answer card (hidden when answer is null)
  *   #answer-text           answer-text          the answer span's text
+ *   #answer-qualifier      answer-qualifier     the scope or time its sentence gives it for
  *   #answer-quote          answer-quote         the quoted sentence; the span is its <mark>
  *                          answer-highlight     (the <mark> inside #answer-quote)
  *   #answer-citation       citation-link        the cited article's title, linking to
@@ -105,6 +106,9 @@
   function renderAnswer(answer) {
     const citation = answer.citation;
     byId("answer-text").textContent = answer.text;
+    const qualifier = byId("answer-qualifier");
+    qualifier.textContent = answer.qualifier || "";
+    qualifier.hidden = !answer.qualifier;
     byId("answer-quote").replaceChildren(quotedSentence(citation, "answer-highlight"));
     const link = byId("answer-citation");
     link.textContent = citation.title || citation.doc_id;
@@ -132,6 +136,13 @@
       const item = el("li", { className: "alternative", attrs: { "data-testid": "alternative" } });
       const head = el("p", { className: "alternative-head" });
       head.appendChild(el("strong", { text: alternative.text, attrs: { "data-testid": "alternative-text" } }));
+      if (alternative.qualifier) {
+        // The scope or time the value is given for: "in February", "to date".
+        head.appendChild(el("span", { className: "qualifier", text: ` ${alternative.qualifier}`, attrs: { "data-testid": "alternative-qualifier" } }));
+      }
+      if (alternative.disagrees) {
+        head.appendChild(el("span", { className: "disagrees", text: " (disagrees)", attrs: { "data-testid": "alternative-disagrees" } }));
+      }
       head.appendChild(el("span", { className: "dash", text: "—" }));
       head.appendChild(sourceLine(
         citation,

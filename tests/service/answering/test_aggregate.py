@@ -124,7 +124,7 @@ def _figures_index() -> Any:
     return SimpleNamespace(documents={k: Document(k, v) for k, v in FIGURES.items()})
 
 
-def test_other_figures_from_other_sentences_are_alternatives_and_sources_disagree() -> None:
+def test_figures_for_other_scopes_are_alternatives_with_their_qualifiers_not_a_dispute() -> None:
     question = classify_question("How many people has Mexico extradited?")
     candidates = [
         _figure("a", "92", 0.9, 0),
@@ -135,11 +135,91 @@ def test_other_figures_from_other_sentences_are_alternatives_and_sources_disagre
     result = aggregate(_figures_index(), candidates, question, 0.4)
 
     assert result.answer is not None and result.answer.text == "92"
-    assert [a.text for a in result.alternatives] == ["37", "29"]
-    assert result.sources_disagree is True
+    assert result.answer.qualifier == "To date"
+    assert [(a.text, a.qualifier) for a in result.alternatives] == [
+        ("37", "in the latest flight"),
+        ("29", "In February"),
+    ]
+    assert result.sources_disagree is False
+    assert not any(a.disagrees for a in result.alternatives)
     for alternative in result.alternatives:
         citation = alternative.citation
         assert FIGURES[citation.doc_id][citation.char_start : citation.char_end] == alternative.text
+
+
+SAME_SCOPE = {
+    "f": "In February, Mexico sent 29 people to the United States.",
+    "g": "In February, Mexico sent 31 people to the United States, officials said.",
+    "h": "Mexico sent 29 people north in February; in March it sent 31 more.",
+}
+
+
+def _scoped(doc_id: str, text: str, score: float, row: int, at: int = 0) -> Candidate:
+    document = SAME_SCOPE[doc_id]
+    start = document.index(text, at)
+    sentence = ScoredSentence(row, doc_id, 0, len(document), document, 0.5, 0.5, 0.5)
+    return Candidate(doc_id, start, start + len(text), text, "READER", score, sentence)
+
+
+def test_other_sources_with_another_value_for_the_same_scope_disagree() -> None:
+    index: Any = SimpleNamespace(documents={k: Document(k, v) for k, v in SAME_SCOPE.items()})
+    question = classify_question("How many people did Mexico send in February?")
+    candidates = [_scoped("f", "29", 0.9, 0), _scoped("g", "31", 0.8, 1)]
+
+    result = aggregate(index, candidates, question, 0.4)
+
+    assert result.answer is not None and result.answer.text == "29"
+    assert [(a.text, a.disagrees) for a in result.alternatives] == [("31", True)]
+    assert result.sources_disagree is True
+
+
+def test_another_value_in_the_answers_own_article_is_context() -> None:
+    documents = {
+        "f": Document("f", SAME_SCOPE["f"], url="https://news.example/a"),
+        "g": Document("g", SAME_SCOPE["g"], url="https://news.example/a"),
+    }
+    question = classify_question("How many people did Mexico send in February?")
+    candidates = [_scoped("f", "29", 0.9, 0), _scoped("g", "31", 0.8, 1)]
+
+    index: Any = SimpleNamespace(documents=documents)
+    result = aggregate(index, candidates, question, 0.4)
+
+    assert [(a.text, a.disagrees) for a in result.alternatives] == [("31", False)]
+    assert result.sources_disagree is False
+
+
+COPIES = {
+    "true": "The game was played at Raymond James Stadium in Tampa, Florida, on February 7.",
+    "fake": "The game was played at Raymond James Stadium in Glendale, Arizona, on February 7.",
+}
+
+
+def test_a_copy_of_the_answers_sentence_with_another_value_disagrees_unread() -> None:
+    """The reader read only the first copy; the second source's value is aligned from it."""
+    from citeqa.types import Chunk, Hit, Passage
+
+    index: Any = SimpleNamespace(documents={k: Document(k, v) for k, v in COPIES.items()})
+    question = classify_question("Where was the game played?")
+    sentences = {
+        k: ScoredSentence(i, k, 0, len(v), v, 0.5, 0.5, 0.5)
+        for i, (k, v) in enumerate(COPIES.items())
+    }
+    passages = [
+        Passage(Hit(Chunk(k, 0, 0, len(v), v), 1.0), 1.0, (sentences[k],))
+        for k, v in COPIES.items()
+    ]
+    start = COPIES["true"].index("Tampa, Florida")
+    answer = Candidate(
+        "true", start, start + 14, "Tampa, Florida", "READER", 0.9, sentences["true"]
+    )
+
+    result = aggregate(index, [answer], question, 0.4, passages=passages)
+
+    assert result.answer is not None and result.answer.text == "Tampa, Florida"
+    assert [(a.text, a.disagrees) for a in result.alternatives] == [("Glendale, Arizona", True)]
+    citation = result.alternatives[0].citation
+    assert COPIES["fake"][citation.char_start : citation.char_end] == "Glendale, Arizona"
+    assert result.sources_disagree is True
 
 
 def test_a_figure_in_the_answers_own_sentence_is_context_not_a_dispute() -> None:

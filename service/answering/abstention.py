@@ -1,0 +1,110 @@
+"""Whether the corpus holds the answer: a logistic model over more than the reader's score.
+
+The reader's margin over its no-answer score says whether *this passage* answers; it is
+often confident on a passage about something else when the right article is missing. So the
+decision also reads how well the best passages match the question: their dense similarity,
+how many of the question's content words and names they contain, and whether other
+passages agree. The weights come from `python -m eval.calibrate_abstention` (NYT dev with a
+fifth of its articles removed, see eval/RESULTS.md) and ship in `abstention.json`; the
+threshold on the probability is `CITEQA_ABSTAIN_THRESHOLD`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from citeqa.text import content_terms
+from citeqa.types import Candidate, Passage
+
+MODEL_PATH = Path(__file__).with_name("abstention.json")
+FEATURES = (
+    "reader",
+    "sentence_dense",
+    "sentence_lexical",
+    "passage_coverage",
+    "name_coverage",
+    "has_names",
+    "best_dense",
+    "witnesses",
+    "runner_up_gap",
+)
+# A capitalised word after the first: what a question names ("Sheinbaum", "NATO").
+_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'-]*")
+
+
+@dataclass(frozen=True)
+class AbstentionModel:
+    """Logistic weights over :data:`FEATURES`."""
+
+    weights: tuple[float, ...]
+    bias: float
+
+    def probability(self, features: Sequence[float]) -> float:
+        """The probability that the corpus answers the question."""
+        z = self.bias + sum(w * x for w, x in zip(self.weights, features, strict=True))
+        return 1 / (1 + math.exp(-max(min(z, 30.0), -30.0)))
+
+
+@lru_cache(maxsize=1)
+def load_model(path: Path = MODEL_PATH) -> AbstentionModel:
+    """The shipped weights (named, so a file for other features is refused)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if tuple(data["features"]) != FEATURES:
+        raise ValueError(
+            f"{path} was fitted for features {data['features']}, not {list(FEATURES)}: "
+            "run `python -m eval.calibrate_abstention` again"
+        )
+    return AbstentionModel(tuple(float(w) for w in data["weights"]), float(data["bias"]))
+
+
+def _coverage(terms: Sequence[str], text: str) -> float:
+    if not terms:
+        return 1.0
+    present = set(content_terms(text))
+    return sum(term in present for term in terms) / len(terms)
+
+
+def question_names(question: str) -> list[str]:
+    """Capitalised words of the question after its first word, lower-cased."""
+    return [name.lower() for name in _NAME.findall(question.strip())]
+
+
+def features(
+    question: str,
+    answer: Candidate,
+    witnesses: int,
+    runner_up: float,
+    passages: Sequence[Passage],
+) -> list[float]:
+    """The features of one answer, in the order of :data:`FEATURES`."""
+    holding = next(
+        (
+            p
+            for p in passages
+            if p.chunk.doc_id == answer.doc_id
+            and p.chunk.char_start <= answer.start < p.chunk.char_end
+        ),
+        None,
+    )
+    passage_text = holding.chunk.text if holding is not None else answer.sentence.text
+    names = question_names(question)
+    lowered = passage_text.lower()
+    name_coverage = sum(name in lowered for name in names) / len(names) if names else 1.0
+    dense = [p.hit.dense_score for p in passages if p.hit.dense_score is not None]
+    return [
+        answer.score,
+        answer.sentence.dense,
+        answer.sentence.lexical,
+        _coverage(content_terms(question), passage_text),
+        name_coverage,
+        float(bool(names)),
+        max(dense) if dense else 0.0,
+        float(min(witnesses, 3)),
+        answer.score - runner_up,
+    ]

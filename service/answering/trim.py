@@ -1,0 +1,250 @@
+"""The minimal span a person would quote: the reader's span, trimmed or grown by rules.
+
+The reader is trained on SQuAD-style answers, but its span boundaries still carry what a
+person would leave out: enclosing quote marks, a title before a name, a preposition or verb
+left over from the sentence. And a figure asked with "how much" needs its unit. Every rule
+works on offsets into the text it is given, so the trimmed span is still an exact slice of
+the document and its citation checks.
+"""
+
+from __future__ import annotations
+
+import re
+
+from service.answering.question import QuestionType
+
+# Pairs that enclose a quote or an aside; a span wrapped in one is quoted without it.
+_ENCLOSING = {'"': '"', "“": "”", "‘": "’", "'": "'", "(": ")", "[": "]", "«": "»"}
+_EDGE_PUNCTUATION = " \t\n,;:.!?\"“”‘’'()[]«»—–-"
+# Titles and roles that stand before a person's name ("President Claudia Sheinbaum").
+_TITLES = frozenset(
+    [
+        "mr",
+        "mr.",
+        "mrs",
+        "mrs.",
+        "ms",
+        "ms.",
+        "dr",
+        "dr.",
+        "prof",
+        "prof.",
+        "sen",
+        "sen.",
+        "rep",
+        "rep.",
+        "gov",
+        "gov.",
+        "gen",
+        "gen.",
+        "sir",
+        "dame",
+        "lord",
+        "lady",
+        "president",
+        "vice",
+        "prime",
+        "minister",
+        "secretary",
+        "senator",
+        "representative",
+        "governor",
+        "mayor",
+        "judge",
+        "justice",
+        "chief",
+        "chairman",
+        "chairwoman",
+        "chair",
+        "ceo",
+        "director",
+        "spokesman",
+        "spokeswoman",
+        "spokesperson",
+        "ambassador",
+        "attorney",
+        "general",
+        "commissioner",
+        "officer",
+        "agent",
+        "detective",
+        "sergeant",
+        "captain",
+        "coach",
+        "king",
+        "queen",
+        "prince",
+        "princess",
+        "pope",
+        "bishop",
+        "rabbi",
+        "father",
+        "sister",
+        "brother",
+        "pastor",
+        "leader",
+        "head",
+        "founder",
+        "owner",
+        "president-elect",
+        "deputy",
+        "assistant",
+        "undersecretary",
+        "administrator",
+    ]
+)
+# A leading word that belongs to the sentence, not the answer: "in 2019", "by the police".
+_LEADING_PREPOSITIONS = frozenset(
+    [
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "from",
+        "with",
+        "of",
+        "to",
+        "as",
+        "since",
+        "during",
+        "after",
+        "before",
+        "into",
+        "about",
+        "via",
+    ]
+)
+_NAME_PARTICLES = frozenset({"de", "da", "del", "van", "von", "der", "bin", "al", "la", "le"})
+_ROLE_LINKS = frozenset({"of", "for", "the", "and"}) | _NAME_PARTICLES
+_WORD = re.compile(r"\S+")
+_UNIT_AFTER = re.compile(
+    r"^\s?(%|percent\b|per cent\b|(thousand|million|billion|trillion)\b(\s(dollars|euros|"
+    r"pounds|people|tons|barrels)\b)?|(dollars|euros|pounds|yen|yuan|pesos)\b)",
+    re.IGNORECASE,
+)
+_CURRENCY_BEFORE = re.compile(r"(US\$|C\$|A\$|\$|€|£|¥)$")
+_FIGURE = re.compile(r"^(US\$|C\$|A\$|\$|€|£|¥)?\d[\d,.]*$")
+
+
+def _words(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    return [(start + m.start(), start + m.end()) for m in _WORD.finditer(text[start:end])]
+
+
+def _strip_enclosing(text: str, start: int, end: int) -> tuple[int, int]:
+    """Drop quote marks or brackets that wrap the whole span, and stray edge punctuation."""
+    while end - start > 2 and _ENCLOSING.get(text[start]) == text[end - 1]:
+        start, end = start + 1, end - 1
+    # A closing mark is kept only when its opener is inside the span ("(R-Texas)").
+    while start < end and text[start] in _EDGE_PUNCTUATION and text[start] not in "$(":
+        start += 1
+    while start < end and text[end - 1] in _EDGE_PUNCTUATION:
+        closer = text[end - 1]
+        opener = next((o for o, c in _ENCLOSING.items() if c == closer and o != c), None)
+        if opener is not None and opener in text[start : end - 1]:
+            break
+        if closer == "." and re.search(r"\b[A-Z][a-z]?\.$|\b[A-Z]\.$", text[start:end]):
+            break  # "Jr." or an initial keeps its point
+        end -= 1
+    return start, end
+
+
+def _is_capitalised(word: str) -> bool:
+    letters = word.lstrip("\"“‘'(")
+    return bool(letters) and letters[0].isupper()
+
+
+def _name_after_title(text: str, start: int, end: int) -> tuple[int, int]:
+    """ "U.S. Secretary of Homeland Security Kristi Noem" -> "Kristi Noem".
+
+    Only when a title word comes before a run of capitalised words at the end of the span;
+    the name is its last two words (three with a particle or an initial).
+    """
+    aside = text.find("(", start, end)
+    if aside > start and text[end - 1] == ")":
+        end = len(text[:aside].rstrip())  # "Ron DeSantis (R-Fla.)": the party is an aside
+    words = _words(text, start, end)
+    lowered = [text[s:e].lower().strip(",") for s, e in words]
+    titles = [i for i, word in enumerate(lowered) if word in _TITLES]
+    if not titles or titles[-1] >= len(words) - 1:
+        return start, end
+    tail = words[titles[-1] + 1 :]
+    # "Secretary of Homeland Security Kristi Noem": the role's "of ..." may run on.
+    if not all(_is_capitalised(text[s:e]) or text[s:e].lower() in _ROLE_LINKS for s, e in tail):
+        return start, end
+    capitalised_tail: list[tuple[int, int]] = []
+    for s, e in reversed(tail):
+        word = text[s:e]
+        if not (_is_capitalised(word) or word in _NAME_PARTICLES):
+            break
+        capitalised_tail.insert(0, (s, e))
+    if not capitalised_tail:
+        return start, end
+    size = 2
+    if len(capitalised_tail) >= 3:
+        before = text[capitalised_tail[-3][0] : capitalised_tail[-3][1]]
+        middle = text[capitalised_tail[-2][0] : capitalised_tail[-2][1]]
+        if re.fullmatch(r"[A-Z]\.", middle) or middle in _NAME_PARTICLES or before.endswith("."):
+            size = 3
+    name = capitalised_tail[-size:]
+    return name[0][0], end
+
+
+def _drop_leading_preposition(text: str, start: int, end: int) -> tuple[int, int]:
+    words = _words(text, start, end)
+    if len(words) >= 2 and text[words[0][0] : words[0][1]].lower() in _LEADING_PREPOSITIONS:
+        return words[1][0], end
+    return start, end
+
+
+def _drop_leading_gerund(text: str, start: int, end: int) -> tuple[int, int]:
+    """ "appointing a US fentanyl czar" -> "a US fentanyl czar": the verb is the sentence's."""
+    words = _words(text, start, end)
+    if len(words) >= 3:
+        first = text[words[0][0] : words[0][1]]
+        second = text[words[1][0] : words[1][1]].lower()
+        if first.islower() and first.endswith("ing") and second in {"a", "an", "the"}:
+            return words[1][0], end
+    return start, end
+
+
+def _grow_unit(text: str, start: int, end: int) -> tuple[int, int]:
+    """A bare figure takes its currency sign and magnitude: "5" -> "$5 million"."""
+    if not _FIGURE.match(text[start:end]):
+        return start, end
+    after = _UNIT_AFTER.match(text[end : end + 40])
+    if after is not None:
+        end += after.end()
+    before = _CURRENCY_BEFORE.search(text[max(0, start - 3) : start])
+    if before is not None and text[start].isdigit():
+        start -= len(before.group(1))
+    return start, end
+
+
+def minimal_span(text: str, start: int, end: int, question_type: QuestionType) -> tuple[int, int]:
+    """The offsets of the answer a person would quote, inside ``text[start:end]`` or around
+    it (a figure grows to take its unit).
+
+    Example:
+        >>> from service.answering.question import classify_question
+        >>> sentence = "Mexican President Claudia Sheinbaum called it a “sovereign decision”."
+        >>> s, e = minimal_span(sentence, 8, 35, classify_question("Who called it that?"))
+        >>> sentence[s:e]
+        'Claudia Sheinbaum'
+        >>> s, e = minimal_span(sentence, 48, 68, classify_question("What did she call it?"))
+        >>> sentence[s:e]
+        'sovereign decision'
+    """
+    trimmed = _strip_enclosing(text, start, end)
+    if question_type.kind == "who":
+        trimmed = _name_after_title(text, *trimmed)
+    if question_type.kind in ("what", "which", "who", "where", "when"):
+        trimmed = _drop_leading_preposition(text, *trimmed)
+    if question_type.kind in ("what", "which"):
+        trimmed = _drop_leading_gerund(text, *trimmed)
+    if question_type.kind == "how_much":
+        trimmed = _grow_unit(text, *trimmed)
+    trimmed = _strip_enclosing(text, *trimmed)
+    if trimmed[1] <= trimmed[0]:
+        return start, end
+    return trimmed
