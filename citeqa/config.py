@@ -25,7 +25,7 @@ def default_embedding_model() -> str:
 READER_ABSTAIN_THRESHOLD = 0.5
 # A reader span below this confidence (its margin over the no-answer score) is never an
 # answer, whatever the abstention model says (`python -m eval.calibrate`).
-READER_FLOOR = 0.51
+READER_FLOOR = 0.4
 # The model-free extractor's threshold is on its sentence score (`python -m eval.calibrate`).
 EXTRACTOR_ABSTAIN_THRESHOLD = 0.40
 

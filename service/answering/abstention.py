@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from citeqa.text import content_terms
 from citeqa.types import Candidate, Passage
+from indexer.terms import CorpusStats, query_keys
 
 MODEL_PATH = Path(__file__).with_name("abstention.json")
 FEATURES = (
@@ -33,6 +36,8 @@ FEATURES = (
     "best_dense",
     "witnesses",
     "runner_up_gap",
+    "idf_coverage",
+    "unseen_share",
 )
 # A capitalised word after the first: what a question names ("Sheinbaum", "NATO").
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'-]*")
@@ -81,8 +86,13 @@ def features(
     witnesses: int,
     runner_up: float,
     passages: Sequence[Passage],
+    stats: CorpusStats,
 ) -> list[float]:
-    """The features of one answer, in the order of :data:`FEATURES`."""
+    """The features of one answer, in the order of :data:`FEATURES`.
+
+    ``stats`` are the index's corpus statistics: a question whose rare words the corpus
+    never holds is about something the corpus lacks.
+    """
     holding = next(
         (
             p
@@ -107,4 +117,17 @@ def features(
         max(dense) if dense else 0.0,
         float(min(witnesses, 3)),
         answer.score - runner_up,
+        *_rare_terms(question, passage_text, stats),
     ]
+
+
+def _rare_terms(question: str, passage_text: str, stats: CorpusStats) -> tuple[float, float]:
+    """IDF-weighted share of the question's terms in the passage, and in no chunk at all."""
+    keys = np.unique(query_keys(question))
+    weights = stats.idf(keys)
+    total = float(weights.sum())
+    if not total:
+        return 1.0, 0.0
+    inside = np.isin(keys, query_keys(passage_text))
+    unseen = stats.frequencies(keys) == 0
+    return float(weights[inside].sum()) / total, float(weights[unseen].sum()) / total

@@ -11,10 +11,11 @@ second figure in the answer's own article.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 
+from citeqa.text import content_terms
 from citeqa.types import Answer, Candidate, Citation, Passage, ScoredSentence
 from indexer.index import Index
 from service.answering.normalize import answer_key
@@ -34,6 +35,8 @@ NEAR_COPY_RATIO = 0.75
 # A value read off a copy is as likely as the answer it was aligned with, a shade less.
 NEAR_COPY_DISCOUNT = 0.95
 _WORD = re.compile(r"\S+")
+# Two sentences that state values for one thing share at least this share of their words.
+SAME_THING = 0.2
 
 
 @dataclass(frozen=True)
@@ -245,13 +248,16 @@ def aggregate(
     abstain_threshold: float,
     alternative_ratio: Mapping[str, float] = ALTERNATIVE_RATIO,
     passages: Sequence[Passage] = (),
+    trusted: Callable[[Candidate, int, float], bool] | None = None,
 ) -> Aggregate:
     """Pick the answer, or abstain when even the best candidate is below the threshold.
 
     ``alternative_ratio`` is how close to the answer's score (``numeric`` for figures and
     dates, ``entity`` otherwise) a differing value must come to be listed as an
     alternative. ``passages`` are searched for other sources' copies of the answer's
-    sentence that give another value.
+    sentence that give another value. ``trusted`` says whether a candidate (with its number
+    of witnesses, and the score of the answer it competes with) is one the service would
+    answer with: only such values can disagree.
     """
     groups = _group(candidates, abstain_threshold)
     if not groups or groups[0].score < abstain_threshold:
@@ -268,10 +274,47 @@ def aggregate(
     if top.best.label == "SENTENCE":
         return Aggregate(answer, [], False, top.best, witnesses, runner_up)
     alternatives = _alternatives(
-        index, top, groups[1:], question_type, abstain_threshold, alternative_ratio
+        index, top, groups[1:], question_type, abstain_threshold, alternative_ratio, trusted
     )
     disagree = any(a.disagrees for a in alternatives)
     return Aggregate(answer, alternatives, disagree, top.best, witnesses, runner_up)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A value with the sources that state it and the scope they state it for."""
+
+    group: _Group
+    sources: frozenset[str]
+    scope: Qualifier | None
+    trusted: bool
+
+
+def _shared_terms(first: ScoredSentence, second: ScoredSentence) -> float:
+    """The share of the shorter sentence's content words that the other one has too."""
+    one, two = set(content_terms(first.text)), set(content_terms(second.text))
+    return len(one & two) / max(min(len(one), len(two)), 1)
+
+
+def _conflict(first: _Claim, second: _Claim) -> bool:
+    """Two sources, each stating its own value for the same scope, in sentences about the
+    same thing (they share enough words beyond the question's)."""
+    return (
+        first.trusted
+        and second.trusted
+        and bool(first.sources - second.sources)
+        and bool(second.sources - first.sources)
+        and same_scope(first.scope, second.scope)
+        and _shared_terms(first.group.best.sentence, second.group.best.sentence) >= SAME_THING
+    )
+
+
+def _claim(index: Index, group: _Group, question_type: QuestionType, trusted: bool) -> _Claim:
+    scope = qualifier_for(group.best)
+    if question_type.kind == "when" and scope is not None and scope.kind == "time":
+        scope = None  # the value is itself a time: a year beside it is part of it
+    sources = frozenset(_source(index, d) for d in group.documents | {group.best.doc_id})
+    return _Claim(group, sources, scope, trusted)
 
 
 def _alternatives(
@@ -281,15 +324,19 @@ def _alternatives(
     question_type: QuestionType,
     floor: float,
     alternative_ratio: Mapping[str, float],
+    trusted: Callable[[Candidate, int, float], bool] | None,
 ) -> list[Answer]:
-    """Other values that answer the question, each marked as a disagreement or as context."""
+    """Other values that answer the question, each marked as a disagreement or as context.
+
+    A value disagrees when a source states it and another source states a different value
+    (the answer, or another alternative) for the same scope, and both are values the
+    service would answer with (``trusted``).
+    """
     top_rows = {m.sentence.row for m in top.members}
-    top_sources = {_source(index, d) for d in top.documents | {top.best.doc_id}}
-    top_scope = qualifier_for(top.best)
     ratio = alternative_ratio[
         "numeric" if question_type.numeric or question_type.kind == "when" else "entity"
     ]
-    alternatives: list[Answer] = []
+    kept: list[_Group] = []
     for group in others:
         # Another entity in the answer's own sentence is context, not a competing claim.
         if group.best.sentence.row in top_rows or group.best.label == "SENTENCE":
@@ -299,11 +346,23 @@ def _alternatives(
             continue
         if group.best.sentence.lexical < ALTERNATIVE_RELEVANCE * top.best.sentence.lexical:
             continue
-        # A disagreement: a source the answer does not come from gives this value for the
-        # answer's own scope. The same article, or another scope, is context.
-        sources = {_source(index, d) for d in group.documents | {group.best.doc_id}}
-        disagrees = bool(sources - top_sources) and same_scope(top_scope, qualifier_for(group.best))
-        alternatives.append(_answer(index, group, question_type, disagrees))
-        if len(alternatives) == MAX_ALTERNATIVES:
+        kept.append(group)
+        if len(kept) == MAX_ALTERNATIVES:
             break
-    return alternatives
+    claims = [
+        _claim(
+            index,
+            g,
+            question_type,
+            trusted is None or g is top or trusted(g.best, len(g.documents), top.score),
+        )
+        for g in [top, *kept]
+    ]
+    answer_claim, *alternative_claims = claims
+    answer_claim = replace(answer_claim, trusted=True)  # the answer stands, or it abstains
+    claims = [answer_claim, *alternative_claims]
+    return [
+        _answer(index, claim.group, question_type,
+                any(_conflict(claim, other) for other in claims if other is not claim))
+        for claim in alternative_claims
+    ]  # fmt: skip

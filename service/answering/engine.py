@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from citeqa.config import EXTRACTOR_ABSTAIN_THRESHOLD, READER_FLOOR
@@ -18,7 +18,7 @@ from service.answering.aggregate import ALTERNATIVE_RATIO as EXTRACTOR_ALTERNATI
 from service.answering.aggregate import Aggregate, aggregate
 from service.answering.extractor import SpanExtractor
 from service.answering.publication import asks_publication_date, publication_candidates
-from service.answering.question import classify_question
+from service.answering.question import QuestionType, classify_question
 from service.answering.reader_extractor import ALTERNATIVE_RATIO as READER_ALTERNATIVE_RATIO
 from service.answering.reader_extractor import ReaderExtractor, SpanReading
 from service.errors import InvalidQuestionError
@@ -59,6 +59,16 @@ class _Timer:
             yield
         finally:
             self.timings[name] = round((time.perf_counter() - started) * 1000, 3)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What retrieval, reading and aggregation found for a question."""
+
+    question_type: QuestionType
+    passages: list[Passage]
+    aggregate: Aggregate
+    timings_ms: dict[str, float]
 
 
 class QueryEngine:
@@ -105,14 +115,74 @@ class QueryEngine:
                 self.index.folder,
             )
 
-    def _answerable(self, question: str, result: Aggregate, passages: list[Passage]) -> bool:
-        """Whether the abstention model trusts the answer the passages gave."""
-        if result.best is None or self.abstention is None:
-            return result.answer is not None
-        if result.best.label != "READER":
-            return True  # a byline date or a sentence answer is not the reader's to judge
-        row = features(question, result.best, result.witnesses, result.runner_up, passages)
-        return self.abstention.probability(row) >= self.abstain_threshold
+    def abstention_features(self, question: str, found: Found) -> list[float] | None:
+        """What the abstention model reads about a found answer; None when it has no say
+        (no answer, the model-free extractor, a byline date or a sentence answer)."""
+        best = found.aggregate.best
+        if best is None or self.abstention is None or best.label != "READER":
+            return None
+        aggregated = found.aggregate
+        return features(
+            question, best, aggregated.witnesses, aggregated.runner_up, found.passages,
+            self.index.stats,
+        )  # fmt: skip
+
+    def _trusting(
+        self, question: str, passages: list[Passage]
+    ) -> Callable[[Candidate, int, float], bool] | None:
+        """Whether the abstention model would answer with a candidate: a value it would not
+        answer with is no side of a disagreement."""
+        model = self.abstention
+        if model is None:
+            return None
+
+        def trusted(candidate: Candidate, witnesses: int, rival: float) -> bool:
+            if candidate.label not in ("READER", "COPY"):
+                return True
+            row = features(question, candidate, witnesses, rival, passages, self.index.stats)
+            return model.probability(row) >= self.abstain_threshold
+
+        return trusted
+
+    def find(
+        self,
+        question: str,
+        top_k: int = 5,
+        filters: Filters | None = None,
+        options: RetrievalOptions | None = None,
+        retrieval_query: str | None = None,
+    ) -> Found:
+        """Retrieve, read and aggregate, before the abstention model has its say.
+
+        Raises:
+            InvalidQuestionError: The question is blank or ``top_k`` is below 1.
+        """
+        if not question.strip():
+            raise InvalidQuestionError("question is empty: ask something")
+        if top_k < 1:
+            raise InvalidQuestionError("top_k must be at least 1")
+        timer = _Timer()
+        query_text = retrieval_query or question
+        question_type = classify_question(question)
+        with timer.stage("embed"):
+            vector = self.embedder.encode_query(query_text)
+        with timer.stage("retrieve"):
+            # Read from more passages than are shown: the answer may sit in the sixth.
+            passages = self.retriever.retrieve(query_text, vector, max(top_k, 8), filters, options)
+        with timer.stage("read"):
+            candidates: list[Candidate] = self.extractor.extract(question, question_type, passages)
+            if asks_publication_date(question):
+                # A byline date's confidence is its article's retrieval score, calibrated
+                # against the model-free threshold: keep its margin over the reader's floor.
+                shift = self.reader_floor - EXTRACTOR_ABSTAIN_THRESHOLD
+                dates = publication_candidates(self.index, passages)
+                candidates = [replace(c, score=c.score + shift) for c in dates] + candidates
+        with timer.stage("aggregate"):
+            result = aggregate(
+                self.index, candidates, question_type, self.reader_floor,
+                self.alternative_ratio, passages, self._trusting(question, passages),
+            )  # fmt: skip
+        return Found(question_type, passages, result, timer.timings)
 
     def answer(
         self,
@@ -132,41 +202,29 @@ class QueryEngine:
         Raises:
             InvalidQuestionError: The question is blank or ``top_k`` is below 1.
         """
-        if not question.strip():
-            raise InvalidQuestionError("question is empty: ask something")
-        if top_k < 1:
-            raise InvalidQuestionError("top_k must be at least 1")
-        timer = _Timer()
-        query_text = retrieval_query or question
         reading = reading_question or question
-        question_type = classify_question(reading)
-        with timer.stage("embed"):
-            vector = self.embedder.encode_query(query_text)
-        with timer.stage("retrieve"):
-            # Read from more passages than are shown: the answer may sit in the sixth.
-            passages = self.retriever.retrieve(query_text, vector, max(top_k, 8), filters, options)
-        with timer.stage("read"):
-            candidates: list[Candidate] = self.extractor.extract(reading, question_type, passages)
-            if asks_publication_date(question):
-                # A byline date's confidence is its article's retrieval score, calibrated
-                # against the model-free threshold: keep its margin over the active one.
-                shift = self.reader_floor - EXTRACTOR_ABSTAIN_THRESHOLD
-                dates = publication_candidates(self.index, passages)
-                candidates = [replace(c, score=c.score + shift) for c in dates] + candidates
-        with timer.stage("aggregate"):
-            result = aggregate(
-                self.index, candidates, question_type, self.reader_floor,
-                self.alternative_ratio, passages,
-            )  # fmt: skip
-            if self.abstention is not None and not self._answerable(reading, result, passages):
-                result = Aggregate(None, [], False)
-        timer.timings["total"] = round(sum(timer.timings.values()), 3)
+        found = self.find(reading, top_k, filters, options, retrieval_query or question)
+        result = found.aggregate
+        started = time.perf_counter()
+        row = self.abstention_features(reading, found)
+        model = self.abstention
+        if (
+            row is not None
+            and model is not None
+            and model.probability(row) < self.abstain_threshold
+        ):
+            result = Aggregate(None, [], False)
+        timings = found.timings_ms
+        timings["aggregate"] = round(
+            timings["aggregate"] + (time.perf_counter() - started) * 1000, 3
+        )
+        timings["total"] = round(sum(timings.values()), 3)
         return QueryResult(
             question=question,
-            question_type=question_type.kind,
+            question_type=found.question_type.kind,
             answer=result.answer,
             alternatives=tuple(result.alternatives),
             sources_disagree=result.sources_disagree,
-            passages=tuple(passages[:top_k]),
-            timings_ms=timer.timings,
+            passages=tuple(found.passages[:top_k]),
+            timings_ms=timings,
         )

@@ -135,8 +135,12 @@ def _strip_enclosing(text: str, start: int, end: int) -> tuple[int, int]:
     """Drop quote marks or brackets that wrap the whole span, and stray edge punctuation."""
     while end - start > 2 and _ENCLOSING.get(text[start]) == text[end - 1]:
         start, end = start + 1, end - 1
-    # A closing mark is kept only when its opener is inside the span ("(R-Texas)").
-    while start < end and text[start] in _EDGE_PUNCTUATION and text[start] not in "$(":
+    # An opening mark stays when its closer is inside the span ("‘parole’ scheme"); a
+    # closing mark only when its opener is ("(R-Texas)").
+    while start < end and text[start] in _EDGE_PUNCTUATION and text[start] != "$":
+        closer = _ENCLOSING.get(text[start])
+        if closer is not None and closer != text[start] and closer in text[start + 1 : end]:
+            break
         start += 1
     while start < end and text[end - 1] in _EDGE_PUNCTUATION:
         closer = text[end - 1]

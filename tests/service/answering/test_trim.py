@@ -80,3 +80,20 @@ def test_spans_without_anything_to_trim_are_kept(sentence: str, span: str, quest
     first, last = minimal_span(sentence, start, start + len(span), classify_question(question))
 
     assert sentence[first:last] == span
+
+
+@pytest.mark.parametrize(
+    ("sentence", "span", "question", "expected"),
+    [
+        ("under the ‘parole’ scheme", "‘parole’ scheme", "Under which scheme?", "‘parole’ scheme"),
+        ("rejected (the US offer) today", "(the US", "Where?", "the US"),
+    ],
+)
+def test_marks_are_kept_only_with_their_pair(
+    sentence: str, span: str, question: str, expected: str
+) -> None:
+    start = sentence.index(span)
+
+    first, last = minimal_span(sentence, start, start + len(span), classify_question(question))
+
+    assert sentence[first:last] == expected

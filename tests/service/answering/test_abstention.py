@@ -1,0 +1,85 @@
+"""The abstention model: its features, its weights file and its probability."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from citeqa.types import Candidate, Chunk, Hit, Passage, ScoredSentence
+from indexer.terms import CorpusStats
+from service.answering.abstention import (
+    FEATURES,
+    AbstentionModel,
+    features,
+    load_model,
+    question_names,
+)
+
+TEXT = "To date, Mexico has extradited 92 people to the United States."
+STATS = CorpusStats.of_texts([TEXT, "Guatemala sent 12 people north."])
+
+
+def _passage(dense: float) -> Passage:
+    sentence = ScoredSentence(0, "d", 0, len(TEXT), TEXT, 0.6, 0.8, 0.7)
+    return Passage(Hit(Chunk("d", 0, 0, len(TEXT), TEXT), 1.0, dense_score=dense), 1.0, (sentence,))
+
+
+def _answer(passage: Passage) -> Candidate:
+    start = TEXT.index("92")
+    return Candidate("d", start, start + 2, "92", "READER", 0.9, passage.sentences[0])
+
+
+def test_features_read_the_passage_that_holds_the_answer() -> None:
+    passage = _passage(0.7)
+
+    found = features("How many has Mexico extradited?", _answer(passage), 2, 0.5, [passage], STATS)
+    row = dict(zip(FEATURES, found, strict=True))
+
+    assert row["reader"] == 0.9 and row["best_dense"] == 0.7
+    assert row["passage_coverage"] == 1.0  # "mexico", "extradit" are both there
+    assert row["name_coverage"] == 1.0 and row["has_names"] == 1.0
+    assert row["witnesses"] == 2 and row["runner_up_gap"] == pytest.approx(0.4)
+    assert row["idf_coverage"] == 1.0 and row["unseen_share"] == 0.0
+
+
+def test_words_no_chunk_holds_are_unseen() -> None:
+    passage = _passage(0.7)
+
+    row = features("How many has Honduras deported?", _answer(passage), 1, 0.0, [passage], STATS)
+
+    assert row[FEATURES.index("unseen_share")] == 1.0
+
+
+def test_a_name_the_passage_lacks_lowers_name_coverage() -> None:
+    passage = _passage(0.7)
+
+    row = features("How many has Guatemala extradited?", _answer(passage), 1, 0.0, [passage], STATS)
+
+    assert row[FEATURES.index("name_coverage")] == 0.0
+    assert row[FEATURES.index("idf_coverage")] < 1.0
+    assert question_names("How many has Guatemala extradited?") == ["guatemala"]
+
+
+def test_probability_rises_with_a_positively_weighted_feature() -> None:
+    weights = tuple(1.0 if name == "passage_coverage" else 0.0 for name in FEATURES)
+    model = AbstentionModel(weights, -0.5)
+    low = [0.0] * len(FEATURES)
+    high = [1.0 if name == "passage_coverage" else 0.0 for name in FEATURES]
+
+    assert model.probability(low) < 0.5 < model.probability(high)
+
+
+def test_a_weights_file_for_other_features_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "abstention.json"
+    path.write_text(json.dumps({"features": ["reader"], "weights": [1.0], "bias": 0.0}))
+
+    with pytest.raises(ValueError, match="calibrate_abstention"):
+        load_model(path)
+
+
+def test_the_shipped_weights_load() -> None:
+    model = load_model()
+
+    assert len(model.weights) == len(FEATURES)
