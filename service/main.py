@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from citeqa import __version__
 from citeqa.config import Settings, get_settings
+from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
 from service.api.openapi import install_openapi
 from service.api.routes import chat, documents, health, pages, query
@@ -22,6 +23,13 @@ from service.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 
 if TYPE_CHECKING:
     from service.state import ServiceState
+
+DESCRIPTION = (
+    "Extractive question answering over news articles. Every answer is a span quoted from "
+    "an indexed article, with its document id and character offsets into the original text. "
+    "Reads need no key; writes (POST and DELETE /v1/documents) need the server's "
+    "CITEQA_API_KEY as a bearer token: press *Authorize* to send it from this page."
+)
 
 
 def create_app(settings: Settings | None = None, state: ServiceState | None = None) -> FastAPI:
@@ -39,10 +47,20 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
         app.state.citeqa = state or load_state(settings)
         yield
 
-    app = FastAPI(title="citeqa", version=__version__, lifespan=lifespan)
+    # docs_url/redoc_url None: FastAPI's own pages load from a CDN; install_docs serves
+    # the same pages from installed files.
+    app = FastAPI(
+        title="citeqa",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     for router in (health.router, query.router, documents.router, chat.router, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_docs(app)
     install_error_handlers(app)
     install_openapi(app, body_models=[ChatCompletionRequest])
     if settings.cors_origins:

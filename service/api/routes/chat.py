@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from service.api import examples
 from service.api.deps import StateDep
 from service.api.openapi import json_body
 from service.chat.completions import (
@@ -104,7 +105,12 @@ async def _answer(state: ServiceState, query: ChatQuery) -> tuple[str, ChatCitat
         return content, ChatCitations.of_result(result, documents, query.retrieval_query)
 
 
-@router.get("/models", response_model=ModelList)
+@router.get(
+    "/models",
+    response_model=ModelList,
+    summary="List models (OpenAI-compatible)",
+    responses=examples.ok(examples.MODEL_LIST),
+)
 def list_models() -> ModelList:
     """The one model this server offers, ``citeqa``, in OpenAI's list shape."""
     return ModelList(data=[ModelCard(id=MODEL_ID, created=_STARTED, owned_by="citeqa")])
@@ -113,7 +119,9 @@ def list_models() -> ModelList:
 @router.get(
     "/models/{model_id}",
     response_model=ModelCard,
+    summary="Describe a model (OpenAI-compatible)",
     responses={
+        **examples.ok(examples.MODEL_CARD),
         404: {"model": OpenAIErrorResponse, "description": "No model with this id"},
         422: {"model": OpenAIErrorResponse, "description": "The request breaks the schema"},
     },
@@ -132,8 +140,17 @@ def get_model(model_id: str) -> Response:
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
-    responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}},
-    openapi_extra=json_body(ChatCompletionRequest),
+    summary="Chat completion with citations (OpenAI-compatible)",
+    responses={
+        **_ERRORS,
+        200: {
+            "content": {
+                "application/json": {"example": examples.CHAT_COMPLETION},
+                "text/event-stream": {},
+            }
+        },
+    },
+    openapi_extra=json_body(ChatCompletionRequest, example=examples.CHAT_REQUEST),
 )
 async def chat_completions(request: Request, state: StateDep) -> Response:
     """Answer the last user message; earlier user messages resolve follow-ups.
