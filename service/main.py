@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from citeqa import __version__
 from citeqa.config import Settings, get_settings
+from indexer.manifest import Manifest
 from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
 from service.api.openapi import install_openapi
@@ -19,6 +20,7 @@ from service.api.routes import chat, documents, health, pages, query
 from service.api.routes.pages import STATIC_DIR
 from service.chat.schemas import ChatCompletionRequest
 from service.logging import configure_logging
+from service.metrics import ServiceMetrics
 from service.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 
 if TYPE_CHECKING:
@@ -74,5 +76,15 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     app.add_middleware(RequestIdMiddleware)
     from prometheus_fastapi_instrumentator import Instrumentator
 
-    Instrumentator().instrument(app).expose(app, include_in_schema=False)
+    app.state.metrics = ServiceMetrics(lambda: served_manifest(app))
+    Instrumentator(registry=app.state.metrics.registry).instrument(app).expose(
+        app, include_in_schema=False
+    )
     return app
+
+
+def served_manifest(app: FastAPI) -> Manifest | None:
+    """The manifest of the generation ``app`` serves; None before start-up or an index."""
+    state: ServiceState | None = getattr(app.state, "citeqa", None)
+    engine = state.engine if state is not None else None
+    return engine.index.manifest if engine is not None else None

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.errors import UnauthorizedError
+from service.metrics import ServiceMetrics
 from service.state import ServiceState
 
 
@@ -19,6 +20,15 @@ def get_state(request: Request) -> ServiceState:
 
 
 StateDep = Annotated[ServiceState, Depends(get_state)]
+
+
+def get_metrics(request: Request) -> ServiceMetrics:
+    """The app's domain metrics (service/metrics.py)."""
+    metrics: ServiceMetrics = request.app.state.metrics
+    return metrics
+
+
+MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 
 
 # Declared as a security scheme, so OpenAPI lists it and /docs has an "Authorize" button.

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from service.api import examples
-from service.api.deps import StateDep
+from service.api.deps import MetricsDep, StateDep
 from service.api.openapi import json_body
 from service.chat.completions import (
     count_usage,
@@ -55,6 +55,7 @@ from service.chat.schemas import (
     ModelList,
     OpenAIErrorResponse,
 )
+from service.metrics import ServiceMetrics
 from service.render import render_response
 from service.state import ServiceState
 
@@ -91,7 +92,9 @@ def _prepare(raw: bytes) -> tuple[ChatCompletionRequest, ChatQuery]:
     return body, build_chat_query(body.user_messages())
 
 
-async def _answer(state: ServiceState, query: ChatQuery) -> tuple[str, ChatCitations]:
+async def _answer(
+    state: ServiceState, metrics: ServiceMetrics, query: ChatQuery
+) -> tuple[str, ChatCitations]:
     """The reply text and its citations; the model runs in a worker thread."""
     with state.serving() as engine:  # one index generation for the answer and its sources
         result = await run_in_threadpool(
@@ -100,6 +103,7 @@ async def _answer(state: ServiceState, query: ChatQuery) -> tuple[str, ChatCitat
             retrieval_query=query.retrieval_query,
             reading_question=query.reading_question,
         )
+        metrics.record_query(result)
         documents = engine.index.documents
         content = render_response(result, documents, markdown=True)
         return content, ChatCitations.of_result(result, documents, query.retrieval_query)
@@ -152,7 +156,7 @@ def get_model(model_id: str) -> Response:
     },
     openapi_extra=json_body(ChatCompletionRequest, example=examples.CHAT_REQUEST),
 )
-async def chat_completions(request: Request, state: StateDep) -> Response:
+async def chat_completions(request: Request, state: StateDep, metrics: MetricsDep) -> Response:
     """Answer the last user message; earlier user messages resolve follow-ups.
 
     The body is an OpenAI chat request: ``messages`` (``content`` a string or a list of
@@ -182,7 +186,7 @@ async def chat_completions(request: Request, state: StateDep) -> Response:
     # Parsing and the follow-up terms run in the thread pool: up to CITEQA_MAX_BODY_BYTES
     # of JSON on the event loop would stall every other request meanwhile.
     body, query = await run_in_threadpool(_prepare, await request.body())
-    content, citations = await _answer(state, query)
+    content, citations = await _answer(state, metrics, query)
     usage = count_usage("\n".join(body.user_messages()), content)
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage

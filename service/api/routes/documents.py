@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Path
 from indexer.errors import DocumentNotFoundError
 from indexer.loaders import DOC_ID_PATTERN
 from service.api import examples
-from service.api.deps import StateDep, WriteAccess
+from service.api.deps import MetricsDep, StateDep, WriteAccess
 from service.api.responses import error_responses
 from service.errors import DocumentRejectedError
 from service.schemas import (
@@ -69,14 +69,17 @@ def put_document(
         Body(openapi_examples=examples.request_example("An article", examples.DOCUMENT_CREATE)),
     ],
     state: StateDep,
+    metrics: MetricsDep,
 ) -> DocumentWriteResult:
     """Add a document, or replace the one with the same id; unchanged text is a no-op."""
-    report = state.add_documents([body.to_document()])
-    if report.skipped:
-        raise DocumentRejectedError(f"document not indexed: {report.skipped[0].reason}")
-    status: DocumentStatus = (
-        "added" if report.added else "replaced" if report.replaced else "unchanged"
-    )
+    with metrics.recording_write("add") as write:
+        report = state.add_documents([body.to_document()])
+        if report.skipped:
+            raise DocumentRejectedError(f"document not indexed: {report.skipped[0].reason}")
+        status: DocumentStatus = (
+            "added" if report.added else "replaced" if report.replaced else "unchanged"
+        )
+        write.result = status
     return DocumentWriteResult(
         doc_id=body.doc_id,
         status=status,
@@ -93,9 +96,11 @@ def put_document(
     summary="Delete a document (API key)",
     responses=examples.ok(examples.DELETE_RESULT) | error_responses(401, 404, 422, 503, 507),
 )
-def delete_document(doc_id: DocIdPath, state: StateDep) -> DocumentWriteResult:
+def delete_document(doc_id: DocIdPath, state: StateDep, metrics: MetricsDep) -> DocumentWriteResult:
     """Delete a document; the index is rewritten as a new generation and served at once."""
-    report = state.delete_documents([doc_id])
+    with metrics.recording_write("delete") as write:
+        report = state.delete_documents([doc_id])
+        write.result = "deleted"
     return DocumentWriteResult(
         doc_id=doc_id,
         status="deleted",

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 
 from service.api import examples
-from service.api.deps import StateDep
+from service.api.deps import MetricsDep, StateDep
 from service.api.responses import error_responses
 from service.schemas import QueryRequest, QueryResponse
 
@@ -27,6 +27,7 @@ def query(
         Body(openapi_examples=examples.request_example("A count", examples.QUERY_REQUEST)),
     ],
     state: StateDep,
+    metrics: MetricsDep,
 ) -> QueryResponse:
     """Answer a question extractively from the indexed articles.
 
@@ -37,4 +38,5 @@ def query(
     filters = body.filters.to_filters() if body.filters else None
     with state.serving() as engine:
         result = engine.answer(body.question, top_k=body.top_k, filters=filters)
+        metrics.record_query(result)
         return QueryResponse.of(result, engine.index.documents)
