@@ -217,6 +217,9 @@ def serve(
         port=port or settings.port,
         log_level=settings.log_level,
         access_log=False,  # the app logs each request itself, with its request id
+        # uvicorn's own config would give its lines their own format (and colours); without
+        # it they reach the app's handler: one format, CITEQA_LOG_FORMAT, for every line.
+        log_config=None,
     )
 
 

@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     # always do.
     index_workers: int = Field(default=0, ge=0, le=64)
     log_level: str = "info"
+    # "text" (key=value, coloured only on a terminal) or "json" (one object per line). Unset:
+    # "json" if the older CITEQA_LOG_JSON is true, else "text".
+    log_format: Literal["text", "json"] | None = None
     log_json: bool = False
 
     # Below this confidence the service abstains. Unset, each extractor uses the value
@@ -168,6 +171,12 @@ class Settings(BaseSettings):
     def resolved_model_cache_dir(self) -> Path:
         """Where exported models are cached: the configured folder, else beside the index."""
         return self.model_cache_dir or self.index_dir.resolve().parent / "model-cache"
+
+    def resolved_log_format(self) -> Literal["text", "json"]:
+        """The log format in force: CITEQA_LOG_FORMAT, else what CITEQA_LOG_JSON says."""
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.log_json else "text"
 
     def resolved_reader_model(self) -> Path:
         """The span reader's folder: the configured one, else the one shipped with citeqa."""

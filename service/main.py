@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     ``state`` lets an embedding program (or the tests) share models it already loaded.
     """
     settings = settings or get_settings()
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.resolved_log_format())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
