@@ -15,6 +15,7 @@ from rich.table import Table
 from citeqa.cli_errors import ErrorReportingGroup, console
 from citeqa.config import Settings, get_settings
 from citeqa.reader_cli import reader_app
+from citeqa.terminal import print_table
 
 # Errors are reported in one place, ErrorReportingGroup: a CiteqaError ends a command with
 # its message and exit code 1, so the commands below catch nothing.
@@ -52,7 +53,7 @@ def _print_report(report: object) -> None:
     table.add_row("chunks in index", str(report.chunks))
     table.add_row("generation", str(report.generation))
     table.add_row("seconds", f"{report.seconds:.1f}")
-    console.print(table)
+    print_table(table, stderr=True)
     for skipped in report.skipped:
         console.print(f"[yellow]skipped[/yellow] {skipped.path}: {skipped.reason}")
 
@@ -177,7 +178,7 @@ def index_stats(
     for key, value in stats.items():
         if key != "doc_ids":
             table.add_row(key, str(value))
-    Console().print(table)
+    print_table(table)
 
 
 @app.command("serve")
