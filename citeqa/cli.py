@@ -83,6 +83,9 @@ def index_build(
     ] = None,
 ) -> None:
     """Index SOURCE from scratch into a new generation (the old one serves until it is done)."""
+    from indexer.loaders import check_sources_exist
+
+    check_sources_exist(source)
     settings = _settings(index_dir)
     if shards is not None:
         settings = settings.model_copy(update={"shards": shards})
@@ -127,7 +130,9 @@ def index_add(
 ) -> None:
     """Add or replace documents; unchanged documents (same content hash) are skipped."""
     from indexer.factory import make_writer
+    from indexer.loaders import check_sources_exist
 
+    check_sources_exist(paths)
     report = make_writer(_settings(index_dir), show_progress=True).add(paths)
     _print_report(report)
 
@@ -228,7 +233,9 @@ def serve(
 def ask(
     question: Annotated[str, typer.Argument(help="The question to answer.")],
     index_dir: IndexDirOption = None,
-    top_k: Annotated[int, typer.Option(min=1, max=50)] = 5,
+    top_k: Annotated[
+        int, typer.Option(min=1, max=50, help="Passages to list under the answer (1-50).")
+    ] = 5,
 ) -> None:
     """Answer one question from the index and print the answer with its citations."""
     from service.render import render_response
