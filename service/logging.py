@@ -19,12 +19,25 @@ LogFormat = Literal["text", "json"]
 
 
 class _CiteqaHandler(logging.StreamHandler[TextIO]):
-    """The root handler this module installs; replaced, never stacked, by a second call."""
+    """The root handler this module installs; replaced, never stacked, by a second call.
+
+    Without a stream of its own it writes to whatever ``sys.stdout`` is at each line, as
+    structlog's print logger does (pytest, for one, swaps it per test).
+    """
+
+    def __init__(self, stream: TextIO | None) -> None:
+        super().__init__(stream or sys.stdout)
+        self.follow_stdout = stream is None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write one formatted line."""
+        if self.follow_stdout:
+            self.stream = sys.stdout
+        super().emit(record)
 
 
 def configure_logging(level: str, log_format: LogFormat, stream: TextIO | None = None) -> None:
-    """Send structlog and stdlib logging to ``stream`` (stdout) in ``log_format``."""
-    stream = stream or sys.stdout
+    """Send structlog and stdlib logging to ``stream`` (default: stdout) in ``log_format``."""
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -34,12 +47,12 @@ def configure_logging(level: str, log_format: LogFormat, stream: TextIO | None =
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=_is_terminal(stream))
+        else structlog.dev.ConsoleRenderer(colors=_is_terminal(stream or sys.stdout))
     )
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=structlog.PrintLoggerFactory(stream),  # None: sys.stdout
         cache_logger_on_first_use=False,
     )
     handler = _CiteqaHandler(stream)
