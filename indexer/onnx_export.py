@@ -96,6 +96,11 @@ def ensure_export(
     target = export_path(cache_dir, model_path, precision)
     if target.is_file():
         return target
+    # Once per model and cache, said before it starts: a silent pause reads as a hang. A
+    # warning, so that it shows where logging is not configured (the CLI) too.
+    log.warning(
+        "exporting the embedding model once to %s (about 10 s; later runs reuse it)", target
+    )
     model = load_model()
     expected = model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True)
     fp32 = export_path(cache_dir, model_path, "fp32")
@@ -150,10 +155,6 @@ def _publish(target: Path, write: Callable[[str], None]) -> None:
     handle, scratch = tempfile.mkstemp(suffix=".onnx.tmp", dir=target.parent)
     os.close(handle)
     try:
-        # Once per model and machine; said before it starts, as it takes a while on 2 cores.
-        log.warning(
-            "exporting the embedding model once to %s (about 10 s; later runs reuse it)", target
-        )
         write(scratch)
         os.replace(scratch, target)
     finally:
