@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-ANSWERED = "How many people has Mexico extradited?"  # sources disagree: 92, 37, 29
+ANSWERED = "How many people has Mexico extradited?"
 # Far from anything in seeds/, so the service must abstain however the reader scores.
 UNANSWERABLE = "What is the boiling point of liquid nitrogen on Neptune?"
 
@@ -26,6 +29,12 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def outcome(result: dict[str, Any]) -> str:
+    if result["answer"] is None:
+        return "abstained"
+    return "disagreement" if result["sources_disagree"] else "answered"
+
+
 def test_queries_and_a_write_show_in_the_domain_series(
     writable_client: TestClient, api_key: str
 ) -> None:
@@ -39,12 +48,15 @@ def test_queries_and_a_write_show_in_the_domain_series(
 
     answered = client.post("/v1/query", json={"question": ANSWERED}).json()
     abstained = client.post("/v1/query", json={"question": UNANSWERABLE}).json()
-    assert answered["answer"] is not None and answered["sources_disagree"] is True
+    assert answered["answer"] is not None
     assert abstained["answer"] is None
     chat = client.post(
         "/v1/chat/completions", json={"messages": [{"role": "user", "content": ANSWERED}]}
     )
     assert chat.status_code == 200
+    # Whether sources disagree is the aggregator's call: count what the responses said.
+    results = [answered, abstained, chat.json()["citations"]]
+    expected = Counter(outcome(result) for result in results)
 
     headers = {"Authorization": f"Bearer {api_key}"}
     added = client.post(
@@ -57,9 +69,8 @@ def test_queries_and_a_write_show_in_the_domain_series(
     assert missing.status_code == 404
 
     after = scrape(client)
-    assert value(after, "citeqa_queries_total", outcome="disagreement") == 2
-    assert value(after, "citeqa_queries_total", outcome="abstained") == 1
-    assert value(after, "citeqa_queries_total", outcome="answered") == 0
+    for name in ("answered", "disagreement", "abstained"):
+        assert value(after, "citeqa_queries_total", outcome=name) == expected[name], name
     for stage in ("embed", "retrieve", "read", "aggregate"):
         assert value(after, "citeqa_query_stage_duration_seconds_count", stage=stage) == 3
         assert value(after, "citeqa_query_stage_duration_seconds_sum", stage=stage) > 0
