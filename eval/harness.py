@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from citeqa.config import Settings
+from citeqa.terminal import print_table
 from eval.datasets import Dataset, load_dataset, remove_articles
 from eval.errors import DatasetError, EvalError
 from eval.predictions import Answerer, LocalAnswerer, RemoteAnswerer
@@ -88,12 +90,19 @@ def run_evaluation(
     with Progress(console=console, transient=True) as progress:
         for name, answerer in answerers.items():
             task = progress.add_task(name, total=len(dataset.questions))
+            started = time.perf_counter()
             results.append(
                 evaluate_configuration(
                     name, dataset, answerer, top_k=top_k,
                     progress=lambda t=task: progress.advance(t),  # type: ignore[misc]
                 )
             )  # fmt: skip
+            # The bar is transient (and never drawn off a terminal): this line stays, in a
+            # log too, to say what ran and how long it took.
+            progress.console.print(
+                f"{name}: {len(dataset.questions)} questions in "
+                f"{time.perf_counter() - started:.1f} s"
+            )
     info = run_info(
         dataset.name,
         {"questions": len(dataset.questions), "documents": len(dataset.documents),
@@ -101,6 +110,6 @@ def run_evaluation(
          "removed_articles": remove_fraction, "seed": seed},
     )  # fmt: skip
     write_report(out, info, results)
-    Console().print(results_table(results, f"{dataset.name} ({len(dataset.questions)} questions)"))
+    print_table(results_table(results, f"{dataset.name} ({len(dataset.questions)} questions)"))
     console.print(f"report written to {out}/report.md")
     return results

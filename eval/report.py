@@ -69,6 +69,18 @@ CONSOLE_COLUMNS = {
 }
 
 
+def format_cell(value: float | None) -> str:
+    """A metric to three places, a count (an int) as it is, a missing value as "nan".
+
+    Example:
+        >>> format_cell(0.9531), format_cell(85), format_cell(1.0), format_cell(None)
+        ('0.953', '85', '1.000', 'nan')
+    """
+    if value is None:
+        return "nan"
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
+
+
 def results_table(results: list[ConfigurationResult], title: str) -> Table:
     """The console table of each configuration's headline metrics."""
     rows = [_row(r) for r in results]
@@ -78,7 +90,7 @@ def results_table(results: list[ConfigurationResult], title: str) -> Table:
     for column in columns:
         table.add_column(CONSOLE_COLUMNS[column], justify="right")
     for result, row in zip(results, rows, strict=True):
-        table.add_row(result.name, *(f"{row.get(c, float('nan')):.3f}" for c in columns))
+        table.add_row(result.name, *(format_cell(row.get(c)) for c in columns))
     return table
 
 
@@ -96,7 +108,7 @@ def _markdown(info: dict[str, Any], results: list[ConfigurationResult]) -> str:
     ]
     for result, row in zip(results, rows, strict=True):
         lines.append(
-            f"| {result.name} | " + " | ".join(f"{row.get(c, float('nan')):.3f}" for c in columns)
+            f"| {result.name} | " + " | ".join(format_cell(row.get(c)) for c in columns)
             + " |"
         )  # fmt: skip
     final = results[-1]

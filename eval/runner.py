@@ -78,7 +78,8 @@ def _document_run(
 
 def _answer_metrics(scores: Sequence[QuestionScore]) -> dict[str, float]:
     answerable = [s for s in scores if s.exact_match is not None]
-    metrics: dict[str, float] = {"answerable": float(len(answerable))}
+    # Counts stay ints, so reports print "85", not "85.000".
+    metrics: dict[str, float] = {"answerable": len(answerable)}
     if answerable:
         metrics["exact_match"] = sum(s.exact_match or 0.0 for s in answerable) / len(answerable)
         metrics["f1"] = sum(s.f1 or 0.0 for s in answerable) / len(answerable)
@@ -86,7 +87,7 @@ def _answer_metrics(scores: Sequence[QuestionScore]) -> dict[str, float]:
         abstention = abstention_metrics(
             [s.prediction is not None for s in scores], [s.answerable for s in scores]
         )
-        metrics["unanswerable"] = float(abstention.unanswerable)
+        metrics["unanswerable"] = abstention.unanswerable
         metrics["abstention_precision"] = abstention.precision
         metrics["abstention_recall"] = abstention.recall
     return metrics
@@ -99,7 +100,7 @@ def _rgb_metrics(scores: Sequence[QuestionScore]) -> dict[str, float]:
     metrics = {
         "true_answer_returned": sum(s.true_returned for s in scores) / len(scores),
         "fake_answer_returned": sum(s.fake_returned for s in scores) / len(scores),
-        "queries_with_both_answers_retrieved": float(len(both)),
+        "queries_with_both_answers_retrieved": len(both),
     }
     if both:
         metrics["disagreement_flagged_when_both"] = sum(s.sources_disagree for s in both) / len(

@@ -16,6 +16,10 @@ class BadFileError(IndexerError):
     """A source file cannot be read as an article (empty, binary, undecodable, unsupported)."""
 
 
+class SourceNotFoundError(IndexerError):
+    """A file or folder named as a source does not exist."""
+
+
 class IndexNotFoundError(IndexerError):
     """No index generation exists in the index directory."""
 

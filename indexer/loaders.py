@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError, field_validator
 
 from citeqa.types import Document
-from indexer.errors import BadFileError, InvalidDocumentIdError
+from indexer.errors import BadFileError, InvalidDocumentIdError, SourceNotFoundError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 DOC_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -150,6 +150,23 @@ def load_file(path: Path, skipped: list[SkippedFile]) -> list[Document]:
         skipped.append(SkippedFile(str(path), str(error)))
         return []
     return [Document(doc_id=doc_id, text=text, path=str(path))]
+
+
+def check_sources_exist(paths: Iterable[Path]) -> None:
+    """Refuse sources that do not exist, before any model loads or anything is written.
+
+    A file a folder holds but cannot be read is skipped and named, and the build goes on;
+    a path the user typed that is not there is a mistake to fix first.
+
+    Raises:
+        SourceNotFoundError: Names every missing path.
+    """
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise SourceNotFoundError(
+            f"no such file or folder: {', '.join(missing)}; nothing was indexed, fix the path "
+            "and run again"
+        )
 
 
 def iter_paths(paths: Iterable[Path], skipped: list[SkippedFile]) -> Iterator[Document]:

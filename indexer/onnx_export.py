@@ -1,4 +1,4 @@
-"""ONNX exports of the embedding model, made once and cached beside the index.
+"""ONNX exports of the embedding model, made once and cached (see CITEQA_MODEL_CACHE_DIR).
 
 sentence-transformers' own ``backend="onnx"`` needs optimum-onnx, whose only release pins
 transformers < 4.58 and fails to import under the transformers 5 that citeqa runs (tried
@@ -17,6 +17,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -95,6 +96,11 @@ def ensure_export(
     target = export_path(cache_dir, model_path, precision)
     if target.is_file():
         return target
+    # Once per model and cache, said before it starts: a silent pause reads as a hang. A
+    # warning, so that it shows where logging is not configured (the CLI) too.
+    log.warning(
+        "exporting the embedding model once to %s (about 10 s; later runs reuse it)", target
+    )
     model = load_model()
     expected = model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True)
     fp32 = export_path(cache_dir, model_path, "fp32")
@@ -149,7 +155,6 @@ def _publish(target: Path, write: Callable[[str], None]) -> None:
     handle, scratch = tempfile.mkstemp(suffix=".onnx.tmp", dir=target.parent)
     os.close(handle)
     try:
-        log.info("exporting the embedding model to %s (once)", target)
         write(scratch)
         os.replace(scratch, target)
     finally:
@@ -158,6 +163,7 @@ def _publish(target: Path, write: Callable[[str], None]) -> None:
 
 def _export(model: SentenceTransformer, target: str) -> None:
     import torch
+    from torch.jit._trace import TracerWarning  # torch.jit re-exports it untyped
 
     class _Encoder(torch.nn.Module):
         def __init__(self, bert: torch.nn.Module) -> None:
@@ -176,12 +182,18 @@ def _export(model: SentenceTransformer, target: str) -> None:
     sample = tuple(torch.ones((1, 8), dtype=torch.long) for _ in range(3))
     names = ["input_ids", "attention_mask", "token_type_ids"]
     axes = {0: "batch", 1: "tokens"}
-    torch.onnx.export(
-        _Encoder(bert).eval(), sample, target,
-        input_names=names, output_names=["last_hidden_state"],
-        dynamic_axes={name: axes for name in [*names, "last_hidden_state"]},
-        opset_version=OPSET, dynamo=False,
-    )  # fmt: skip
+    with warnings.catch_warnings():
+        # Tracing flags the attention code's Python-level branches (TracerWarning) and opset
+        # 17's spelling of advanced indexing (UserWarning): expected for this model, whose
+        # export is checked against torch's vectors right after, and alarming to a new user.
+        warnings.simplefilter("ignore", category=TracerWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
+        torch.onnx.export(
+            _Encoder(bert).eval(), sample, target,
+            input_names=names, output_names=["last_hidden_state"],
+            dynamic_axes={name: axes for name in [*names, "last_hidden_state"]},
+            opset_version=OPSET, dynamo=False,
+        )  # fmt: skip
 
 
 def _quantize(source: Path, target: str) -> None:

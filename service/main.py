@@ -12,16 +12,26 @@ from fastapi.staticfiles import StaticFiles
 
 from citeqa import __version__
 from citeqa.config import Settings, get_settings
+from indexer.manifest import Manifest
+from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
 from service.api.openapi import install_openapi
 from service.api.routes import chat, documents, health, pages, query
 from service.api.routes.pages import STATIC_DIR
 from service.chat.schemas import ChatCompletionRequest
 from service.logging import configure_logging
+from service.metrics import ServiceMetrics
 from service.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 
 if TYPE_CHECKING:
     from service.state import ServiceState
+
+DESCRIPTION = (
+    "Extractive question answering over news articles. Every answer is a span quoted from "
+    "an indexed article, with its document id and character offsets into the original text. "
+    "Reads need no key; writes (POST and DELETE /v1/documents) need the server's "
+    "CITEQA_API_KEY as a bearer token: press *Authorize* to send it from this page."
+)
 
 
 def create_app(settings: Settings | None = None, state: ServiceState | None = None) -> FastAPI:
@@ -30,7 +40,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     ``state`` lets an embedding program (or the tests) share models it already loaded.
     """
     settings = settings or get_settings()
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.resolved_log_format())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,10 +49,20 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
         app.state.citeqa = state or load_state(settings)
         yield
 
-    app = FastAPI(title="citeqa", version=__version__, lifespan=lifespan)
+    # docs_url/redoc_url None: FastAPI's own pages load from a CDN; install_docs serves
+    # the same pages from installed files.
+    app = FastAPI(
+        title="citeqa",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     for router in (health.router, query.router, documents.router, chat.router, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_docs(app)
     install_error_handlers(app)
     install_openapi(app, body_models=[ChatCompletionRequest])
     if settings.cors_origins:
@@ -56,5 +76,15 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     app.add_middleware(RequestIdMiddleware)
     from prometheus_fastapi_instrumentator import Instrumentator
 
-    Instrumentator().instrument(app).expose(app, include_in_schema=False)
+    app.state.metrics = ServiceMetrics(lambda: served_manifest(app))
+    Instrumentator(registry=app.state.metrics.registry).instrument(app).expose(
+        app, include_in_schema=False
+    )
     return app
+
+
+def served_manifest(app: FastAPI) -> Manifest | None:
+    """The manifest of the generation ``app`` serves; None before start-up or an index."""
+    state: ServiceState | None = getattr(app.state, "citeqa", None)
+    engine = state.engine if state is not None else None
+    return engine.index.manifest if engine is not None else None

@@ -228,9 +228,18 @@ def load_state(
 
 
 def load_engine(settings: Settings) -> QueryEngine:
-    """Models and index for one-off use (the CLI's `ask`, the eval harness)."""
-    from indexer.factory import make_embedder
+    """Models and index for one-off use (the CLI's `ask`, the eval harness).
 
+    Raises:
+        IndexNotFoundError: ``settings.index_dir`` holds no index; said before any model
+            loads (a first run exports one, which takes a while).
+        IndexCorruptError: its manifest is missing or damaged.
+    """
+    from indexer.factory import make_embedder
+    from indexer.generations import current_generation
+    from indexer.manifest import Manifest
+
+    Manifest.read(current_generation(settings.index_dir))
     _set_threads(settings)
     embedder = make_embedder(settings)
     _prepare_queries(embedder, settings)

@@ -88,11 +88,27 @@ def allowed_methods(request: Request) -> list[str]:
     return [*allowed, "OPTIONS"]
 
 
+def where_json_broke(body: bytes, position: int, reason: str) -> str:
+    """A JSON parse error as a person reads it: the reason, then line and column.
+
+    Example:
+        >>> where_json_broke(b'{"question": "x",\\n "top_k": }', 28, "Expecting value")
+        'body is not valid JSON: Expecting value at line 2, column 11 (character 28)'
+    """
+    text = body.decode("utf-8", errors="replace")
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return (
+        f"body is not valid JSON: {reason} at line {line}, column {column} (character {position})"
+    )
+
+
 async def _on_validation(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     # A body that is not JSON is 400, as one that is not UTF-8 is; 422 is for JSON
     # that breaks the schema.
-    unparsable = any(item.get("type") == "json_invalid" for item in error.errors())
+    broken = [item for item in error.errors() if item.get("type") == "json_invalid"]
+    unparsable = bool(broken)
     status = 400 if unparsable else 422
     if speaks_openai(request.url.path):
         problems = [
@@ -101,6 +117,14 @@ async def _on_validation(request: Request, error: Exception) -> JSONResponse:
         ]
         chat_error = invalid_request(problems)
         return openai_error(status, str(chat_error), chat_error.param, chat_error.code)
+    if broken:
+        # FastAPI names only the character ("1: JSON decode error"); the body is still at
+        # hand (Starlette keeps it once read), so say the line and column too.
+        location = broken[0].get("loc", ())
+        position = location[-1] if location and isinstance(location[-1], int) else 0
+        reason = str(broken[0].get("ctx", {}).get("error", "JSON decode error"))
+        message = where_json_broke(await request.body(), position, reason)
+        return JSONResponse({"detail": message}, status_code=status)
     return JSONResponse({"detail": _validation_message(error)}, status_code=status)
 
 

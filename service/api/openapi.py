@@ -17,10 +17,12 @@ from pydantic.json_schema import models_json_schema
 REF_TEMPLATE = "#/components/schemas/{model}"
 
 
-def json_body(model: type[BaseModel]) -> dict[str, Any]:
+def json_body(model: type[BaseModel], example: dict[str, Any] | None = None) -> dict[str, Any]:
     """``openapi_extra`` for a route whose JSON body is ``model``, parsed by the route."""
-    schema = {"$ref": REF_TEMPLATE.format(model=model.__name__)}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    media: dict[str, Any] = {"schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}}
+    if example is not None:
+        media["example"] = example
+    return {"requestBody": {"required": True, "content": {"application/json": media}}}
 
 
 def install_openapi(app: FastAPI, body_models: Sequence[type[BaseModel]]) -> None:

@@ -118,3 +118,39 @@ def test_an_os_error_is_reported_too() -> None:
 def test_a_bug_keeps_its_traceback() -> None:
     result = CliRunner().invoke(_command_raising(ValueError("a bug")), ["fail"])
     assert isinstance(result.exception, ValueError)
+
+
+def _no_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading a model fails the test: the checks below must come first."""
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a model was loaded before the input was checked")
+
+    monkeypatch.setattr(factory, "make_embedder", refuse)
+
+
+def test_ask_with_a_wrong_index_dir_fails_before_loading_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_models(monkeypatch)
+    wrong = tmp_path / "wrong"
+    result = CliRunner().invoke(app, ["ask", "anything?", "--index-dir", str(wrong)])
+    assert f"no index in {wrong}" in _fails_cleanly(result)
+
+
+@pytest.mark.parametrize("command", ["add", "build"])
+def test_a_missing_input_file_is_named_and_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    _no_models(monkeypatch)
+    missing = tmp_path / "nope.txt"
+    arguments = [str(missing)] if command == "add" else ["--source", str(missing)]
+    index_dir = tmp_path / "index"
+    result = CliRunner().invoke(app, ["index", command, *arguments, "--index-dir", str(index_dir)])
+    assert f"no such file or folder: {missing}" in _fails_cleanly(result)
+    assert not index_dir.exists()
+
+
+def test_top_k_has_help_text() -> None:
+    result = CliRunner().invoke(app, ["ask", "--help"], env={"COLUMNS": "200"})
+    assert "Passages to list under the answer" in result.output

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +81,22 @@ def test_each_export_is_made_once(
     assert len(names) == 2 and names[0].endswith("-int8.onnx")  # no scratch files left
     assert onnx_embedder.export_hash and int8_embedder.export_hash
     assert onnx_embedder.export_hash != int8_embedder.export_hash
+
+
+def test_a_fresh_export_says_so_first_and_raises_no_torch_warnings(
+    embedder: Embedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A new user's first run: torch's tracer warnings read as errors, and a silent pause
+    # reads as a hang.
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO):
+        warnings.simplefilter("always")
+        Embedder(embedder.model_path, backend="onnx", cache_dir=tmp_path)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("exporting the embedding model once to") for m in messages)
+    # DeprecationWarnings are hidden outside __main__ by Python's default filters.
+    shown = [w for w in caught if not issubclass(w.category, DeprecationWarning)]
+    torch_warnings = [w for w in shown if "torch" in w.filename or "transformers" in w.filename]
+    assert torch_warnings == [], [str(w.message)[:80] for w in torch_warnings]
 
 
 def test_manifest_records_the_backend_and_other_families_are_refused(

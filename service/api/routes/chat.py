@@ -29,7 +29,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import StateDep
+from service.api import examples
+from service.api.deps import MetricsDep, StateDep
 from service.api.openapi import json_body
 from service.chat.completions import (
     count_usage,
@@ -54,6 +55,7 @@ from service.chat.schemas import (
     ModelList,
     OpenAIErrorResponse,
 )
+from service.metrics import ServiceMetrics
 from service.render import render_response
 from service.state import ServiceState
 
@@ -90,7 +92,9 @@ def _prepare(raw: bytes) -> tuple[ChatCompletionRequest, ChatQuery]:
     return body, build_chat_query(body.user_messages())
 
 
-async def _answer(state: ServiceState, query: ChatQuery) -> tuple[str, ChatCitations]:
+async def _answer(
+    state: ServiceState, metrics: ServiceMetrics, query: ChatQuery
+) -> tuple[str, ChatCitations]:
     """The reply text and its citations; the model runs in a worker thread."""
     with state.serving() as engine:  # one index generation for the answer and its sources
         result = await run_in_threadpool(
@@ -99,12 +103,18 @@ async def _answer(state: ServiceState, query: ChatQuery) -> tuple[str, ChatCitat
             retrieval_query=query.retrieval_query,
             reading_question=query.reading_question,
         )
+        metrics.record_query(result)
         documents = engine.index.documents
         content = render_response(result, documents, markdown=True)
         return content, ChatCitations.of_result(result, documents, query.retrieval_query)
 
 
-@router.get("/models", response_model=ModelList)
+@router.get(
+    "/models",
+    response_model=ModelList,
+    summary="List models (OpenAI-compatible)",
+    responses=examples.ok(examples.MODEL_LIST),
+)
 def list_models() -> ModelList:
     """The one model this server offers, ``citeqa``, in OpenAI's list shape."""
     return ModelList(data=[ModelCard(id=MODEL_ID, created=_STARTED, owned_by="citeqa")])
@@ -113,7 +123,9 @@ def list_models() -> ModelList:
 @router.get(
     "/models/{model_id}",
     response_model=ModelCard,
+    summary="Describe a model (OpenAI-compatible)",
     responses={
+        **examples.ok(examples.MODEL_CARD),
         404: {"model": OpenAIErrorResponse, "description": "No model with this id"},
         422: {"model": OpenAIErrorResponse, "description": "The request breaks the schema"},
     },
@@ -132,10 +144,19 @@ def get_model(model_id: str) -> Response:
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
-    responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}},
-    openapi_extra=json_body(ChatCompletionRequest),
+    summary="Chat completion with citations (OpenAI-compatible)",
+    responses={
+        **_ERRORS,
+        200: {
+            "content": {
+                "application/json": {"example": examples.CHAT_COMPLETION},
+                "text/event-stream": {},
+            }
+        },
+    },
+    openapi_extra=json_body(ChatCompletionRequest, example=examples.CHAT_REQUEST),
 )
-async def chat_completions(request: Request, state: StateDep) -> Response:
+async def chat_completions(request: Request, state: StateDep, metrics: MetricsDep) -> Response:
     """Answer the last user message; earlier user messages resolve follow-ups.
 
     The body is an OpenAI chat request: ``messages`` (``content`` a string or a list of
@@ -165,7 +186,7 @@ async def chat_completions(request: Request, state: StateDep) -> Response:
     # Parsing and the follow-up terms run in the thread pool: up to CITEQA_MAX_BODY_BYTES
     # of JSON on the event loop would stall every other request meanwhile.
     body, query = await run_in_threadpool(_prepare, await request.body())
-    content, citations = await _answer(state, query)
+    content, citations = await _answer(state, metrics, query)
     usage = count_usage("\n".join(body.user_messages()), content)
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Body, Path
 
 from indexer.errors import DocumentNotFoundError
 from indexer.loaders import DOC_ID_PATTERN
-from service.api.deps import StateDep, WriteAccess
+from service.api import examples
+from service.api.deps import MetricsDep, StateDep, WriteAccess
 from service.api.responses import error_responses
 from service.errors import DocumentRejectedError
 from service.schemas import (
@@ -24,7 +25,12 @@ router = APIRouter(prefix="/v1/documents", tags=["documents"])
 DocIdPath = Annotated[str, Path(pattern=DOC_ID_PATTERN.pattern, max_length=128)]
 
 
-@router.get("", response_model=DocumentsPublic, responses=error_responses(503))
+@router.get(
+    "",
+    response_model=DocumentsPublic,
+    summary="List the indexed documents",
+    responses=examples.ok(examples.DOCUMENTS) | error_responses(503),
+)
 def list_documents(state: StateDep) -> DocumentsPublic:
     """List the indexed documents with their citation metadata and chunk counts."""
     with state.serving() as engine:
@@ -34,7 +40,12 @@ def list_documents(state: StateDep) -> DocumentsPublic:
     return DocumentsPublic(data=data, count=len(data))
 
 
-@router.get("/{doc_id}", response_model=DocumentPublic, responses=error_responses(404, 422, 503))
+@router.get(
+    "/{doc_id}",
+    response_model=DocumentPublic,
+    summary="Read one document and its original text",
+    responses=examples.ok(examples.DOCUMENT) | error_responses(404, 422, 503),
+)
 def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
     """One document: its full text and citation metadata, so any cited span can be checked."""
     with state.serving() as engine:
@@ -49,16 +60,26 @@ def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
     "",
     response_model=DocumentWriteResult,
     dependencies=[WriteAccess],
-    responses=error_responses(400, 401, 413, 422, 503, 507),
+    summary="Add or replace a document (API key)",
+    responses=examples.ok(examples.WRITE_RESULT) | error_responses(400, 401, 413, 422, 503, 507),
 )
-def put_document(body: DocumentCreate, state: StateDep) -> DocumentWriteResult:
+def put_document(
+    body: Annotated[
+        DocumentCreate,
+        Body(openapi_examples=examples.request_example("An article", examples.DOCUMENT_CREATE)),
+    ],
+    state: StateDep,
+    metrics: MetricsDep,
+) -> DocumentWriteResult:
     """Add a document, or replace the one with the same id; unchanged text is a no-op."""
-    report = state.add_documents([body.to_document()])
-    if report.skipped:
-        raise DocumentRejectedError(f"document not indexed: {report.skipped[0].reason}")
-    status: DocumentStatus = (
-        "added" if report.added else "replaced" if report.replaced else "unchanged"
-    )
+    with metrics.recording_write("add") as write:
+        report = state.add_documents([body.to_document()])
+        if report.skipped:
+            raise DocumentRejectedError(f"document not indexed: {report.skipped[0].reason}")
+        status: DocumentStatus = (
+            "added" if report.added else "replaced" if report.replaced else "unchanged"
+        )
+        write.result = status
     return DocumentWriteResult(
         doc_id=body.doc_id,
         status=status,
@@ -72,11 +93,14 @@ def put_document(body: DocumentCreate, state: StateDep) -> DocumentWriteResult:
     "/{doc_id}",
     response_model=DocumentWriteResult,
     dependencies=[WriteAccess],
-    responses=error_responses(401, 404, 422, 503, 507),
+    summary="Delete a document (API key)",
+    responses=examples.ok(examples.DELETE_RESULT) | error_responses(401, 404, 422, 503, 507),
 )
-def delete_document(doc_id: DocIdPath, state: StateDep) -> DocumentWriteResult:
+def delete_document(doc_id: DocIdPath, state: StateDep, metrics: MetricsDep) -> DocumentWriteResult:
     """Delete a document; the index is rewritten as a new generation and served at once."""
-    report = state.delete_documents([doc_id])
+    with metrics.recording_write("delete") as write:
+        report = state.delete_documents([doc_id])
+        write.result = "deleted"
     return DocumentWriteResult(
         doc_id=doc_id,
         status="deleted",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from service.api import examples
 from service.api.deps import StateDep
 from service.schemas import Readiness
 
@@ -12,8 +13,8 @@ router = APIRouter(tags=["health"])
 
 
 # Two routes, not one with two methods: each operation needs its own OpenAPI id.
-@router.get("/healthz")
-@router.head("/healthz")
+@router.get("/healthz", summary="Liveness", responses=examples.ok(examples.HEALTH))
+@router.head("/healthz", summary="Liveness (no body)")
 def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
@@ -22,7 +23,9 @@ def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "No index is loaded yet"}},
+    summary="Readiness: models and an index loaded",
+    responses=examples.ok(examples.READINESS)
+    | {503: {"model": Readiness, "description": "No index is loaded yet"}},
 )
 def readyz(state: StateDep) -> JSONResponse:
     """Models and an index are loaded; 503 (with the same body) until they are."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from service.api.deps import StateDep
+from fastapi import APIRouter, Body
+
+from service.api import examples
+from service.api.deps import MetricsDep, StateDep
 from service.api.responses import error_responses
 from service.schemas import QueryRequest, QueryResponse
 
@@ -12,8 +15,20 @@ router = APIRouter(prefix="/v1", tags=["query"])
 
 
 # A plain `def` runs in the thread pool, so model calls never block the event loop.
-@router.post("/query", response_model=QueryResponse, responses=error_responses(400, 413, 422, 503))
-def query(body: QueryRequest, state: StateDep) -> QueryResponse:
+@router.post(
+    "/query",
+    response_model=QueryResponse,
+    summary="Answer a question with cited spans",
+    responses=examples.ok(examples.QUERY_RESPONSE) | error_responses(400, 413, 422, 503),
+)
+def query(
+    body: Annotated[
+        QueryRequest,
+        Body(openapi_examples=examples.request_example("A count", examples.QUERY_REQUEST)),
+    ],
+    state: StateDep,
+    metrics: MetricsDep,
+) -> QueryResponse:
     """Answer a question extractively from the indexed articles.
 
     When sources give different values (figures, dates, names), every value is returned in
@@ -23,4 +38,5 @@ def query(body: QueryRequest, state: StateDep) -> QueryResponse:
     filters = body.filters.to_filters() if body.filters else None
     with state.serving() as engine:
         result = engine.answer(body.question, top_k=body.top_k, filters=filters)
+        metrics.record_query(result)
         return QueryResponse.of(result, engine.index.documents)

@@ -62,6 +62,15 @@ def test_malformed_json_is_rejected(client: TestClient) -> None:
     assert response.status_code == 400
 
 
+def test_malformed_json_says_where_it_broke(client: TestClient) -> None:
+    body = b'{\n  "question": "How many?",\n  "top_k": 5,\n}'  # a trailing comma
+    response = client.post("/v1/query", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert detail.startswith("body is not valid JSON: ")
+    assert "at line 4, column 1" in detail, detail
+
+
 def test_unknown_document_is_404(client: TestClient) -> None:
     response = client.get("/v1/documents/not-a-document")
     assert response.status_code == 404

@@ -4,10 +4,12 @@ and the methods of each path."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from service.api.errors import speaks_openai
 from tests.conftest import API_KEY
@@ -126,3 +128,82 @@ def test_allow_lists_every_method_of_the_path(client: TestClient, path: str, met
     options = client.options(path)
     assert options.status_code == 204
     assert options.headers["allow"] == methods
+
+
+WRITES = {("post", "/v1/documents"), ("delete", "/v1/documents/{doc_id}")}
+
+
+def test_writes_declare_the_bearer_key_and_reads_do_not(spec: dict[str, Any]) -> None:
+    # The scheme is what gives /docs its "Authorize" button.
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes == {
+        "apiKey": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": schemes["apiKey"]["description"],
+        }
+    }
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            expected: list[dict[str, list[str]]] | None = (
+                [{"apiKey": []}] if (method, path) in WRITES else None
+            )
+            assert operation.get("security") == expected, (method, path)
+
+
+def test_every_operation_has_a_written_summary_and_an_example(spec: dict[str, Any]) -> None:
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            summary = operation.get("summary", "")
+            # FastAPI's generated summary is the function name in title case ("Put Document").
+            generated = operation["operationId"].split("_", 1)[0].replace("_", " ").title()
+            assert summary and summary != generated, (method, path, summary)
+            if method != "head":
+                assert '"example' in json.dumps(operation), (method, path)
+
+
+def test_response_examples_are_valid_responses(spec: dict[str, Any]) -> None:
+    from service.chat.schemas import ChatCompletion, ModelCard, ModelList
+    from service.schemas import (
+        DocumentPublic,
+        DocumentsPublic,
+        DocumentWriteResult,
+        QueryResponse,
+        Readiness,
+    )
+
+    models: dict[tuple[str, str], type[BaseModel]] = {
+        ("post", "/v1/query"): QueryResponse,
+        ("get", "/v1/documents"): DocumentsPublic,
+        ("get", "/v1/documents/{doc_id}"): DocumentPublic,
+        ("post", "/v1/documents"): DocumentWriteResult,
+        ("delete", "/v1/documents/{doc_id}"): DocumentWriteResult,
+        ("get", "/readyz"): Readiness,
+        ("get", "/v1/models"): ModelList,
+        ("get", "/v1/models/{model_id}"): ModelCard,
+        ("post", "/v1/chat/completions"): ChatCompletion,
+    }
+    for (method, path), model in models.items():
+        media = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]
+        model.model_validate(media["example"])
+
+
+def test_request_examples_are_accepted(spec: dict[str, Any]) -> None:
+    from service.chat.schemas import ChatCompletionRequest
+    from service.schemas import DocumentCreate, QueryRequest
+
+    def request_example(method: str, path: str) -> Any:
+        media = spec["paths"][path][method]["requestBody"]["content"]["application/json"]
+        return media["example"] if "example" in media else media["examples"]["example"]["value"]
+
+    QueryRequest.model_validate(request_example("post", "/v1/query"))
+    DocumentCreate.model_validate(request_example("post", "/v1/documents"))
+    ChatCompletionRequest.model_validate(request_example("post", "/v1/chat/completions"))
+
+
+def test_docs_pages_load_nothing_from_another_host(client: TestClient) -> None:
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assert "http://" not in html and "https://" not in html, page
+        for asset in re.findall(r'(?:src|href)="(/docs-assets/[^"]+)"', html):
+            assert client.get(asset).status_code == 200, asset
