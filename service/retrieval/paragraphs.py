@@ -134,20 +134,36 @@ def join_paragraphs(
     for passage in passages:
         if len(kept) == top_k:
             break
-        for i, leader in enumerate(kept):
-            if leader.chunk.doc_id != passage.chunk.doc_id:
-                continue
-            document = paragraphs(leader.chunk.doc_id)
-            if not document.share(leader.chunk, passage.chunk):
-                continue
-            if document.neighbours(leader.chunk, passage.chunk):
-                kept[i] = join(leader, passage, document.text)
-            else:
-                kept[i] = give_way(leader, passage)
-            break
-        else:
-            kept.append(passage)
+        kept.append(passage)
+        _settle(kept, paragraphs)
     return kept
+
+
+def _settle(kept: list[Passage], paragraphs: Callable[[str], Paragraphs]) -> None:
+    """Fold the worse of any two kept passages of one paragraph into the better, until none.
+
+    A join can reach into a paragraph that another kept passage holds (a chunk may span two
+    paragraphs), so one fold can call for the next.
+    """
+    while pair := _first_shared(kept, paragraphs):
+        better, worse = pair
+        document = paragraphs(kept[better].chunk.doc_id)
+        if document.neighbours(kept[better].chunk, kept[worse].chunk):
+            kept[better] = join(kept[better], kept[worse], document.text)
+        else:
+            kept[better] = give_way(kept[better], kept[worse])
+        del kept[worse]
+
+
+def _first_shared(
+    kept: Sequence[Passage], paragraphs: Callable[[str], Paragraphs]
+) -> tuple[int, int] | None:
+    for worse in range(1, len(kept)):
+        for better in range(worse):
+            one, other = kept[better].chunk, kept[worse].chunk
+            if one.doc_id == other.doc_id and paragraphs(one.doc_id).share(one, other):
+                return better, worse
+    return None
 
 
 def distinct_paragraphs(passages: Sequence[Passage], document_text: Callable[[str], str]) -> int:

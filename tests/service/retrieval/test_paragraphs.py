@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from citeqa.types import Chunk, Hit, Passage, ScoredSentence, Span
 from service.retrieval.paragraphs import Paragraphs, distinct_paragraphs, join_paragraphs
 
@@ -177,3 +182,66 @@ def test_distinct_paragraphs_counts_a_paragraph_once() -> None:
         _chunk_passage("b", TEXT, 0, 0, 40, 0.5),
     ]
     assert distinct_paragraphs(passages, {"art": ARTICLE, "b": TEXT}.__getitem__) == 4
+
+
+WORDS = ["Ferry", "port", "strike", "ended", "crews", "pay", "92", "cargo"]
+hand_sentence = st.lists(st.sampled_from(WORDS), min_size=1, max_size=5).map(
+    lambda words: " ".join(words) + "."
+)
+# Paragraphs of sentences, separated by a blank line or (one a line) a line break.
+article = st.lists(
+    st.tuples(st.lists(hand_sentence, min_size=1, max_size=4), st.sampled_from(["\n\n", "\n"])),
+    min_size=1,
+    max_size=4,
+).map(lambda parts: "".join(" ".join(sentences) + gap for sentences, gap in parts).rstrip())
+
+
+@st.composite
+def ranked_chunks(draw: st.DrawFn) -> tuple[str, list[Passage]]:
+    """An article and chunks of whole sentences (some overlapping), in a random rank order."""
+    text = draw(article)
+    ends = [m.end() for m in re.finditer(r"\.", text)]
+    starts = [0, *(e + len(text[e:]) - len(text[e:].lstrip()) for e in ends[:-1])]
+    spans = {
+        (starts[i], ends[j])
+        for i, j in draw(
+            st.lists(
+                st.tuples(st.integers(0, len(ends) - 1), st.integers(0, 2)), min_size=1, max_size=6
+            )
+        )
+        for j in [min(i + j, len(ends) - 1)]
+    }
+    order = draw(st.permutations(sorted(spans)))
+    return text, [
+        _chunk_passage("art", text, n, start, end, 1.0 - n / 10)
+        for n, (start, end) in enumerate(order)
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(ranked_chunks(), st.integers(1, 6))
+def test_kept_passages_are_exact_slices_of_distinct_paragraphs(
+    drawn: tuple[str, list[Passage]], top_k: int
+) -> None:
+    text, passages = drawn
+    kept = join_paragraphs(passages, top_k, {"art": text}.__getitem__)
+    found = Paragraphs.of(text)
+
+    assert 1 <= len(kept) <= top_k
+    for i, passage in enumerate(kept):
+        chunk = passage.chunk
+        assert chunk.text == text[chunk.char_start : chunk.char_end]
+        for other in kept[:i]:
+            assert not found.share(other.chunk, chunk)
+    # Ranked where their best chunk was, and nothing ranked above a kept one is lost: each
+    # chunk read is inside a kept passage or one of its duplicates.
+    assert [p.score for p in kept] == sorted((p.score for p in kept), reverse=True)
+    read = passages[: passages.index(next(p for p in passages if p.score == kept[-1].score)) + 1]
+    for passage in read:
+        assert any(
+            _inside(passage.chunk, holder.chunk) for k in kept for holder in (k, *k.duplicates)
+        )
+
+
+def _inside(chunk: Chunk, holder: Chunk) -> bool:
+    return holder.char_start <= chunk.char_start and chunk.char_end <= holder.char_end
