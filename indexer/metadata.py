@@ -107,8 +107,9 @@ def headline_span(text: str) -> Span | None:
     if first is None:
         return None
     words = words_of(first)
-    headline, _ = split_title_suffix(text[words.start : words.end])
-    if _title(headline) != headline:
+    line = text[words.start : words.end]
+    headline, _ = split_title_suffix(line)
+    if _title(line) != headline:
         return None
     return Span(words.start, words.start + len(headline), "headline")
 

@@ -98,3 +98,10 @@ def test_a_markdown_article_is_cited_by_its_title_with_exact_offsets(
         assert citation.doc_id == "plea" and citation.title == TITLE
         assert _slices(document.text, citation)
         assert not citation.sentence.startswith("#")
+
+
+def test_the_headline_is_the_title_with_its_site_suffix_cut_once() -> None:
+    text = "Ferry strike ends - part two - Harbour News\n\nThe strike ended on Monday.\n"
+    found = headline_span(text)
+    assert extract_metadata(classify_lines(text)).title == "Ferry strike ends - part two"
+    assert found is not None and text[found.start : found.end] == "Ferry strike ends - part two"
