@@ -73,12 +73,36 @@ SOURCE_LINE = re.compile(r"^(?:source|sources|via)\s*:\s*(?P<source>.{2,80})$", 
 _BYLINE = re.compile(r"^by\b(?P<rest>.{0,80})$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?…:;\"”’')\]]$")
 _SHORT_LINE_WORDS = 4
+# A Markdown heading ("# Title", "## Section ##"): the marks are markup, not the title's words.
+_HEADING = re.compile(r"^\s{0,3}#{1,6}[ \t]+(?P<words>.*?)(?:[ \t]+#+)?\s*$")
 
 
 @dataclass(frozen=True)
 class ClassifiedLine:
     line: Line
     kind: LineKind
+
+
+def words_of(line: Line) -> Span:
+    """Where a line's words are: without surrounding spaces and Markdown heading marks.
+
+    Example:
+        >>> text = "## Ferry strike ends ##"
+        >>> words = words_of(Line(0, len(text), text))
+        >>> text[words.start : words.end]
+        'Ferry strike ends'
+    """
+    heading = _HEADING.match(line.text)
+    if heading and heading["words"]:
+        return Span(line.start + heading.start("words"), line.start + heading.end("words"))
+    lead = len(line.text) - len(line.text.lstrip())
+    return Span(line.start + lead, line.start + len(line.text.rstrip()))
+
+
+def strip_heading(text: str) -> str:
+    """A line without surrounding spaces and Markdown heading marks ("# Title" -> "Title")."""
+    words = words_of(Line(0, len(text), text))
+    return text[words.start : words.end]
 
 
 def _is_dateline(text: str) -> bool:
@@ -143,9 +167,11 @@ def _drop_title_suffix_line(classified: list[ClassifiedLine]) -> list[Classified
     first = next((c for c in classified if c.line.stripped), None)
     if first is None:
         return classified
-    headline, site = split_title_suffix(first.line.stripped)
+    headline, site = split_title_suffix(strip_heading(first.line.text))
     repeated = any(
-        c.line.stripped.casefold() == headline.casefold() for c in classified if c is not first
+        strip_heading(c.line.text).casefold() == headline.casefold()
+        for c in classified
+        if c is not first
     )
     if site is None or not repeated:
         return classified
@@ -167,16 +193,18 @@ def content_blocks(classified: list[ClassifiedLine]) -> list[Span]:
     """Maximal runs of content lines (blank lines may sit inside a run, nothing else may).
 
     A chunk never crosses a block boundary, so every chunk is one contiguous slice of the
-    original text that contains no boilerplate.
+    original text that contains no boilerplate. A block starts at the words of its first line
+    and ends at those of its last, so a Markdown heading's marks stay out of its chunks.
     """
     blocks: list[Span] = []
     start: int | None = None
     end = 0
     for item in classified:
         if item.kind is LineKind.CONTENT:
+            words = words_of(item.line)
             if start is None:
-                start = item.line.start
-            end = item.line.end
+                start = words.start
+            end = words.end
         elif item.kind is not LineKind.BLANK and start is not None:
             blocks.append(Span(start, end, "block"))
             start = None
@@ -186,11 +214,10 @@ def content_blocks(classified: list[ClassifiedLine]) -> list[Span]:
 
 
 def paragraphs(classified: list[ClassifiedLine]) -> list[Span]:
-    """Content lines with their surrounding spaces trimmed; news sites put a paragraph a line."""
+    """The words of content lines (:func:`words_of`); news sites put a paragraph a line."""
     result = []
     for item in classified:
         if item.kind is LineKind.CONTENT:
-            text = item.line.text
-            lead = len(text) - len(text.lstrip())
-            result.append(Span(item.line.start + lead, item.line.start + len(text.rstrip()), "p"))
+            words = words_of(item.line)
+            result.append(Span(words.start, words.end, "p"))
     return result

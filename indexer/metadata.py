@@ -6,8 +6,16 @@ import re
 from dataclasses import dataclass, replace
 
 from citeqa.types import Document, Source, Span
-from indexer.cleaning import SOURCE_LINE, ClassifiedLine, LineKind, split_title_suffix
+from indexer.cleaning import (
+    SOURCE_LINE,
+    ClassifiedLine,
+    LineKind,
+    split_title_suffix,
+    strip_heading,
+    words_of,
+)
 from indexer.dates import DATE_PATTERN, date_from_url, parse_date
+from indexer.lines import split_lines
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _HEADER_LINES = 15
@@ -49,7 +57,7 @@ def extract_metadata(classified: list[ClassifiedLine]) -> Metadata:
     nonblank = [c for c in classified if c.kind is not LineKind.BLANK]
     if not nonblank:
         return Metadata()
-    first = nonblank[0].line.stripped
+    first = strip_heading(nonblank[0].line.text)
     title = _title(first)
     explicit_source = dateline_source = None
     published = url = None
@@ -81,6 +89,29 @@ def extract_metadata(classified: list[ClassifiedLine]) -> Metadata:
         url=url,
         published_span=published_span,
     )
+
+
+def headline_span(text: str) -> Span | None:
+    """Where a document's headline is: its first line, when the title is that line whole.
+
+    A quote from it is a quote of its own document, not another source. None when the text
+    starts with prose (its title is then a clipped first sentence) or is empty.
+
+    Example:
+        >>> text = "# Ferry strike ends - Harbour News\\n\\nThe strike ended on Monday."
+        >>> found = headline_span(text)
+        >>> text[found.start : found.end] if found else None
+        'Ferry strike ends'
+    """
+    first = next((line for line in split_lines(text) if line.stripped), None)
+    if first is None:
+        return None
+    words = words_of(first)
+    line = text[words.start : words.end]
+    headline, _ = split_title_suffix(line)
+    if _title(line) != headline:
+        return None
+    return Span(words.start, words.start + len(headline), "headline")
 
 
 def with_metadata(document: Document, metadata: Metadata) -> Document:

@@ -52,7 +52,7 @@ from indexer.index import Index, LRUCache
 from indexer.manifest import Manifest
 from indexer.shards import shard_of
 from service.errors import ShardError, ShardGenerationError, ShardUnavailableError
-from service.retrieval.overlap import join_overlaps
+from service.retrieval.paragraphs import join_paragraphs
 from service.retrieval.rescoring import PassageScores, passages_of, read_passages
 from service.retrieval.retriever import Filters, RetrievalOptions, cached_signature, collapse
 from service.retrieval.shard import (
@@ -231,8 +231,8 @@ class ShardedRetriever:
             passages.sort(key=lambda p: -p.score)
         if options.dedup:
             passages = collapse(passages, top_k, partial(self._vectors, vectors), self._signature)
-            if options.join_overlaps:
-                passages = join_overlaps(passages, top_k, self._document_text)
+            if options.join_paragraphs:
+                passages = join_paragraphs(passages, top_k, self._document_text)
         return passages[:top_k]
 
     def _score(

@@ -20,7 +20,7 @@ from indexer.index import Index, LRUCache
 from service.retrieval.dedup import group_near_duplicates, minhash
 from service.retrieval.hybrid import HybridSearch, SearchMode
 from service.retrieval.lexicon import Lexicon
-from service.retrieval.overlap import join_overlaps
+from service.retrieval.paragraphs import join_paragraphs
 from service.retrieval.rescoring import score_passages
 
 DUPLICATE_JACCARD = 0.5
@@ -60,8 +60,8 @@ class RetrievalOptions:
     mode: SearchMode = "hybrid"
     rescore: bool = True
     dedup: bool = True
-    # With dedup: overlapping chunks of one document that both rank become one passage.
-    join_overlaps: bool = True
+    # With dedup: chunks of one paragraph that both rank become one passage.
+    join_paragraphs: bool = True
     candidates: int = 40
 
 
@@ -103,8 +103,8 @@ class Retriever:
             passages.sort(key=lambda p: -p.score)
         if options.dedup:
             passages = self._collapse(passages, top_k)
-            if options.join_overlaps:
-                passages = join_overlaps(passages, top_k, lambda d: self.index.documents[d].text)
+            if options.join_paragraphs:
+                passages = join_paragraphs(passages, top_k, lambda d: self.index.documents[d].text)
         return passages[:top_k]
 
     def _signature(self, chunk: Chunk) -> MinHash:

@@ -15,7 +15,7 @@ cross a process boundary (a Ray Serve deployment per shard, say) as it is:
   open itself (``ScoreRequest.flat``; the Ray ingress) gets nothing else and rebuilds the
   passages from its copy; any other caller also gets the chunks, the sentences' texts and
   the chunk vectors that de-duplication compares;
-- :meth:`ShardSearcher.document_text`: a document's text, to join overlapping chunks.
+- :meth:`ShardSearcher.document_text`: a document's text, to join chunks of one paragraph.
 
 Each request names the generation it was planned on; a shard serving another refuses it
 (:class:`service.errors.ShardGenerationError`), so no query mixes two manifests. The

@@ -109,7 +109,7 @@ OPTIONS = [
     RetrievalOptions(),
     RetrievalOptions(dedup=False),
     RetrievalOptions(rescore=False, candidates=5),
-    RetrievalOptions(mode="bm25", join_overlaps=False),
+    RetrievalOptions(mode="bm25", join_paragraphs=False),
     RetrievalOptions(mode="dense", candidates=3),
 ]
 
