@@ -313,7 +313,9 @@ def _claim(index: Index, group: _Group, question_type: QuestionType, trusted: bo
     scope = qualifier_for(group.best)
     if question_type.kind == "when" and scope is not None and scope.kind == "time":
         scope = None  # the value is itself a time: a year beside it is part of it
-    sources = frozenset(_source(index, d) for d in group.documents | {group.best.doc_id})
+    # Every document that states the value, however weakly: one that states both values
+    # (an answer quoted in its own headline, say) is context, not a second source.
+    sources = frozenset(_source(index, m.doc_id) for m in group.members)
     return _Claim(group, sources, scope, trusted)
 
 

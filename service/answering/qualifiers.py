@@ -59,6 +59,11 @@ _LEADING = re.compile(
 )
 
 
+# A phrase further from the value than this (in characters, within its clause) speaks of
+# something else in the sentence: a birth year, the date of another event.
+MAX_DISTANCE = 60
+
+
 @dataclass(frozen=True)
 class Qualifier:
     """A scope or time phrase of a sentence, at ``[start, end)`` of the sentence text."""
@@ -107,7 +112,8 @@ def qualifier_of(sentence: str, value_start: int, value_end: int) -> Qualifier |
         between = sentence[min(qualifier.end, value_end) : max(qualifier.start, value_start)]
         return gap + (1000 if re.search(r"[;:]|,\s*(?:and|but|while|whereas)\b", between) else 0)
 
-    return min(found, key=distance)
+    nearest = min(found, key=distance)
+    return nearest if distance(nearest) <= MAX_DISTANCE else None
 
 
 def same_scope(first: Qualifier | None, second: Qualifier | None) -> bool:

@@ -47,9 +47,13 @@ def test_extradition_figures_are_all_cited(client: TestClient) -> None:
     assert answer["text"] == "92"
     assert answer["citation"]["doc_id"] == "002_b8ec4b7f77a3a021"
     assert "To date" in answer["citation"]["sentence"]
+    assert answer["qualifier"] == "To date"
     alternatives = {a["text"]: a for a in body["alternatives"]}
     assert {"37", "29"} <= set(alternatives)
-    assert body["sources_disagree"] is True
+    # 92 to date, 29 in February, 37 in one flight: figures for other scopes are context.
+    assert "February" in (alternatives["29"]["qualifier"] or "")
+    assert body["sources_disagree"] is False
+    assert not any(a["disagrees"] for a in body["alternatives"])
     for alternative in body["alternatives"]:
         _check_citation(client, alternative)
     assert alternatives["29"]["citation"]["doc_id"] in {
