@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from citeqa.types import Span
-from service.answering.extractor import SpanExtractor, top_sentences
+from service.answering.extractor import CUMULATIVE_BONUS, SpanExtractor, top_sentences
 from service.answering.question import classify_question
 from tests.service.answering.fakes import (
     BEGAN,
@@ -107,3 +109,17 @@ def test_a_relative_wh_word_is_never_an_answer() -> None:
     )
 
     assert scored is None
+
+
+def test_a_running_total_gains_for_a_question_about_the_total() -> None:
+    extractor = SpanExtractor(fake_index())
+    passages = extradition_passages()
+
+    def score_of_92(question: str) -> float:
+        candidates = extractor.extract(question, classify_question(question), passages)
+        return next(c.score for c in candidates if c.text == "92")
+
+    total = score_of_92("How many people has Mexico extradited?")  # "has ...ed": a total
+    once = score_of_92("How many people did Mexico extradite?")
+
+    assert total - once == pytest.approx(CUMULATIVE_BONUS)
