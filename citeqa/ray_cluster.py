@@ -93,9 +93,10 @@ class RayClusterConfig:
 def require_ray() -> ModuleType:
     """Import Ray, or stop with an error that says how to install it.
 
-    Example:
-        >>> require_ray().__name__  # doctest: +SKIP
-        'ray'
+    Example (imports Ray, an optional extra, so not run as a doctest)::
+
+        require_ray().__name__
+        # -> 'ray'
     """
     try:
         import ray
@@ -148,9 +149,10 @@ def connect(config: RayClusterConfig) -> str:
     The token is set before Ray starts. A remote cluster without a token is refused here,
     with the setting to fix, rather than by Ray's authentication error.
 
-    Example:
-        >>> connect(RayClusterConfig(num_cpus=2))  # doctest: +SKIP
-        '127.0.0.1:6379'
+    Example (starts a Ray cluster, so not run as a doctest)::
+
+        connect(RayClusterConfig(num_cpus=2))
+        # -> '127.0.0.1:6379'
     """
     ray = require_ray()
     if config.address and not config.auth_token:

@@ -105,8 +105,9 @@ def build_on_ray(
     folder). The result equals a local build with the same shard count: documents, chunks,
     spans and counts, and vectors within float tolerance.
 
-    Example:
-        >>> build_on_ray(settings, [Path("seeds")], RayBuildOptions(shards=3))  # doctest: +SKIP
+    Example (needs a Ray cluster, so not run as a doctest)::
+
+        build_on_ray(settings, [Path("seeds")], RayBuildOptions(shards=3))
     """
     check_supported(settings, options)
     require_ray()

@@ -36,11 +36,12 @@ class CiteqaRetriever(BaseRetriever):
     and ``answer_sentence``, ``answer_in_passage`` (whether this passage holds that span)
     and ``sources_disagree``.
 
-    Example:
-        >>> retriever = CiteqaRetriever(url="http://127.0.0.1:8000")  # doctest: +SKIP
-        >>> passages = retriever.invoke("How many people has Mexico extradited?")  # doctest: +SKIP
-        >>> passages[0].metadata["answer_text"]  # doctest: +SKIP
-        '92'
+    Example (needs a running service, so not run as a doctest)::
+
+        retriever = CiteqaRetriever(url="http://127.0.0.1:8000")
+        passages = retriever.invoke("How many people has Mexico extradited?")
+        passages[0].metadata["answer_text"]
+        # -> '92'
     """
 
     url: str

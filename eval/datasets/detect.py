@@ -56,9 +56,9 @@ def load_dataset(path: str | Path, format: str | None = None, limit: int | None 
     has no documents: the caller indexes the corpus folder it refers to.
 
     Example:
-        >>> dataset = load_dataset("../shared/benchmarks/scifact", limit=20)  # doctest: +SKIP
-        >>> dataset.kind, dataset.has_answers  # doctest: +SKIP
-        ('beir', False)
+        >>> dataset = load_dataset(Path(__file__).parents[1] / "gold" / "seeds.jsonl", limit=2)
+        >>> dataset.kind, dataset.has_answers, len(dataset.questions)
+        ('gold', True, 2)
     """
     if limit is not None and limit < 1:
         raise DatasetError(f"limit must be at least 1, got {limit}; omit it to load everything")

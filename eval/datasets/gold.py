@@ -30,8 +30,8 @@ def load_gold(path: str | Path) -> list[GoldQuestion]:
     An empty ``answers`` list marks an unanswerable question.
 
     Example:
-        >>> questions = load_gold("eval/gold/seeds.jsonl")  # doctest: +SKIP
-        >>> questions[0].answerable  # doctest: +SKIP
+        >>> questions = load_gold(Path(__file__).parents[1] / "gold" / "seeds.jsonl")
+        >>> questions[0].answerable
         True
     """
     path = Path(path)

@@ -168,9 +168,10 @@ def build_application(
     ``shard_resources`` gives a shard's replicas custom Ray resources (see
     :func:`shard_deployment`).
 
-    Example:
-        >>> app = build_application(settings, ServeLayout(3, 2, cpus=1.0))  # doctest: +SKIP
-        >>> serve.run(app, name="citeqa", route_prefix="/")  # doctest: +SKIP
+    Example (needs a Ray cluster, so not run as a doctest)::
+
+        app = build_application(settings, ServeLayout(3, 2, cpus=1.0))
+        serve.run(app, name="citeqa", route_prefix="/")
     """
     require_ray()
     from ray import serve

@@ -72,10 +72,11 @@ class RayPending(Generic[T]):
 class RayShardClient:
     """Calls to one shard's deployment, for one generation.
 
-    Example:
-        >>> handle = serve.get_deployment_handle("citeqa-shard-0", "citeqa")  # doctest: +SKIP
-        >>> RayShardClient(handle, shard=0, generation=7).describe().shard  # doctest: +SKIP
-        0
+    Example (needs Ray Serve running, so not run as a doctest)::
+
+        handle = serve.get_deployment_handle("citeqa-shard-0", "citeqa")
+        RayShardClient(handle, shard=0, generation=7).describe().shard
+        # -> 0
     """
 
     def __init__(self, handle: Any, shard: int, generation: int, timeout_s: float) -> None:

@@ -52,10 +52,11 @@ def _single_threaded_search() -> None:
 class ShardReplica:
     """Serves shard ``shard`` of whichever generation of ``index_dir`` a request names.
 
-    Example:
-        >>> replica = ShardReplica("data/index", shard=1)  # doctest: +SKIP
-        >>> replica.describe(7).shard  # doctest: +SKIP
-        1
+    Example (needs a built index, so not run as a doctest)::
+
+        replica = ShardReplica("data/index", shard=1)
+        replica.describe(7).shard
+        # -> 1
     """
 
     def __init__(self, index_dir: str | Path, shard: int) -> None:

@@ -133,9 +133,11 @@ def train_reader(
         ReaderError: If a data file cannot be read, holds no question, or the base model
             cannot be loaded.
 
-    Example:
-        >>> train_reader([Path("../shared/training/squadshifts-new-wiki/train.json")],
-        ...              Path("runs/reader"), limit=64)  # doctest: +SKIP
+    Example (trains for minutes on a data set outside the repository, so not run as a
+    doctest)::
+
+        train_reader([Path("../shared/training/squadshifts-new-wiki/train.json")],
+                     Path("runs/reader"), limit=64)
     """
     started = time.perf_counter()
     config = config or TrainConfig()

@@ -26,11 +26,12 @@ Each call is submitted to every shard before any answer is awaited, so remote sh
 side by side without a thread per call. A shard that fails or cannot be reached fails the
 query with :class:`ShardUnavailableError` naming it (HTTP 503): never a partial answer.
 
-Example:
-    >>> shards = open_local_shards(Path("data/index"))  # doctest: +SKIP
-    >>> retriever = ShardedRetriever(shards)  # doctest: +SKIP
-    >>> vector = embedder.encode_query(question)  # doctest: +SKIP
-    >>> passages = retriever.retrieve(question, vector, top_k=5)  # doctest: +SKIP
+Example (needs a built index and the embedding model, so not run as a doctest)::
+
+    shards = open_local_shards(Path("data/index"))
+    retriever = ShardedRetriever(shards)
+    vector = embedder.encode_query(question)
+    passages = retriever.retrieve(question, vector, top_k=5)
 """
 
 from __future__ import annotations

@@ -5,11 +5,12 @@ apart: :class:`DenseRetriever` ranks chunks by cosine similarity (FAISS),
 :class:`BM25Retriever` by BM25, and :class:`RRFJoiner` fuses the two rankings by
 reciprocal rank. :class:`HybridSearch` runs them for one query.
 
-Example:
-    >>> search = HybridSearch(index, embedder)  # doctest: +SKIP
-    >>> hits = search.search("How many people has Mexico extradited?", k=3)  # doctest: +SKIP
-    >>> [(hit.chunk.chunk_id, hit.dense_rank, hit.bm25_rank) for hit in hits]  # doctest: +SKIP
-    [('002_b8ec4b7f77a3a021#1', 1, 2), ('002_b8ec4b7f77a3a021#2', 2, 1), ...]
+Example (needs a built index and the embedding model, so not run as a doctest)::
+
+    search = HybridSearch(index, embedder)
+    hits = search.search("How many people has Mexico extradited?", k=3)
+    [(hit.chunk.chunk_id, hit.dense_rank, hit.bm25_rank) for hit in hits]
+    # -> [('002_b8ec4b7f77a3a021#1', 1, 2), ('002_b8ec4b7f77a3a021#2', 2, 1), ...]
 """
 
 from __future__ import annotations

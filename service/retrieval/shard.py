@@ -284,10 +284,11 @@ class Done(Generic[T]):
 class ShardSearcher:
     """Serves one shard of one generation (see the module docstring).
 
-    Example:
-        >>> searcher = ShardSearcher.open(Path("data/index"), shard=0)  # doctest: +SKIP
-        >>> searcher.info.generation  # doctest: +SKIP
-        7
+    Example (needs a built index, so not run as a doctest)::
+
+        searcher = ShardSearcher.open(Path("data/index"), shard=0)
+        searcher.info.generation
+        # -> 7
     """
 
     def __init__(self, index: Index) -> None:
