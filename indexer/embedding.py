@@ -82,10 +82,11 @@ class Embedder:
         backend: ``torch``, ``onnx`` or ``onnx-int8``.
         cache_dir: Where ONNX exports are kept (the ONNX backends need one).
 
-    Example:
-        >>> embedder = Embedder(model_path, backend="onnx", cache_dir=cache)  # doctest: +SKIP
-        >>> embedder.encode_documents(["Mexico extradited 92 people."]).shape  # doctest: +SKIP
-        (1, 384)
+    Example (exports the model with torch on first use, so not run as a doctest)::
+
+        embedder = Embedder(model_path, backend="onnx", cache_dir=cache)
+        embedder.encode_documents(["Mexico extradited 92 people."]).shape
+        # -> (1, 384)
     """
 
     def __init__(

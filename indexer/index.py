@@ -14,12 +14,13 @@ rows follow the rows of the segments before it. Deleted documents keep their pos
 (:mod:`indexer.shards`), with the generation's corpus-wide statistics and the same
 positions as the whole generation: what one shard's process serves.
 
-Example:
-    >>> index = load_index(Path("data/index"), embedder)  # doctest: +SKIP
-    >>> index.documents["002_b8ec4b7f77a3a021"].title  # doctest: +SKIP
-    "Mexico president defends extradition of 37 cartel leaders to US as 'sovereign choice'"
-    >>> [e.label for e in index.spans("002_b8ec4b7f77a3a021", "entity")][:3]  # doctest: +SKIP
-    ['GPE', 'CARDINAL', 'GPE']
+Example (needs a built index, so not run as a doctest)::
+
+    index = load_index(Path("data/index"), embedder)
+    index.documents["002_b8ec4b7f77a3a021"].title
+    # -> "Mexico president defends extradition of 37 cartel leaders to US as 'sovereign choice'"
+    [e.label for e in index.spans("002_b8ec4b7f77a3a021", "entity")][:3]
+    # -> ['GPE', 'CARDINAL', 'GPE']
 """
 
 from __future__ import annotations

@@ -135,8 +135,9 @@ class SpanReader:
         ReaderError: If the folder holds no usable reader.
 
     Example:
-        >>> reader = SpanReader(packaged_reader_path())  # doctest: +SKIP
-        >>> reader.read("Who won?", ["Ada Lovelace won the prize."])[0].text  # doctest: +SKIP
+        >>> from citeqa.config import packaged_reader_path
+        >>> reader = SpanReader(packaged_reader_path())
+        >>> reader.read("Who won?", ["Ada Lovelace won the prize."])[0].text
         'Ada Lovelace'
     """
 
