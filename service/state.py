@@ -23,11 +23,10 @@ from indexer.generations import current_name
 from indexer.index import load_index
 from indexer.processing import DocumentProcessor
 from indexer.writer import BuildReport, IndexWriter
-from service.answering.engine import QueryEngine
+from service.answering.engine import QueryEngine, make_engine
 from service.errors import NotReadyError
 from service.reading.errors import ReaderError
 from service.reading.reader import SpanReader
-from service.retrieval.retriever import Retriever
 
 log = logging.getLogger("citeqa")
 
@@ -93,13 +92,7 @@ class ServiceState:
 
     def _load_current(self) -> None:
         index = load_index(self.settings.index_dir, self.embedder)
-        threshold = self.settings.resolved_abstain_threshold(self.reader is not None)
-        settings = self.settings
-        engine = QueryEngine(
-            Retriever(index), self.embedder, threshold, self.reader,
-            settings.reader_passages, settings.reader_typed_rules,
-        )  # fmt: skip
-        self._install(engine)
+        self._install(make_engine(self.settings, index, self.embedder, self.reader))
 
     def _install(self, engine: QueryEngine) -> None:
         with self._users_lock:
@@ -244,9 +237,4 @@ def load_engine(settings: Settings) -> QueryEngine:
     embedder = make_embedder(settings)
     _prepare_queries(embedder, settings)
     index = load_index(settings.index_dir, embedder)
-    reader = make_reader(settings)
-    threshold = settings.resolved_abstain_threshold(reader is not None)
-    return QueryEngine(
-        Retriever(index), embedder, threshold, reader,
-        settings.reader_passages, settings.reader_typed_rules,
-    )  # fmt: skip
+    return make_engine(settings, index, embedder, make_reader(settings))

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from citeqa.config import EXTRACTOR_ABSTAIN_THRESHOLD, READER_FLOOR
+from citeqa.config import EXTRACTOR_ABSTAIN_THRESHOLD, READER_FLOOR, Settings
 from citeqa.types import Candidate, Passage, QueryResult
 from indexer.embedding import Embedder, Vectors
 from indexer.index import Index
@@ -22,7 +22,7 @@ from service.answering.question import QuestionType, classify_question
 from service.answering.reader_extractor import ALTERNATIVE_RATIO as READER_ALTERNATIVE_RATIO
 from service.answering.reader_extractor import ReaderExtractor, SpanReading
 from service.errors import InvalidQuestionError
-from service.retrieval.retriever import Filters, RetrievalOptions
+from service.retrieval.retriever import Filters, RetrievalOptions, Retriever
 
 log = logging.getLogger("citeqa")
 
@@ -74,10 +74,14 @@ class Found:
 class QueryEngine:
     """Answers questions from one loaded index generation.
 
-    Example:
-        >>> engine = QueryEngine(Retriever(index), embedder, 0.3)  # doctest: +SKIP
-        >>> engine.answer("How many people has Mexico extradited?").answer.text  # doctest: +SKIP
-        '92'
+    Build it with :func:`make_engine`, which reads its settings; the tests in
+    tests/service/answering/test_engine.py run it with a fake retriever and reader.
+
+    Example (needs a built index and the models, so not run as a doctest)::
+
+        engine = make_engine(settings, load_index(index_dir, embedder), embedder, reader)
+        engine.answer("How many people has Mexico extradited?").answer.text
+        # -> '92'
     """
 
     def __init__(
@@ -228,3 +232,27 @@ class QueryEngine:
             passages=tuple(found.passages[:top_k]),
             timings_ms=timings,
         )
+
+
+def make_engine(
+    settings: Settings,
+    retriever: PassageRetriever | Index,
+    embedder: Embedder,
+    reader: SpanReading | None,
+) -> QueryEngine:
+    """The engine the settings describe, over ``retriever`` (an index is retrieved from by a
+    :class:`Retriever`), answering with ``reader``, or the model-free extractor without one.
+
+    The one place that turns settings into the engine's arguments: the service, the
+    sharded service, the CLI's one-off engine and the tests all build it here.
+    """
+    if isinstance(retriever, Index):
+        retriever = Retriever(retriever)
+    return QueryEngine(
+        retriever,
+        embedder,
+        settings.resolved_abstain_threshold(reader is not None),
+        reader,
+        reader_passages=settings.reader_passages,
+        typed_rules=settings.reader_typed_rules,
+    )

@@ -20,7 +20,7 @@ from citeqa.types import Passage
 from indexer.embedding import Vectors
 from indexer.errors import IndexMismatchError
 from indexer.index import Index, load_index
-from service.answering.engine import QueryEngine
+from service.answering.engine import QueryEngine, make_engine
 from service.distributed.client import RayShardClient
 from service.retrieval.coordinator import ShardedRetriever
 from service.retrieval.retriever import Filters, RetrievalOptions
@@ -91,9 +91,4 @@ class ShardedServiceState(ServiceState):
         # (past Ray's 100 KB inline limit), cost more than reading them.
         sharded = ShardedRetriever(clients, index)
         retriever = ShardedPassages(index, sharded)
-        threshold = self.settings.resolved_abstain_threshold(self.reader is not None)
-        settings = self.settings
-        return QueryEngine(
-            retriever, self.embedder, threshold, self.reader,
-            settings.reader_passages, settings.reader_typed_rules,
-        )  # fmt: skip
+        return make_engine(self.settings, retriever, self.embedder, self.reader)

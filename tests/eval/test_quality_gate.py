@@ -22,9 +22,8 @@ from eval.runner import (
 )
 from indexer.embedding import Embedder
 from indexer.index import Index
-from service.answering.engine import QueryEngine
+from service.answering.engine import make_engine
 from service.reading.reader import SpanReader
-from service.retrieval.retriever import Retriever
 from tests.conftest import REPO
 
 GOLD = REPO / "eval" / "gold" / "seeds.jsonl"
@@ -39,10 +38,7 @@ def gold_result(
     seed_index: Index, embedder: Embedder, settings: Settings, span_reader: SpanReader
 ) -> ConfigurationResult:
     dataset = Dataset("seeds", (), tuple(load_gold(Path(GOLD))), "gold", has_answers=True)
-    engine = QueryEngine(
-        Retriever(seed_index), embedder, settings.resolved_abstain_threshold(True), span_reader,
-        settings.reader_passages,
-    )  # fmt: skip
+    engine = make_engine(settings, seed_index, embedder, span_reader)
     answerer = LocalAnswerer(engine, CONFIGURATIONS[DEFAULT_CONFIGURATION])
     return evaluate_configuration(DEFAULT_CONFIGURATION, dataset, answerer)
 

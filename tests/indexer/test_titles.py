@@ -13,9 +13,8 @@ from indexer.factory import make_writer
 from indexer.index import load_index
 from indexer.metadata import extract_metadata, headline_span
 from indexer.processing import DocumentProcessor
-from service.answering.engine import QueryEngine
+from service.answering.engine import make_engine
 from service.reading.reader import SpanReader
-from service.retrieval.retriever import Retriever
 
 ARTICLE = """# Cartel leader pleads guilty in Brooklyn federal court
 
@@ -83,10 +82,7 @@ def test_a_markdown_article_is_cited_by_its_title_with_exact_offsets(
         assert document.text[chunk.char_start : chunk.char_end] == chunk.text
         assert not chunk.text.startswith("#")
 
-    engine = QueryEngine(
-        Retriever(index), processor.embedder, settings.resolved_abstain_threshold(True),
-        span_reader, settings.reader_passages,
-    )  # fmt: skip
+    engine = make_engine(settings, index, processor.embedder, span_reader)
     result = engine.answer("Where did the cartel leader plead guilty?")
 
     assert result.answer is not None

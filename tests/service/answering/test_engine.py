@@ -6,9 +6,11 @@ import logging
 
 import pytest
 
-from citeqa.config import EXTRACTOR_ABSTAIN_THRESHOLD
+from citeqa.config import EXTRACTOR_ABSTAIN_THRESHOLD, READER_ABSTAIN_THRESHOLD, Settings
 from service.answering.abstention import FEATURES
-from service.answering.engine import QueryEngine
+from service.answering.engine import QueryEngine, make_engine
+from service.answering.extractor import SpanExtractor
+from service.answering.reader_extractor import ReaderExtractor
 from service.errors import InvalidQuestionError
 from service.retrieval.retriever import Filters
 from tests.service.answering.fakes import (
@@ -151,3 +153,21 @@ def test_an_index_without_entities_warns_the_model_free_extractor(
 
     assert len(caplog.records) == 1  # only without the reader
     assert "CITEQA_INDEX_ENTITIES=true" in caplog.records[0].getMessage()
+
+
+def test_make_engine_reads_the_thresholds_and_the_reader_from_the_settings() -> None:
+    settings = Settings(_env_file=None, reader_passages=2, reader_typed_rules=False)  # type: ignore[call-arg]
+    retriever = FakeRetriever(fake_index(), extradition_passages())
+    embedder, _ = fake_embedder()
+
+    with_reader = make_engine(settings, retriever, embedder, FakeReader({"92": 8.0}))
+    model_free = make_engine(settings, retriever, embedder, None)
+
+    assert with_reader.retriever is retriever
+    assert with_reader.abstain_threshold == READER_ABSTAIN_THRESHOLD
+    assert isinstance(with_reader.extractor, ReaderExtractor)
+    assert (with_reader.extractor.passages, with_reader.extractor.typed_rules) == (2, False)
+    assert model_free.abstain_threshold == EXTRACTOR_ABSTAIN_THRESHOLD
+    assert isinstance(model_free.extractor, SpanExtractor)
+    chosen = settings.model_copy(update={"abstain_threshold": 0.5})
+    assert make_engine(chosen, retriever, embedder, None).abstain_threshold == 0.5
