@@ -46,7 +46,7 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 
 typecheck: install-dev
-	$(BIN)/mypy citeqa indexer service eval tests
+	$(BIN)/mypy citeqa indexer service eval training tests
 
 browser:
 	bash scripts/install-browser.sh

@@ -9,7 +9,7 @@ import typer
 
 from citeqa.cli_errors import ErrorReportingGroup, console
 from service.reading.errors import ReaderError
-from service.reading.train import TrainConfig, TrainReport
+from training.train import TrainConfig, TrainReport
 
 # Also run on its own (tests, embedding programs): it reports errors as `citeqa` does.
 reader_app = typer.Typer(
@@ -56,7 +56,7 @@ def reader_train(
     ] = None,
 ) -> None:
     """Fine-tune the span reader by the reference recipe (the defaults) and save it."""
-    from service.reading.train import train_reader
+    from training.train import train_reader
 
     missing = [str(path) for path in [*data, *(dev or [])] if not path.is_file()]
     if missing:  # before hours of training, not after
@@ -93,8 +93,8 @@ def _score_into_card(report: TrainReport, config: TrainConfig, limit: int | None
                      dev: list[Path]) -> None:  # fmt: skip
     """Score the new checkpoint on each dev file (gold paragraph) and rewrite its card."""
     from eval.reader_eval import evaluate_reader
-    from service.reading.model_card import write_run_files
     from service.reading.reader import SpanReader
+    from training.model_card import write_run_files
 
     reader = SpanReader(report.out_dir, max_length=config.max_length)
     scores = {}
@@ -112,7 +112,7 @@ def reader_export(
     fp32: Annotated[bool, typer.Option("--fp32", help="Keep fp32 weights (4x larger).")] = False,
 ) -> None:
     """Export a trained reader to ONNX (int8 per-channel by default) for CPU serving."""
-    from service.reading.export import export_onnx
+    from training.export import export_onnx
 
     path = export_onnx(model, out, quantize=not fp32)
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
+from citeqa.onnx import quantize_int8
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -198,19 +200,8 @@ def _export(model: SentenceTransformer, target: str) -> None:
 
 def _quantize(source: Path, target: str) -> None:
     try:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-    except ImportError as error:  # onnxruntime's quantiser needs the onnx package
+        quantize_int8(source, Path(target))
+    except ImportError as error:
         raise ExportError(
             "CITEQA_EMBED_BACKEND=onnx-int8 needs the onnx package: pip install 'onnx>=1.16'"
         ) from error
-    # Per channel: per-tensor int8 moved MiniLM's vectors to a cosine of 0.90-0.96 to
-    # torch's, per-channel keeps 0.98-0.99 (eval/RESULTS.md), as for the reader.
-    # The quantiser logs advice on pre-processing to the root logger on every call; it is
-    # about static quantisation and does not apply here.
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        quantize_dynamic(source, target, per_channel=True, weight_type=QuantType.QInt8)
-    finally:
-        root.setLevel(level)

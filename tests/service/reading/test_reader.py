@@ -18,7 +18,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import (  # type: ignore[attr-defined]  # 5.x: BertTokenizerFast is an alias
     BertConfig,
-    BertForQuestionAnswering,
     BertModel,
     BertTokenizerFast,
 )
@@ -26,10 +25,9 @@ from transformers import (  # type: ignore[attr-defined]  # 5.x: BertTokenizerFa
 from citeqa.config import packaged_reader_path
 from service.reading.decode import decode_spans
 from service.reading.errors import ReaderError
-from service.reading.export import export_onnx
 from service.reading.reader import Logits, ReaderSpan, SpanReader, TorchLogits
 from service.reading.windows import Batch
-from tests.service.reading.conftest import save_tiny_bert, write_vocabulary
+from tests.tiny_bert import save_tiny_qa
 
 QUESTION = "Where did the zebra cross the river?"
 SHORT_CONTEXTS = [
@@ -41,9 +39,7 @@ FILLER = "the city council met again on monday and voted on the budget for schoo
 LONG_CONTEXT = " ".join([FILLER] * 6) + " Finally the Zebra crossed the river near Maun."
 
 
-def _words(text: str) -> list[str]:
-    # The tokenizer lower-cases and strips accents, so the vocabulary must too.
-    return re.findall(r"\w+", text.lower().replace("ü", "u"))
+TEXTS = (QUESTION, *SHORT_CONTEXTS, LONG_CONTEXT)
 
 
 @pytest.fixture(scope="session")
@@ -51,11 +47,7 @@ def checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A tiny random BERT QA checkpoint saved the way `citeqa reader train` saves one."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
-        words = sorted({w for t in [QUESTION, *SHORT_CONTEXTS, LONG_CONTEXT] for w in _words(t)})
-        tokenizer = write_vocabulary(tmp_path_factory.mktemp("vocab"), words)
-        yield save_tiny_bert(
-            tmp_path_factory.mktemp("tiny-qa"), tokenizer, BertForQuestionAnswering
-        )
+        yield save_tiny_qa(tmp_path_factory, TEXTS)
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +60,7 @@ def reader(checkpoint_dir: Path) -> SpanReader:
     return SpanReader(checkpoint_dir, threads=1, max_length=64)
 
 
-def _assert_exact_slices(spans: list[ReaderSpan], contexts: list[str]) -> None:
+def assert_exact_slices(spans: list[ReaderSpan], contexts: list[str]) -> None:
     for span in spans:
         assert contexts[span.context_index][span.char_start : span.char_end] == span.text
         assert span.text and span.text == span.text.strip()
@@ -215,7 +207,7 @@ def test_spans_are_exact_stripped_non_overlapping_slices(reader: SpanReader) -> 
     assert {span.context_index for span in spans} == {0, 1}  # the empty context has none
     counts = [sum(s.context_index == i for s in spans) for i in (0, 1)]
     assert all(2 <= count <= 5 for count in counts)
-    _assert_exact_slices(spans, SHORT_CONTEXTS)
+    assert_exact_slices(spans, SHORT_CONTEXTS)
     margins = [span.margin for span in spans]
     assert margins == sorted(margins, reverse=True)
     for index in (0, 1):
@@ -333,7 +325,7 @@ def test_long_question_is_cut_to_leave_room_for_context(checkpoint_dir: Path) ->
     spans = reader.read(" ".join(["zebra"] * 200), [SHORT_CONTEXTS[0]])
 
     assert spans
-    _assert_exact_slices(spans, [SHORT_CONTEXTS[0]])
+    assert_exact_slices(spans, [SHORT_CONTEXTS[0]])
 
 
 def test_missing_folder_raises_reader_error(tmp_path: Path) -> None:
@@ -362,30 +354,6 @@ def test_checkpoint_without_a_qa_head_raises_reader_error(
 
 
 # --- ONNX export and the shipped reader -------------------------------------------------
-
-
-@pytest.mark.parametrize("quantize", [False, True])
-def test_onnx_export_reads_like_the_checkpoint(
-    checkpoint_dir: Path, tmp_path: Path, quantize: bool
-) -> None:
-    export_onnx(checkpoint_dir, tmp_path, quantize=quantize)
-    torch_reader = SpanReader(checkpoint_dir, threads=1, max_length=32)
-    onnx_reader = SpanReader(tmp_path, threads=1, max_length=32)
-    contexts = [LONG_CONTEXT, *SHORT_CONTEXTS]
-
-    expected = torch_reader.read(QUESTION, contexts, stride=8)
-    got = onnx_reader.read(QUESTION, contexts, stride=8)
-
-    assert (tmp_path / "model.onnx").is_file()
-    # Windows read side by side on two threads give exactly what one thread gives.
-    side_by_side = SpanReader(tmp_path, threads=2, max_length=32)
-    assert side_by_side.read(QUESTION, contexts, stride=8) == got
-    if quantize:  # int8 moves logits a little; the spans stay exact slices
-        assert len(got) == len(expected)
-        _assert_exact_slices(got, contexts)
-    else:
-        assert [s.text for s in got] == [s.text for s in expected]
-        assert [s.margin for s in got] == pytest.approx([s.margin for s in expected], abs=1e-3)
 
 
 def test_shipped_reader_answers_a_real_question() -> None:

@@ -3,8 +3,8 @@
     citeqa reader export --model runs/reader --out service/reading/model
 
 Needs the `export` extra (``pip install -e '.[export]'``: onnx); the service itself only needs
-onnxruntime. Quantisation is dynamic int8 *per channel*: per-tensor int8 cost this reader
-0.049 F1 on NYT dev, per-channel 0.003 (shared/models/.../CPU-MEASUREMENTS.md).
+onnxruntime. Quantisation is dynamic int8 per channel (:func:`citeqa.onnx.quantize_int8`, the
+embedding model's quantiser too): per tensor cost the reader far more F1 (eval/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from citeqa.onnx import quantize_int8
 from service.reading.errors import ReaderError
 
 # Files that travel with the weights: the tokenizer the windows are cut with, and the card.
@@ -82,11 +83,8 @@ def export_onnx(model_dir: Path, out_dir: Path, quantize: bool = True) -> Path:
 
 def _quantize(source: Path, target: Path) -> None:
     try:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        quantize_int8(source, target)
     except ImportError as error:  # onnx is only in the export extra
         raise ReaderError(
             "int8 export needs the onnx package: pip install -e '.[export]'"
         ) from error
-    quantize_dynamic(
-        source, target, per_channel=True, weight_type=QuantType.QInt8, extra_options={}
-    )

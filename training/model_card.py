@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from service.reading.train import TrainConfig, TrainReport
+    from training.train import TrainConfig, TrainReport
 
 
 def write_run_files(

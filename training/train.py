@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from service.reading.errors import ReaderError
-from service.reading.labels import (
+from training.labels import (
     Features,
     QAExample,
     SquadFile,
@@ -32,7 +32,7 @@ from service.reading.labels import (
     load_squad,
     negative_examples,
 )
-from service.reading.model_card import write_run_files
+from training.model_card import write_run_files
 
 if TYPE_CHECKING:
     import torch

@@ -1,4 +1,4 @@
-"""A tiny word-piece tokenizer and a tiny random BERT, built once per session.
+"""A tiny word-piece tokenizer and a tiny random BERT, for the reader and training tests.
 
 No checkpoint ships offline, so the training tests fine-tune a randomly initialised 2-layer
 BERT (hidden 32) saved as a plain ``BertModel``, exactly as the packaged base model is found:
@@ -7,14 +7,16 @@ loading it for question answering adds a fresh span head.
 
 from __future__ import annotations
 
+import re
 import string
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 import torch
 from transformers import (  # type: ignore[attr-defined]  # 5.x: BertTokenizerFast is an alias
     BertConfig,
+    BertForQuestionAnswering,
     BertModel,
     BertTokenizerFast,
     PreTrainedModel,
@@ -61,24 +63,9 @@ def save_tiny_bert(
     return folder
 
 
-@pytest.fixture(scope="session")
-def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with vocab.txt: specials, WORDS, single characters and ``##`` letters."""
-    folder = tmp_path_factory.mktemp("vocab")
-    write_vocabulary(folder, WORDS)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def tokenizer(tokenizer_dir: Path) -> BertTokenizerFast:
-    return BertTokenizerFast.from_pretrained(tokenizer_dir, local_files_only=True)
-
-
-@pytest.fixture(scope="session")
-def base_model_dir(
-    tmp_path_factory: pytest.TempPathFactory, tokenizer: BertTokenizerFast
-) -> Iterator[Path]:
-    """A tiny random BERT encoder with its tokenizer, saved like a downloaded base model."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        yield save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), tokenizer)
+def save_tiny_qa(tmp_path_factory: pytest.TempPathFactory, texts: Sequence[str]) -> Path:
+    """A tiny random BERT QA checkpoint whose vocabulary holds every word of ``texts``."""
+    # The tokenizer lower-cases and strips accents, so the vocabulary must too.
+    words = sorted({w for t in texts for w in re.findall(r"\w+", t.lower().replace("ü", "u"))})
+    tokenizer = write_vocabulary(tmp_path_factory.mktemp("vocab"), words)
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-qa"), tokenizer, BertForQuestionAnswering)

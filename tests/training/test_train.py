@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from citeqa.reader_cli import reader_app
 from service.reading.errors import ReaderError
-from service.reading.labels import build_features
-from service.reading.train import (
+from training.labels import build_features
+from training.train import (
     TrainConfig,
     describe_base_model,
     fit,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from transformers import BertTokenizerFast  # type: ignore[attr-defined]
 
 from service.reading.errors import ReaderError
-from service.reading.labels import (
+from training.labels import (
     Paragraph,
     QAExample,
     answer_examples,
