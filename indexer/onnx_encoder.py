@@ -12,17 +12,15 @@ from tokenizers import Tokenizer
 from citeqa.onnx import onnx_session
 
 Vectors = npt.NDArray[np.float32]
-# Tokens in one batch, padding included. Per CPU second on one thread, int8 MiniLM encodes
-# 200-token paragraphs 1.7x faster one at a time than in batches of 16 (fp32: 1.3x), and
-# 30-token sentences 1.3x faster in batches of 16 than alone (fp32: 1.5x). A budget of 256
-# tokens sends long texts alone and short ones together: on 600 NYT sentences and 100
-# paragraphs, 1.48x (int8) and 1.27x (fp32) the throughput of batches of 16 (512: 1.36x,
-# 1.27x; 1,024: 1.20x, 1.16x).
+# Tokens in one batch, padding included. Long texts encode faster one at a time and short
+# ones faster together, so a budget of tokens, not of texts, sends long texts alone and
+# short ones together; 256 gave the most texts per CPU second of the budgets tried
+# (eval/RESULTS.md, "Embedding backends").
 TOKEN_BUDGET = 256
 # Dynamic int8 quantises the activations of a whole batch with one scale, so a text's
 # vector would depend on its batch-mates and its padding: a question embedded alone and the
 # same words embedded in a batch of 16 met at a cosine of 0.966. One text per run keeps
-# every vector a function of its text alone, as a query's is; int8 still encodes 1.7x
+# every vector a function of its text alone, as a query's is; int8 alone still encodes
 # more texts per CPU second than fp32 at its best budget.
 ALONE = 1
 

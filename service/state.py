@@ -177,14 +177,13 @@ def _set_threads(settings: Settings) -> None:
     import faiss
 
     # The ONNX backends serve without torch (the torch reader sets its own threads), and
-    # importing it only to set its threads was 3.5 s of a server's start.
+    # importing it only to set its threads cost seconds of a server's start (eval/RESULTS.md).
     if settings.embed_backend == "torch" or "torch" in sys.modules:
         import torch
 
         torch.set_num_threads(settings.torch_threads)
     # A query searches one vector per segment: OpenMP gains nothing there, and on a busy
-    # machine its spinning threads cost more than the search (a 20k-chunk flat search took
-    # 11 ms with two threads under load, 1 ms with one).
+    # machine its spinning threads cost more than the search (eval/RESULTS.md).
     faiss.omp_set_num_threads(1)
 
 
