@@ -1,5 +1,6 @@
 """Training the span reader, apart from serving: labels, fine-tuning, model card, ONNX export.
 
-Only `citeqa reader train / export` import it (lazily, for torch and transformers); nothing
-under service/ does, so a server never loads torch.
+`citeqa reader` (citeqa/reader_cli.py) is its one user: it reads `TrainConfig` for its
+options' defaults, and imports the rest, with torch and transformers, only when a command
+runs. Nothing under service/ imports it, so a server never loads torch for it.
 """
