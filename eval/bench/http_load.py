@@ -236,7 +236,8 @@ def served(
     command = [sys.executable, "-m", "citeqa.cli", "serve", "--index-dir", str(index_dir)]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     started = time.monotonic()
-    child = subprocess.Popen(command, env=env, stdout=sys.stderr, stderr=sys.stderr)
+    # Its log goes to our stderr (fd 2, inherited): with --json, stdout ends with the result.
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
         ready_at = _wait_ready(url, child, ready_timeout_s)
