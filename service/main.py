@@ -34,8 +34,12 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
         from service.state import load_state
 
+        # Sync routes (queries among them) run on this pool; see Settings.request_threads.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         app.state.citeqa = state or load_state(settings)
         yield
 

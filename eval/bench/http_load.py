@@ -112,12 +112,23 @@ class QueryClient:
 
 
 def ask_in_turn(url: str, questions: Sequence[str], count: int) -> list[float]:
-    """Latencies of ``count`` questions asked one after another by one client."""
+    """Latencies of ``count`` questions asked one after another by one client.
+
+    Raises:
+        RuntimeError: a question got no answer (a non-200 or a failed connection).
+    """
     client = QueryClient(url)
+    times = []
     try:
-        return [client.ask(questions[i % len(questions)])[0] for i in range(count)]
+        for number in range(count):
+            question = questions[number % len(questions)]
+            elapsed_ms, ok = client.ask(question)
+            if not ok:
+                raise RuntimeError(f"{url}/v1/query gave no answer to {question!r}")
+            times.append(elapsed_ms)
     finally:
         client.close()
+    return times
 
 
 def _cpu_seconds(process: psutil.Process | None) -> float:
