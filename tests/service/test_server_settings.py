@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import anyio.to_thread
@@ -15,12 +16,14 @@ from service.main import create_app
 from service.state import load_state
 
 
-def test_request_threads_bound_the_pool_that_runs_queries(
+def test_start_up_freezes_its_objects_and_bounds_the_request_threads(
     seed_index_dir: Path, settings: Settings, processor: DocumentProcessor
 ) -> None:
     app_settings = settings.model_copy(update={"index_dir": seed_index_dir, "request_threads": 3})
     app = create_app(app_settings, load_state(app_settings, processor))
+    gc.unfreeze()  # another test's app may have frozen objects already
     with TestClient(app) as client:
+        assert gc.get_freeze_count() > 0  # start-up's objects are out of the collector's way
         assert client.portal is not None  # the app's event loop, running while started
         tokens = client.portal.call(
             lambda: anyio.to_thread.current_default_thread_limiter().total_tokens
