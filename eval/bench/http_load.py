@@ -131,11 +131,18 @@ def ask_in_turn(url: str, questions: Sequence[str], count: int) -> list[float]:
     return times
 
 
-def _cpu_seconds(process: psutil.Process | None) -> float:
+def _cpu_seconds(process: psutil.Process | None, children: bool = True) -> float:
+    """CPU seconds of ``process``, and of its children (the workers of `citeqa serve`)."""
     if process is None:
         return 0.0
-    times = process.cpu_times()
-    return float(times.user + times.system)
+    total = 0.0
+    for member in (process, *(process.children(recursive=True) if children else ())):
+        try:
+            times = member.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def run_level(
@@ -174,7 +181,8 @@ def run_level(
             client.close()
 
     threads = [threading.Thread(target=client_loop, daemon=True) for _ in range(clients)]
-    server_before, client_before = _cpu_seconds(server), _cpu_seconds(this)
+    # The clients' own CPU only: the server may be this process's child.
+    server_before, client_before = _cpu_seconds(server), _cpu_seconds(this, children=False)
     started = time.monotonic()
     for thread in threads:
         thread.start()
@@ -192,7 +200,7 @@ def run_level(
         p95_ms=latencies.p95_ms,
         p99_ms=latencies.p99_ms,
         server_cpu_cores=(_cpu_seconds(server) - server_before) / wall if server else None,
-        client_cpu_cores=(_cpu_seconds(this) - client_before) / wall,
+        client_cpu_cores=(_cpu_seconds(this, children=False) - client_before) / wall,
         load_1m=os.getloadavg()[0],
     )
 
