@@ -65,6 +65,9 @@ class LevelResult:
     p99_ms: float
     # CPU time over wall time, in cores (2.0 is both cores of this machine).
     server_cpu_cores: float | None
+    # The server's CPU time per answered query: what bounds queries/s on an idle machine
+    # (cores / this), and less sensitive to a shared machine's load than latency is.
+    server_cpu_ms_per_query: float | None
     client_cpu_cores: float
     load_1m: float
 
@@ -189,6 +192,7 @@ def run_level(
     for thread in threads:
         thread.join(seconds + REQUEST_TIMEOUT_S + 5)
     wall = time.monotonic() - started
+    server_cpu = _cpu_seconds(server) - server_before if server else None
     latencies = Latencies.of(times)
     return LevelResult(
         clients=clients,
@@ -199,7 +203,10 @@ def run_level(
         p50_ms=latencies.p50_ms,
         p95_ms=latencies.p95_ms,
         p99_ms=latencies.p99_ms,
-        server_cpu_cores=(_cpu_seconds(server) - server_before) / wall if server else None,
+        server_cpu_cores=server_cpu / wall if server_cpu is not None else None,
+        server_cpu_ms_per_query=server_cpu * 1000 / len(times)
+        if server_cpu is not None and times
+        else None,
         client_cpu_cores=(_cpu_seconds(this, children=False) - client_before) / wall,
         load_1m=os.getloadavg()[0],
     )

@@ -85,15 +85,17 @@ def print_table(result: dict[str, Any], title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    columns = ("clients", "q/s", "p50 ms", "p95 ms", "p99 ms", "errors", "server CPU", "client CPU")
+    columns = ["clients", "q/s", "p50 ms", "p95 ms", "p99 ms", "errors", "server CPU"]
+    columns += ["CPU ms/query", "client CPU"]
     for column in (*columns, "load 1m"):
         table.add_column(column, justify="right")
     for level in result["levels"]:
-        cpu = level["server_cpu_cores"]
+        cpu, per_query = level["server_cpu_cores"], level["server_cpu_ms_per_query"]
         table.add_row(
             str(level["clients"]), f"{level['queries_per_s']:.1f}", f"{level['p50_ms']:.1f}",
             f"{level['p95_ms']:.1f}", f"{level['p99_ms']:.1f}", str(level["errors"]),
-            "-" if cpu is None else f"{cpu:.2f}", f"{level['client_cpu_cores']:.2f}",
+            "-" if cpu is None else f"{cpu:.2f}",
+            "-" if per_query is None else f"{per_query:.1f}", f"{level['client_cpu_cores']:.2f}",
             f"{level['load_1m']:.2f}",
         )  # fmt: skip
     console = Console(width=120)

@@ -31,6 +31,7 @@ def test_a_tiny_run_over_the_seeds_answers_every_level(
         assert level["queries"] > 0 and level["queries_per_s"] > 0
         assert level["p50_ms"] <= level["p95_ms"] <= level["p99_ms"]
         assert level["server_cpu_cores"] > 0  # the server's own process was measured
+        assert level["server_cpu_ms_per_query"] > 0
         assert len(result["load_before"]) == 3
 
 
