@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
         app.state.citeqa = state or load_state(settings)
         # What start-up made (models' and the index's Python objects) lives as long as the
         # process: moved out of the collector's sight, a full collection no longer walks
-        # them in the middle of a query (eval/RESULTS.md, "Load").
+        # them in the middle of a query (eval/RESULTS.md, issue 27).
         gc.collect()
         gc.freeze()
         yield
