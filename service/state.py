@@ -37,6 +37,11 @@ log = logging.getLogger("citeqa")
 # generation is served: the first call into each ONNX session, FAISS index and SQLite file
 # pays for allocations and page faults that a user's first queries would otherwise pay.
 WARM_UP_QUESTION = "How many people were reported killed, and when did it happen?"
+WARM_UP_ARTICLE = (
+    "Storm closes the port for two days\n\n"
+    "Officials said on Monday that the port would stay closed until Wednesday. About 40 "
+    "ships waited offshore, and three people were hurt when a crane fell in the wind.\n"
+)
 
 
 def make_reader(settings: Settings) -> SpanReader | None:
@@ -257,11 +262,22 @@ def load_state(
         writer.collect_garbage(timeout_s=0)
     if spacy_loading is not None:
         spacy_loading.result()  # before the warm-up and ready, so it never slows a query
+        _warm_up_writes(processor)
     try:
         state.reload()
     except IndexNotFoundError as error:
         log.warning("starting without an index: %s", error)
     return state
+
+
+def _warm_up_writes(processor: DocumentProcessor) -> None:
+    """Clean, annotate, chunk and embed one short article, writing nothing.
+
+    The first document a process handles pays for its first spaCy call and first document
+    batch through the encoder: about twice a later write's processing (eval/RESULTS.md,
+    issue 27). A server that takes writes pays it here, before ready, not in the first POST.
+    """
+    processor.process([Document(doc_id="citeqa-warm-up", text=WARM_UP_ARTICLE)])
 
 
 def _start_spacy(processor: DocumentProcessor, settings: Settings) -> Future[object] | None:

@@ -82,8 +82,18 @@ def test_spacy_loads_before_ready_only_where_writes_are_allowed(
     annotator = processor.annotator
     assert isinstance(annotator, DeferredAnnotator)
     app_settings = settings.model_copy(update={"index_dir": seed_index_dir, "api_key": api_key})
+    processed: list[list[str]] = []
+    process = processor.process
+
+    def spying_process(documents: Any, show_progress: bool = False) -> Any:
+        processed.append([document.doc_id for document in documents])
+        return process(documents, show_progress)
+
+    processor.process = spying_process  # type: ignore[method-assign]
     state = load_state(app_settings, processor)
     assert state.ready
+    # A server that takes writes has run one article through the write path before ready.
+    assert processed == ([["citeqa-warm-up"]] if loads_spacy else [])
     loading = annotator._loading
     if loads_spacy:
         assert loading is not None and loading.done()  # done before ready, not after
