@@ -273,9 +273,10 @@ def load_state(
 def _warm_up_writes(processor: DocumentProcessor) -> None:
     """Clean, annotate, chunk and embed one short article, writing nothing.
 
-    The first document a process handles pays for its first spaCy call and first document
-    batch through the encoder: about twice a later write's processing (eval/RESULTS.md,
-    issue 27). A server that takes writes pays it here, before ready, not in the first POST.
+    The first document a process handles pays for its first spaCy call and its first
+    document batch through the encoder, well above a later write's processing
+    (eval/RESULTS.md, issue 27). A server that takes writes pays it here, before ready, not
+    in its first POST.
     """
     processor.process([Document(doc_id="citeqa-warm-up", text=WARM_UP_ARTICLE)])
 
@@ -283,10 +284,10 @@ def _warm_up_writes(processor: DocumentProcessor) -> None:
 def _start_spacy(processor: DocumentProcessor, settings: Settings) -> Future[object] | None:
     """Start loading spaCy beside the other models when this server can write; else never.
 
-    Only API writes need spaCy, and they need ``CITEQA_API_KEY``. Loading it in the
-    background after ready took both cores from the first queries (they ran 2-14 times
-    slower), so it loads before ready, overlapping the models and the index; without a key
-    it never loads (a write is refused before it would need it).
+    Only API writes need spaCy, and they need ``CITEQA_API_KEY``. Loaded in the background
+    after ready, it took the cores from the first queries (issue 27), so it loads before
+    ready, overlapping the models and the index; without a key it never loads (a write is
+    refused before it would need it).
     """
     annotator = processor.annotator
     if not isinstance(annotator, DeferredAnnotator) or not settings.api_key:
