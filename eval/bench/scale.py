@@ -1,7 +1,7 @@
 """The scale benchmark: build, serve and extend an index of N synthetic chunks.
 
     python -m eval.bench.scale --chunks N [--json] [--index-dir DIR] [--queries 500]
-                               [--seed 0] [--keep]
+                               [--seed 0] [--keep] [--no-http] [--http-queries 200]
     python -m eval.bench.scale --engine ray --shards 1,2,4 --chunks 20000 --queries 200
         (Ray Serve fan-out against one process: eval/bench/fan_out.py)
 
@@ -437,7 +437,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--serve-only",
         action="store_true",
         help="Skip the build: measure serving on the index an earlier run with the same "
-        "--chunks and --seed left in --index-dir (each run adds its one document to it).",
+        "--chunks and --seed left in --index-dir (each run adds its documents to it: one, and up "
+        "to 12 more through the API).",
     )
     parser.add_argument(
         "--engine", choices=["local", "ray"], default="local",
@@ -452,8 +453,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--launched-at", type=float, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
-    if options.chunks < 1 or options.queries < 1:
-        parser.error("--chunks and --queries must be at least 1")
+    if options.chunks < 1 or options.queries < 1 or options.http_queries < 1:
+        parser.error("--chunks, --queries and --http-queries must be at least 1")
     if options.serve_only and not (options.index_dir and (options.index_dir / "CURRENT").exists()):
         parser.error("--serve-only needs --index-dir with an index an earlier run built")
     return options
