@@ -3,6 +3,8 @@
     python -m eval.bench.load --index-dir DIR --questions FILE --clients 1,2,4,8 --seconds 60
         [--url URL [--server-pid PID]] [--first 20] [--warm-up-seconds 2]
         [--env CITEQA_READER_THREADS=1 ...] [--json]
+    python -m eval.bench.load --index-dir DIR --questions FILE --clients 1,4,8 --seconds 10
+        --compare base: --compare workers2:CITEQA_WORKERS=2 [--rounds 2]
 
 Starts `citeqa serve` over ``--index-dir`` (or loads a running one at ``--url``), then:
 
@@ -12,6 +14,10 @@ Starts `citeqa serve` over ``--index-dir`` (or loads a running one at ``--url``)
    ``--warm-up-seconds`` (not counted), then ``--seconds`` (counted). Per level: queries/s,
    p50/p95/p99, errors (a non-200 or a failed connection), the server's CPU use and this
    process's (the clients', in cores), and the 1-minute load average.
+
+``--compare NAME:CITEQA_A=1,CITEQA_B=2`` (repeated; ``NAME:`` for the defaults) runs a fresh
+server per configuration, the configurations alternated ``--rounds`` times, so that a
+shared machine's load falls on each alike; each run prints its own table.
 
 Questions come from any dataset ``citeqa eval`` reads (SQuAD JSON, gold JSONL, ...),
 spread over the whole file and asked in turn. With ``--json`` the last line of output is
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -122,6 +129,34 @@ def _environment(pairs: list[str]) -> dict[str, str]:
     return environment
 
 
+def _comparison(specs: list[str]) -> dict[str, dict[str, str]]:
+    configurations = {}
+    for spec in specs:
+        name, colon, settings = spec.partition(":")
+        if not colon or not name:
+            raise ValueError(f"--compare {spec!r}: give NAME:CITEQA_A=1,CITEQA_B=2 or NAME:")
+        configurations[name] = _environment([pair for pair in settings.split(",") if pair])
+    return configurations
+
+
+def compare(
+    index_dir: Path,
+    configurations: dict[str, dict[str, str]],
+    rounds: int,
+    run: Callable[[Server], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """``run`` against a fresh server of each configuration, alternated ``rounds`` times."""
+    results = []
+    for number in range(1, rounds + 1):
+        for name, environment in configurations.items():
+            with served(index_dir, environment) as server:
+                result = run(server)
+            result.update(configuration=name, round=number, server_env=environment)
+            print_table(result, f"{name}, round {number}: {index_dir}")
+            results.append(result)
+    return results
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     target = parser.add_mutually_exclusive_group(required=True)
@@ -136,13 +171,22 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--env", action="append", default=[], help="CITEQA_NAME=value for the server started."
     )
+    parser.add_argument(
+        "--compare", action="append", default=[], help="NAME:CITEQA_A=1,... (repeat it)."
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="With --compare: alternations.")
     parser.add_argument("--json", action="store_true", help="Last line: the figures as JSON.")
     options = parser.parse_args(argv)
     try:
         options.levels = [int(count) for count in options.clients.split(",")]
         options.environment = _environment(options.env)
+        options.configurations = _comparison(options.compare)
     except ValueError as error:
         parser.error(str(error))
+    if options.configurations and (options.url or options.env):
+        parser.error("--compare starts its own servers: give --index-dir, not --url or --env")
+    if not 1 <= options.rounds <= 20:
+        parser.error("--rounds must be 1 to 20")
     if not options.levels or min(options.levels) < 1 or options.seconds <= 0:
         parser.error("--clients must be counts of at least 1, --seconds above 0")
     if not 0 < options.seconds <= 600 or options.first < 0:
@@ -155,6 +199,14 @@ def main(argv: list[str] | None = None) -> None:
     options = _parse(argv)
     questions = load_questions(options.questions)
     args = (questions, options.levels, options.seconds, options.warm_up_seconds, options.first)
+    if options.configurations:
+        runs = compare(
+            options.index_dir, options.configurations, options.rounds,
+            lambda server: run_load(server, *args),
+        )  # fmt: skip
+        if options.json:
+            print(json.dumps({"runs": runs}))
+        return
     if options.url:
         result = run_load((options.url, options.server_pid), *args)
         where = options.url
