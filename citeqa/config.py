@@ -129,6 +129,13 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # `citeqa serve` processes (uvicorn workers), each with its own models and a view of the
+    # index (writes in one are followed by the others through CURRENT). Chosen from
+    # `python -m eval.bench.load` on 2 cores (eval/RESULTS.md, issue 27).
+    workers: int = Field(default=1, ge=1, le=64)
+    # Requests a worker runs at once on its thread pool (anyio's limiter; its default is
+    # 40). Queries beyond it wait their turn instead of sharing the cores and the GIL.
+    request_threads: int = Field(default=40, ge=1, le=1000)
     api_key: str = ""
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
