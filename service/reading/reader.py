@@ -13,19 +13,25 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 from tokenizers import Tokenizer
 
-from citeqa.onnx import onnx_session
+from citeqa.hardware import BackendChoice
+from citeqa.onnx import ModelSession
+from service.reading.backends import (
+    ONNX_FILE,
+    ReaderBackend,
+    open_reader_session,
+    resolve_reader_backend,
+)
 from service.reading.decode import decode_spans
 from service.reading.errors import ReaderError
 from service.reading.windows import Batch, Window, WindowMaker, batch
 
 Logits = npt.NDArray[np.float32]
-ONNX_FILE = "model.onnx"
 # A preferred span (say, the bare figure for a "how many" question) replaces a better
 # overlapping one when its score is at most this many logits lower: a tie, for the model.
 TIE_MARGIN = 1.0
@@ -62,23 +68,21 @@ class LogitModel(Protocol):
 
 
 class OnnxLogits:
-    """ONNX Runtime session over ``model.onnx``, one per process, thread-safe to run."""
+    """An exported reader on ONNX Runtime or OpenVINO, one per process, thread-safe to run."""
 
-    def __init__(self, path: Path, threads: int) -> None:
-        self.session = onnx_session(path, threads)
-        self.input_names = {i.name for i in self.session.get_inputs()}
+    def __init__(self, session: ModelSession) -> None:
+        self.session = session
 
     def __call__(self, inputs: Batch) -> tuple[Logits, Logits]:
-        """Start and end logits from the ONNX session."""
-        feed = {
-            "input_ids": inputs.input_ids,
-            "attention_mask": inputs.attention_mask,
-            "token_type_ids": inputs.token_type_ids,
-        }
-        outputs: list[Any] = self.session.run(
-            None, {k: v for k, v in feed.items() if k in self.input_names}
+        """Start and end logits from the session."""
+        start, end = self.session.run(
+            {
+                "input_ids": inputs.input_ids,
+                "attention_mask": inputs.attention_mask,
+                "token_type_ids": inputs.token_type_ids,
+            }
         )
-        return outputs[0].astype(np.float32), outputs[1].astype(np.float32)
+        return start, end
 
 
 class TorchLogits:
@@ -130,6 +134,10 @@ class SpanReader:
             than its windows one by one, and int8's dynamic activation scales are computed
             over the whole batch, so batching would make one passage's spans depend on which
             other passages were read beside it.
+        backend: For an exported reader: ``onnx-int8`` (ONNX Runtime on ``model.onnx``),
+            ``openvino-bf16`` (OpenVINO on ``model-fp16.onnx``) or ``auto`` (the faster
+            of the two on this CPU, see :mod:`service.reading.backends`).
+        cache_dir: The model cache: ``auto``'s decision and OpenVINO's compiled models.
 
     Raises:
         ReaderError: If the folder holds no usable reader.
@@ -147,6 +155,8 @@ class SpanReader:
         max_length: int = 160,
         max_answer_tokens: int = 30,
         batch_size: int = 1,
+        backend: ReaderBackend = "onnx-int8",
+        cache_dir: Path | None = None,
     ) -> None:
         if max_answer_tokens < 1 or batch_size < 1:
             raise ValueError("max_answer_tokens and batch_size must both be at least 1")
@@ -155,7 +165,9 @@ class SpanReader:
         folder = Path(model_dir).expanduser()
         self.model_dir = folder
         self.windows = WindowMaker(_load_tokenizer(folder), max_length)
-        self.model = _load_model(folder, threads)
+        # Which runtime reads and why (None for a torch checkpoint), for the start-up log.
+        self.backend: BackendChoice | None
+        self.model, self.backend = _load_model(folder, threads, backend, cache_dir)
         self.max_answer_tokens = max_answer_tokens
         self.batch_size = batch_size
         side_by_side = isinstance(self.model, OnnxLogits) and threads > 1
@@ -312,12 +324,17 @@ def _load_tokenizer(folder: Path) -> Tokenizer:
     return Tokenizer.from_file(str(path))
 
 
-def _load_model(folder: Path, threads: int) -> LogitModel:
+def _load_model(
+    folder: Path, threads: int, backend: ReaderBackend, cache_dir: Path | None
+) -> tuple[LogitModel, BackendChoice | None]:
     if (folder / ONNX_FILE).is_file():
-        return OnnxLogits(folder / ONNX_FILE, threads=1)  # windows run side by side instead
+        choice = resolve_reader_backend(folder, backend, cache_dir)
+        # Each window runs on one thread, and up to ``threads`` windows run side by side.
+        session = open_reader_session(folder, choice, threads, cache_dir)
+        return OnnxLogits(session), choice
     if (folder / "config.json").is_file():
         try:
-            return TorchLogits(folder, threads)
+            return TorchLogits(folder, threads), None
         except (OSError, ValueError) as error:
             raise ReaderError(f"{folder} holds no loadable QA checkpoint ({error})") from error
     raise ReaderError(

@@ -377,6 +377,8 @@ def test_onnx_export_reads_like_the_checkpoint(
     got = onnx_reader.read(QUESTION, contexts, stride=8)
 
     assert (tmp_path / "model.onnx").is_file()
+    # The int8 export carries the fp16-weight file OpenVINO reads; it is the checkpoint's.
+    assert (tmp_path / "model-fp16.onnx").is_file() == quantize
     # Windows read side by side on two threads give exactly what one thread gives.
     side_by_side = SpanReader(tmp_path, threads=2, max_length=32)
     assert side_by_side.read(QUESTION, contexts, stride=8) == got
@@ -413,3 +415,63 @@ def test_a_preferred_span_wins_only_a_near_tie() -> None:
     assert _preferred(ranked, 0, 10, 5.0, context, str.isdigit) == (0, 2, 5.0 - TIE_MARGIN / 2)
     far = [((0, 10), 5.0), ((0, 2), 5.0 - 2 * TIE_MARGIN)]
     assert _preferred(far, 0, 10, 5.0, context, str.isdigit) == (0, 10, 5.0)
+
+
+# --- OpenVINO bf16 and the choice between runtimes ------------------------------------------
+
+MEXICO = [
+    "Following the extradition of the 37 inmates, the US Justice Department praised Mexico.",
+    "To date, Mexico has extradited 92 high-profile criminals wanted by US law enforcement.",
+    "The weather in Oslo was cold and grey for most of the week.",
+]
+
+
+def test_openvino_bf16_reads_like_fp32(tmp_path: Path) -> None:
+    question = "How many people has Mexico extradited to date?"
+    # The fp32 reference: ONNX Runtime on the fp16-weight file (the checkpoint, exactly).
+    fp32_dir = tmp_path / "fp32"
+    fp32_dir.mkdir()
+    for source, target in [("model-fp16.onnx", "model.onnx"), ("tokenizer.json", "tokenizer.json")]:
+        (fp32_dir / target).write_bytes((packaged_reader_path() / source).read_bytes())
+    bf16 = SpanReader(packaged_reader_path(), backend="openvino-bf16", cache_dir=tmp_path)
+
+    expected = SpanReader(fp32_dir).read(question, MEXICO)
+    got = bf16.read(question, MEXICO)
+
+    assert bf16.backend is not None and bf16.backend.backend == "openvino-bf16"
+    assert got[0].text == "92" and got[0].context_index == 1
+    assert [s.text for s in got[:3]] == [s.text for s in expected[:3]]
+    # bf16 keeps 8 bits of mantissa: margins move by tenths of a logit, not whole ones
+    # (int8 moved the third one by 1.1); where the CPU has no bf16 units OpenVINO runs f32.
+    assert [s.margin for s in got[:3]] == pytest.approx([s.margin for s in expected[:3]], abs=0.5)
+    _assert_exact_slices(got, MEXICO)
+
+
+def test_openvino_bf16_needs_the_fp16_weights(tmp_path: Path) -> None:
+    (tmp_path / "model.onnx").write_bytes((packaged_reader_path() / "model.onnx").read_bytes())
+    (tmp_path / "tokenizer.json").write_bytes(
+        (packaged_reader_path() / "tokenizer.json").read_bytes()
+    )
+
+    with pytest.raises(ReaderError, match="no model-fp16.onnx.*CITEQA_READER_BACKEND=onnx-int8"):
+        SpanReader(tmp_path, backend="openvino-bf16")
+    # auto falls back to int8 and says why.
+    reader = SpanReader(tmp_path, backend="auto", cache_dir=tmp_path)
+    assert reader.backend is not None and reader.backend.backend == "onnx-int8"
+    assert "no model-fp16.onnx" in reader.backend.reason
+
+
+def test_auto_on_this_machine_keeps_int8_without_bf16_units(tmp_path: Path) -> None:
+    """Where the CPU lacks AMX and AVX512-BF16, auto is int8 without timing anything."""
+    from citeqa.hardware import BF16_FLAGS, cpu_flags
+
+    reader = SpanReader(packaged_reader_path(), backend="auto", cache_dir=tmp_path)
+
+    assert reader.backend is not None
+    if not any(flag in cpu_flags() for flag in BF16_FLAGS):
+        assert reader.backend.backend == "onnx-int8"
+        assert "neither amx_bf16 nor avx512_bf16" in reader.backend.reason
+    else:  # timed once, and the decision kept beside the model cache
+        assert "timed at first start" in reader.backend.reason
+        assert (tmp_path / "backend-choice.json").is_file()
+    assert reader.read("How many people has Mexico extradited to date?", MEXICO)[0].text == "92"
