@@ -453,7 +453,7 @@ def test_openvino_bf16_needs_the_fp16_weights(tmp_path: Path) -> None:
         (packaged_reader_path() / "tokenizer.json").read_bytes()
     )
 
-    with pytest.raises(ReaderError, match="no model-fp16.onnx.*CITEQA_READER_BACKEND=onnx-int8"):
+    with pytest.raises(ReaderError, match=r"no model-fp16\.onnx.*CITEQA_READER_BACKEND=onnx-int8"):
         SpanReader(tmp_path, backend="openvino-bf16")
     # auto falls back to int8 and says why.
     reader = SpanReader(tmp_path, backend="auto", cache_dir=tmp_path)
