@@ -142,12 +142,14 @@ def reader_eval(
 
     settings = get_settings()
     reader = SpanReader(
-        model or settings.resolved_reader_model(), settings.reader_threads, max_length
-    )
+        model or settings.resolved_reader_model(), settings.reader_threads, max_length,
+        backend=settings.reader_backend, cache_dir=settings.resolved_model_cache_dir(),
+    )  # fmt: skip
     scores = evaluate_reader(reader, dataset, limit, stride, show_progress=not as_json)
+    backend = reader.backend.backend if reader.backend else "torch"
     console.print(
         f"{scores.questions} questions  EM {scores.em:.3f}  F1 {scores.f1:.3f}  "
-        f"({reader.model_dir})"
+        f"({reader.model_dir}, {backend})"
     )
     if as_json:
         sys.stdout.write(json.dumps(scores.as_dict()) + "\n")
