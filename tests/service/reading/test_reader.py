@@ -475,3 +475,19 @@ def test_auto_on_this_machine_keeps_int8_without_bf16_units(tmp_path: Path) -> N
         assert "timed at first start" in reader.backend.reason
         assert (tmp_path / "backend-choice.json").is_file()
     assert reader.read("How many people has Mexico extradited to date?", MEXICO)[0].text == "92"
+
+
+def test_the_service_logs_which_backend_reads_and_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from citeqa.config import Settings
+    from service.state import make_reader
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, reader_backend="auto", model_cache_dir=tmp_path
+    )
+    with caplog.at_level("INFO", logger="citeqa"):
+        reader = make_reader(settings)
+
+    assert reader is not None and reader.backend is not None
+    assert f"reader backend: {reader.backend.backend} ({reader.backend.reason})" in caplog.text
