@@ -59,17 +59,19 @@ def _bf16_plans(window: int) -> dict[str, Callable[[str, list[str]], object]]:
     from service.reading.backends import FP16_WEIGHTS_FILE
     from service.reading.reader import OnnxLogits
 
-    side_by_side = SpanReader(
+    # The served plan: every window in one call on two threads.
+    batched = SpanReader(
         packaged_reader_path(), threads=2, max_length=window, backend="openvino-bf16"
     )
-    batched = SpanReader(
-        packaged_reader_path(), threads=1, max_length=window, batch_size=8,
+    side_by_side = SpanReader(
+        packaged_reader_path(), threads=2, max_length=window, batch_size=1,
         backend="openvino-bf16",
     )  # fmt: skip
-    # One call for all windows, so one stream with both threads.
-    batched.model = OnnxLogits(
-        open_session(packaged_reader_path() / FP16_WEIGHTS_FILE, "openvino-bf16", threads=2)
+    # Two streams of one thread each, and the reader's pool to fill them.
+    side_by_side.model = OnnxLogits(
+        open_session(packaged_reader_path() / FP16_WEIGHTS_FILE, "openvino-bf16", 1, side_by_side=2)
     )
+    side_by_side._pool = ThreadPoolExecutor(2)
     return {
         "bf16: two windows side by side, 1 thread each": lambda q, c: side_by_side.read(
             q, c, [0] * len(c)

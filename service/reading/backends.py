@@ -72,11 +72,15 @@ def _compiled_cache(cache_dir: Path | None) -> Path | None:
 
 
 def open_reader_session(
-    folder: Path, choice: BackendChoice, side_by_side: int, cache_dir: Path | None
+    folder: Path, choice: BackendChoice, threads: int, cache_dir: Path | None
 ) -> ModelSession:
-    """The session ``choice`` names: int8 on ONNX Runtime, or fp16 weights on OpenVINO."""
+    """The session ``choice`` names, for ``threads`` reading threads.
+
+    ONNX Runtime runs each int8 window on one thread, and up to ``threads`` windows side by
+    side; OpenVINO runs all of a question's windows in one call on ``threads`` threads.
+    """
     if choice.backend == "openvino-bf16":
         return open_session(
-            folder / FP16_WEIGHTS_FILE, "openvino-bf16", 1, side_by_side, _compiled_cache(cache_dir)
+            folder / FP16_WEIGHTS_FILE, "openvino-bf16", threads, 1, _compiled_cache(cache_dir)
         )
     return open_session(folder / ONNX_FILE)

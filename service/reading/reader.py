@@ -38,6 +38,9 @@ TIE_MARGIN = 1.0
 # Candidates per window before merging: the top ones overlap each other (a number, the
 # number with its noun, ...), so take enough to leave a few distinct spans per passage.
 SPANS_PER_WINDOW = 50
+# Windows per OpenVINO bf16 call: all of a question's, as read by default (4 passages, or a
+# few windows of a long one when whole passages are read).
+BF16_WINDOWS_PER_CALL = 16
 
 
 @dataclass(frozen=True)
@@ -130,10 +133,12 @@ class SpanReader:
             thread barely helps (64 vs 62 ms for 4 windows), a second window does.
         max_length: Tokens per window (question, context and three special tokens).
         max_answer_tokens: Longest answer, in tokens.
-        batch_size: Windows per forward pass. One by default: on a CPU a batch is no faster
-            than its windows one by one, and int8's dynamic activation scales are computed
-            over the whole batch, so batching would make one passage's spans depend on which
-            other passages were read beside it.
+        batch_size: Windows per forward pass. Unset, one on ONNX Runtime: on a CPU a batch
+            is no faster than its windows one by one, and int8's dynamic activation scales
+            are computed over the whole batch, so batching would make one passage's spans
+            depend on which other passages were read beside it. On OpenVINO bf16, which has
+            no such scales, every window of a question in one call on ``threads`` threads:
+            faster than windows side by side (eval/RESULTS.md, "OpenVINO bf16").
         backend: For an exported reader: ``onnx-int8`` (ONNX Runtime on ``model.onnx``),
             ``openvino-bf16`` (OpenVINO on ``model-fp16.onnx``) or ``auto`` (the faster
             of the two on this CPU, see :mod:`service.reading.backends`).
@@ -154,11 +159,11 @@ class SpanReader:
         threads: int = 2,
         max_length: int = 160,
         max_answer_tokens: int = 30,
-        batch_size: int = 1,
+        batch_size: int | None = None,
         backend: ReaderBackend = "onnx-int8",
         cache_dir: Path | None = None,
     ) -> None:
-        if max_answer_tokens < 1 or batch_size < 1:
+        if max_answer_tokens < 1 or (batch_size is not None and batch_size < 1):
             raise ValueError("max_answer_tokens and batch_size must both be at least 1")
         if not 32 <= max_length <= 512:
             raise ReaderError("max_length must be between 32 and 512 tokens")
@@ -169,8 +174,9 @@ class SpanReader:
         self.backend: BackendChoice | None
         self.model, self.backend = _load_model(folder, threads, backend, cache_dir)
         self.max_answer_tokens = max_answer_tokens
-        self.batch_size = batch_size
-        side_by_side = isinstance(self.model, OnnxLogits) and threads > 1
+        bf16 = self.backend is not None and self.backend.backend == "openvino-bf16"
+        self.batch_size = batch_size or (BF16_WINDOWS_PER_CALL if bf16 else 1)
+        side_by_side = isinstance(self.model, OnnxLogits) and threads > 1 and not bf16
         self._pool = ThreadPoolExecutor(threads, "citeqa-reader") if side_by_side else None
 
     def read(
@@ -329,7 +335,6 @@ def _load_model(
 ) -> tuple[LogitModel, BackendChoice | None]:
     if (folder / ONNX_FILE).is_file():
         choice = resolve_reader_backend(folder, backend, cache_dir)
-        # Each window runs on one thread, and up to ``threads`` windows run side by side.
         session = open_reader_session(folder, choice, threads, cache_dir)
         return OnnxLogits(session), choice
     if (folder / "config.json").is_file():
