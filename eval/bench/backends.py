@@ -9,7 +9,9 @@ then asks every question of each configuration in turn, so that all of them see 
 machine load: embedder and reader on int8 (today's default), the reader alone on bf16, and
 both on bf16. Prints p50 and p99 of the read stage, the question's embedding and the whole
 answer (``QueryEngine.answer``, no HTTP), each configuration's ratio to int8, and the load
-average before and after.
+average before and after. ``--build-rounds N`` first builds the first ``--build-documents``
+paragraphs N times with each embedding backend, alternating, into scratch folders, and
+prints each build's seconds.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from citeqa.config import Settings
+from citeqa.types import Document
 from eval.datasets import load_dataset
 
 # name: (CITEQA_EMBED_BACKEND, CITEQA_READER_BACKEND)
@@ -41,6 +44,8 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=300)
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--build-rounds", type=int, default=0)
+    parser.add_argument("--build-documents", type=int, default=300)
     args = parser.parse_args()
     from indexer.factory import make_writer
     from service.state import load_engine
@@ -48,6 +53,11 @@ def main() -> None:
     console = Console()
     dataset = load_dataset(args.squad, "squad")
     base = Settings().model_copy(update={"model_cache_dir": args.work / "model-cache"})
+    if args.build_rounds:
+        documents = list(dataset.documents)[: args.build_documents]
+        _time_builds(console, base, documents, args.build_rounds, args.work)
+    if args.questions == 0:  # builds only
+        return
     engines = {}
     for name, (embed, read) in CONFIGURATIONS.items():
         settings = base.model_copy(
@@ -87,6 +97,37 @@ def main() -> None:
         f"load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
         f"{os.cpu_count()} cores"
     )
+
+
+def _time_builds(
+    console: Console, base: Settings, documents: list[Document], rounds: int, work: Path
+) -> None:
+    """Build ``documents`` ``rounds`` times with each embedding backend, alternating."""
+    import shutil
+
+    from indexer.factory import make_embedder, make_processor, make_writer
+
+    backends = ("onnx-int8", "openvino-bf16")
+    settings = {b: base.model_copy(update={"embed_backend": b}) for b in backends}
+    embedders = {b: make_embedder(settings[b]) for b in backends}  # loaded once, as a server
+    seconds: dict[str, list[float]] = {b: [] for b in backends}
+    for number in range(rounds):
+        order = backends if number % 2 == 0 else backends[::-1]
+        for backend in order:
+            target = work / f"scratch-{backend}"
+            shutil.rmtree(target, ignore_errors=True)
+            processor = make_processor(settings[backend], embedders[backend])
+            load = os.getloadavg()[0]
+            started = time.perf_counter()
+            make_writer(settings[backend], target, processor).add_documents(documents)
+            seconds[backend].append(time.perf_counter() - started)
+            console.print(
+                f"round {number + 1}: {backend} built {len(documents)} documents in "
+                f"{seconds[backend][-1]:.1f} s (load {load:.2f} before)"
+            )
+            shutil.rmtree(target, ignore_errors=True)
+    ratio = sum(seconds["openvino-bf16"]) / sum(seconds["onnx-int8"])
+    console.print(f"build time, bf16 / int8 over {rounds} rounds: {ratio:.2f}")
 
 
 def _print(console: Console, times: dict[str, dict[str, list[float]]], count: int) -> None:
