@@ -71,3 +71,15 @@ def test_cpu_flags_reads_the_flags_line(tmp_path: Path) -> None:
 
     assert cpu_flags(cpuinfo) == {"fpu", "avx512_bf16", "amx_bf16"}
     assert cpu_flags(tmp_path / "missing") == frozenset()
+
+
+def test_without_openvino_installed_auto_keeps_int8(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("citeqa.hardware.openvino_version", lambda: None)
+    timer = Timer(1.0, 0.1)
+
+    choice = choose_backend("m", tmp_path, timer, flags=AMX)
+
+    assert choice.backend == "onnx-int8" and "pip install openvino" in choice.reason
+    assert timer.calls == 0
