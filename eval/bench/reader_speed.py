@@ -56,7 +56,7 @@ def _plans(window: int) -> dict[str, Callable[[str, list[str]], object]]:
 
 def _bf16_plans(window: int) -> dict[str, Callable[[str, list[str]], object]]:
     from citeqa.onnx import open_session
-    from service.reading.backends import FP16_WEIGHTS_FILE
+    from service.reading.export import FP16_WEIGHTS_FILE
     from service.reading.reader import OnnxLogits
 
     # The served plan: every window in one call on two threads.

@@ -1,7 +1,9 @@
-"""Which runtime reads: ONNX Runtime on the int8 ``model.onnx``, or OpenVINO in bf16.
+"""Which runtime reads: ONNX Runtime in int8, or OpenVINO in bf16.
 
-OpenVINO runs ``model-fp16.onnx`` (the checkpoint's own fp16 weights in an fp32 graph, see
-:mod:`service.reading.export`) in bf16 on CPUs with AMX or AVX512-BF16. ``auto`` picks it
+Both read the one shipped file, ``model-fp16.onnx`` (the checkpoint's own fp16 weights in an
+fp32 graph, see :mod:`service.reading.export`): ONNX Runtime an int8 reader derived from it
+once into the model cache (:mod:`service.reading.int8`), OpenVINO the file itself, in bf16 on
+CPUs with AMX or AVX512-BF16. ``auto`` picks it
 where the CPU has those units and a short timing confirms it is faster (:mod:`citeqa.hardware`).
 """
 
@@ -16,17 +18,15 @@ from citeqa.hardware import BackendChoice, choose_backend, time_interleaved
 from citeqa.onnx import ModelSession, open_session
 from citeqa.openvino import openvino_version
 from service.reading.errors import ReaderError
+from service.reading.export import FP16_WEIGHTS_FILE
+from service.reading.int8 import open_int8, reader_key
 
 ReaderBackend = Literal["onnx-int8", "openvino-bf16", "auto"]
-ONNX_FILE = "model.onnx"
-FP16_WEIGHTS_FILE = "model-fp16.onnx"
 # A window of typical length: 160 tokens is the served window (CITEQA_READER_WINDOW_TOKENS).
 TIMING_TOKENS = 160
 
 
-def resolve_reader_backend(
-    folder: Path, backend: ReaderBackend, cache_dir: Path | None
-) -> BackendChoice:
+def resolve_reader_backend(folder: Path, backend: ReaderBackend, cache_dir: Path) -> BackendChoice:
     """The runtime that reads the exported reader in ``folder``, and why.
 
     Raises:
@@ -50,10 +50,9 @@ def resolve_reader_backend(
         return BackendChoice("openvino-bf16", "CITEQA_READER_BACKEND=openvino-bf16")
     if not fp16.is_file():
         return BackendChoice("onnx-int8", f"{folder} has no {FP16_WEIGHTS_FILE}")
-    from indexer.onnx_export import file_hash
 
     def compare() -> tuple[float, float]:
-        int8 = open_session(folder / ONNX_FILE)
+        int8 = open_int8(folder, cache_dir)
         bf16 = open_session(fp16, "openvino-bf16", cache_dir=_compiled_cache(cache_dir))
         ids = np.random.default_rng(0).integers(1000, 20000, (1, TIMING_TOKENS), dtype=np.int64)
         feed = {
@@ -63,16 +62,16 @@ def resolve_reader_backend(
         }
         return time_interleaved(lambda: int8.run(feed), lambda: bf16.run(feed))
 
-    return choose_backend(f"reader-{file_hash(folder / ONNX_FILE)}", cache_dir, compare)
+    return choose_backend(f"reader-{reader_key(folder)}", cache_dir, compare)
 
 
-def _compiled_cache(cache_dir: Path | None) -> Path | None:
+def _compiled_cache(cache_dir: Path) -> Path:
     """Where OpenVINO keeps compiled models: an ``openvino`` folder in the model cache."""
-    return cache_dir / "openvino" if cache_dir is not None else None
+    return cache_dir / "openvino"
 
 
 def open_reader_session(
-    folder: Path, choice: BackendChoice, threads: int, cache_dir: Path | None
+    folder: Path, choice: BackendChoice, threads: int, cache_dir: Path
 ) -> ModelSession:
     """The session ``choice`` names, for ``threads`` reading threads.
 
@@ -83,4 +82,4 @@ def open_reader_session(
         return open_session(
             folder / FP16_WEIGHTS_FILE, "openvino-bf16", threads, 1, _compiled_cache(cache_dir)
         )
-    return open_session(folder / ONNX_FILE)
+    return open_int8(folder, cache_dir)

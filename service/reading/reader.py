@@ -1,10 +1,10 @@
 """The span reader: scores every token of a window as an answer's start and end.
 
 A BERT span reader trained by ``citeqa reader train`` and exported by ``citeqa reader export``
-runs on ONNX Runtime (int8 on a CPU); a plain Hugging Face checkpoint folder runs on torch,
-which is how a freshly trained model is scored before export. Spans come back as character
-offsets into the context they were read from, so
-``contexts[span.context_index][span.char_start:span.char_end] == span.text`` always holds.
+runs on ONNX Runtime (int8, derived once from the exported fp16 file) or OpenVINO; a plain
+Hugging Face checkpoint folder runs on torch, which is how a freshly trained model is
+scored before export. Spans come back as character offsets into the context they were read
+from, so ``contexts[span.context_index][span.char_start:span.char_end] == span.text`` always holds.
 """
 
 from __future__ import annotations
@@ -21,14 +21,10 @@ from tokenizers import Tokenizer
 
 from citeqa.hardware import BackendChoice
 from citeqa.onnx import ModelSession
-from service.reading.backends import (
-    ONNX_FILE,
-    ReaderBackend,
-    open_reader_session,
-    resolve_reader_backend,
-)
+from service.reading.backends import ReaderBackend, open_reader_session, resolve_reader_backend
 from service.reading.decode import decode_spans
 from service.reading.errors import ReaderError
+from service.reading.export import FP16_WEIGHTS_FILE, ONNX_FILE
 from service.reading.windows import Batch, Window, WindowMaker, batch
 
 Logits = npt.NDArray[np.float32]
@@ -126,8 +122,8 @@ class SpanReader:
     """Reads a question against passages and returns each passage's best spans.
 
     Args:
-        model_dir: A folder with ``model.onnx`` (exported) or a Hugging Face QA checkpoint,
-            plus ``tokenizer.json``.
+        model_dir: A folder with ``model-fp16.onnx`` (exported; or an fp32 ``model.onnx``)
+            or a Hugging Face QA checkpoint, plus ``tokenizer.json``.
         threads: CPU threads for reading. On ONNX Runtime each window runs on one thread
             and up to ``threads`` windows run side by side: at batch 1 a second intra-op
             thread barely helps (64 vs 62 ms for 4 windows), a second window does.
@@ -139,10 +135,13 @@ class SpanReader:
             depend on which other passages were read beside it. On OpenVINO bf16, which has
             no such scales, every window of a question in one call on ``threads`` threads:
             faster than windows side by side (eval/RESULTS.md, "OpenVINO bf16").
-        backend: For an exported reader: ``onnx-int8`` (ONNX Runtime on ``model.onnx``),
-            ``openvino-bf16`` (OpenVINO on ``model-fp16.onnx``) or ``auto`` (the faster
-            of the two on this CPU, see :mod:`service.reading.backends`).
-        cache_dir: The model cache: ``auto``'s decision and OpenVINO's compiled models.
+        backend: For an exported reader: ``onnx-int8`` (ONNX Runtime on the int8 reader
+            derived from ``model-fp16.onnx``), ``openvino-bf16`` (OpenVINO on
+            ``model-fp16.onnx``) or ``auto`` (the faster of the two on this CPU, see
+            :mod:`service.reading.backends`).
+        cache_dir: The model cache: the derived int8 reader, ``auto``'s decision and
+            OpenVINO's compiled models. Unset, the settings' (``CITEQA_MODEL_CACHE_DIR``,
+            else ``model-cache`` beside the index).
 
     Raises:
         ReaderError: If the folder holds no usable reader.
@@ -333,7 +332,11 @@ def _load_tokenizer(folder: Path) -> Tokenizer:
 def _load_model(
     folder: Path, threads: int, backend: ReaderBackend, cache_dir: Path | None
 ) -> tuple[LogitModel, BackendChoice | None]:
-    if (folder / ONNX_FILE).is_file():
+    if (folder / FP16_WEIGHTS_FILE).is_file() or (folder / ONNX_FILE).is_file():
+        if cache_dir is None:
+            from citeqa.config import get_settings
+
+            cache_dir = get_settings().resolved_model_cache_dir()
         choice = resolve_reader_backend(folder, backend, cache_dir)
         session = open_reader_session(folder, choice, threads, cache_dir)
         return OnnxLogits(session), choice
@@ -343,6 +346,6 @@ def _load_model(
         except (OSError, ValueError) as error:
             raise ReaderError(f"{folder} holds no loadable QA checkpoint ({error})") from error
     raise ReaderError(
-        f"no reader at {folder}: neither {ONNX_FILE} nor a Hugging Face checkpoint; train one "
-        "with `citeqa reader train` or set CITEQA_READER=none"
+        f"no reader at {folder}: neither {FP16_WEIGHTS_FILE} nor a Hugging Face checkpoint; "
+        "train one with `citeqa reader train` or set CITEQA_READER=none"
     )
