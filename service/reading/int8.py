@@ -21,9 +21,9 @@ from service.reading.errors import ReaderError
 from service.reading.export import FP16_WEIGHTS_FILE, ONNX_FILE, restore_fp32_weights
 
 log = logging.getLogger("citeqa")
-# What the one-time derivation took for the shipped reader on 2 busy cores (eval/RESULTS.md,
-# "One reader file"), for the line that announces it.
-DERIVE_SECONDS = 10
+# The one-time derivation of the shipped reader took 4.1-5.7 s on 2 cores at a load of 8-10
+# (eval/RESULTS.md, "One reader file"), for the line that announces it.
+DERIVE_SECONDS = 6
 # Hashes of fp16 files by (path, size, mtime): a start hashes the 45 MB file once, not once
 # per reader that a process (or a test session) loads.
 _hashes: dict[tuple[Path, int, int], str] = {}
@@ -50,7 +50,8 @@ def ensure_int8(folder: Path, cache_dir: Path) -> Path:
     """The cached int8 derivation of ``folder``'s ``model-fp16.onnx``, made if missing.
 
     Raises:
-        ReaderError: If the folder has no ``model-fp16.onnx``, or quantising fails.
+        ReaderError: If the folder has no ``model-fp16.onnx``, quantising fails or the cache
+            cannot be written.
     """
     source = folder / FP16_WEIGHTS_FILE
     if not source.is_file():
@@ -69,6 +70,11 @@ def ensure_int8(folder: Path, cache_dir: Path) -> Path:
             publish(target, lambda written: quantize_int8(fp32, written))
     except ExportError as error:
         raise ReaderError(str(error)) from error
+    except OSError as error:  # a full or read-only cache: say which folder and what to set
+        raise ReaderError(
+            f"cannot write the int8 reader into the model cache {cache_dir} ({error}); set "
+            "CITEQA_MODEL_CACHE_DIR to a writable folder"
+        ) from error
     log.info("int8 reader ready in %.1f s", time.perf_counter() - started)
     return target
 

@@ -463,6 +463,15 @@ def test_a_damaged_cached_int8_reader_is_derived_again(
     assert again.read(QUESTION, SHORT_CONTEXTS) == good.read(QUESTION, SHORT_CONTEXTS)
 
 
+def test_a_cache_that_cannot_be_written_is_a_reader_error(
+    tiny_export: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+
+    with pytest.raises(ReaderError, match=r"cannot write the int8 reader.*CITEQA_MODEL_CACHE_DIR"):
+        SpanReader(tiny_export, threads=1, max_length=32, cache_dir=tmp_path / "a-file" / "cache")
+
+
 def test_the_fp16_file_restores_to_the_fp32_export(checkpoint_dir: Path, tmp_path: Path) -> None:
     """The int8 reader is quantised from the fp32 graph: the same ops, the same weights."""
     import onnx
