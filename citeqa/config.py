@@ -46,11 +46,15 @@ class Settings(BaseSettings):
     embedding_model: str = ""
     embedding_batch_size: int = Field(default=64, ge=1, le=4096)
     # What embeds documents and questions: "torch" (sentence-transformers), "onnx" (an fp32
-    # ONNX export, torch's vectors to 2e-7) or "onnx-int8" (per-channel int8). Exports are
-    # made once into the model cache. An index records its backend; torch and onnx indexes
-    # are interchangeable, onnx-int8 ones are not. int8, the fastest, is the default: it
-    # lost under 0.005 of NYT R@5 and SciFact nDCG@10 (eval/RESULTS.md, "Embedding backends").
-    embed_backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
+    # ONNX export, torch's vectors to 2e-7), "openvino-bf16" (that export on OpenVINO in
+    # bf16, for CPUs with AMX or AVX512-BF16), "onnx-int8" (per-channel int8), or "auto"
+    # (openvino-bf16 where the CPU has the units and a timing at first start confirms it,
+    # else onnx-int8; citeqa/hardware.py). Exports are made once into the model cache. An
+    # index records its backend's family; torch, onnx and openvino-bf16 indexes are
+    # interchangeable, onnx-int8 ones are not. int8 stays the default: it lost under 0.005
+    # of NYT R@5 and SciFact nDCG@10 (eval/RESULTS.md, "Embedding backends"), and on the
+    # machines measured so far auto is no faster end to end (eval/RESULTS.md, "OpenVINO").
+    embed_backend: Literal["torch", "onnx", "onnx-int8", "openvino-bf16", "auto"] = "onnx-int8"
     # With the torch backend, how the service embeds questions: "onnx" runs the fp32 export
     # (checked against torch's vectors at start) in a third of torch's time.
     query_encoder: Literal["onnx", "torch"] = "onnx"
@@ -69,6 +73,10 @@ class Settings(BaseSettings):
     # the reader shipped inside citeqa (service/reading/model).
     reader_model: str = ""
     reader_threads: int = Field(default=2, ge=1, le=64)
+    # What runs an exported reader: "onnx-int8" (ONNX Runtime on model.onnx), "openvino-bf16"
+    # (OpenVINO in bf16 on model-fp16.onnx, for CPUs with AMX or AVX512-BF16) or "auto" (the
+    # faster of the two here, decided once and kept in the model cache; citeqa/hardware.py).
+    reader_backend: Literal["onnx-int8", "openvino-bf16", "auto"] = "onnx-int8"
     # The reader reads one window around the best sentence of each of the top passages:
     # about the F1 of whole-passage windows for a fraction of the time. 160 tokens read as
     # well as 192 (NYT dev F1 0.663 vs 0.660, seeds EM 0.600 vs 0.588) in 20% less time.

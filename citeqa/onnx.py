@@ -1,9 +1,31 @@
-"""The one ONNX Runtime session configuration that every model in citeqa runs under."""
+"""The runtimes that run citeqa's ONNX files, behind one small session interface.
+
+``onnxruntime`` (the default everywhere) and ``openvino-bf16`` (:mod:`citeqa.openvino`, for
+CPUs with bf16 units) take the same feeds and give the same outputs, so the reader and the
+embedder do not care which one runs them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Runtime = Literal["onnxruntime", "openvino-bf16"]
+
+
+class ModelSession(Protocol):
+    """A loaded model: named inputs in, float32 outputs out; safe to run from many threads."""
+
+    input_names: frozenset[str]
+    # The width of the first output (an embedder's dimension); None where it varies.
+    output_width: int | None
+
+    def run(self, feed: dict[str, npt.NDArray[Any]]) -> list[npt.NDArray[np.float32]]:
+        """The model's outputs for ``feed``; inputs the model lacks are left out."""
+        ...
 
 
 def onnx_session(path: Path, threads: int = 1) -> Any:
@@ -21,3 +43,44 @@ def onnx_session(path: Path, threads: int = 1) -> Any:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class OrtSession:
+    """:func:`onnx_session` behind the :class:`ModelSession` interface."""
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        self.session = onnx_session(path, threads)
+        self.input_names = frozenset(i.name for i in self.session.get_inputs())
+        last = self.session.get_outputs()[0].shape[-1]
+        self.output_width = last if isinstance(last, int) else None
+
+    def run(self, feed: dict[str, npt.NDArray[Any]]) -> list[npt.NDArray[np.float32]]:
+        """The model's outputs for ``feed``; inputs the model lacks are left out."""
+        outputs: list[Any] = self.session.run(
+            None, {k: v for k, v in feed.items() if k in self.input_names}
+        )
+        return [np.asarray(output, dtype=np.float32) for output in outputs]
+
+
+def open_session(
+    path: Path,
+    runtime: Runtime = "onnxruntime",
+    threads: int = 1,
+    side_by_side: int = 1,
+    cache_dir: Path | None = None,
+) -> ModelSession:
+    """``path`` loaded on ``runtime``, ``threads`` threads per call.
+
+    Args:
+        path: The ONNX file.
+        runtime: ``onnxruntime``, or ``openvino-bf16`` (needs ``pip install openvino``).
+        threads: Threads for each call.
+        side_by_side: Calls that may run at once (OpenVINO gives each a stream; ONNX Runtime
+            sessions need nothing for it).
+        cache_dir: Where OpenVINO keeps its compiled blobs (ignored by ONNX Runtime).
+    """
+    if runtime == "openvino-bf16":
+        from citeqa.openvino import OpenVinoSession
+
+        return OpenVinoSession(path, "bf16", threads, side_by_side, cache_dir)
+    return OrtSession(path, threads)

@@ -53,16 +53,21 @@ def make_reader(settings: Settings) -> SpanReader | None:
     if settings.reader == "none":
         return None
     try:
-        return SpanReader(
+        reader = SpanReader(
             settings.resolved_reader_model(),
             threads=settings.reader_threads,
             max_length=settings.reader_window_tokens,
+            backend=settings.reader_backend,
+            cache_dir=settings.resolved_model_cache_dir(),
         )
     except ReaderError as error:
         if settings.reader_model:
             raise
         log.warning("no span reader (%s); answering with the model-free extractor", error)
         return None
+    if reader.backend is not None:
+        log.info("reader backend: %s (%s)", reader.backend.backend, reader.backend.reason)
+    return reader
 
 
 class ServedGeneration:

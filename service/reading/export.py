@@ -1,10 +1,13 @@
-"""Export a trained Hugging Face span reader to ONNX, optionally int8, for fast CPU reading.
+"""Export a trained Hugging Face span reader to ONNX for CPU reading: one file.
 
     citeqa reader export --model runs/reader --out service/reading/model
 
-Needs the `export` extra (``pip install -e '.[export]'``: onnx); the service itself only needs
-onnxruntime. Quantisation is dynamic int8 *per channel*: per-tensor int8 cost this reader
-0.049 F1 on NYT dev, per-channel 0.003 (shared/models/.../CPU-MEASUREMENTS.md).
+Needs onnx (a dependency of citeqa; the quantiser needs it too). The export is
+``model-fp16.onnx``: the fp32 graph with its weights stored as fp16 and cast to fp32 when
+the model is loaded. The reference checkpoint's weights are fp16, so the file is the
+checkpoint exactly, at half the size of an fp32 export. OpenVINO runs it in bf16 on CPUs with
+bf16 units (``CITEQA_READER_BACKEND``); the int8 reader that ONNX Runtime runs by default is
+derived from it at first use (:mod:`service.reading.int8`): one reader, one file, in git.
 """
 
 from __future__ import annotations
@@ -22,17 +25,26 @@ TOKENIZER_FILES = (
     "special_tokens_map.json",
     "vocab.txt",
 )
+# The file exported and shipped.
+FP16_WEIGHTS_FILE = "model-fp16.onnx"
+# An fp32 (``--fp32``) export, or an int8 one made before the int8 reader was derived at
+# first use: ONNX Runtime reads such a file as it is.
 ONNX_FILE = "model.onnx"
 OPSET = 17
+# Initialisers smaller than this stay fp32: the saving is nothing, and a Cast per bias and
+# layer-norm vector would only lengthen the graph.
+SMALLEST_CAST = 1024
 
 
-def export_onnx(model_dir: Path, out_dir: Path, quantize: bool = True) -> Path:
-    """Write ``out_dir/model.onnx`` (int8 per-channel unless ``quantize`` is False).
+def export_onnx(model_dir: Path, out_dir: Path, fp16_weights: bool = True) -> Path:
+    """Write ``out_dir/model-fp16.onnx`` (or an fp32 ``model.onnx``) and the tokenizer.
 
     Args:
         model_dir: A folder saved by ``save_pretrained`` holding a ``*ForQuestionAnswering``.
         out_dir: Destination folder; the tokenizer files are copied beside the model.
-        quantize: Dynamic int8 weights, per output channel.
+        fp16_weights: Store the weights as fp16 (``model-fp16.onnx``, the shipped format);
+            False writes the fp32 graph as ``model.onnx``, twice the size, for a checkpoint
+            whose weights fp16 would round.
 
     Returns:
         The path of the written ONNX file.
@@ -55,6 +67,7 @@ def export_onnx(model_dir: Path, out_dir: Path, quantize: bool = True) -> Path:
         "token_type_ids": torch.zeros((2, 16), dtype=torch.long),
     }
     axes = {0: "batch", 1: "tokens"}
+    target = out_dir / (FP16_WEIGHTS_FILE if fp16_weights else ONNX_FILE)
     with tempfile.TemporaryDirectory() as scratch:
         fp32 = Path(scratch) / ONNX_FILE
         # The TorchScript exporter (dynamo=False) needs no onnxscript and gives a plain graph
@@ -69,24 +82,92 @@ def export_onnx(model_dir: Path, out_dir: Path, quantize: bool = True) -> Path:
             opset_version=OPSET,
             dynamo=False,
         )
-        target = out_dir / ONNX_FILE
-        if quantize:
-            _quantize(fp32, target)
+        if fp16_weights:
+            store_weights_as_fp16(fp32, target)
         else:
             shutil.copyfile(fp32, target)
+    # One reader per folder: a model file of the other format left by an earlier export
+    # would be read instead of (model.onnx) or beside (model-fp16.onnx) the new one.
+    (out_dir / (ONNX_FILE if fp16_weights else FP16_WEIGHTS_FILE)).unlink(missing_ok=True)
     for name in TOKENIZER_FILES:
         if (model_dir / name).exists():
             shutil.copyfile(model_dir / name, out_dir / name)
-    return out_dir / ONNX_FILE
+    return target
 
 
-def _quantize(source: Path, target: Path) -> None:
+def store_weights_as_fp16(source: Path, target: Path) -> None:
+    """Write ``source``'s graph with its large fp32 weights stored as fp16 and cast back.
+
+    The graph still computes in fp32 (ONNX Runtime folds the casts at load; OpenVINO keeps
+    the weights compressed and decompresses them in its kernels). Lossless for weights that
+    fp16 holds exactly, as a checkpoint trained and saved in fp16 does.
+
+    Raises:
+        ReaderError: If ``onnx`` is not installed.
+    """
     try:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        import onnx
+        from onnx import helper, numpy_helper
     except ImportError as error:  # onnx is only in the export extra
         raise ReaderError(
-            "int8 export needs the onnx package: pip install -e '.[export]'"
+            "the fp16 export needs the onnx package: pip install -e '.[export]'"
         ) from error
-    quantize_dynamic(
-        source, target, per_channel=True, weight_type=QuantType.QInt8, extra_options={}
-    )
+    import numpy as np
+
+    model = onnx.load(str(source))
+    casts = []
+    for initializer in model.graph.initializer:
+        if initializer.data_type != onnx.TensorProto.FLOAT:
+            continue
+        weights = numpy_helper.to_array(initializer)
+        if weights.size < SMALLEST_CAST:
+            continue
+        name = initializer.name
+        initializer.CopyFrom(numpy_helper.from_array(weights.astype(np.float16), f"{name}.fp16"))
+        casts.append(helper.make_node("Cast", [f"{name}.fp16"], [name], to=onnx.TensorProto.FLOAT))
+    nodes = [*casts, *model.graph.node]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(target))
+
+
+def restore_fp32_weights(source: Path, target: Path) -> None:
+    """Undo :func:`store_weights_as_fp16`: the fp32 graph with fp32 weights, no Casts.
+
+    ONNX Runtime's quantiser only quantises a MatMul whose weight is an initialiser, not the
+    output of a Cast, so the int8 reader is quantised from this graph. For the shipped file
+    it is the fp32 export that ``citeqa reader export`` quantised before, exactly.
+
+    Raises:
+        ReaderError: If ``onnx`` is not installed.
+    """
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError as error:
+        raise ReaderError("deriving the int8 reader needs the onnx package") from error
+    import numpy as np
+
+    model = onnx.load(str(source))
+    halves = {
+        item.name for item in model.graph.initializer if item.data_type == onnx.TensorProto.FLOAT16
+    }
+    # fp16 weight -> the fp32 name the graph reads it by (the Cast's output).
+    names = {}
+    kept = []
+    for node in model.graph.node:
+        to = next((a.i for a in node.attribute if a.name == "to"), None)
+        if node.op_type == "Cast" and node.input[0] in halves and to == onnx.TensorProto.FLOAT:
+            names[node.input[0]] = node.output[0]
+        else:
+            kept.append(node)
+    # In place, so the initialisers keep the order (and names) of the fp32 export.
+    for item in model.graph.initializer:
+        if item.name in names:
+            weights = numpy_helper.to_array(item).astype(np.float32)
+            item.CopyFrom(numpy_helper.from_array(weights, names[item.name]))
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(target))

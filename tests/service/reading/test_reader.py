@@ -343,7 +343,9 @@ def test_missing_folder_raises_reader_error(tmp_path: Path) -> None:
 
 def test_folder_without_a_model_raises_reader_error(checkpoint_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "tokenizer.json").write_bytes((checkpoint_dir / "tokenizer.json").read_bytes())
-    with pytest.raises(ReaderError, match=r"neither model.onnx nor a Hugging Face checkpoint"):
+    with pytest.raises(
+        ReaderError, match=r"neither model-fp16\.onnx nor a Hugging Face checkpoint"
+    ):
         SpanReader(tmp_path)
 
 
@@ -364,28 +366,149 @@ def test_checkpoint_without_a_qa_head_raises_reader_error(
 # --- ONNX export and the shipped reader -------------------------------------------------
 
 
-@pytest.mark.parametrize("quantize", [False, True])
+@pytest.mark.parametrize("fp16_weights", [False, True])
 def test_onnx_export_reads_like_the_checkpoint(
-    checkpoint_dir: Path, tmp_path: Path, quantize: bool
+    checkpoint_dir: Path, tmp_path: Path, fp16_weights: bool
 ) -> None:
-    export_onnx(checkpoint_dir, tmp_path, quantize=quantize)
+    out = tmp_path / "export"
+    export_onnx(checkpoint_dir, out, fp16_weights=fp16_weights)
     torch_reader = SpanReader(checkpoint_dir, threads=1, max_length=32)
-    onnx_reader = SpanReader(tmp_path, threads=1, max_length=32)
+    onnx_reader = SpanReader(out, threads=1, max_length=32, cache_dir=tmp_path / "cache")
     contexts = [LONG_CONTEXT, *SHORT_CONTEXTS]
 
     expected = torch_reader.read(QUESTION, contexts, stride=8)
     got = onnx_reader.read(QUESTION, contexts, stride=8)
 
-    assert (tmp_path / "model.onnx").is_file()
+    # One model file either way: fp16 weights (int8 derived into the cache) or fp32.
+    assert sorted(p.name for p in out.glob("*.onnx")) == [
+        "model-fp16.onnx" if fp16_weights else "model.onnx"
+    ]
+    assert len(list((tmp_path / "cache").glob("reader-*-int8.onnx"))) == int(fp16_weights)
     # Windows read side by side on two threads give exactly what one thread gives.
-    side_by_side = SpanReader(tmp_path, threads=2, max_length=32)
+    side_by_side = SpanReader(out, threads=2, max_length=32, cache_dir=tmp_path / "cache")
     assert side_by_side.read(QUESTION, contexts, stride=8) == got
-    if quantize:  # int8 moves logits a little; the spans stay exact slices
+    if fp16_weights:  # int8 moves logits a little; the spans stay exact slices
         assert len(got) == len(expected)
         _assert_exact_slices(got, contexts)
     else:
         assert [s.text for s in got] == [s.text for s in expected]
         assert [s.margin for s in got] == pytest.approx([s.margin for s in expected], abs=1e-3)
+
+
+def test_an_export_replaces_a_model_file_of_the_other_format(
+    checkpoint_dir: Path, tmp_path: Path
+) -> None:
+    export_onnx(checkpoint_dir, tmp_path, fp16_weights=False)
+    export_onnx(checkpoint_dir, tmp_path)
+
+    assert [p.name for p in tmp_path.glob("*.onnx")] == ["model-fp16.onnx"]
+
+
+@pytest.fixture(scope="module")
+def tiny_export(checkpoint_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny checkpoint exported as citeqa ships a reader: model-fp16.onnx alone."""
+    out = tmp_path_factory.mktemp("tiny-export")
+    export_onnx(checkpoint_dir, out)
+    return out
+
+
+def _quantise_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Count the int8 derivations (quantiser calls) from here on."""
+    from indexer.onnx_export import quantize_int8 as quantize
+    from service.reading import int8
+
+    calls: list[Path] = []
+
+    def counted(source: Path, target: str | Path) -> None:
+        calls.append(Path(target))
+        quantize(source, target)
+
+    monkeypatch.setattr(int8, "quantize_int8", counted)
+    return calls
+
+
+def test_int8_is_derived_once_and_reused(
+    tiny_export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    from service.reading.int8 import int8_path
+
+    calls = _quantise_calls(monkeypatch)
+    with caplog.at_level("INFO", logger="citeqa"):
+        first = SpanReader(tiny_export, threads=1, max_length=32, cache_dir=tmp_path)
+    second = SpanReader(tiny_export, threads=1, max_length=32, cache_dir=tmp_path)
+
+    assert len(calls) == 1  # the second reader opened the cached file
+    assert int8_path(tiny_export, tmp_path).is_file()
+    assert [p.name for p in tmp_path.iterdir()] == [int8_path(tiny_export, tmp_path).name]
+    assert sum("preparing the int8 reader once" in r.getMessage() for r in caplog.records) == 1
+    assert second.read(QUESTION, SHORT_CONTEXTS) == first.read(QUESTION, SHORT_CONTEXTS)
+
+
+def test_a_damaged_cached_int8_reader_is_derived_again(
+    tiny_export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.reading.int8 import int8_path
+
+    good = SpanReader(tiny_export, threads=1, max_length=32, cache_dir=tmp_path)
+    cached = int8_path(tiny_export, tmp_path)
+    whole = cached.read_bytes()
+    cached.write_bytes(whole[: len(whole) // 3])  # a copy cut short
+    calls = _quantise_calls(monkeypatch)
+
+    again = SpanReader(tiny_export, threads=1, max_length=32, cache_dir=tmp_path)
+
+    assert len(calls) == 1
+    assert cached.read_bytes() == whole  # the quantiser is deterministic
+    assert again.read(QUESTION, SHORT_CONTEXTS) == good.read(QUESTION, SHORT_CONTEXTS)
+
+
+def test_a_cache_that_cannot_be_written_is_a_reader_error(
+    tiny_export: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+
+    with pytest.raises(ReaderError, match=r"cannot write the int8 reader.*CITEQA_MODEL_CACHE_DIR"):
+        SpanReader(tiny_export, threads=1, max_length=32, cache_dir=tmp_path / "a-file" / "cache")
+
+
+def test_the_fp16_file_restores_to_the_fp32_export(checkpoint_dir: Path, tmp_path: Path) -> None:
+    """The int8 reader is quantised from the fp32 graph: the same ops, the same weights."""
+    import onnx
+    from onnx import numpy_helper
+
+    from service.reading.export import restore_fp32_weights
+
+    export_onnx(checkpoint_dir, tmp_path / "fp32", fp16_weights=False)
+    export_onnx(checkpoint_dir, tmp_path / "fp16")
+    restore_fp32_weights(tmp_path / "fp16" / "model-fp16.onnx", tmp_path / "restored.onnx")
+    expected = onnx.load(str(tmp_path / "fp32" / "model.onnx")).graph
+    got = onnx.load(str(tmp_path / "restored.onnx")).graph
+
+    assert [n.op_type for n in got.node] == [n.op_type for n in expected.node]
+    assert [i.name for i in got.initializer] == [i.name for i in expected.initializer]
+    for mine, theirs in zip(got.initializer, expected.initializer, strict=True):
+        assert mine.data_type == theirs.data_type
+        # The tiny model's random weights are fp32: fp16 rounds them (the reference's are
+        # fp16 already, and come back exactly).
+        np.testing.assert_allclose(
+            numpy_helper.to_array(mine), numpy_helper.to_array(theirs), rtol=1e-3, atol=1e-4
+        )
+
+
+def test_the_shipped_folder_holds_one_reader_file() -> None:
+    from citeqa.onnx import open_session
+
+    folder = packaged_reader_path()
+
+    assert [p.name for p in folder.glob("*.onnx")] == ["model-fp16.onnx"]
+    # ONNX Runtime loads the shipped file itself (the fp32 graph, weights cast at load).
+    session = open_session(folder / "model-fp16.onnx")
+    ids = np.array([[101, 2129, 102, 2054, 102]], dtype=np.int64)
+    start, end = session.run(
+        {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": ids * 0}
+    )
+    assert start.shape == end.shape == (1, 5)
 
 
 def test_shipped_reader_answers_a_real_question() -> None:
@@ -413,3 +536,92 @@ def test_a_preferred_span_wins_only_a_near_tie() -> None:
     assert _preferred(ranked, 0, 10, 5.0, context, str.isdigit) == (0, 2, 5.0 - TIE_MARGIN / 2)
     far = [((0, 10), 5.0), ((0, 2), 5.0 - 2 * TIE_MARGIN)]
     assert _preferred(far, 0, 10, 5.0, context, str.isdigit) == (0, 10, 5.0)
+
+
+# --- OpenVINO bf16 and the choice between runtimes ------------------------------------------
+
+MEXICO = [
+    "Following the extradition of the 37 inmates, the US Justice Department praised Mexico.",
+    "To date, Mexico has extradited 92 high-profile criminals wanted by US law enforcement.",
+    "The weather in Oslo was cold and grey for most of the week.",
+]
+
+
+def test_openvino_bf16_reads_like_fp32(tmp_path: Path) -> None:
+    question = "How many people has Mexico extradited to date?"
+    # The fp32 reference: ONNX Runtime on the fp16-weight file (the checkpoint, exactly).
+    fp32_dir = tmp_path / "fp32"
+    fp32_dir.mkdir()
+    for source, target in [("model-fp16.onnx", "model.onnx"), ("tokenizer.json", "tokenizer.json")]:
+        (fp32_dir / target).write_bytes((packaged_reader_path() / source).read_bytes())
+    bf16 = SpanReader(packaged_reader_path(), backend="openvino-bf16", cache_dir=tmp_path)
+
+    expected = SpanReader(fp32_dir).read(question, MEXICO)
+    got = bf16.read(question, MEXICO)
+
+    assert bf16.backend is not None and bf16.backend.backend == "openvino-bf16"
+    assert got[0].text == "92" and got[0].context_index == 1
+    assert [s.text for s in got[:3]] == [s.text for s in expected[:3]]
+    # bf16 keeps 8 bits of mantissa: margins move by tenths of a logit, not whole ones
+    # (int8 moved the third one by 1.1); where the CPU has no bf16 units OpenVINO runs f32.
+    assert [s.margin for s in got[:3]] == pytest.approx([s.margin for s in expected[:3]], abs=0.5)
+    _assert_exact_slices(got, MEXICO)
+
+
+def test_openvino_bf16_needs_the_fp16_weights(tmp_path: Path) -> None:
+    # An int8 model.onnx from before, alone: here the fp16-weight file under that name.
+    shipped = packaged_reader_path() / "model-fp16.onnx"
+    (tmp_path / "model.onnx").write_bytes(shipped.read_bytes())
+    (tmp_path / "tokenizer.json").write_bytes(
+        (packaged_reader_path() / "tokenizer.json").read_bytes()
+    )
+
+    with pytest.raises(ReaderError, match=r"no model-fp16\.onnx.*CITEQA_READER_BACKEND=onnx-int8"):
+        SpanReader(tmp_path, backend="openvino-bf16")
+    # auto falls back to int8 and says why.
+    reader = SpanReader(tmp_path, backend="auto", cache_dir=tmp_path)
+    assert reader.backend is not None and reader.backend.backend == "onnx-int8"
+    assert "no model-fp16.onnx" in reader.backend.reason
+
+
+@pytest.fixture
+def fresh_cache(tmp_path: Path, model_cache: Path) -> Path:
+    """An empty model cache but for the shipped reader's int8 file, derived once a session."""
+    from service.reading.int8 import ensure_int8
+
+    derived = ensure_int8(packaged_reader_path(), model_cache)
+    (tmp_path / derived.name).write_bytes(derived.read_bytes())
+    return tmp_path
+
+
+def test_auto_on_this_machine_keeps_int8_without_bf16_units(fresh_cache: Path) -> None:
+    """Where the CPU lacks AMX and AVX512-BF16, auto is int8 without timing anything."""
+    from citeqa.hardware import BF16_FLAGS, cpu_flags
+
+    tmp_path = fresh_cache
+    reader = SpanReader(packaged_reader_path(), backend="auto", cache_dir=tmp_path)
+
+    assert reader.backend is not None
+    if not any(flag in cpu_flags() for flag in BF16_FLAGS):
+        assert reader.backend.backend == "onnx-int8"
+        assert "neither amx_bf16 nor avx512_bf16" in reader.backend.reason
+    else:  # timed once, and the decision kept beside the model cache
+        assert "timed at first start" in reader.backend.reason
+        assert (tmp_path / "backend-choice.json").is_file()
+    assert reader.read("How many people has Mexico extradited to date?", MEXICO)[0].text == "92"
+
+
+def test_the_service_logs_which_backend_reads_and_why(
+    fresh_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from citeqa.config import Settings
+    from service.state import make_reader
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, reader_backend="auto", model_cache_dir=fresh_cache
+    )
+    with caplog.at_level("INFO", logger="citeqa"):
+        reader = make_reader(settings)
+
+    assert reader is not None and reader.backend is not None
+    assert f"reader backend: {reader.backend.backend} ({reader.backend.reason})" in caplog.text
