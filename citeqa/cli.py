@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -217,16 +218,21 @@ def serve(
 
     from service.main import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level,
-        access_log=False,  # the app logs each request itself, with its request id
+    options: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": settings.log_level,
+        "access_log": False,  # the app logs each request itself, with its request id
         # uvicorn's own config would give its lines their own format (and colours); without
         # it they reach the app's handler: one format, CITEQA_LOG_FORMAT, for every line.
-        log_config=None,
-    )
+        "log_config": None,
+    }
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Each worker process builds its app from the environment: pass the index on in it.
+    os.environ["CITEQA_INDEX_DIR"] = str(settings.index_dir)
+    uvicorn.run("service.main:create_app", factory=True, workers=settings.workers, **options)
 
 
 @app.command("ask")

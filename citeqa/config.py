@@ -46,11 +46,15 @@ class Settings(BaseSettings):
     embedding_model: str = ""
     embedding_batch_size: int = Field(default=64, ge=1, le=4096)
     # What embeds documents and questions: "torch" (sentence-transformers), "onnx" (an fp32
-    # ONNX export, torch's vectors to float precision) or "onnx-int8" (per-channel int8).
-    # Exports are made once into the model cache. An index records its backend; torch and
-    # onnx indexes are interchangeable, onnx-int8 ones are not. int8, the fastest, is the
-    # default: its retrieval is within noise of fp32's (eval/RESULTS.md, "Embedding backends").
-    embed_backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
+    # ONNX export, torch's vectors to float precision), "openvino-bf16" (that export on
+    # OpenVINO in bf16, for CPUs with AMX or AVX512-BF16), "onnx-int8" (per-channel int8), or
+    # "auto" (openvino-bf16 where the CPU has the units and a timing at first start confirms
+    # it, else onnx-int8; citeqa/hardware.py). Exports are made once into the model cache. An
+    # index records its backend's family; torch, onnx and openvino-bf16 indexes are
+    # interchangeable, onnx-int8 ones are not. int8 is the default: its retrieval is within
+    # noise of fp32's, and auto was no faster end to end on the machines measured
+    # (eval/RESULTS.md, "Embedding backends" and "OpenVINO").
+    embed_backend: Literal["torch", "onnx", "onnx-int8", "openvino-bf16", "auto"] = "onnx-int8"
     # With the torch backend, how the service embeds questions: "onnx" runs the fp32 export
     # (checked against torch's vectors at start), which gives torch's vectors faster.
     query_encoder: Literal["onnx", "torch"] = "onnx"
@@ -69,6 +73,11 @@ class Settings(BaseSettings):
     # the reader shipped inside citeqa (service/reading/model).
     reader_model: str = ""
     reader_threads: int = Field(default=2, ge=1, le=64)
+    # What runs an exported reader: "onnx-int8" (ONNX Runtime on the int8 reader derived
+    # from model-fp16.onnx at first use, or on a model.onnx), "openvino-bf16" (OpenVINO in
+    # bf16 on model-fp16.onnx, for CPUs with AMX or AVX512-BF16) or "auto" (the faster of the
+    # two here, decided once and kept in the model cache; citeqa/hardware.py).
+    reader_backend: Literal["onnx-int8", "openvino-bf16", "auto"] = "onnx-int8"
     # The reader reads one window around the best sentence of each of the top passages:
     # about the F1 of whole-passage windows for a fraction of the time. Windows of 128 to
     # 192 tokens answer equally well; 160 is the middle of them, and faster than the longest
@@ -130,6 +139,13 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # `citeqa serve` processes (uvicorn workers), each with its own models and a view of the
+    # index (writes in one are followed by the others through CURRENT). Chosen from
+    # `python -m eval.bench.load` on 2 cores (eval/RESULTS.md, issue 27).
+    workers: int = Field(default=1, ge=1, le=64)
+    # Requests a worker runs at once on its thread pool (anyio's limiter; its default is
+    # 40). Queries beyond it wait their turn instead of sharing the cores and the GIL.
+    request_threads: int = Field(default=40, ge=1, le=1000)
     api_key: str = ""
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)

@@ -84,7 +84,7 @@ def reader_train(
     )
     console.print(f"saved the reader to {out} (weights, tokenizer, MODEL_CARD.md)")
     console.print(
-        f"next: citeqa reader export --model {out} --out DIR2 makes the ONNX int8 model "
+        f"next: citeqa reader export --model {out} --out DIR2 makes the ONNX model "
         "the service reads"
     )
 
@@ -108,13 +108,20 @@ def _score_into_card(report: TrainReport, config: TrainConfig, limit: int | None
 @reader_app.command("export")
 def reader_export(
     model: Annotated[Path, typer.Option("--model", help="Checkpoint saved by `reader train`.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for model.onnx and tokenizer.")],
-    fp32: Annotated[bool, typer.Option("--fp32", help="Keep fp32 weights (4x larger).")] = False,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for model-fp16.onnx and the tokenizer.")
+    ],
+    fp32: Annotated[
+        bool, typer.Option("--fp32", help="fp32 weights in model.onnx (2x larger).")
+    ] = False,
 ) -> None:
-    """Export a trained reader to ONNX (int8 per-channel by default) for CPU serving."""
+    """Export a trained reader to ONNX (fp16 weights) for CPU serving.
+
+    One file: ONNX Runtime's int8 reader is derived from it at first use, OpenVINO reads it.
+    """
     from training.export import export_onnx
 
-    path = export_onnx(model, out, quantize=not fp32)
+    path = export_onnx(model, out, fp16_weights=not fp32)
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
@@ -142,12 +149,14 @@ def reader_eval(
 
     settings = get_settings()
     reader = SpanReader(
-        model or settings.resolved_reader_model(), settings.reader_threads, max_length
-    )
+        model or settings.resolved_reader_model(), settings.reader_threads, max_length,
+        backend=settings.reader_backend, cache_dir=settings.resolved_model_cache_dir(),
+    )  # fmt: skip
     scores = evaluate_reader(reader, dataset, limit, stride, show_progress=not as_json)
+    backend = reader.backend.backend if reader.backend else "torch"
     console.print(
         f"{scores.questions} questions  EM {scores.em:.3f}  F1 {scores.f1:.3f}  "
-        f"({reader.model_dir})"
+        f"({reader.model_dir}, {backend})"
     )
     if as_json:
         sys.stdout.write(json.dumps(scores.as_dict()) + "\n")

@@ -7,12 +7,14 @@
 #   - the kernel drops any signal that PID 1 has no handler for, so Python as PID 1 ignores
 #     SIGTERM until uvicorn installs its handlers, and `citeqa index build` never does;
 #   - uvicorn acts on SIGTERM only once start-up is over, and start-up (loading the index and
-#     the models, the first ONNX export of the query encoder) can outlast a stop's budget.
+#     the models, the first ONNX export of the query encoder, the first derivation of the
+#     int8 reader into /data/model-cache) can outlast a stop's budget.
 # So on SIGTERM or SIGINT the child gets SIGTERM (a shell starts background children with
 # SIGINT ignored), and SIGKILL if it is still running STOP_GRACE_S seconds later: the
 # container stops within about 3 s at any point. Killing is safe: a write publishes a new
-# index generation only by an atomic rename of CURRENT, and a damaged query-encoder export is
-# made again at the next start. A serving uvicorn stops by itself in well under a second.
+# index generation only by an atomic rename of CURRENT, and the query encoder's export and the
+# int8 reader are published by a rename too (a damaged one is made again at the next start).
+# A serving uvicorn stops by itself in well under a second.
 set -eu
 
 STOP_GRACE_S=3

@@ -63,6 +63,8 @@ CONSOLE_COLUMNS = {
     "answer f1": "F1",
     "answer abstention_precision": "abst P",
     "answer abstention_recall": "abst R",
+    "answer false_abstention": "false abst",
+    "answer sources_disagree": "disagree",
     "rgb disagreement_flagged_when_both": "flagged",
     "rgb both_values_flagged_when_both": "both",
     "latency p50 ms": "p50 ms",

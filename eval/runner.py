@@ -83,6 +83,13 @@ def _answer_metrics(scores: Sequence[QuestionScore]) -> dict[str, float]:
     if answerable:
         metrics["exact_match"] = sum(s.exact_match or 0.0 for s in answerable) / len(answerable)
         metrics["f1"] = sum(s.f1 or 0.0 for s in answerable) / len(answerable)
+    if answerable:
+        # Abstaining where the corpus holds the answer, and flagging a disagreement on a
+        # question whose gold answer has one source (every answerable SQuAD question).
+        metrics["false_abstention"] = sum(s.prediction is None for s in answerable) / len(
+            answerable
+        )
+        metrics["sources_disagree"] = sum(s.sources_disagree for s in answerable) / len(answerable)
     if any(not s.answerable for s in scores):
         abstention = abstention_metrics(
             [s.prediction is not None for s in scores], [s.answerable for s in scores]

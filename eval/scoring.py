@@ -109,7 +109,8 @@ def score_question(question: GoldQuestion, prediction: Prediction, k: int) -> Qu
         em = exact_match(prediction.answer, question.answers)
         f1 = token_f1(prediction.answer, question.answers)
     returned = [prediction.answer or "", *prediction.alternatives]
-    passages_text = " ".join(p.text for p in prediction.passages)
+    # "Both retrieved" means both values are in what the user is shown, the top k.
+    passages_text = " ".join(p.text for p in prediction.passages[:k])
     return QuestionScore(
         id=question.id,
         question=question.question,

@@ -1,9 +1,12 @@
 """Sentence embeddings: normalised float32 vectors, batched, fully offline.
 
-Three backends give the same model's vectors (``CITEQA_EMBED_BACKEND``): ``torch`` runs
+Four backends give the same model's vectors (``CITEQA_EMBED_BACKEND``): ``torch`` runs
 sentence-transformers; ``onnx`` runs an fp32 ONNX export of it (the same vectors, to 2e-7);
-``onnx-int8`` runs that export quantised to int8 per channel (cosine 0.98-0.99 to torch's).
-Indexes record the backend they were built with; see :func:`numeric_family`.
+``openvino-bf16`` runs that fp32 export on OpenVINO in bf16 (cosine 0.9999+ to fp32's) on
+CPUs with bf16 units; ``onnx-int8`` runs the export quantised to int8 per channel (cosine
+0.98-0.99 to torch's). ``auto`` is ``openvino-bf16`` where the CPU has the units and it times
+faster, else ``onnx-int8`` (:mod:`citeqa.hardware`). Indexes record the backend they were
+built with and its family; see :func:`numeric_family`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from citeqa.hardware import BackendChoice, choose_backend, time_interleaved
 from indexer.onnx_export import weights_key
 
 if TYPE_CHECKING:
@@ -29,21 +33,30 @@ if TYPE_CHECKING:
     from indexer.query_encoder import OnnxQueryEncoder
 
 Vectors = npt.NDArray[np.float32]
-EmbedBackend = Literal["torch", "onnx", "onnx-int8"]
-BACKENDS: tuple[EmbedBackend, ...] = ("torch", "onnx", "onnx-int8")
+EmbedBackend = Literal["torch", "onnx", "onnx-int8", "openvino-bf16", "auto"]
+BACKENDS: tuple[EmbedBackend, ...] = ("torch", "onnx", "onnx-int8", "openvino-bf16", "auto")
+Family = Literal["fp32-compatible", "int8"]
 log = logging.getLogger("citeqa")
+# Texts of the shapes a build and a query embed (a chunk, sentences, a question): what auto
+# times on both runtimes.
+TIMING_TEXTS = [
+    " ".join(["The ministry said the report on extraditions was false."] * 18),
+    *["Mexico has extradited 92 people wanted by US law enforcement to date."] * 4,
+    "How many people has Mexico extradited?",
+]
 
 
-def numeric_family(backend: str) -> str:
+def numeric_family(backend: str) -> Family:
     """Backends whose vectors are interchangeable share a family.
 
     Measured on 600 NYT texts (paragraphs, sentences, questions): the fp32 ONNX export
-    gives torch's vectors to 2e-7 (cosine 1.00000 everywhere), so an index built with one is
-    searched and extended with the other. int8 moves them to a cosine of 0.976-0.999
-    (mean 0.993): mixing it with fp32 vectors in one index, or querying one with the
-    other, would compare numbers from two models, so it is refused.
+    gives torch's vectors to 2e-7 (cosine 1.00000 everywhere), and OpenVINO bf16 on it a
+    cosine of 0.9999 and more, so an index built with one is searched and extended with the
+    others. int8 moves them to a cosine of 0.976-0.999 (mean 0.993): mixing it with fp32
+    vectors in one index, or querying one with the other, would compare numbers from two
+    models, so it is refused.
     """
-    return "int8" if backend == "onnx-int8" else "fp32"
+    return "int8" if backend == "onnx-int8" else "fp32-compatible"
 
 
 def _token_counter(tokenizer: Any) -> Tokenizer | None:
@@ -79,8 +92,10 @@ class Embedder:
         model_path: A local sentence-transformers folder.
         batch_size: Texts per batch in :meth:`encode_documents`.
         device: torch's device (the ``torch`` backend only).
-        backend: ``torch``, ``onnx`` or ``onnx-int8``.
-        cache_dir: Where ONNX exports are kept (the ONNX backends need one).
+        backend: ``torch``, ``onnx``, ``onnx-int8``, ``openvino-bf16`` or ``auto``
+            (resolved here to ``onnx-int8`` or ``openvino-bf16``; :attr:`backend` is then the
+            one chosen and :attr:`choice` says why).
+        cache_dir: Where ONNX exports are kept (every backend but torch needs one).
 
     Example (exports the model with torch on first use, so not run as a doctest)::
 
@@ -111,7 +126,6 @@ class Embedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         self.model_path = model_path
         self.batch_size = batch_size
-        self.backend: EmbedBackend = backend
         self._device = device
         self._model: SentenceTransformer | None = None
         # Packaged models live in ".../<package>/model": the package names the model.
@@ -122,6 +136,13 @@ class Embedder:
         # What the manifest records: hashes of the weights and of the export (None on torch).
         self.weights_hash = weights_key(folder)
         self.export_hash: str | None = None
+        # Why this backend runs: set when ``auto`` chose it (logged at start-up).
+        self.choice: BackendChoice | None = None
+        if backend == "auto":
+            assert cache_dir is not None
+            self.choice = self._choose(cache_dir)
+            backend = self.choice.backend
+        self.backend: EmbedBackend = backend
         if backend == "torch":
             model = self.model
             self.dimension = int(model.get_embedding_dimension() or 0)
@@ -157,13 +178,19 @@ class Embedder:
         precision: onnx_export.Precision = "int8" if self.backend == "onnx-int8" else "fp32"
 
         budget = ALONE if precision == "int8" else TOKEN_BUDGET
+        tokenizer = folder / "tokenizer.json"
 
-        def open_export(path: Path, threads: int = 1) -> OnnxEncoder:
-            tokenizer = folder / "tokenizer.json"
-            return OnnxEncoder(path, tokenizer, self.max_tokens, threads, budget)
+        def open_export(path: Path) -> OnnxEncoder:
+            if self.backend == "openvino-bf16":
+                return OnnxEncoder(
+                    path, tokenizer, self.max_tokens, 1, budget, "openvino-bf16",
+                    side_by_side=_calls_side_by_side(), cache_dir=cache_dir / "openvino",
+                )  # fmt: skip
+            return OnnxEncoder(path, tokenizer, self.max_tokens, 1, budget)
 
         def probe(path: Path, texts: list[str]) -> Vectors:
-            return open_export(path).encode(texts)
+            # The export is checked against torch on ONNX Runtime, in fp32, whatever runs it.
+            return OnnxEncoder(path, tokenizer, self.max_tokens, 1, budget).encode(texts)
 
         def ensure() -> Path:
             return onnx_export.ensure_export(
@@ -173,6 +200,36 @@ class Embedder:
         path, encoder = onnx_export.open_export(ensure, open_export, "embedder")
         self.export_hash = onnx_export.file_hash(path)
         return encoder
+
+    def _choose(self, cache_dir: Path) -> BackendChoice:
+        """What ``auto`` means here: int8, or bf16 where the CPU has the units and it wins."""
+        from indexer import onnx_export
+        from indexer.onnx_encoder import ALONE, TOKEN_BUDGET, OnnxEncoder
+
+        folder = Path(self.model_path)
+        tokenizer = folder / "tokenizer.json"
+        max_tokens = _max_tokens(folder)
+
+        def compare() -> tuple[float, float]:
+            def probe(path: Path, texts: list[str]) -> Vectors:
+                return OnnxEncoder(path, tokenizer, max_tokens, 1, ALONE).encode(texts)
+
+            paths = {
+                precision: onnx_export.ensure_export(
+                    folder, cache_dir, precision, lambda: self.model, probe
+                )
+                for precision in ("fp32", "int8")
+            }
+            int8 = OnnxEncoder(paths["int8"], tokenizer, max_tokens, 1, ALONE)
+            bf16 = OnnxEncoder(
+                paths["fp32"], tokenizer, max_tokens, 1, TOKEN_BUDGET, "openvino-bf16",
+                cache_dir=cache_dir / "openvino",
+            )  # fmt: skip
+            return time_interleaved(
+                lambda: int8.encode(TIMING_TEXTS), lambda: bf16.encode(TIMING_TEXTS)
+            )
+
+        return choose_backend(f"embedder-{self.weights_hash}", cache_dir, compare)
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text`` (without [CLS]/[SEP])."""
@@ -248,6 +305,11 @@ class Embedder:
             [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _calls_side_by_side() -> int:
+    """Encodes OpenVINO should run at once: a build's threads and concurrent queries."""
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 def _file_counter(folder: Path) -> Tokenizer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from citeqa.config import Settings
@@ -13,15 +14,22 @@ from indexer.parallel import default_workers
 from indexer.processing import DocumentProcessor
 from indexer.writer import IndexWriter
 
+log = logging.getLogger("citeqa")
+
 
 def make_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings name."""
-    return Embedder(
+    """The embedder the settings name; the backend it runs, and why, goes to the log."""
+    embedder = Embedder(
         settings.resolved_embedding_model(),
         settings.embedding_batch_size,
         backend=settings.embed_backend,
         cache_dir=settings.resolved_model_cache_dir(),
     )
+    reason = (
+        embedder.choice.reason if embedder.choice else f"CITEQA_EMBED_BACKEND={embedder.backend}"
+    )
+    log.info("embedding backend: %s (%s)", embedder.backend, reason)
+    return embedder
 
 
 def make_processor(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -68,6 +68,10 @@ class Manifest(BaseModel):
     # How the vectors were made (indexer/embedding.py); manifests from before backends
     # existed were all built with torch.
     embed_backend: str = "torch"
+    # Which backends may search and extend the vectors (indexer.embedding.numeric_family):
+    # "fp32-compatible" (torch, onnx, openvino-bf16) or "int8". None in manifests written
+    # before it was recorded: read from embed_backend then.
+    embed_family: Literal["fp32-compatible", "int8"] | None = None
     # A hash of the model's weight files, and of the ONNX export used (None on torch).
     embed_weights: str | None = None
     embed_export: str | None = None
@@ -90,6 +94,12 @@ class Manifest(BaseModel):
     # CorpusStats.digest() of the statistics written beside it: a shard process checks that
     # it scores with the generation's own statistics. None before shards existed.
     stats_hash: str | None = None
+
+    def family(self) -> str:
+        """The vectors' family: as recorded, else that of the backend named."""
+        from indexer.embedding import numeric_family  # not at the top: embedding is heavy
+
+        return self.embed_family or numeric_family(self.embed_backend)
 
     def write(self, folder: Path) -> None:
         """Write ``manifest.json`` into a generation folder."""
@@ -176,10 +186,17 @@ def check_compatible(manifest: Manifest, embedder: Embedder | None, folder: Path
             "set CITEQA_EMBEDDING_MODEL to the model it was built with, or rebuild with "
             "`citeqa index build`"
         )
-    if numeric_family(manifest.embed_backend) != numeric_family(embedder.backend):
+    family = numeric_family(embedder.backend)
+    if manifest.family() != family:
+        chosen = f" (auto chose it: {embedder.choice.reason})" if embedder.choice else ""
+        fix = (
+            "CITEQA_EMBED_BACKEND=onnx-int8"
+            if manifest.family() == "int8"
+            else "CITEQA_EMBED_BACKEND to onnx, openvino-bf16 or torch"
+        )
         raise IndexMismatchError(
-            f"{folder} was built with the {manifest.embed_backend} embedding backend, whose "
-            f"vectors differ from the configured {embedder.backend} backend's; set "
-            f"CITEQA_EMBED_BACKEND={manifest.embed_backend}, or rebuild with "
-            "`citeqa index build`"
+            f"{folder} holds {manifest.family()} vectors (built with the "
+            f"{manifest.embed_backend} embedding backend), which the configured "
+            f"{embedder.backend} backend ({family}){chosen} cannot search or extend; set "
+            f"{fix}, or rebuild with `citeqa index build`"
         )

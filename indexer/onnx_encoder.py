@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from tokenizers import Tokenizer
 
-from citeqa.onnx import onnx_session
+from citeqa.onnx import Runtime, open_session
 
 Vectors = npt.NDArray[np.float32]
 # Tokens in one batch, padding included. Long texts encode faster one at a time and short
@@ -36,6 +35,10 @@ class OnnxEncoder:
             run side by side.
         token_budget: Most tokens in one batch, padding included; 1 encodes every text
             alone, which int8 needs (see :data:`ALONE`).
+        runtime: ``onnxruntime``, or ``openvino-bf16`` for an fp32 export on a CPU with bf16
+            units (see :mod:`citeqa.openvino`).
+        side_by_side: Calls from different threads that may run at once (OpenVINO only).
+        cache_dir: Where OpenVINO keeps compiled models (OpenVINO only).
     """
 
     def __init__(
@@ -45,14 +48,19 @@ class OnnxEncoder:
         max_tokens: int,
         threads: int = 1,
         token_budget: int = TOKEN_BUDGET,
+        runtime: Runtime = "onnxruntime",
+        side_by_side: int = 1,
+        cache_dir: Path | None = None,
     ) -> None:
         self.path = path
         self.token_budget = token_budget
         self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_tokens)
-        self.session = onnx_session(path, threads)
-        self.dimension = int(self.session.get_outputs()[0].shape[-1])
+        self.session = open_session(path, runtime, threads, side_by_side, cache_dir)
+        if self.session.output_width is None:
+            raise ValueError(f"{path} has no fixed embedding width; is it an embedding model?")
+        self.dimension = self.session.output_width
 
     def encode(self, texts: list[str], batch_size: int = 16) -> Vectors:
         """Normalised vectors, shape ``(len(texts), dimension)``, in input order.
@@ -88,8 +96,8 @@ class OnnxEncoder:
         for row, tokens in enumerate(token_ids):
             ids[row, : len(tokens)] = tokens
             mask[row, : len(tokens)] = 1
-        outputs: list[Any] = self.session.run(
-            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        outputs = self.session.run(
+            {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         )
         hidden = outputs[0]
         pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)

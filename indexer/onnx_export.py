@@ -107,10 +107,12 @@ def ensure_export(
     expected = model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True)
     fp32 = export_path(cache_dir, model_path, "fp32")
     if not fp32.is_file():
-        _publish(fp32, lambda scratch: _export(model, scratch))
+        log.info("exporting the embedding model to %s (once)", fp32)
+        publish(fp32, lambda scratch: _export(model, scratch))
         _check(fp32, np.asarray(encode(fp32, list(PROBES))), expected, "fp32")
     if precision == "int8":
-        _publish(target, lambda scratch: _quantize(fp32, scratch))
+        log.info("quantising the embedding model to %s (once)", target)
+        publish(target, lambda scratch: _quantize(fp32, scratch))
         _check(target, np.asarray(encode(target, list(PROBES))), expected, "int8")
     return target
 
@@ -120,6 +122,8 @@ def open_export(
 ) -> tuple[Path, Opened]:
     """Make the export if needed and open it; a damaged cached file is made again once.
 
+    Also how the reader opens its int8 file derived from ``model-fp16.onnx``.
+
     ``ensure`` returns the export's path (making it when missing); ``open_`` loads it.
     """
     path = ensure()
@@ -127,7 +131,7 @@ def open_export(
         return path, open_(path)
     except Exception as error:  # ONNX Runtime's load errors derive from Exception only
         # A damaged cached export (a copy cut short, a disk error) is made again once.
-        log.warning("%s: %s is unreadable (%s); exporting it again", what, path, error)
+        log.warning("%s: %s is unreadable (%s); making it again", what, path, error)
         path.unlink(missing_ok=True)
         path = ensure()
         return path, open_(path)
@@ -151,8 +155,11 @@ def _check(path: Path, got: Any, expected: Any, precision: Precision) -> None:
     )
 
 
-def _publish(target: Path, write: Callable[[str], None]) -> None:
-    """Write into a scratch file beside ``target`` and rename: never half a model."""
+def publish(target: Path, write: Callable[[str], None]) -> None:
+    """Write into a scratch file beside ``target`` and rename: never half a model.
+
+    Processes that make the same file at once each rename a whole copy over the other.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, scratch = tempfile.mkstemp(suffix=".onnx.tmp", dir=target.parent)
     os.close(handle)
@@ -200,7 +207,7 @@ def _export(model: SentenceTransformer, target: str) -> None:
 
 def _quantize(source: Path, target: str) -> None:
     try:
-        quantize_int8(source, Path(target))
+        quantize_int8(source, target)
     except ImportError as error:
         raise ExportError(
             "CITEQA_EMBED_BACKEND=onnx-int8 needs the onnx package: pip install 'onnx>=1.16'"

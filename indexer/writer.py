@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from citeqa.types import Document, WriteStep
-from indexer.embedding import Embedder
+from indexer.embedding import Embedder, numeric_family
 from indexer.errors import (
     DocumentNotFoundError,
     IndexCorruptError,
@@ -572,6 +572,7 @@ class IndexWriter:
             model_name=self.embedder.name,
             dimension=self.embedder.dimension,
             embed_backend=self.embedder.backend,
+            embed_family=numeric_family(self.embedder.backend),
             embed_weights=self.embedder.weights_hash,
             embed_export=self.embedder.export_hash,
             entities=entities,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -44,9 +45,18 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
         from service.state import load_state
 
+        # Sync routes (queries among them) run on this pool; see Settings.request_threads.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         app.state.citeqa = state or load_state(settings)
+        # What start-up made (models' and the index's Python objects) lives as long as the
+        # process: moved out of the collector's sight, a full collection no longer walks
+        # them in the middle of a query (eval/RESULTS.md, issue 27).
+        gc.collect()
+        gc.freeze()
         yield
 
     # docs_url/redoc_url None: FastAPI's own pages load from a CDN; install_docs serves

@@ -22,9 +22,53 @@ def _quote(answer: Answer) -> str:
     return f"“{answer.citation.sentence}”"
 
 
+_LOWER_FIRST = frozenset(
+    [
+        "to",
+        "in",
+        "on",
+        "so",
+        "since",
+        "during",
+        "for",
+        "by",
+        "as",
+        "at",
+        "last",
+        "this",
+        "next",
+        "a",
+        "the",
+        "per",
+        "each",
+        "every",
+        "from",
+        "until",
+        "through",
+        "between",
+        "with",
+        "of",
+        "aboard",
+        "before",
+        "after",
+        "all",
+        "overall",
+        "altogether",
+    ]
+)
+
+
+def _scope_phrase(qualifier: str) -> str:
+    """ "To date" reads "to date" after a figure; "February" stays as it is."""
+    first, _, rest = qualifier.partition(" ")
+    return f"{first.lower()} {rest}".strip() if first.lower() in _LOWER_FIRST else qualifier
+
+
 def _with_scope(answer: Answer) -> str:
     """ "29 in February (2025-06-18)": the value, the scope its sentence gives, its date."""
-    text = f"{answer.text} {answer.qualifier}" if answer.qualifier else answer.text
+    if not answer.qualifier:
+        return answer.text
+    text = f"{answer.text} {_scope_phrase(answer.qualifier)}"
     published = answer.citation.published
     return f"{text} ({published})" if published and answer.qualifier else text
 
@@ -77,9 +121,7 @@ def _answer_lines(answer: Answer, result: QueryResult, ref: Callable[[Citation],
         for alternative in result.alternatives:
             number = ref(alternative.citation)
             marker = " (disagrees)" if alternative.disagrees else ""
-            lines.append(
-                f"- {_with_scope(alternative)}{marker} [{number}]: {_quote(alternative)}"
-            )
+            lines.append(f"- {_with_scope(alternative)}{marker} [{number}]: {_quote(alternative)}")
     return lines
 
 

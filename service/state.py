@@ -11,8 +11,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from typing import cast
 
 from citeqa.config import Settings
 from citeqa.types import Document
@@ -20,7 +22,7 @@ from indexer.annotate import DeferredAnnotator
 from indexer.embedding import Embedder
 from indexer.errors import IndexerError, IndexLockedError, IndexNotFoundError
 from indexer.generations import current_name
-from indexer.index import load_index
+from indexer.index import Index, load_index
 from indexer.processing import DocumentProcessor
 from indexer.writer import BuildReport, IndexWriter
 from service.answering.engine import QueryEngine, make_engine
@@ -29,6 +31,16 @@ from service.reading.errors import ReaderError
 from service.reading.reader import SpanReader
 
 log = logging.getLogger("citeqa")
+
+# Run once through the whole query path (embed, retrieve, read, aggregate, render) before a
+# generation is served: the first call into each ONNX session, FAISS index and SQLite file
+# pays for allocations and page faults that a user's first queries would otherwise pay.
+WARM_UP_QUESTION = "How many people were reported killed, and when did it happen?"
+WARM_UP_ARTICLE = (
+    "Storm closes the port for two days\n\n"
+    "Officials said on Monday that the port would stay closed until Wednesday. About 40 "
+    "ships waited offshore, and three people were hurt when a crane fell in the wind.\n"
+)
 
 
 def make_reader(settings: Settings) -> SpanReader | None:
@@ -40,16 +52,21 @@ def make_reader(settings: Settings) -> SpanReader | None:
     if settings.reader == "none":
         return None
     try:
-        return SpanReader(
+        reader = SpanReader(
             settings.resolved_reader_model(),
             threads=settings.reader_threads,
             max_length=settings.reader_window_tokens,
+            backend=settings.reader_backend,
+            cache_dir=settings.resolved_model_cache_dir(),
         )
     except ReaderError as error:
         if settings.reader_model:
             raise
         log.warning("no span reader (%s); answering with the model-free extractor", error)
         return None
+    if reader.backend is not None:
+        log.info("reader backend: %s (%s)", reader.backend.backend, reader.backend.reason)
+    return reader
 
 
 class ServedGeneration:
@@ -59,6 +76,15 @@ class ServedGeneration:
         self.engine = engine
         self.users = 0
         self.retired = False
+        self.warmed = False
+
+    def warm_up(self) -> None:
+        """Answer one question through the whole query path; the generation is then warm."""
+        from service.schemas import QueryResponse
+
+        result = self.engine.answer(WARM_UP_QUESTION)
+        QueryResponse.of(result, self.engine.index.documents)
+        self.warmed = True
 
     def close(self) -> None:
         """Close the index: its SQLite handles and the lease that kept it on disk."""
@@ -85,18 +111,39 @@ class ServiceState:
         served = self._served
         return served.engine if served else None
 
-    def reload(self) -> None:
-        """Load the generation CURRENT names and serve it; the old one closes when unused."""
+    @property
+    def ready(self) -> bool:
+        """Whether queries are served warm: an index is loaded and its warm-up query ran."""
+        served = self._served
+        return served is not None and served.warmed
+
+    def reload(self, warm: bool = True) -> None:
+        """Load the generation CURRENT names and serve it; the old one closes when unused.
+
+        The new generation answers one warm-up query before it replaces the old one, so no
+        user query is its first. ``warm=False`` skips that (it is then not ``ready``).
+        """
         with self._switch_lock:
-            self._load_current()
+            self._load_current(warm)
 
-    def _load_current(self) -> None:
+    def _load_current(self, warm: bool = True) -> None:
         index = load_index(self.settings.index_dir, self.embedder)
-        self._install(make_engine(self.settings, index, self.embedder, self.reader))
+        try:
+            served = ServedGeneration(self._engine(index))
+            if warm:
+                served.warm_up()
+        except BaseException:
+            index.close()
+            raise
+        self._install(served)
 
-    def _install(self, engine: QueryEngine) -> None:
+    def _engine(self, index: Index) -> QueryEngine:
+        """The query engine over ``index`` (service/distributed retrieves otherwise)."""
+        return make_engine(self.settings, index, self.embedder, self.reader)
+
+    def _install(self, served: ServedGeneration) -> None:
         with self._users_lock:
-            old, self._served = self._served, ServedGeneration(engine)
+            old, self._served = self._served, served
             close_now = old is not None and old.users == 0
             if old is not None:
                 old.retired = True
@@ -204,19 +251,46 @@ def load_state(
         # A threaded build sets torch to one thread process-wide while it runs; under a
         # server that would slow every query served meanwhile, so API writes go sequentially.
         processor = make_processor(settings, make_embedder(settings), workers=1, defer_spacy=True)
+    spacy_loading = _start_spacy(processor, settings)
     embedder = processor.embedder
     _prepare_queries(embedder, settings)
     writer = make_writer(settings, processor=processor)
     state = make_state(settings, embedder, writer, reader=make_reader(settings))
     with suppress(IndexLockedError):  # a writer is at work; it collects garbage itself
         writer.collect_garbage(timeout_s=0)
+    if spacy_loading is not None:
+        spacy_loading.result()  # before the warm-up and ready, so it never slows a query
+        _warm_up_writes(processor)
     try:
         state.reload()
     except IndexNotFoundError as error:
         log.warning("starting without an index: %s", error)
-    if isinstance(processor.annotator, DeferredAnnotator):
-        processor.annotator.start_loading()  # ready for queries now; writes wait for spaCy
     return state
+
+
+def _warm_up_writes(processor: DocumentProcessor) -> None:
+    """Clean, annotate, chunk and embed one short article, writing nothing.
+
+    The first document a process handles pays for its first spaCy call and its first
+    document batch through the encoder, well above a later write's processing
+    (eval/RESULTS.md, issue 27). A server that takes writes pays it here, before ready, not
+    in its first POST.
+    """
+    processor.process([Document(doc_id="citeqa-warm-up", text=WARM_UP_ARTICLE)])
+
+
+def _start_spacy(processor: DocumentProcessor, settings: Settings) -> Future[object] | None:
+    """Start loading spaCy beside the other models when this server can write; else never.
+
+    Only API writes need spaCy, and they need ``CITEQA_API_KEY``. Loaded in the background
+    after ready, it took the cores from the first queries (issue 27), so it loads before
+    ready, overlapping the models and the index; without a key it never loads (a write is
+    refused before it would need it).
+    """
+    annotator = processor.annotator
+    if not isinstance(annotator, DeferredAnnotator) or not settings.api_key:
+        return None
+    return cast("Future[object]", annotator.start_loading())
 
 
 def load_engine(settings: Settings) -> QueryEngine:

@@ -35,7 +35,8 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One folder of ONNX exports for the session and every process it starts.
 
     Without it each test's index would get its own model cache beside it, and each
-    `citeqa` subprocess would export and quantise the embedding model again.
+    `citeqa` subprocess would export and quantise the embedding model again, and derive
+    the int8 reader again (a reader without a cache_dir uses this folder too).
     """
     folder = tmp_path_factory.mktemp("model-cache")
     before = os.environ.get("CITEQA_MODEL_CACHE_DIR")
@@ -64,10 +65,11 @@ def embedder(processor: DocumentProcessor) -> Embedder:
 
 @pytest.fixture(scope="session")
 def span_reader(settings: Settings) -> SpanReader:
-    """The shipped reader, loaded once (as the service loads it)."""
+    """The shipped reader, loaded once (as the service loads it); int8 derived once."""
     return SpanReader(
-        settings.resolved_reader_model(), settings.reader_threads, settings.reader_window_tokens
-    )
+        settings.resolved_reader_model(), settings.reader_threads, settings.reader_window_tokens,
+        cache_dir=settings.resolved_model_cache_dir(),
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,15 @@
-"""Export a trained Hugging Face span reader to ONNX, optionally int8, for fast CPU reading.
+"""Export a trained Hugging Face span reader to ONNX for CPU reading: one file.
 
     citeqa reader export --model runs/reader --out service/reading/model
 
-Needs the `export` extra (``pip install -e '.[export]'``: onnx); the service itself only needs
-onnxruntime. Quantisation is dynamic int8 per channel (:func:`citeqa.onnx.quantize_int8`, the
-embedding model's quantiser too): per tensor cost the reader far more F1 (eval/RESULTS.md).
+Needs onnx (a dependency of citeqa; the quantiser needs it too). The export is
+``model-fp16.onnx``: the fp32 graph with its weights stored as fp16 and cast to fp32 when
+the model is loaded. The reference checkpoint's weights are fp16, so the file is the
+checkpoint exactly, at half the size of an fp32 export. OpenVINO runs it in bf16 on CPUs with
+bf16 units (``CITEQA_READER_BACKEND``); the int8 reader that ONNX Runtime runs by default is
+derived from it at first use by the service (:mod:`service.reading.int8`, which undoes
+:func:`store_weights_as_fp16` and quantises with :func:`citeqa.onnx.quantize_int8`): one
+reader, one file, in git.
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from citeqa.onnx import quantize_int8
 from service.reading.errors import ReaderError
+from service.reading.int8 import FP16_WEIGHTS_FILE, ONNX_FILE
 
 # Files that travel with the weights: the tokenizer the windows are cut with, and the card.
 TOKENIZER_FILES = (
@@ -23,17 +28,21 @@ TOKENIZER_FILES = (
     "special_tokens_map.json",
     "vocab.txt",
 )
-ONNX_FILE = "model.onnx"
 OPSET = 17
+# Initialisers smaller than this stay fp32: the saving is nothing, and a Cast per bias and
+# layer-norm vector would only lengthen the graph.
+SMALLEST_CAST = 1024
 
 
-def export_onnx(model_dir: Path, out_dir: Path, quantize: bool = True) -> Path:
-    """Write ``out_dir/model.onnx`` (int8 per-channel unless ``quantize`` is False).
+def export_onnx(model_dir: Path, out_dir: Path, fp16_weights: bool = True) -> Path:
+    """Write ``out_dir/model-fp16.onnx`` (or an fp32 ``model.onnx``) and the tokenizer.
 
     Args:
         model_dir: A folder saved by ``save_pretrained`` holding a ``*ForQuestionAnswering``.
         out_dir: Destination folder; the tokenizer files are copied beside the model.
-        quantize: Dynamic int8 weights, per output channel.
+        fp16_weights: Store the weights as fp16 (``model-fp16.onnx``, the shipped format);
+            False writes the fp32 graph as ``model.onnx``, twice the size, for a checkpoint
+            whose weights fp16 would round.
 
     Returns:
         The path of the written ONNX file.
@@ -56,6 +65,7 @@ def export_onnx(model_dir: Path, out_dir: Path, quantize: bool = True) -> Path:
         "token_type_ids": torch.zeros((2, 16), dtype=torch.long),
     }
     axes = {0: "batch", 1: "tokens"}
+    target = out_dir / (FP16_WEIGHTS_FILE if fp16_weights else ONNX_FILE)
     with tempfile.TemporaryDirectory() as scratch:
         fp32 = Path(scratch) / ONNX_FILE
         # The TorchScript exporter (dynamo=False) needs no onnxscript and gives a plain graph
@@ -70,21 +80,51 @@ def export_onnx(model_dir: Path, out_dir: Path, quantize: bool = True) -> Path:
             opset_version=OPSET,
             dynamo=False,
         )
-        target = out_dir / ONNX_FILE
-        if quantize:
-            _quantize(fp32, target)
+        if fp16_weights:
+            store_weights_as_fp16(fp32, target)
         else:
             shutil.copyfile(fp32, target)
+    # One reader per folder: a model file of the other format left by an earlier export
+    # would be read instead of (model.onnx) or beside (model-fp16.onnx) the new one.
+    (out_dir / (ONNX_FILE if fp16_weights else FP16_WEIGHTS_FILE)).unlink(missing_ok=True)
     for name in TOKENIZER_FILES:
         if (model_dir / name).exists():
             shutil.copyfile(model_dir / name, out_dir / name)
-    return out_dir / ONNX_FILE
+    return target
 
 
-def _quantize(source: Path, target: Path) -> None:
+def store_weights_as_fp16(source: Path, target: Path) -> None:
+    """Write ``source``'s graph with its large fp32 weights stored as fp16 and cast back.
+
+    The graph still computes in fp32 (ONNX Runtime folds the casts at load; OpenVINO keeps
+    the weights compressed and decompresses them in its kernels). Lossless for weights that
+    fp16 holds exactly, as a checkpoint trained and saved in fp16 does.
+
+    Raises:
+        ReaderError: If ``onnx`` is not installed.
+    """
     try:
-        quantize_int8(source, target)
+        import onnx
+        from onnx import helper, numpy_helper
     except ImportError as error:  # onnx is only in the export extra
         raise ReaderError(
-            "int8 export needs the onnx package: pip install -e '.[export]'"
+            "the fp16 export needs the onnx package: pip install -e '.[export]'"
         ) from error
+    import numpy as np
+
+    model = onnx.load(str(source))
+    casts = []
+    for initializer in model.graph.initializer:
+        if initializer.data_type != onnx.TensorProto.FLOAT:
+            continue
+        weights = numpy_helper.to_array(initializer)
+        if weights.size < SMALLEST_CAST:
+            continue
+        name = initializer.name
+        initializer.CopyFrom(numpy_helper.from_array(weights.astype(np.float16), f"{name}.fp16"))
+        casts.append(helper.make_node("Cast", [f"{name}.fp16"], [name], to=onnx.TensorProto.FLOAT))
+    nodes = [*casts, *model.graph.node]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(target))

@@ -56,7 +56,8 @@ A BERT span reader (`BertForQuestionAnswering`) fine-tuned from this base model:
 
 A fresh linear head (hidden -> 2) scores every token as the answer's start and end; the
 `[CLS]` token's start + end score is its "no answer in this passage" score. fp32 safetensors.
-`citeqa reader export --model DIR --out DIR2` makes the ONNX int8 model the service reads.
+`citeqa reader export --model DIR --out DIR2` makes the ONNX model the service reads (fp16 weights;
+ONNX Runtime derives its int8 reader from it at first use).
 
 ## Data
 | file | questions |

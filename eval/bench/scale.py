@@ -1,7 +1,7 @@
 """The scale benchmark: build, serve and extend an index of N synthetic chunks.
 
     python -m eval.bench.scale --chunks N [--json] [--index-dir DIR] [--queries 500]
-                               [--seed 0] [--keep]
+                               [--seed 0] [--keep] [--no-http] [--http-queries 200]
     python -m eval.bench.scale --engine ray --shards 1,2,4 --chunks 20000 --queries 200
         (Ray Serve fan-out against one process: eval/bench/fan_out.py)
 
@@ -20,7 +20,14 @@
 5. **Recall@10** of the dense search against exact search, done here in the parent over the
    same vectors drawn again from the seed, so it costs the server nothing.
 6. **Add one document** (a seed article) in the serving child through
-   ``writer.add_documents``, spaCy and the embedder at work, models already loaded.
+   ``writer.add_documents``, spaCy and the embedder at work, models already loaded (the
+   server has an API key, so spaCy loaded before ready and ``ready_s`` includes it).
+7. **End to end** (eval/bench/scale_http.py; ``--no-http`` skips it): `citeqa serve` over
+   the index, 5 s past ready; ``/v1/query`` p50/p99 at one client and p50 at two, reader on,
+   the questions embedded by the server's model (``http_*``); ``POST /v1/documents`` with
+   its reload (``api_add_one_s``), then writes until one merges segments
+   (``api_add_merge_s``); the server's anonymous and file-backed RSS and mapped bytes.
+   ``recall_at_40`` (the hybrid candidate pool) is counted as recall@10 is.
 
 The load average is printed beside the figures: on a shared machine they are provisional.
 With ``--json`` the last line of output is one JSON object.
@@ -68,6 +75,8 @@ WARM_UP_QUERIES = 10
 # What the query engine asks the retriever for (max(top_k, 8) with the API's default of 5).
 RETRIEVE_TOP_K = 8
 RECALL_K = 10
+# The hybrid search's candidate pool from each half (service/retrieval/hybrid.py).
+POOL_K = 40
 MB = 1024 * 1024
 
 
@@ -196,7 +205,8 @@ def serve_stage(work: Path, launched_at: float) -> None:
     from service.state import ServiceState, load_state
 
     config = _read_json(work / "config.json")
-    settings = _settings(config)
+    # A server that takes writes has a key, and so loads spaCy before ready (service/state.py).
+    settings = _settings(config).model_copy(update={"api_key": "scale-benchmark"})
     imported_s = time.time() - launched_at
     marks: dict[str, float] = {}
     reload = ServiceState.reload
@@ -224,11 +234,14 @@ def serve_stage(work: Path, launched_at: float) -> None:
     if not isinstance(retriever, Retriever):  # load_state serves one process
         raise RuntimeError(f"the serve stage needs a local Retriever, not {retriever!r}")
     times = _retrieval_times(retriever, questions, vectors)
-    dense = [
-        [hit.chunk.chunk_id for hit in retriever.hybrid.search(
-            question, RECALL_K, mode="dense", query_vector=vector)]
-        for question, vector in zip(questions, vectors, strict=True)
-    ]  # fmt: skip
+    dense = {
+        f"dense_top{k}": [
+            [hit.chunk.chunk_id for hit in retriever.hybrid.search(
+                question, k, mode="dense", query_vector=vector)]
+            for question, vector in zip(questions, vectors, strict=True)
+        ]
+        for k in (RECALL_K, POOL_K)
+    }  # fmt: skip
     result = {
         "ready_s": ready_s,
         "startup_imports_s": imported_s,
@@ -238,6 +251,7 @@ def serve_stage(work: Path, launched_at: float) -> None:
         "rss_mb": _status_mb("VmRSS"),
         "rss_anon_mb": _status_mb("RssAnon"),
         "rss_file_mb": _status_mb("RssFile"),
+        "mapped_total_mb": _status_mb("VmSize"),
         "retrieval_p50_ms": float(np.percentile(times, 50)),
         "retrieval_p99_ms": float(np.percentile(times, 99)),
         "retrieval_mean_ms": statistics.mean(times),
@@ -245,7 +259,7 @@ def serve_stage(work: Path, launched_at: float) -> None:
         "segments": [
             f"{s.name}:{s.live_chunks}:{s.factory}" for s in engine.index.manifest.segments
         ],
-        "dense_top": dense,
+        **dense,
     }
     document = load_paths([Path(config["add_document"])]).documents[0]
     started = time.perf_counter()
@@ -297,9 +311,24 @@ def _run_child(stage: str, work: Path) -> None:
         )
 
 
-def _recall(found: list[list[str]], exact: list[list[str]]) -> float:
-    hits = [len(set(f[:RECALL_K]) & set(e)) / len(e) for f, e in zip(found, exact, strict=True)]
+def _recall(found: list[list[str]], exact: list[list[str]], k: int = RECALL_K) -> float:
+    hits = [len(set(f[:k]) & set(e)) / len(e) for f, e in zip(found, exact, strict=True)]
     return statistics.mean(hits)
+
+
+def _http_figures(
+    options: argparse.Namespace, config: dict[str, Any], questions: list[str]
+) -> dict[str, Any]:
+    """The end-to-end stage's figures (eval/bench/scale_http.py), or none with --no-http."""
+    if options.no_http:
+        return {}
+    from eval.bench.scale_http import http_stage
+
+    texts = [path.read_text(encoding="utf-8") for path in sorted(SEEDS.glob("*.txt"))]
+    environment = {"CITEQA_MODEL_CACHE_DIR": config["model_cache"]}
+    return http_stage(
+        Path(config["index_dir"]), questions, texts, environment, options.http_queries
+    )
 
 
 def run(options: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -338,8 +367,9 @@ def run(options: argparse.Namespace, work: Path) -> dict[str, Any]:
     disk = disk_by_kind(index_dir)
     _run_child("serve", work)
     serve = _read_json(work / "serve.json")
-    exact = exact_top_k(corpus, options.chunks, query_vectors, RECALL_K)
-    dense = serve.pop("dense_top")
+    exact = exact_top_k(corpus, options.chunks, query_vectors, POOL_K)
+    dense, pool = serve.pop(f"dense_top{RECALL_K}"), serve.pop(f"dense_top{POOL_K}")
+    http = _http_figures(options, config, questions)
     return {
         "chunks": options.chunks,
         "seed": options.seed,
@@ -350,7 +380,9 @@ def run(options: argparse.Namespace, work: Path) -> dict[str, Any]:
         "disk_mb": disk,
         "disk_total_mb": sum(disk.values()),
         **serve,
-        "recall_at_10": _recall(dense, exact),
+        "recall_at_10": _recall(dense, [e[:RECALL_K] for e in exact]),
+        "recall_at_40": _recall(pool, exact, POOL_K),
+        **http,
         "load_before": list(load_before),
         "load_after": list(os.getloadavg()),
     }
@@ -369,7 +401,7 @@ def _print_table(result: dict[str, Any]) -> None:
     table.add_column("load avg before / after")
     rows: list[tuple[str, str]] = []
     for key, value in result.items():
-        if key in ("load_before", "load_after", "disk_mb", "build_stages_s"):
+        if key in ("load_before", "load_after", "disk_mb", "build_stages_s", "api_add_s"):
             continue
         rows.append((key, f"{value:,.3f}" if isinstance(value, float) else str(value)))
     for kind, size in result["disk_mb"].items():
@@ -397,11 +429,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--add-document", type=Path, default=min(SEEDS.glob("*.txt")), help="The one added."
     )
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder.")
+    parser.add_argument("--no-http", action="store_true", help="Skip the end-to-end stage.")
+    parser.add_argument(
+        "--http-queries", type=int, default=200, help="One-client questions over HTTP."
+    )
     parser.add_argument(
         "--serve-only",
         action="store_true",
         help="Skip the build: measure serving on the index an earlier run with the same "
-        "--chunks and --seed left in --index-dir (each run adds its one document to it).",
+        "--chunks and --seed left in --index-dir (each run adds its documents to it: one, and up "
+        "to 12 more through the API).",
     )
     parser.add_argument(
         "--engine", choices=["local", "ray"], default="local",
@@ -416,8 +453,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--launched-at", type=float, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
-    if options.chunks < 1 or options.queries < 1:
-        parser.error("--chunks and --queries must be at least 1")
+    if options.chunks < 1 or options.queries < 1 or options.http_queries < 1:
+        parser.error("--chunks, --queries and --http-queries must be at least 1")
     if options.serve_only and not (options.index_dir and (options.index_dir / "CURRENT").exists()):
         parser.error("--serve-only needs --index-dir with an index an earlier run built")
     return options

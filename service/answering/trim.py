@@ -16,39 +16,21 @@ from service.answering.question import QuestionType
 # Pairs that enclose a quote or an aside; a span wrapped in one is quoted without it.
 _ENCLOSING = {'"': '"', "“": "”", "‘": "’", "'": "'", "(": ")", "[": "]", "«": "»"}
 _EDGE_PUNCTUATION = " \t\n,;:.!?\"“”‘’'()[]«»—–-"
-# Titles and roles that stand before a person's name ("President Claudia Sheinbaum").
+# Roles that stand before a person's name ("President Claudia Sheinbaum"). Honorifics
+# ("Mr.", "Dr.") are not among them: news style keeps them with a surname ("Mr. Zarif").
 _TITLES = frozenset(
-    [
-        "mr",
-        "mr.",
-        "mrs",
-        "mrs.",
-        "ms",
-        "ms.",
-        "dr",
-        "dr.",
-        "prof",
-        "prof.",
-        "sen",
-        "sen.",
-        "rep",
-        "rep.",
-        "gov",
-        "gov.",
-        "gen",
-        "gen.",
-        "sir",
-        "dame",
-        "lord",
-        "lady",
+    {
         "president",
         "vice",
         "prime",
         "minister",
         "secretary",
         "senator",
+        "sen.",
         "representative",
+        "rep.",
         "governor",
+        "gov.",
         "mayor",
         "judge",
         "justice",
@@ -64,6 +46,7 @@ _TITLES = frozenset(
         "ambassador",
         "attorney",
         "general",
+        "gen.",
         "commissioner",
         "officer",
         "agent",
@@ -78,20 +61,16 @@ _TITLES = frozenset(
         "pope",
         "bishop",
         "rabbi",
-        "father",
-        "sister",
-        "brother",
         "pastor",
         "leader",
-        "head",
         "founder",
         "owner",
         "president-elect",
         "deputy",
-        "assistant",
         "undersecretary",
         "administrator",
-    ]
+        "",
+    }
 )
 # A leading word that belongs to the sentence, not the answer: "in 2019", "by the police".
 _LEADING_PREPOSITIONS = frozenset(
@@ -115,6 +94,8 @@ _LEADING_PREPOSITIONS = frozenset(
         "via",
     ]
 )
+# "at least 12" is a bound, not a preposition left from the sentence.
+_FIXED_PHRASES = frozenset({"at least", "at most", "in total", "in all", "of course"})
 _NAME_PARTICLES = frozenset({"de", "da", "del", "van", "von", "der", "bin", "al", "la", "le"})
 _ROLE_LINKS = frozenset({"of", "for", "the", "and"}) | _NAME_PARTICLES
 _WORD = re.compile(r"\S+")
@@ -170,8 +151,10 @@ def _name_after_title(text: str, start: int, end: int) -> tuple[int, int]:
     words = _words(text, start, end)
     lowered = [text[s:e].lower().strip(",") for s, e in words]
     titles = [i for i, word in enumerate(lowered) if word in _TITLES]
-    if not titles or titles[-1] >= len(words) - 1:
-        return start, end
+    if not titles or titles[-1] >= len(words) - 1 or "," in text[start:end]:
+        return start, end  # no title, or an apposition ("Deborah Glick, the chairwoman of")
+    if titles[-1] > 0 and lowered[titles[-1] - 1] in {"the", "a", "an"}:
+        return start, end  # "the chairwoman of the Higher Education Committee" names no one
     tail = words[titles[-1] + 1 :]
     # "Secretary of Homeland Security Kristi Noem": the role's "of ..." may run on.
     if not all(_is_capitalised(text[s:e]) or text[s:e].lower() in _ROLE_LINKS for s, e in tail):
@@ -196,7 +179,10 @@ def _name_after_title(text: str, start: int, end: int) -> tuple[int, int]:
 
 def _drop_leading_preposition(text: str, start: int, end: int) -> tuple[int, int]:
     words = _words(text, start, end)
-    if len(words) >= 2 and text[words[0][0] : words[0][1]].lower() in _LEADING_PREPOSITIONS:
+    if len(words) < 2:
+        return start, end
+    first, second = (text[s:e].lower() for s, e in words[:2])
+    if first in _LEADING_PREPOSITIONS and f"{first} {second}" not in _FIXED_PHRASES:
         return words[1][0], end
     return start, end
 
@@ -242,7 +228,8 @@ def minimal_span(text: str, start: int, end: int, question_type: QuestionType) -
     trimmed = _strip_enclosing(text, start, end)
     if question_type.kind == "who":
         trimmed = _name_after_title(text, *trimmed)
-    if question_type.kind in ("what", "which", "who", "where", "when"):
+    # Not for "where": a place is quoted with its preposition ("in a picture caption").
+    if question_type.kind in ("what", "which", "who", "when"):
         trimmed = _drop_leading_preposition(text, *trimmed)
     if question_type.kind in ("what", "which"):
         trimmed = _drop_leading_gerund(text, *trimmed)

@@ -19,7 +19,7 @@ from typing import Any
 from citeqa.types import Passage
 from indexer.embedding import Vectors
 from indexer.errors import IndexMismatchError
-from indexer.index import Index, load_index
+from indexer.index import Index
 from service.answering.engine import QueryEngine, make_engine
 from service.distributed.client import RayShardClient
 from service.retrieval.coordinator import ShardedRetriever
@@ -64,15 +64,6 @@ class ShardedServiceState(ServiceState):
         if not self.shard_handles:
             raise ValueError("a sharded service needs a deployment handle per shard")
         super().__post_init__()
-
-    def _load_current(self) -> None:
-        index = load_index(self.settings.index_dir, self.embedder)
-        try:
-            engine = self._engine(index)
-        except BaseException:
-            index.close()
-            raise
-        self._install(engine)
 
     def _engine(self, index: Index) -> QueryEngine:
         manifest = index.manifest

@@ -1,10 +1,10 @@
 """The span reader: scores every token of a window as an answer's start and end.
 
 A BERT span reader trained by ``citeqa reader train`` and exported by ``citeqa reader export``
-runs on ONNX Runtime (int8 on a CPU); a plain Hugging Face checkpoint folder runs on torch,
-which is how a freshly trained model is scored before export. Spans come back as character
-offsets into the context they were read from, so
-``contexts[span.context_index][span.char_start:span.char_end] == span.text`` always holds.
+runs on ONNX Runtime (int8, derived once from the exported fp16 file) or OpenVINO; a plain
+Hugging Face checkpoint folder runs on torch, which is how a freshly trained model is
+scored before export. Spans come back as character offsets into the context they were read
+from, so ``contexts[span.context_index][span.char_start:span.char_end] == span.text`` always holds.
 """
 
 from __future__ import annotations
@@ -13,25 +13,30 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 from tokenizers import Tokenizer
 
-from citeqa.onnx import onnx_session
+from citeqa.hardware import BackendChoice
+from citeqa.onnx import ModelSession
+from service.reading.backends import ReaderBackend, open_reader_session, resolve_reader_backend
 from service.reading.decode import decode_spans
 from service.reading.errors import ReaderError
+from service.reading.int8 import FP16_WEIGHTS_FILE, ONNX_FILE
 from service.reading.windows import Batch, Window, WindowMaker, batch
 
 Logits = npt.NDArray[np.float32]
-ONNX_FILE = "model.onnx"
 # A preferred span (say, the bare figure for a "how many" question) replaces a better
 # overlapping one when its score is at most this many logits lower: a tie, for the model.
 TIE_MARGIN = 1.0
 # Candidates per window before merging: the top ones overlap each other (a number, the
 # number with its noun, ...), so take enough to leave a few distinct spans per passage.
 SPANS_PER_WINDOW = 50
+# Windows per OpenVINO bf16 call: all of a question's, as read by default (4 passages, or a
+# few windows of a long one when whole passages are read).
+BF16_WINDOWS_PER_CALL = 16
 
 
 @dataclass(frozen=True)
@@ -62,23 +67,21 @@ class LogitModel(Protocol):
 
 
 class OnnxLogits:
-    """ONNX Runtime session over ``model.onnx``, one per process, thread-safe to run."""
+    """An exported reader on ONNX Runtime or OpenVINO, one per process, thread-safe to run."""
 
-    def __init__(self, path: Path, threads: int) -> None:
-        self.session = onnx_session(path, threads)
-        self.input_names = {i.name for i in self.session.get_inputs()}
+    def __init__(self, session: ModelSession) -> None:
+        self.session = session
 
     def __call__(self, inputs: Batch) -> tuple[Logits, Logits]:
-        """Start and end logits from the ONNX session."""
-        feed = {
-            "input_ids": inputs.input_ids,
-            "attention_mask": inputs.attention_mask,
-            "token_type_ids": inputs.token_type_ids,
-        }
-        outputs: list[Any] = self.session.run(
-            None, {k: v for k, v in feed.items() if k in self.input_names}
+        """Start and end logits from the session."""
+        start, end = self.session.run(
+            {
+                "input_ids": inputs.input_ids,
+                "attention_mask": inputs.attention_mask,
+                "token_type_ids": inputs.token_type_ids,
+            }
         )
-        return outputs[0].astype(np.float32), outputs[1].astype(np.float32)
+        return start, end
 
 
 class TorchLogits:
@@ -119,17 +122,26 @@ class SpanReader:
     """Reads a question against passages and returns each passage's best spans.
 
     Args:
-        model_dir: A folder with ``model.onnx`` (exported) or a Hugging Face QA checkpoint,
-            plus ``tokenizer.json``.
+        model_dir: A folder with ``model-fp16.onnx`` (exported; or an fp32 ``model.onnx``)
+            or a Hugging Face QA checkpoint, plus ``tokenizer.json``.
         threads: CPU threads for reading. On ONNX Runtime each window runs on one thread
             and up to ``threads`` windows run side by side: at batch 1 a second intra-op
             thread barely helps (64 vs 62 ms for 4 windows), a second window does.
         max_length: Tokens per window (question, context and three special tokens).
         max_answer_tokens: Longest answer, in tokens.
-        batch_size: Windows per forward pass. One by default: on a CPU a batch is no faster
-            than its windows one by one, and int8's dynamic activation scales are computed
-            over the whole batch, so batching would make one passage's spans depend on which
-            other passages were read beside it.
+        batch_size: Windows per forward pass. Unset, one on ONNX Runtime: on a CPU a batch
+            is no faster than its windows one by one, and int8's dynamic activation scales
+            are computed over the whole batch, so batching would make one passage's spans
+            depend on which other passages were read beside it. On OpenVINO bf16, which has
+            no such scales, every window of a question in one call on ``threads`` threads:
+            faster than windows side by side (eval/RESULTS.md, "OpenVINO bf16").
+        backend: For an exported reader: ``onnx-int8`` (ONNX Runtime on the int8 reader
+            derived from ``model-fp16.onnx``), ``openvino-bf16`` (OpenVINO on
+            ``model-fp16.onnx``) or ``auto`` (the faster of the two on this CPU, see
+            :mod:`service.reading.backends`).
+        cache_dir: The model cache: the derived int8 reader, ``auto``'s decision and
+            OpenVINO's compiled models. Unset, the settings' (``CITEQA_MODEL_CACHE_DIR``,
+            else ``model-cache`` beside the index).
 
     Raises:
         ReaderError: If the folder holds no usable reader.
@@ -147,19 +159,24 @@ class SpanReader:
         threads: int = 2,
         max_length: int = 160,
         max_answer_tokens: int = 30,
-        batch_size: int = 1,
+        batch_size: int | None = None,
+        backend: ReaderBackend = "onnx-int8",
+        cache_dir: Path | None = None,
     ) -> None:
-        if max_answer_tokens < 1 or batch_size < 1:
+        if max_answer_tokens < 1 or (batch_size is not None and batch_size < 1):
             raise ValueError("max_answer_tokens and batch_size must both be at least 1")
         if not 32 <= max_length <= 512:
             raise ReaderError("max_length must be between 32 and 512 tokens")
         folder = Path(model_dir).expanduser()
         self.model_dir = folder
         self.windows = WindowMaker(_load_tokenizer(folder), max_length)
-        self.model = _load_model(folder, threads)
+        # Which runtime reads and why (None for a torch checkpoint), for the start-up log.
+        self.backend: BackendChoice | None
+        self.model, self.backend = _load_model(folder, threads, backend, cache_dir)
         self.max_answer_tokens = max_answer_tokens
-        self.batch_size = batch_size
-        side_by_side = isinstance(self.model, OnnxLogits) and threads > 1
+        bf16 = self.backend is not None and self.backend.backend == "openvino-bf16"
+        self.batch_size = batch_size or (BF16_WINDOWS_PER_CALL if bf16 else 1)
+        side_by_side = isinstance(self.model, OnnxLogits) and threads > 1 and not bf16
         self._pool = ThreadPoolExecutor(threads, "citeqa-reader") if side_by_side else None
 
     def read(
@@ -313,15 +330,23 @@ def _load_tokenizer(folder: Path) -> Tokenizer:
     return Tokenizer.from_file(str(path))
 
 
-def _load_model(folder: Path, threads: int) -> LogitModel:
-    if (folder / ONNX_FILE).is_file():
-        return OnnxLogits(folder / ONNX_FILE, threads=1)  # windows run side by side instead
+def _load_model(
+    folder: Path, threads: int, backend: ReaderBackend, cache_dir: Path | None
+) -> tuple[LogitModel, BackendChoice | None]:
+    if (folder / FP16_WEIGHTS_FILE).is_file() or (folder / ONNX_FILE).is_file():
+        if cache_dir is None:
+            from citeqa.config import get_settings
+
+            cache_dir = get_settings().resolved_model_cache_dir()
+        choice = resolve_reader_backend(folder, backend, cache_dir)
+        session = open_reader_session(folder, choice, threads, cache_dir)
+        return OnnxLogits(session), choice
     if (folder / "config.json").is_file():
         try:
-            return TorchLogits(folder, threads)
+            return TorchLogits(folder, threads), None
         except (OSError, ValueError) as error:
             raise ReaderError(f"{folder} holds no loadable QA checkpoint ({error})") from error
     raise ReaderError(
-        f"no reader at {folder}: neither {ONNX_FILE} nor a Hugging Face checkpoint; train one "
-        "with `citeqa reader train` or set CITEQA_READER=none"
+        f"no reader at {folder}: neither {FP16_WEIGHTS_FILE} nor a Hugging Face checkpoint; "
+        "train one with `citeqa reader train` or set CITEQA_READER=none"
     )

@@ -172,10 +172,10 @@ def test_disk_is_summed_by_kind(tmp_path: Path):
     "the benchmark writes its synthetic documents through it",
 )
 def test_the_benchmark_runs_end_to_end():
-    """20,000 chunks: about 50 s on 2 quiet cores (three model loads, build, serve, add)."""
+    """20,000 chunks: build, serve, add, then `citeqa serve` over HTTP (four model loads)."""
     done = subprocess.run(
         [sys.executable, "-m", "eval.bench.scale", "--chunks", "20000", "--queries", "200",
-         "--json"],
+         "--http-queries", "20", "--json"],
         cwd=REPO, env=os.environ.copy(), capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -190,3 +190,12 @@ def test_the_benchmark_runs_end_to_end():
     assert result["index_load_s"] < result["ready_s"]
     assert result["build_peak_rss_mb"] > 0 and result["rss_mb"] > result["rss_models_mb"]
     assert result["add_one_s"] > 0 and result["disk_mb"]["sqlite"] > 0
+    # End to end through `citeqa serve`.
+    assert 0 < result["http_p50_ms"] <= result["http_p99_ms"]
+    assert result["http_2clients_p50_ms"] > 0 and result["http_2clients_errors"] == 0
+    assert result["recall_at_40"] >= 0.9
+    assert result["api_add_one_s"] > 0
+    assert result["api_add_merge_s"] is not None  # some write merged segments
+    assert result["api_add_writes"] == len(result["api_add_s"]) > 1
+    assert result["http_rss_anon_mb"] > 0 and result["http_rss_file_mb"] > 0
+    assert result["http_mapped_files_mb"] >= result["http_rss_file_mb"]

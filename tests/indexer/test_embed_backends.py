@@ -149,7 +149,7 @@ def test_an_index_from_before_backends_counts_as_torch(
 ) -> None:
     manifest_path = current_generation(writable_index_dir) / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    for key in ("embed_backend", "embed_weights", "embed_export"):
+    for key in ("embed_backend", "embed_family", "embed_weights", "embed_export"):
         manifest.pop(key)
     manifest_path.write_text(json.dumps(manifest))
 

@@ -23,16 +23,21 @@ def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    summary="Readiness: models and an index loaded",
+    summary="Readiness: models and an index loaded, and warm",
     responses=examples.ok(examples.READINESS)
-    | {503: {"model": Readiness, "description": "No index is loaded yet"}},
+    | {503: {"model": Readiness, "description": "No index loaded, or not warm yet"}},
 )
 def readyz(state: StateDep) -> JSONResponse:
-    """Models and an index are loaded; 503 (with the same body) until they are."""
+    """Models and an index are loaded and warm; 503 (with the same body) until they are.
+
+    Warm: one query has run through the whole path (embed, retrieve, read, aggregate), so
+    the first user query after ready costs what the steady ones do.
+    """
     state.follow_current()
     engine = state.engine
+    ready = state.ready
     body = Readiness(
-        ready=engine is not None,
+        ready=ready,
         embedding_model=state.embedder.name,
         # Which component picks answers: the span reader's folder, or the fallback.
         reader_model=str(state.reader.model_dir) if state.reader else "none (model-free)",
@@ -41,4 +46,4 @@ def readyz(state: StateDep) -> JSONResponse:
         documents=len(engine.index.documents) if engine else 0,
         chunks=engine.index.manifest.chunks if engine else 0,
     )
-    return JSONResponse(body.model_dump(), status_code=200 if engine is not None else 503)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

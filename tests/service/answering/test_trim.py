@@ -70,6 +70,18 @@ def test_minimal_span(sentence: str, span: str, question: str, expected: str) ->
             "John F. Kennedy Jr.",
             "Who led the race?",
         ),
+        # An honorific stays with a surname, as news style writes it.
+        ("Mr. Zarif said on Twitter that", "Mr. Zarif", "Who made a statement on Twitter?"),
+        # An apposition names the person first: the role after it is no title before a name.
+        (
+            "asked Assemblywoman Deborah J. Glick, the chairwoman of the Higher Education "
+            "Committee, on Monday",
+            "Assemblywoman Deborah J. Glick, the chairwoman of the Higher Education Committee",
+            "Who was asking questions?",
+        ),
+        # A place keeps its preposition; "at least" is a bound, not a preposition.
+        ("It ran in a picture caption.", "in a picture caption", "Where was the error?"),
+        ("It will take at least another year.", "at least another year", "When will it end?"),
         # Quote marks inside the span (not around it) stay.
         ("He called it “a farce” and left.", "called it “a farce”", "What did he do?"),
     ],

@@ -335,7 +335,9 @@ def test_missing_folder_raises_reader_error(tmp_path: Path) -> None:
 
 def test_folder_without_a_model_raises_reader_error(checkpoint_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "tokenizer.json").write_bytes((checkpoint_dir / "tokenizer.json").read_bytes())
-    with pytest.raises(ReaderError, match=r"neither model.onnx nor a Hugging Face checkpoint"):
+    with pytest.raises(
+        ReaderError, match=r"neither model-fp16\.onnx nor a Hugging Face checkpoint"
+    ):
         SpanReader(tmp_path)
 
 
@@ -354,6 +356,21 @@ def test_checkpoint_without_a_qa_head_raises_reader_error(
 
 
 # --- ONNX export and the shipped reader -------------------------------------------------
+
+
+def test_the_shipped_folder_holds_one_reader_file() -> None:
+    from citeqa.onnx import open_session
+
+    folder = packaged_reader_path()
+
+    assert [p.name for p in folder.glob("*.onnx")] == ["model-fp16.onnx"]
+    # ONNX Runtime loads the shipped file itself (the fp32 graph, weights cast at load).
+    session = open_session(folder / "model-fp16.onnx")
+    ids = np.array([[101, 2129, 102, 2054, 102]], dtype=np.int64)
+    start, end = session.run(
+        {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": ids * 0}
+    )
+    assert start.shape == end.shape == (1, 5)
 
 
 def test_shipped_reader_answers_a_real_question() -> None:
@@ -381,3 +398,92 @@ def test_a_preferred_span_wins_only_a_near_tie() -> None:
     assert _preferred(ranked, 0, 10, 5.0, context, str.isdigit) == (0, 2, 5.0 - TIE_MARGIN / 2)
     far = [((0, 10), 5.0), ((0, 2), 5.0 - 2 * TIE_MARGIN)]
     assert _preferred(far, 0, 10, 5.0, context, str.isdigit) == (0, 10, 5.0)
+
+
+# --- OpenVINO bf16 and the choice between runtimes ------------------------------------------
+
+MEXICO = [
+    "Following the extradition of the 37 inmates, the US Justice Department praised Mexico.",
+    "To date, Mexico has extradited 92 high-profile criminals wanted by US law enforcement.",
+    "The weather in Oslo was cold and grey for most of the week.",
+]
+
+
+def test_openvino_bf16_reads_like_fp32(tmp_path: Path) -> None:
+    question = "How many people has Mexico extradited to date?"
+    # The fp32 reference: ONNX Runtime on the fp16-weight file (the checkpoint, exactly).
+    fp32_dir = tmp_path / "fp32"
+    fp32_dir.mkdir()
+    for source, target in [("model-fp16.onnx", "model.onnx"), ("tokenizer.json", "tokenizer.json")]:
+        (fp32_dir / target).write_bytes((packaged_reader_path() / source).read_bytes())
+    bf16 = SpanReader(packaged_reader_path(), backend="openvino-bf16", cache_dir=tmp_path)
+
+    expected = SpanReader(fp32_dir).read(question, MEXICO)
+    got = bf16.read(question, MEXICO)
+
+    assert bf16.backend is not None and bf16.backend.backend == "openvino-bf16"
+    assert got[0].text == "92" and got[0].context_index == 1
+    assert [s.text for s in got[:3]] == [s.text for s in expected[:3]]
+    # bf16 keeps 8 bits of mantissa: margins move by tenths of a logit, not whole ones
+    # (int8 moved the third one by 1.1); where the CPU has no bf16 units OpenVINO runs f32.
+    assert [s.margin for s in got[:3]] == pytest.approx([s.margin for s in expected[:3]], abs=0.5)
+    assert_exact_slices(got, MEXICO)
+
+
+def test_openvino_bf16_needs_the_fp16_weights(tmp_path: Path) -> None:
+    # An int8 model.onnx from before, alone: here the fp16-weight file under that name.
+    shipped = packaged_reader_path() / "model-fp16.onnx"
+    (tmp_path / "model.onnx").write_bytes(shipped.read_bytes())
+    (tmp_path / "tokenizer.json").write_bytes(
+        (packaged_reader_path() / "tokenizer.json").read_bytes()
+    )
+
+    with pytest.raises(ReaderError, match=r"no model-fp16\.onnx.*CITEQA_READER_BACKEND=onnx-int8"):
+        SpanReader(tmp_path, backend="openvino-bf16")
+    # auto falls back to int8 and says why.
+    reader = SpanReader(tmp_path, backend="auto", cache_dir=tmp_path)
+    assert reader.backend is not None and reader.backend.backend == "onnx-int8"
+    assert "no model-fp16.onnx" in reader.backend.reason
+
+
+@pytest.fixture
+def fresh_cache(tmp_path: Path, model_cache: Path) -> Path:
+    """An empty model cache but for the shipped reader's int8 file, derived once a session."""
+    from service.reading.int8 import ensure_int8
+
+    derived = ensure_int8(packaged_reader_path(), model_cache)
+    (tmp_path / derived.name).write_bytes(derived.read_bytes())
+    return tmp_path
+
+
+def test_auto_on_this_machine_keeps_int8_without_bf16_units(fresh_cache: Path) -> None:
+    """Where the CPU lacks AMX and AVX512-BF16, auto is int8 without timing anything."""
+    from citeqa.hardware import BF16_FLAGS, cpu_flags
+
+    tmp_path = fresh_cache
+    reader = SpanReader(packaged_reader_path(), backend="auto", cache_dir=tmp_path)
+
+    assert reader.backend is not None
+    if not any(flag in cpu_flags() for flag in BF16_FLAGS):
+        assert reader.backend.backend == "onnx-int8"
+        assert "neither amx_bf16 nor avx512_bf16" in reader.backend.reason
+    else:  # timed once, and the decision kept beside the model cache
+        assert "timed at first start" in reader.backend.reason
+        assert (tmp_path / "backend-choice.json").is_file()
+    assert reader.read("How many people has Mexico extradited to date?", MEXICO)[0].text == "92"
+
+
+def test_the_service_logs_which_backend_reads_and_why(
+    fresh_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from citeqa.config import Settings
+    from service.state import make_reader
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, reader_backend="auto", model_cache_dir=fresh_cache
+    )
+    with caplog.at_level("INFO", logger="citeqa"):
+        reader = make_reader(settings)
+
+    assert reader is not None and reader.backend is not None
+    assert f"reader backend: {reader.backend.backend} ({reader.backend.reason})" in caplog.text

@@ -1,0 +1,84 @@
+"""Which runtime reads: ONNX Runtime in int8, or OpenVINO in bf16.
+
+Both read the one shipped file, ``model-fp16.onnx`` (the checkpoint's own fp16 weights in an
+fp32 graph, see :mod:`training.export`): ONNX Runtime an int8 reader derived from it
+once into the model cache (:mod:`service.reading.int8`), OpenVINO the file itself, in bf16 on
+CPUs with AMX or AVX512-BF16. ``auto`` picks it
+where the CPU has those units and a short timing confirms it is faster (:mod:`citeqa.hardware`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from citeqa.hardware import BackendChoice, choose_backend, time_interleaved
+from citeqa.onnx import ModelSession, open_session
+from citeqa.openvino import openvino_version
+from service.reading.errors import ReaderError
+from service.reading.int8 import FP16_WEIGHTS_FILE, open_int8, reader_key
+
+ReaderBackend = Literal["onnx-int8", "openvino-bf16", "auto"]
+# A window of typical length: 160 tokens is the served window (CITEQA_READER_WINDOW_TOKENS).
+TIMING_TOKENS = 160
+
+
+def resolve_reader_backend(folder: Path, backend: ReaderBackend, cache_dir: Path) -> BackendChoice:
+    """The runtime that reads the exported reader in ``folder``, and why.
+
+    Raises:
+        ReaderError: If ``openvino-bf16`` is asked for and the folder has no
+            ``model-fp16.onnx`` or OpenVINO is not installed.
+    """
+    if backend == "onnx-int8":
+        return BackendChoice("onnx-int8", "CITEQA_READER_BACKEND=onnx-int8")
+    fp16 = folder / FP16_WEIGHTS_FILE
+    if backend == "openvino-bf16":
+        if not fp16.is_file():
+            raise ReaderError(
+                f"{folder} has no {FP16_WEIGHTS_FILE} for OpenVINO; export the reader again "
+                "with `citeqa reader export`, or set CITEQA_READER_BACKEND=onnx-int8"
+            )
+        if openvino_version() is None:
+            raise ReaderError(
+                "CITEQA_READER_BACKEND=openvino-bf16 needs OpenVINO: pip install openvino, or "
+                "set CITEQA_READER_BACKEND=onnx-int8"
+            )
+        return BackendChoice("openvino-bf16", "CITEQA_READER_BACKEND=openvino-bf16")
+    if not fp16.is_file():
+        return BackendChoice("onnx-int8", f"{folder} has no {FP16_WEIGHTS_FILE}")
+
+    def compare() -> tuple[float, float]:
+        int8 = open_int8(folder, cache_dir)
+        bf16 = open_session(fp16, "openvino-bf16", cache_dir=_compiled_cache(cache_dir))
+        ids = np.random.default_rng(0).integers(1000, 20000, (1, TIMING_TOKENS), dtype=np.int64)
+        feed = {
+            "input_ids": ids,
+            "attention_mask": np.ones_like(ids),
+            "token_type_ids": np.zeros_like(ids),
+        }
+        return time_interleaved(lambda: int8.run(feed), lambda: bf16.run(feed))
+
+    return choose_backend(f"reader-{reader_key(folder)}", cache_dir, compare)
+
+
+def _compiled_cache(cache_dir: Path) -> Path:
+    """Where OpenVINO keeps compiled models: an ``openvino`` folder in the model cache."""
+    return cache_dir / "openvino"
+
+
+def open_reader_session(
+    folder: Path, choice: BackendChoice, threads: int, cache_dir: Path
+) -> ModelSession:
+    """The session ``choice`` names, for ``threads`` reading threads.
+
+    ONNX Runtime runs each int8 window on one thread, and up to ``threads`` windows side by
+    side; OpenVINO runs all of a question's windows in one call on ``threads`` threads.
+    """
+    if choice.backend == "openvino-bf16":
+        return open_session(
+            folder / FP16_WEIGHTS_FILE, "openvino-bf16", threads, 1, _compiled_cache(cache_dir)
+        )
+    return open_int8(folder, cache_dir)
