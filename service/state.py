@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from citeqa.config import Settings
@@ -216,8 +216,13 @@ def load_state(
     _prepare_queries(embedder, settings)
     writer = make_writer(settings, processor=processor)
     state = make_state(settings, embedder, writer, reader=make_reader(settings))
-    with suppress(IndexLockedError):  # a writer is at work; it collects garbage itself
+    try:
         writer.collect_garbage(timeout_s=0)
+    except IndexLockedError:
+        pass  # a writer is at work; it collects garbage itself
+    except OSError as error:
+        # Tidying is optional: a server on a full or read-only disk must still serve reads.
+        log.warning("not collecting garbage in %s at start: %s", settings.index_dir, error)
     try:
         state.reload()
     except IndexNotFoundError as error:
