@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     shards: int | None = Field(default=None, ge=1, le=1024)
     # A second writer (say `citeqa index add` beside a server's own write) waits this long.
     writer_lock_timeout_s: float = Field(default=600.0, ge=0.0)
+    # A write over HTTP waits at most this long for its turn (earlier writes, and the writer
+    # lock another process may hold), then gets 503 with Retry-After: a client can retry,
+    # and queued writes never pile up. At most `max_queued_writes` wait at once.
+    http_write_wait_s: float = Field(default=5.0, ge=0.0, le=600.0)
+    max_queued_writes: int = Field(default=16, ge=1, le=1024)
     # A server checks CURRENT at most this often on the query path, and switches to a
     # generation another process wrote without a restart.
     index_check_interval_s: float = Field(default=1.0, ge=0.0)

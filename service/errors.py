@@ -20,6 +20,12 @@ class NotReadyError(ServiceError):
     status = 503
 
 
+class WriteBusyError(ServiceError):
+    """A write did not get its turn in time (other writes, or another process's writer)."""
+
+    status = 503
+
+
 class UnauthorizedError(ServiceError):
     """A write was attempted without the right API key."""
 

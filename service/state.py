@@ -28,6 +28,7 @@ from service.errors import NotReadyError
 from service.reading.errors import ReaderError
 from service.reading.reader import SpanReader
 from service.retrieval.retriever import Retriever
+from service.writes import WriteQueue
 
 log = logging.getLogger("citeqa")
 
@@ -75,6 +76,8 @@ class ServiceState:
 
     def __post_init__(self) -> None:
         self._write_lock = threading.Lock()
+        settings = self.settings
+        self.writes = WriteQueue(settings.http_write_wait_s, settings.max_queued_writes)
         self._switch_lock = threading.Lock()  # one generation load at a time
         self._users_lock = threading.Lock()
         self._served: ServedGeneration | None = None
@@ -159,18 +162,27 @@ class ServiceState:
             if close_now:
                 served.close()
 
-    def add_documents(self, documents: list[Document]) -> BuildReport:
-        """Add or replace documents in a new generation, then serve it."""
+    def add_documents(
+        self, documents: list[Document], lock_timeout_s: float | None = None
+    ) -> BuildReport:
+        """Add or replace documents in a new generation, then serve it.
+
+        ``lock_timeout_s`` bounds the wait for another process's writer (default: the
+        writer's own, CITEQA_WRITER_LOCK_TIMEOUT_S).
+        """
         with self._write_lock:
-            report = self.writer.add_documents(documents)
+            report = self.writer.add_documents(documents, lock_timeout_s=lock_timeout_s)
             if report.changed or self.engine is None:
                 self.reload()
             return report
 
-    def delete_documents(self, doc_ids: list[str]) -> BuildReport:
-        """Delete documents in a new generation, then serve it."""
+    def delete_documents(
+        self, doc_ids: list[str], lock_timeout_s: float | None = None
+    ) -> BuildReport:
+        """Delete documents in a new generation, then serve it (``lock_timeout_s`` as in
+        :meth:`add_documents`)."""
         with self._write_lock:
-            report = self.writer.delete(doc_ids)
+            report = self.writer.delete(doc_ids, lock_timeout_s=lock_timeout_s)
             self.reload()
             return report
 

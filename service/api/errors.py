@@ -48,7 +48,9 @@ def openai_error(
 
 def error_response(path: str, error: CiteqaError) -> JSONResponse:
     """The response to ``error`` on ``path``: its ``status``, in the shape ``path`` speaks."""
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+    if error.retry_after_s is not None:
+        headers["Retry-After"] = str(error.retry_after_s)
     if speaks_openai(path):
         # OpenAI answers a request it cannot process with 400; it has no 422.
         status = 400 if error.status == 422 else error.status

@@ -17,7 +17,7 @@ _DESCRIPTIONS = {
     404: "No document with this id",
     413: "The body is larger than CITEQA_MAX_BODY_BYTES",
     422: "The request breaks the schema; `detail` names each field and what is wrong",
-    503: "No index is loaded yet, or another writer holds the index too long",
+    503: "No index is loaded yet, or the index is busy with other writes (see Retry-After)",
     507: "No space left on the index's disk; nothing was published, the old index is served",
 }
 

@@ -51,9 +51,13 @@ def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
     dependencies=[WriteAccess],
     responses=error_responses(400, 401, 413, 422, 503, 507),
 )
-def put_document(body: DocumentCreate, state: StateDep) -> DocumentWriteResult:
-    """Add a document, or replace the one with the same id; unchanged text is a no-op."""
-    report = state.add_documents([body.to_document()])
+async def put_document(body: DocumentCreate, state: StateDep) -> DocumentWriteResult:
+    """Add a document, or replace the one with the same id; unchanged text is a no-op.
+
+    A write waits at most CITEQA_HTTP_WRITE_WAIT_S for its turn (503 with Retry-After).
+    """
+    document = body.to_document()
+    report = await state.writes.run(lambda wait_s: state.add_documents([document], wait_s))
     if report.skipped:
         raise DocumentRejectedError(f"document not indexed: {report.skipped[0].reason}")
     status: DocumentStatus = (
@@ -74,9 +78,9 @@ def put_document(body: DocumentCreate, state: StateDep) -> DocumentWriteResult:
     dependencies=[WriteAccess],
     responses=error_responses(401, 404, 422, 503, 507),
 )
-def delete_document(doc_id: DocIdPath, state: StateDep) -> DocumentWriteResult:
+async def delete_document(doc_id: DocIdPath, state: StateDep) -> DocumentWriteResult:
     """Delete a document; the index is rewritten as a new generation and served at once."""
-    report = state.delete_documents([doc_id])
+    report = await state.writes.run(lambda wait_s: state.delete_documents([doc_id], wait_s))
     return DocumentWriteResult(
         doc_id=doc_id,
         status="deleted",
