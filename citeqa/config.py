@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     api_key: str = ""
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
+    # A query is a question of at most 1,000 characters and a few filters: a body past this
+    # is refused (413) before it is read, so it cannot cost the server parsing time.
+    max_query_body_bytes: int = Field(default=16_384, ge=1024)
     torch_threads: int = Field(default=2, ge=1, le=64)
     # Threads for a `citeqa index` build (spaCy and embedding side by side); 0 means one per
     # core, up to four. Each runs torch single-threaded; 1 builds sequentially, as API writes

@@ -52,7 +52,11 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        route_limits={"/v1/query": (settings.max_query_body_bytes, "CITEQA_MAX_QUERY_BODY_BYTES")},
+    )
     app.add_middleware(RequestIdMiddleware)
     from prometheus_fastapi_instrumentator import Instrumentator
 

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from citeqa.errors import CiteqaError
-from service.chat.errors import invalid_request
+from service.chat.errors import MAX_REPORTED_PROBLEMS, invalid_request, join_problems
 from service.chat.schemas import OpenAIError, OpenAIErrorResponse
 
 # Paths whose clients are OpenAI clients, typos under them included (a client that posts to
@@ -59,11 +59,12 @@ def error_response(path: str, error: CiteqaError) -> JSONResponse:
 
 
 def _validation_message(error: RequestValidationError) -> str:
+    problems = error.errors()
     parts = []
-    for item in error.errors():
+    for item in problems[:MAX_REPORTED_PROBLEMS]:
         where = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "body"
         parts.append(f"{where}: {item.get('msg', 'invalid')}")
-    return "; ".join(parts)
+    return join_problems(parts, len(problems))
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
