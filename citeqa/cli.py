@@ -209,6 +209,7 @@ def serve(
         return
     import uvicorn
 
+    from service.http_server import server_options
     from service.main import create_app
 
     uvicorn.run(
@@ -217,6 +218,7 @@ def serve(
         port=port or settings.port,
         log_level=settings.log_level,
         access_log=False,  # the app logs each request itself, with its request id
+        **server_options(settings),
     )
 
 

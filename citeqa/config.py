@@ -128,6 +128,20 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     api_key: str = ""
+    # With a read key, every read route needs it (or the write key): service/api/access.py.
+    read_key: str = ""
+    # Per-client rate limits, in the `limits` library's notation ("60/minute",
+    # "5/second"); empty is off. Queries and chat count per key, else per address;
+    # failed authentications per address.
+    rate_limit_queries: str = ""
+    rate_limit_auth_failures: str = ""
+    # A request whose headers and body have not all arrived after this many seconds is
+    # closed (slow or half-sent requests would hold connections forever).
+    request_read_timeout_s: float = Field(default=15.0, gt=0.0, le=300.0)
+    # Connections served at once; beyond it uvicorn answers 503.
+    max_connections: int = Field(default=1000, ge=1)
+    # A query (or chat answer) that takes longer gets 504; its work is abandoned.
+    query_timeout_s: float = Field(default=30.0, gt=0.0)
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
     # A query is a question of at most 1,000 characters and a few filters: a body past this
@@ -152,6 +166,20 @@ class Settings(BaseSettings):
         from indexer.vectors import check_factory  # faiss is only needed when it is set
 
         return check_factory(str(value)) if value is not None else value
+
+    @field_validator("rate_limit_queries", "rate_limit_auth_failures")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        if value.strip():
+            try:
+                parse(value)
+            except ValueError as error:
+                raise ValueError(
+                    f"{value!r} is not a rate limit: write it as '60/minute' or '5/second'"
+                ) from error
+        return value.strip()
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

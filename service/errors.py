@@ -32,6 +32,24 @@ class UnauthorizedError(ServiceError):
     status = 401
 
 
+class QueryTimeoutError(ServiceError):
+    """A query ran past CITEQA_QUERY_TIMEOUT_S."""
+
+    status = 504
+
+
+class RateLimitedError(ServiceError):
+    """A client sent more requests (or failed authentications) than its rate limit allows."""
+
+    status = 429
+
+
+class UnsupportedMediaTypeError(ServiceError):
+    """A body that is not declared as JSON where only JSON is read."""
+
+    status = 415
+
+
 class DocumentRejectedError(ServiceError):
     """A document that was read but yields nothing to index (only boilerplate, say)."""
 

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from citeqa import __version__
 from citeqa.config import Settings, get_settings
+from service.api.access import AccessMiddleware
 from service.api.errors import install_error_handlers
 from service.api.openapi import install_openapi
 from service.api.routes import chat, documents, health, pages, query
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
         max_bytes=settings.max_body_bytes,
         route_limits={"/v1/query": (settings.max_query_body_bytes, "CITEQA_MAX_QUERY_BODY_BYTES")},
     )
+    # Outside the body limit, so a refused client's body is never read.
+    app.add_middleware(AccessMiddleware, settings=settings)
     app.add_middleware(RequestIdMiddleware)
     from prometheus_fastapi_instrumentator import Instrumentator
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from service.errors import UnauthorizedError
+from service.errors import UnauthorizedError, UnsupportedMediaTypeError
 from service.state import ServiceState
 
 
@@ -36,3 +36,19 @@ def require_api_key(state: StateDep, authorization: Annotated[str | None, Header
 
 
 WriteAccess = Depends(require_api_key)
+
+
+def require_json(content_type: Annotated[str | None, Header()] = None) -> None:
+    """A body read as JSON must say so: a web page can send ``text/plain`` to any site
+    without asking (no CORS preflight), and would spend this server's CPU on its visitors'
+    behalf.
+    """
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaTypeError(
+            f"the body must be JSON sent with 'Content-Type: application/json', not "
+            f"{media_type or 'no content type'!r}"
+        )
+
+
+JsonBody = Depends(require_json)

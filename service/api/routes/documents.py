@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 
 from indexer.errors import DocumentNotFoundError
 from indexer.loaders import DOC_ID_PATTERN
-from service.api.deps import StateDep, WriteAccess
+from service.api.deps import JsonBody, StateDep, WriteAccess
 from service.api.responses import error_responses
 from service.errors import DocumentRejectedError
 from service.schemas import (
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1/documents", tags=["documents"])
 DocIdPath = Annotated[str, Path(pattern=DOC_ID_PATTERN.pattern, max_length=128)]
 
 
-@router.get("", response_model=DocumentsPublic, responses=error_responses(503))
+@router.get("", response_model=DocumentsPublic, responses=error_responses(401, 503))
 def list_documents(state: StateDep) -> DocumentsPublic:
     """List the indexed documents with their citation metadata and chunk counts."""
     with state.serving() as engine:
@@ -34,7 +34,9 @@ def list_documents(state: StateDep) -> DocumentsPublic:
     return DocumentsPublic(data=data, count=len(data))
 
 
-@router.get("/{doc_id}", response_model=DocumentPublic, responses=error_responses(404, 422, 503))
+@router.get(
+    "/{doc_id}", response_model=DocumentPublic, responses=error_responses(401, 404, 422, 503)
+)
 def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
     """One document: its full text and citation metadata, so any cited span can be checked."""
     with state.serving() as engine:
@@ -48,8 +50,8 @@ def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
 @router.post(
     "",
     response_model=DocumentWriteResult,
-    dependencies=[WriteAccess],
-    responses=error_responses(400, 401, 413, 422, 503, 507),
+    dependencies=[WriteAccess, JsonBody],
+    responses=error_responses(400, 401, 413, 415, 422, 503, 507),
 )
 async def put_document(body: DocumentCreate, state: StateDep) -> DocumentWriteResult:
     """Add a document, or replace the one with the same id; unchanged text is a no-op.
