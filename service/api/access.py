@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citeqa.config import Settings
 from citeqa.errors import CiteqaError
+from service.api.deps import write_key_refusal
 from service.api.errors import error_response
 from service.errors import RateLimitedError, UnauthorizedError
 
@@ -36,13 +37,17 @@ _GUARDED_PREFIXES = ("/v1/", "/metrics", "/docs", "/redoc", "/openapi.json")
 _COSTLY = {("POST", "/v1/query"), ("POST", "/v1/chat/completions")}
 
 
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 def bearer_token(scope: Scope) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, if any."""
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() if scheme.lower() == "bearer" else None
-    return None
+    scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
 
 
 def _matches(token: str | None, key: str) -> bool:
@@ -84,7 +89,7 @@ class AccessMiddleware:
             return
 
         async def counting_send(message: Message) -> None:
-            # A wrong write key is refused by the route: it counts as a failure too.
+            # A key refused further in (a route's own check) counts as a failure too.
             if message["type"] == "http.response.start" and message["status"] == 401:
                 self._count_failure(address)
             await send(message)
@@ -101,6 +106,14 @@ class AccessMiddleware:
         spent = self._failures and not self._limiter.test(self._failures.item, failures)
         if self._failures and spent and path != "/healthz":
             return self._limited(self._failures, failures, "failed authentications")
+        if scope["method"] in ("POST", "DELETE") and path.startswith("/v1/documents"):
+            # Checked here too, before the body is read: FastAPI parses a body before the
+            # route's own key check runs, and nobody without the key needs it parsed.
+            authorization = _header(scope, b"authorization")
+            refusal = write_key_refusal(authorization, self.write_key)
+            if refusal is not None:
+                self._count_failure(address)
+                return refusal
         if not read_access and path.startswith(_GUARDED_PREFIXES):
             self._count_failure(address)
             return UnauthorizedError(

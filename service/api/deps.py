@@ -20,11 +20,11 @@ def get_state(request: Request) -> ServiceState:
 StateDep = Annotated[ServiceState, Depends(get_state)]
 
 
-def require_api_key(state: StateDep, authorization: Annotated[str | None, Header()] = None) -> None:
-    """Writes need ``Authorization: Bearer <CITEQA_API_KEY>`` (compared in constant time)."""
-    expected = state.settings.api_key
+def write_key_refusal(authorization: str | None, expected: str) -> UnauthorizedError | None:
+    """Why a write with this ``Authorization`` header is refused, or None when the key is
+    right (compared in constant time)."""
     if not expected:
-        raise UnauthorizedError(
+        return UnauthorizedError(
             "writes are disabled: set CITEQA_API_KEY on the server and send it as "
             "'Authorization: Bearer <key>'"
         )
@@ -32,7 +32,15 @@ def require_api_key(state: StateDep, authorization: Annotated[str | None, Header
     if scheme.lower() != "bearer" or not hmac.compare_digest(
         token.strip().encode(), expected.encode()
     ):
-        raise UnauthorizedError("missing or wrong API key: send 'Authorization: Bearer <key>'")
+        return UnauthorizedError("missing or wrong API key: send 'Authorization: Bearer <key>'")
+    return None
+
+
+def require_api_key(state: StateDep, authorization: Annotated[str | None, Header()] = None) -> None:
+    """Writes need ``Authorization: Bearer <CITEQA_API_KEY>`` (compared in constant time)."""
+    refusal = write_key_refusal(authorization, state.settings.api_key)
+    if refusal is not None:
+        raise refusal
 
 
 WriteAccess = Depends(require_api_key)

@@ -130,3 +130,16 @@ def test_a_query_past_its_deadline_is_504(
         assert "CITEQA_QUERY_TIMEOUT_S" in late.json()["detail"]
         chat = client.post("/v1/chat/completions", json=CHAT)
         assert chat.status_code == 504 and chat.json()["error"]["type"] == "server_error"
+
+
+def test_a_write_without_the_key_is_refused_before_its_body_is_read(client: TestClient) -> None:
+    """FastAPI parses a body before the route's key check: a 4 MB body of junk from anyone
+    cost parsing time on the event loop. Now it is a 401 without being read."""
+    junk = b"{" + b'"k": 1, ' * 500_000 + b"}"
+    refused = client.post(
+        "/v1/documents",
+        content=junk,
+        headers={"content-type": "application/json", "Authorization": "Bearer wrong"},
+    )
+    assert refused.status_code == 401, refused.text[:300]
+    assert client.delete("/v1/documents/x").status_code == 401
