@@ -21,7 +21,7 @@ UNKNOWN_KEYS = 200_000
 
 
 def _hostile_body(keys: int) -> bytes:
-    body = {"question": "How many people has Mexico extradited?"}
+    body: dict[str, object] = {"question": "How many people has Mexico extradited?"}
     body.update({f"k{n}": n for n in range(keys)})
     return json.dumps(body).encode()
 
