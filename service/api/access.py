@@ -103,8 +103,11 @@ class AccessMiddleware:
         read_access = valid_key or not self.read_key
         scope.setdefault("state", {})["read_access"] = read_access
         failures = f"address:{address}"
-        spent = self._failures and not self._limiter.test(self._failures.item, failures)
-        if self._failures and spent and path != "/healthz":
+        if (
+            self._failures
+            and path != "/healthz"
+            and not self._limiter.test(self._failures.item, failures)
+        ):
             return self._limited(self._failures, failures, "failed authentications")
         if scope["method"] in ("POST", "DELETE") and path.startswith("/v1/documents"):
             # Checked here too, before the body is read: FastAPI parses a body before the
