@@ -20,6 +20,7 @@ from service.api.routes.pages import STATIC_DIR
 from service.chat.schemas import ChatCompletionRequest
 from service.logging import configure_logging
 from service.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from service.schemas import DocumentCreate
 
 if TYPE_CHECKING:
     from service.state import ServiceState
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
-    install_openapi(app, body_models=[ChatCompletionRequest])
+    install_openapi(app, body_models=[ChatCompletionRequest, DocumentCreate])
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

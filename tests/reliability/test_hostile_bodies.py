@@ -16,12 +16,18 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import API_KEY
+
 pytestmark = pytest.mark.slow
 UNKNOWN_KEYS = 200_000
 
 
-def _hostile_body(keys: int) -> bytes:
-    body: dict[str, object] = {"question": "How many people has Mexico extradited?"}
+def _hostile_body(keys: int, document: bool = False) -> bytes:
+    body: dict[str, object] = (
+        {"doc_id": "hostile", "text": "Pier 4 reopened."}
+        if document
+        else {"question": "How many people has Mexico extradited?"}
+    )
     body.update({f"k{n}": n for n in range(keys)})
     return json.dumps(body).encode()
 
@@ -52,24 +58,30 @@ def _chunks(body: bytes) -> Iterator[bytes]:
         yield body[start : start + 65_536]
 
 
-@pytest.mark.parametrize("framing", ["content-length", "chunked"])
-def test_a_huge_query_body_leaves_the_event_loop_free(
-    framing: str, served_index: tuple[str, Path]
+@pytest.mark.parametrize(
+    ("path", "framing"),
+    [
+        ("/v1/query", "content-length"),
+        ("/v1/query", "chunked"),
+        # A writer's document body is read whole (up to CITEQA_MAX_BODY_BYTES): it is parsed
+        # and checked in the thread pool, so its 200,000 problems cost the event loop nothing.
+        ("/v1/documents", "content-length"),
+    ],
+)
+def test_a_huge_body_leaves_the_event_loop_free(
+    path: str, framing: str, served_index: tuple[str, Path]
 ) -> None:
     url, _ = served_index
-    body = _hostile_body(UNKNOWN_KEYS)
+    body = _hostile_body(UNKNOWN_KEYS, document=path == "/v1/documents")
     assert len(body) > 2_300_000
+    headers = {"content-type": "application/json", "Authorization": f"Bearer {API_KEY}"}
     replies: list[httpx.Response] = []
     done = threading.Event()
 
     def send() -> None:
-        content = body if framing == "content-length" else _chunks(body)
-        headers = {"content-type": "application/json"}
         for _ in range(2):  # two, as the audit sent
-            replies.append(
-                httpx.post(f"{url}/v1/query", content=content, headers=headers, timeout=60)
-            )
             content = body if framing == "content-length" else _chunks(body)
+            replies.append(httpx.post(f"{url}{path}", content=content, headers=headers, timeout=60))
         done.set()
 
     sender = threading.Thread(target=send)
@@ -88,4 +100,4 @@ def test_a_huge_query_body_leaves_the_event_loop_free(
         assert reply.status_code in (413, 422), reply.text[:300]
         assert len(reply.content) < 100_000
     statuses = [r.status_code for r in replies]
-    print(f"\n{framing}: slowest /healthz {slowest * 1000:.0f} ms, replies {statuses}")
+    print(f"\n{path} {framing}: slowest /healthz {slowest * 1000:.0f} ms, replies {statuses}")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from indexer.errors import DocumentNotFoundError
 from indexer.loaders import DOC_ID_PATTERN
 from service.api.deps import JsonBody, StateDep, WriteAccess
+from service.api.openapi import json_body
 from service.api.responses import error_responses
 from service.errors import DocumentRejectedError
 from service.schemas import (
@@ -47,17 +52,67 @@ def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
     return DocumentPublic.of(document, chunks)
 
 
+_FIELDS = frozenset(DocumentCreate.model_fields)
+
+
+def _parse_document(raw: bytes) -> DocumentCreate:
+    """Parse and check a document body; in a worker thread, as a big one takes a while.
+
+    Unknown fields are refused before pydantic sees the body: it checks a body in one call
+    that holds the interpreter's lock, and a body of many unknown keys held it long enough
+    to stall the event loop even from a worker thread.
+
+    Raises:
+        RequestValidationError: the body is not JSON (400) or not a document (422), reported
+            as FastAPI reports a body it parsed itself.
+    """
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise _invalid("json_invalid", error.pos, "JSON decode error", {}) from None
+    except UnicodeDecodeError:
+        raise _invalid("json_invalid", 0, "the body is not UTF-8", {}) from None
+    if isinstance(data, dict):
+        unknown = [key for key in data if key not in _FIELDS]
+        if unknown:
+            message = "Extra inputs are not permitted"
+            raise RequestValidationError(
+                [
+                    {"type": "extra_forbidden", "loc": ("body", key), "msg": message, "input": None}
+                    for key in unknown
+                ]
+            )
+    try:
+        return DocumentCreate.model_validate(data)
+    except ValidationError as error:
+        problems = error.errors(include_url=False)
+        raise RequestValidationError(
+            [{**problem, "loc": ("body", *problem["loc"])} for problem in problems]
+        ) from None
+
+
+def _invalid(kind: str, where: int, message: str, value: object) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": kind, "loc": ("body", where), "msg": message, "input": value}]
+    )
+
+
 @router.post(
     "",
     response_model=DocumentWriteResult,
     dependencies=[WriteAccess, JsonBody],
     responses=error_responses(400, 401, 413, 415, 422, 503, 507),
+    openapi_extra=json_body(DocumentCreate),
 )
-async def put_document(body: DocumentCreate, state: StateDep) -> DocumentWriteResult:
+async def put_document(request: Request, state: StateDep) -> DocumentWriteResult:
     """Add a document, or replace the one with the same id; unchanged text is a no-op.
 
-    A write waits at most CITEQA_HTTP_WRITE_WAIT_S for its turn (503 with Retry-After).
+    The body is a :class:`DocumentCreate`. A write waits at most CITEQA_HTTP_WRITE_WAIT_S for
+    its turn (503 with Retry-After).
     """
+    # Parsed here, in the thread pool, not by FastAPI on the event loop: up to
+    # CITEQA_MAX_BODY_BYTES of JSON would stall every other request meanwhile.
+    body = await run_in_threadpool(_parse_document, await request.body())
     document = body.to_document()
     report = await state.writes.run(lambda wait_s: state.add_documents([document], wait_s))
     if report.skipped:
