@@ -216,6 +216,7 @@ def serve(
         return
     import uvicorn
 
+    from service.http_server import server_options
     from service.main import create_app
 
     options: dict[str, Any] = {
@@ -228,11 +229,16 @@ def serve(
         "log_config": None,
     }
     if settings.workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(create_app(settings), **options, **server_options(settings))
         return
     # Each worker process builds its app from the environment: pass the index on in it.
+    # The read-timeout protocol is a class made for these settings, which worker processes
+    # cannot receive (they are spawned): workers keep the connection cap and keep-alive.
     os.environ["CITEQA_INDEX_DIR"] = str(settings.index_dir)
-    uvicorn.run("service.main:create_app", factory=True, workers=settings.workers, **options)
+    picklable = {k: v for k, v in server_options(settings).items() if k != "http"}
+    uvicorn.run(
+        "service.main:create_app", factory=True, workers=settings.workers, **options, **picklable
+    )
 
 
 @app.command("ask")

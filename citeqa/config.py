@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     shards: int | None = Field(default=None, ge=1, le=1024)
     # A second writer (say `citeqa index add` beside a server's own write) waits this long.
     writer_lock_timeout_s: float = Field(default=600.0, ge=0.0)
+    # A write over HTTP waits at most this long for its turn (earlier writes, and the writer
+    # lock another process may hold), then gets 503 with Retry-After: a client can retry,
+    # and queued writes never pile up. At most `max_queued_writes` wait at once.
+    http_write_wait_s: float = Field(default=5.0, ge=0.0, le=600.0)
+    max_queued_writes: int = Field(default=16, ge=1, le=1024)
     # A server checks CURRENT at most this often on the query path, and switches to a
     # generation another process wrote without a restart.
     index_check_interval_s: float = Field(default=1.0, ge=0.0)
@@ -147,8 +152,25 @@ class Settings(BaseSettings):
     # 40). Queries beyond it wait their turn instead of sharing the cores and the GIL.
     request_threads: int = Field(default=40, ge=1, le=1000)
     api_key: str = ""
+    # With a read key, every read route needs it (or the write key): service/api/access.py.
+    read_key: str = ""
+    # Per-client rate limits, in the `limits` library's notation ("60/minute",
+    # "5/second"); empty is off. Queries and chat count per key, else per address;
+    # failed authentications per address.
+    rate_limit_queries: str = ""
+    rate_limit_auth_failures: str = ""
+    # A request whose headers and body have not all arrived after this many seconds is
+    # closed (slow or half-sent requests would hold connections forever).
+    request_read_timeout_s: float = Field(default=15.0, gt=0.0, le=300.0)
+    # Connections served at once; beyond it uvicorn answers 503.
+    max_connections: int = Field(default=1000, ge=1)
+    # A query (or chat answer) that takes longer gets 504; its work is abandoned.
+    query_timeout_s: float = Field(default=30.0, gt=0.0)
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
+    # A query is a question of at most 1,000 characters and a few filters: a body past this
+    # is refused (413) before it is read, so it cannot cost the server parsing time.
+    max_query_body_bytes: int = Field(default=16_384, ge=1024)
     torch_threads: int = Field(default=2, ge=1, le=64)
     # Threads for a `citeqa index` build (spaCy and embedding side by side); 0 means one per
     # core, up to four. Each runs torch single-threaded; 1 builds sequentially, as API writes
@@ -171,6 +193,20 @@ class Settings(BaseSettings):
         from indexer.vectors import check_factory  # faiss is only needed when it is set
 
         return check_factory(str(value)) if value is not None else value
+
+    @field_validator("rate_limit_queries", "rate_limit_auth_failures")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        if value.strip():
+            try:
+                parse(value)
+            except ValueError as error:
+                raise ValueError(
+                    f"{value!r} is not a rate limit: write it as '60/minute' or '5/second'"
+                ) from error
+        return value.strip()
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

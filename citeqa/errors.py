@@ -21,6 +21,7 @@ class CiteqaError(Exception):
         code: A short, stable name for clients (OpenAI's ``error.code`` on the chat routes);
             a class may set one, and ``code=`` overrides it for one error.
         param: The request field at fault, when there is one (OpenAI's ``error.param``).
+        retry_after_s: When a retry may succeed (a busy index, a rate limit), if known.
 
     Example:
         >>> class NoSuchThingError(CiteqaError):
@@ -32,6 +33,8 @@ class CiteqaError(Exception):
 
     status: ClassVar[int] = 500
     code: str | None = None
+    # Seconds after which a retry may succeed: the API sends it as ``Retry-After``.
+    retry_after_s: int | None = None
 
     def __init__(self, message: str, *, code: str | None = None, param: str | None = None):
         super().__init__(message)

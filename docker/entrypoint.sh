@@ -47,6 +47,10 @@ exit_stopped() {
     exit 143
 }
 
+# TMPDIR and the caches point into /data (Dockerfile), which a fresh volume or a bind mount
+# may not hold yet; with `--read-only` nothing else is writable.
+mkdir -p "${TMPDIR:-/data/tmp}" "${XDG_CACHE_HOME:-/data/cache}"
+
 exec 3<&0
 trap 'on_signal TERM' TERM
 trap 'on_signal INT' INT

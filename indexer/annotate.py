@@ -71,6 +71,37 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     return start + lead, end - trail
 
 
+# spaCy refuses a text over nlp.max_length (a million characters), and its memory grows
+# with the length of each text; a paragraph longer than this is annotated in pieces.
+MAX_PIECE_CHARS = 100_000
+# Where a long paragraph is cut, best first: after a sentence end, a line, any space.
+_CUT_MARKS = (". ", "? ", "! ", "\n", " ")
+
+
+def split_long(
+    text: str, start: int, end: int, limit: int = MAX_PIECE_CHARS
+) -> list[tuple[int, int]]:
+    """``[start, end)`` of ``text`` in consecutive pieces of at most ``limit`` characters.
+
+    Each cut falls after the last sentence end in the second half of a piece, else after a
+    line break or a space, else at the limit: a sentence is split only where a paragraph
+    runs for ``limit / 2`` characters without one.
+    """
+    pieces = []
+    while end - start > limit:
+        stop = start + limit
+        cut = stop
+        for mark in _CUT_MARKS:
+            found = text.rfind(mark, start + limit // 2, stop)
+            if found != -1:
+                cut = found + len(mark)
+                break
+        pieces.append((start, cut))
+        start = cut
+    pieces.append((start, end))
+    return pieces
+
+
 class Annotator:
     """Runs spaCy over the paragraphs of documents (never across boilerplate)."""
 
@@ -96,9 +127,10 @@ class Annotator:
         documents than a stream per document).
         """
         pieces = (
-            (text[p.start : p.end], (number, p.start))
+            (text[start:end], (number, start))
             for number, (text, paragraphs) in enumerate(documents)
             for p in paragraphs
+            for start, end in split_long(text, p.start, p.end)
         )
         done = 0
         current = Annotations([], [], [])

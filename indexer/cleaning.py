@@ -181,8 +181,16 @@ def _drop_title_suffix_line(classified: list[ClassifiedLine]) -> list[Classified
 _TITLE_SUFFIX = re.compile(r"^(?P<title>.{10,}?)\s+[-|–—]\s+(?P<site>[^-|–—]{2,40})$")
 
 
+# A headline is one line of at most a few hundred characters. On a longer first line (a
+# document that is one long paragraph) the pattern's backtracking grows with the square of
+# its length: a megabyte took minutes.
+_MAX_TITLE_LINE_CHARS = 1000
+
+
 def split_title_suffix(line: str) -> tuple[str, str | None]:
     """Split "Headline - Site Name" into its parts; the site part has at most four words."""
+    if len(line) > _MAX_TITLE_LINE_CHARS:
+        return line, None
     match = _TITLE_SUFFIX.match(line)
     if match and len(match["site"].split()) <= 4:
         return match["title"].strip(), match["site"].strip()

@@ -54,6 +54,7 @@ class IndexLockedError(IndexerError):
     """Another writer holds the index's writer lock for longer than the timeout."""
 
     status = 503
+    retry_after_s = 5
 
 
 class IndexDiskFullError(IndexerError):

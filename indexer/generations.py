@@ -70,6 +70,16 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def rename_into_place(source: Path, target: Path) -> None:
+    """Rename a finished folder to its final name, durably.
+
+    The rename is an entry in the parent folder: until the parent is flushed, a power cut
+    can forget it even though every file inside was flushed.
+    """
+    os.rename(source, target)
+    _fsync_dir(target.parent)
+
+
 def current_name(index_dir: Path) -> str:
     """The name CURRENT holds ("g000007"), or "" when there is none."""
     try:
@@ -193,8 +203,7 @@ def publish(
     """Rename a finished temp folder into place, then point CURRENT at it atomically."""
     fsync_tree(temp_folder)
     final = index_dir / GENERATIONS / f"g{number:06d}"
-    os.rename(temp_folder, final)
-    _fsync_dir(final.parent)
+    rename_into_place(temp_folder, final)
     checkpoint("after-rename")
     pointer_temp = index_dir / f"{CURRENT}.{uuid.uuid4().hex}.tmp"
     with open(pointer_temp, "w") as handle:

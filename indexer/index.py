@@ -82,6 +82,11 @@ class LRUCache(Generic[K, V]):
             if len(self._items) > self.size:
                 self._items.popitem(last=False)
 
+    def clear(self) -> None:
+        """Forget every value."""
+        with self._lock:
+            self._items.clear()
+
 
 class Documents(Mapping[str, Document]):
     """The live documents by id, read from their segment's store on demand."""
@@ -89,6 +94,15 @@ class Documents(Mapping[str, Document]):
     def __init__(self, index: Index) -> None:
         self._index = index
         self._cache: LRUCache[str, Document] = LRUCache(_CACHED_DOCUMENTS)
+
+    def release(self) -> None:
+        """Forget the (closed) index and the cached documents.
+
+        The index holds this mapping and this mapping the index: a cycle that only the
+        cycle collector frees, whenever it happens to run. Closing breaks it at once.
+        """
+        self._cache.clear()
+        self.__dict__.pop("_index", None)
 
     def __getitem__(self, doc_id: str) -> Document:
         found = self._cache.get(doc_id)
@@ -131,6 +145,11 @@ class Chunks:
     def __init__(self, index: Index) -> None:
         self._index = index
         self._cache: LRUCache[int, Chunk] = LRUCache(_CACHED_CHUNKS)
+
+    def release(self) -> None:
+        """Forget the (closed) index and the cached chunks (see :meth:`Documents.release`)."""
+        self._cache.clear()
+        self.__dict__.pop("_index", None)
 
     def __len__(self) -> int:
         return self._index.live_chunks
@@ -376,10 +395,16 @@ class Index:
         return segment.spans(row, kind, start, end)
 
     def close(self) -> None:
-        """Close the SQLite handles and give up the lease; a later write may remove it."""
+        """Close the SQLite handles and mapped files and give up the lease; a later write
+        may then remove the generation. Nothing may read the index after this."""
         for segment in self.segments:
             segment.close()
         self.lease.release()
+        # Break the cycles through the read views, so the rest is freed now (a failed
+        # load may close before they exist).
+        for view in (self.__dict__.get("documents"), self.__dict__.get("chunks")):
+            if view is not None:
+                view.release()
 
 
 def load_index(

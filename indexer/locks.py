@@ -40,6 +40,22 @@ def _holder(handle_fd: int) -> str:
     return f"process {pid}" if pid.isdigit() else "another process"
 
 
+def _record_holder(fd: int) -> None:
+    """Write our PID into the lock file, for the message of a writer that waits on us.
+
+    Only a courtesy: on a full disk the write fails, and the lock (an flock, which needs no
+    space) still holds. Failing here would make a full disk a crash instead of a clear
+    "no space left" from the write itself, and would stop a server from starting.
+    """
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        log.warning("cannot record the writer's PID in the lock file: %s", error)
+
+
 @contextmanager
 def writer_lock(index_dir: Path, timeout_s: float) -> Iterator[None]:
     """Hold the index's writer lock; wait up to ``timeout_s`` for another writer to finish.
@@ -69,8 +85,7 @@ def writer_lock(index_dir: Path, timeout_s: float) -> Iterator[None]:
                     log.warning("waiting for %s, which is writing to %s", holder, index_dir)
                     told = True
                 time.sleep(_POLL_SECONDS)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        _record_holder(fd)
         try:
             yield
         finally:

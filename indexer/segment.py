@@ -403,6 +403,9 @@ class Segment:
         self.documents_table = self.chunks_table = self.chunk_sentences = empty
         self.sentences_table = empty
         self.sentence_vectors = np.zeros((0, 1), np.float16)
+        # The term lists are mapped files too, each holding its file open: a removed
+        # segment's files stay on disk (and count as open) until they are let go.
+        self.terms = SegmentTerms.empty()
 
     # -- rows ------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.generations import SEGMENTS, fsync_tree
+from indexer.generations import SEGMENTS, fsync_tree, rename_into_place
 from indexer.processing import ProcessedDocument
 from indexer.segment import SegmentBuilder
 from indexer.vectors import AUTO
@@ -99,5 +99,5 @@ def write_segment(
         raise
     fsync_tree(temp)
     # Complete before it gets its staged name: a killed worker leaves a temp folder only.
-    temp.rename(folder)
+    rename_into_place(temp, folder)
     return StagedSegment(folder.name, shard, shards, int(info["documents"]), int(info["chunks"]))

@@ -157,6 +157,24 @@ class SegmentTerms:
             np.save(folder / f"{name}.npy", getattr(self, name))
 
     @classmethod
+    def empty(cls) -> SegmentTerms:
+        """No rows and no terms: what a closed segment keeps, so its mappings are freed."""
+        offsets = np.zeros(1, dtype=np.int64)
+        rows = np.zeros(0, dtype=np.int32)
+        return cls(
+            keys=np.zeros(0, dtype=np.uint64),
+            postings_offsets=offsets,
+            postings_rows=rows,
+            postings_tf=rows,
+            chunk_length=rows,
+            chunk_terms_offsets=offsets,
+            chunk_terms=rows,
+            chunk_tf=rows,
+            sentence_terms_offsets=offsets,
+            sentence_terms=rows,
+        )
+
+    @classmethod
     def load(cls, folder: Path) -> SegmentTerms:
         """Memory-map the arrays written by :meth:`save`."""
         try:

@@ -17,7 +17,6 @@ other processes are published with :meth:`IndexWriter.publish_segments`.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 import uuid
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from citeqa.errors import CiteqaError
 from citeqa.types import Document, WriteStep
 from indexer.embedding import Embedder, numeric_family
 from indexer.errors import (
@@ -43,6 +43,7 @@ from indexer.generations import (
     SEGMENTS,
     collect_garbage,
     current_generation,
+    current_name,
     fault_at,
     fsync_tree,
     is_disk_full,
@@ -50,6 +51,7 @@ from indexer.generations import (
     next_generation_number,
     next_segment_number,
     publish,
+    rename_into_place,
 )
 from indexer.loaders import SkippedFile, iter_paths
 from indexer.locks import ReaderLease, writer_lock
@@ -179,9 +181,17 @@ class IndexWriter:
         report = BuildReport()
         return self._write(report, iter_paths(paths, report.skipped), [], fresh=False)
 
-    def add_documents(self, documents: Sequence[Document]) -> BuildReport:
-        """Add or replace documents given in memory."""
-        return self._write(BuildReport(), iter(documents), [], fresh=False)
+    def add_documents(
+        self, documents: Sequence[Document], lock_timeout_s: float | None = None
+    ) -> BuildReport:
+        """Add or replace documents given in memory.
+
+        ``lock_timeout_s`` (default: the writer's own) bounds the wait for another writer:
+        a server answering HTTP waits seconds, not the minutes a command line may.
+        """
+        return self._write(
+            BuildReport(), iter(documents), [], fresh=False, lock_timeout_s=lock_timeout_s
+        )
 
     def add_processed(
         self, documents: Iterable[ProcessedDocument], fresh: bool = False
@@ -222,9 +232,11 @@ class IndexWriter:
             BuildReport(), iter(()), [], fresh=fresh, staged=list(staged), lock_held=lock_held
         )
 
-    def delete(self, doc_ids: Sequence[str]) -> BuildReport:
-        """Delete documents by id."""
-        return self._write(BuildReport(), iter(()), list(doc_ids), fresh=False)
+    def delete(self, doc_ids: Sequence[str], lock_timeout_s: float | None = None) -> BuildReport:
+        """Delete documents by id (``lock_timeout_s`` as in :meth:`add_documents`)."""
+        return self._write(
+            BuildReport(), iter(()), list(doc_ids), fresh=False, lock_timeout_s=lock_timeout_s
+        )
 
     def collect_garbage(self, timeout_s: float | None = None) -> list[Path]:
         """Remove what killed writes left behind (run at start; every write runs it too).
@@ -247,33 +259,44 @@ class IndexWriter:
         processed: Iterator[ProcessedDocument] | None = None,
         staged: list[StagedSegment] | None = None,
         lock_held: bool = False,
+        lock_timeout_s: float | None = None,
     ) -> BuildReport:
-        """Apply one change as one new generation: nothing to write, no new generation."""
+        """Apply one change as one new generation: nothing to write, no new generation.
+
+        ``lock_timeout_s`` overrides, for this write, how long it waits for another writer.
+        """
         started = time.perf_counter()
+        timeout = self.lock_timeout_s if lock_timeout_s is None else lock_timeout_s
         lock: AbstractContextManager[None] = (
-            nullcontext() if lock_held else writer_lock(self.index_dir, self.lock_timeout_s)
+            nullcontext() if lock_held else writer_lock(self.index_dir, timeout)
         )
-        with lock:
-            collect_garbage(self.index_dir, self.generations_to_keep)
-            previous = self._previous_manifest(fresh)
-            if staged:
-                self._check_staged(staged, previous)
-            draft = self._start(previous)
-            try:
-                _check_deletions(deletions, draft.hashes)
-                if staged:
-                    self._adopt_staged(report, draft, staged)
-                manifest = self._apply(report, draft, documents, processed, deletions, previous)
-            except Exception as error:
-                draft.close()
-                # Segments this write made and never published are garbage now.
+        try:
+            with lock:
                 collect_garbage(self.index_dir, self.generations_to_keep)
-                self._raise_disk_full(error, previous)
-                raise
-            finally:
-                draft.close()
-            report.documents, report.chunks = manifest.documents, manifest.chunks
-            report.segments, report.generation = len(manifest.segments), manifest.generation
+                previous = self._previous_manifest(fresh)
+                if staged:
+                    self._check_staged(staged, previous)
+                draft = self._start(previous)
+                try:
+                    _check_deletions(deletions, draft.hashes)
+                    if staged:
+                        self._adopt_staged(report, draft, staged)
+                    manifest = self._apply(report, draft, documents, processed, deletions, previous)
+                except Exception:
+                    draft.close()
+                    # Segments this write made and never published are garbage now.
+                    collect_garbage(self.index_dir, self.generations_to_keep)
+                    raise
+                finally:
+                    draft.close()
+        except IndexDiskFullError:
+            raise
+        except Exception as error:
+            # Anywhere in the write, taking the lock and collecting garbage included.
+            self._raise_disk_full(error)
+            raise
+        report.documents, report.chunks = manifest.documents, manifest.chunks
+        report.segments, report.generation = len(manifest.segments), manifest.generation
         report.seconds = time.perf_counter() - started
         return report
 
@@ -459,7 +482,7 @@ class IndexWriter:
         builder.finish(name)
         fsync_tree(builder.folder)
         final = self.index_dir / SEGMENTS / name
-        os.rename(builder.folder, final)
+        rename_into_place(builder.folder, final)
         self._count_in(draft, final, shard, builder.doc_ids)
 
     def _count_in(self, draft: _Draft, folder: Path, shard: int, doc_ids: list[str]) -> None:
@@ -497,7 +520,7 @@ class IndexWriter:
             (folder / SEGMENT_JSON).write_text(json.dumps(info, indent=2))
             fsync_tree(folder)
             final = self.index_dir / SEGMENTS / name
-            os.rename(folder, final)
+            rename_into_place(folder, final)
             hashes = draft.segment(final).content_hashes()
             for doc_id, _ in hashes:
                 if doc_id in draft.hashes:
@@ -626,10 +649,14 @@ class IndexWriter:
         finally:
             lease.release()
 
-    def _raise_disk_full(self, error: BaseException, previous: Manifest | None) -> None:
-        if not is_disk_full(error, self.index_dir):
+    def _raise_disk_full(self, error: BaseException) -> None:
+        # A refusal (a locked index, an unknown id) is not a disk error on a nearly full
+        # disk; a short file read back (IndexCorruptError) may be.
+        refusal = isinstance(error, CiteqaError) and not isinstance(error, IndexCorruptError)
+        if refusal or not is_disk_full(error, self.index_dir):
             return
-        served = f"still serves g{previous.generation:06d}" if previous else "has no generation yet"
+        live = current_name(self.index_dir)
+        served = f"still serves {live}" if live else "has no generation yet"
         raise IndexDiskFullError(
             f"no space left on the disk of {self.index_dir} ({error}); nothing was published "
             f"and the index {served}: free some space and retry"

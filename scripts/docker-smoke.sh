@@ -181,11 +181,12 @@ say "torch in the image: $torch_build (version, CUDA)"
 [ "${torch_build##* }" = None ] || fail "torch in the image is a CUDA build: $torch_build"
 
 # --- helpers for the running container ---------------------------------------------------
-# Start a container of the image on volume $2, published on 127.0.0.1:$port only.
+# Start a container of the image on volume $2, published on 127.0.0.1:$port only, with a
+# read-only root (docker/README.md says only /data is written: every step checks it).
 start_container() {
     local name="$1" volume="$2"
     containers+=("$name")
-    "$engine" run -d --name "$name" -p "127.0.0.1:$port:8000" -v "$volume:/data" \
+    "$engine" run -d --read-only --name "$name" -p "127.0.0.1:$port:8000" -v "$volume:/data" \
         -e CITEQA_API_KEY="$API_KEY" "$IMAGE" >"$workdir/run.log" 2>&1 || {
         cat "$workdir/run.log" >&2
         fail "could not start $name"

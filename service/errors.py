@@ -20,10 +20,34 @@ class NotReadyError(ServiceError):
     status = 503
 
 
+class WriteBusyError(ServiceError):
+    """A write did not get its turn in time (other writes, or another process's writer)."""
+
+    status = 503
+
+
 class UnauthorizedError(ServiceError):
     """A write was attempted without the right API key."""
 
     status = 401
+
+
+class QueryTimeoutError(ServiceError):
+    """A query ran past CITEQA_QUERY_TIMEOUT_S."""
+
+    status = 504
+
+
+class RateLimitedError(ServiceError):
+    """A client sent more requests (or failed authentications) than its rate limit allows."""
+
+    status = 429
+
+
+class UnsupportedMediaTypeError(ServiceError):
+    """A body that is not declared as JSON where only JSON is read."""
+
+    status = 415
 
 
 class DocumentRejectedError(ServiceError):

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from citeqa import __version__
 from citeqa.config import Settings, get_settings
 from indexer.manifest import Manifest
+from service.api.access import AccessMiddleware
 from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
 from service.api.openapi import install_openapi
@@ -23,6 +24,7 @@ from service.chat.schemas import ChatCompletionRequest
 from service.logging import configure_logging
 from service.metrics import ServiceMetrics
 from service.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from service.schemas import DocumentCreate
 
 if TYPE_CHECKING:
     from service.state import ServiceState
@@ -30,7 +32,8 @@ if TYPE_CHECKING:
 DESCRIPTION = (
     "Extractive question answering over news articles. Every answer is a span quoted from "
     "an indexed article, with its document id and character offsets into the original text. "
-    "Reads need no key; writes (POST and DELETE /v1/documents) need the server's "
+    "Reads need no key unless the server sets CITEQA_READ_KEY (then send it, or the write "
+    "key, as a bearer token); writes (POST and DELETE /v1/documents) need the server's "
     "CITEQA_API_KEY as a bearer token: press *Authorize* to send it from this page."
 )
 
@@ -74,7 +77,7 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_docs(app)
     install_error_handlers(app)
-    install_openapi(app, body_models=[ChatCompletionRequest])
+    install_openapi(app, body_models=[ChatCompletionRequest, DocumentCreate])
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -82,7 +85,13 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        route_limits={"/v1/query": (settings.max_query_body_bytes, "CITEQA_MAX_QUERY_BODY_BYTES")},
+    )
+    # Outside the body limit, so a refused client's body is never read.
+    app.add_middleware(AccessMiddleware, settings=settings)
     app.add_middleware(RequestIdMiddleware)
     from prometheus_fastapi_instrumentator import Instrumentator
 

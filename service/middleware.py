@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Mapping
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -66,21 +67,38 @@ class RequestIdMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Answers 413 to bodies over ``max_bytes``, declared or streamed, before parsing them."""
+    """Answers 413 to bodies over their cap, declared or streamed, before parsing them.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    Every body has ``max_bytes`` (CITEQA_MAX_BODY_BYTES, sized for a document); a path in
+    ``route_limits`` has its own, smaller cap and the variable that sets it: a question
+    needs a few kB, and anything bigger is only work for the server.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        route_limits: Mapping[str, tuple[int, str]] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.route_limits = dict(route_limits or {})
+
+    def _limit(self, path: str) -> tuple[int, str]:
+        return self.route_limits.get(
+            path.rstrip("/") or "/", (self.max_bytes, "CITEQA_MAX_BODY_BYTES")
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Refuse a body over ``max_bytes`` with 413 before the route reads it."""
+        """Refuse a body over its cap with 413 before the route reads it."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes, setting = self._limit(scope["path"])
         headers = dict(scope.get("headers", []))
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._reject(scope, receive, send, max_bytes, setting)
             return
         received = 0
         too_large = False
@@ -90,7 +108,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     too_large = True
                     return {"type": "http.disconnect"}
             return message
@@ -106,13 +124,19 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, limited_receive, guarded_send)
         if too_large and not started:
-            await self._reject(scope, receive, send)
+            await self._reject(scope, receive, send, max_bytes, setting)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _reject(
+        self, scope: Scope, receive: Receive, send: Send, max_bytes: int, setting: str
+    ) -> None:
         # Middleware sits outside FastAPI's exception handlers, so the error is rendered here,
         # by the same function they use (OpenAI's shape on the chat routes).
-        error = PayloadTooLargeError(
-            f"request body is larger than {self.max_bytes} bytes (CITEQA_MAX_BODY_BYTES); "
+        advice = (
             "send a smaller document"
+            if setting == "CITEQA_MAX_BODY_BYTES"
+            else ("send a shorter request")
+        )
+        error = PayloadTooLargeError(
+            f"request body is larger than {max_bytes} bytes ({setting}); {advice}"
         )
         await error_response(scope["path"], error)(scope, receive, send)

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import cast
 
@@ -29,6 +29,7 @@ from service.answering.engine import QueryEngine, make_engine
 from service.errors import NotReadyError
 from service.reading.errors import ReaderError
 from service.reading.reader import SpanReader
+from service.writes import WriteQueue
 
 log = logging.getLogger("citeqa")
 
@@ -100,6 +101,8 @@ class ServiceState:
 
     def __post_init__(self) -> None:
         self._write_lock = threading.Lock()
+        settings = self.settings
+        self.writes = WriteQueue(settings.http_write_wait_s, settings.max_queued_writes)
         self._switch_lock = threading.Lock()  # one generation load at a time
         self._users_lock = threading.Lock()
         self._served: ServedGeneration | None = None
@@ -199,18 +202,27 @@ class ServiceState:
             if close_now:
                 served.close()
 
-    def add_documents(self, documents: list[Document]) -> BuildReport:
-        """Add or replace documents in a new generation, then serve it."""
+    def add_documents(
+        self, documents: list[Document], lock_timeout_s: float | None = None
+    ) -> BuildReport:
+        """Add or replace documents in a new generation, then serve it.
+
+        ``lock_timeout_s`` bounds the wait for another process's writer (default: the
+        writer's own, CITEQA_WRITER_LOCK_TIMEOUT_S).
+        """
         with self._write_lock:
-            report = self.writer.add_documents(documents)
+            report = self.writer.add_documents(documents, lock_timeout_s=lock_timeout_s)
             if report.changed or self.engine is None:
                 self.reload()
             return report
 
-    def delete_documents(self, doc_ids: list[str]) -> BuildReport:
-        """Delete documents in a new generation, then serve it."""
+    def delete_documents(
+        self, doc_ids: list[str], lock_timeout_s: float | None = None
+    ) -> BuildReport:
+        """Delete documents in a new generation, then serve it (``lock_timeout_s`` as in
+        :meth:`add_documents`)."""
         with self._write_lock:
-            report = self.writer.delete(doc_ids)
+            report = self.writer.delete(doc_ids, lock_timeout_s=lock_timeout_s)
             self.reload()
             return report
 
@@ -256,8 +268,13 @@ def load_state(
     _prepare_queries(embedder, settings)
     writer = make_writer(settings, processor=processor)
     state = make_state(settings, embedder, writer, reader=make_reader(settings))
-    with suppress(IndexLockedError):  # a writer is at work; it collects garbage itself
+    try:
         writer.collect_garbage(timeout_s=0)
+    except IndexLockedError:
+        pass  # a writer is at work; it collects garbage itself
+    except OSError as error:
+        # Tidying is optional: a server on a full or read-only disk must still serve reads.
+        log.warning("not collecting garbage in %s at start: %s", settings.index_dir, error)
     if spacy_loading is not None:
         spacy_loading.result()  # before the warm-up and ready, so it never slows a query
         _warm_up_writes(processor)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.errors import UnauthorizedError
+from service.errors import UnauthorizedError, UnsupportedMediaTypeError
 from service.metrics import ServiceMetrics
 from service.state import ServiceState
 
@@ -40,20 +40,49 @@ bearer_key = HTTPBearer(
 )
 
 
+def write_key_refusal(authorization: str | None, expected: str) -> UnauthorizedError | None:
+    """Why a write with this ``Authorization`` header is refused, or None when the key is
+    right (compared in constant time)."""
+    if not expected:
+        return UnauthorizedError(
+            "writes are disabled: set CITEQA_API_KEY on the server and send it as "
+            "'Authorization: Bearer <key>'"
+        )
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.strip().encode(), expected.encode()
+    ):
+        return UnauthorizedError("missing or wrong API key: send 'Authorization: Bearer <key>'")
+    return None
+
+
 def require_api_key(
     state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_key)],
 ) -> None:
     """Writes need ``Authorization: Bearer <CITEQA_API_KEY>`` (compared in constant time)."""
-    expected = state.settings.api_key
-    if not expected:
-        raise UnauthorizedError(
-            "writes are disabled: set CITEQA_API_KEY on the server and send it as "
-            "'Authorization: Bearer <key>'"
-        )
-    token = credentials.credentials if credentials is not None else ""
-    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        raise UnauthorizedError("missing or wrong API key: send 'Authorization: Bearer <key>'")
+    header = f"Bearer {credentials.credentials}" if credentials is not None else None
+    refusal = write_key_refusal(header, state.settings.api_key)
+    if refusal is not None:
+        raise refusal
 
 
 WriteAccess = Depends(require_api_key)
+
+
+def require_json(request: Request) -> None:
+    """A body read as JSON must say so: a web page can send ``text/plain`` to any site
+    without asking (no CORS preflight), and would spend this server's CPU on its visitors'
+    behalf.
+    """
+    # Read from the request, not declared as a parameter: the chat route declares no 422.
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaTypeError(
+            f"the body must be JSON sent with 'Content-Type: application/json', not "
+            f"{media_type or 'no content type'!r}"
+        )
+
+
+JsonBody = Depends(require_json)

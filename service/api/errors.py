@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from citeqa.errors import CiteqaError
-from service.chat.errors import invalid_request
+from service.chat.errors import MAX_REPORTED_PROBLEMS, invalid_request, join_problems
 from service.chat.schemas import OpenAIError, OpenAIErrorResponse
 
 # Paths whose clients are OpenAI clients, typos under them included (a client that posts to
@@ -48,7 +48,9 @@ def openai_error(
 
 def error_response(path: str, error: CiteqaError) -> JSONResponse:
     """The response to ``error`` on ``path``: its ``status``, in the shape ``path`` speaks."""
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+    if error.retry_after_s is not None:
+        headers["Retry-After"] = str(error.retry_after_s)
     if speaks_openai(path):
         # OpenAI answers a request it cannot process with 400; it has no 422.
         status = 400 if error.status == 422 else error.status
@@ -57,11 +59,12 @@ def error_response(path: str, error: CiteqaError) -> JSONResponse:
 
 
 def _validation_message(error: RequestValidationError) -> str:
+    problems = error.errors()
     parts = []
-    for item in error.errors():
+    for item in problems[:MAX_REPORTED_PROBLEMS]:
         where = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "body"
         parts.append(f"{where}: {item.get('msg', 'invalid')}")
-    return "; ".join(parts)
+    return join_problems(parts, len(problems))
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")

@@ -47,6 +47,18 @@ def _field(location: Sequence[int | str]) -> str:
     return text
 
 
+# A request can break the schema in thousands of places (a body of unknown keys): the
+# message names the first few and counts the rest, so the reply stays small.
+MAX_REPORTED_PROBLEMS = 10
+
+
+def join_problems(first: Sequence[str], total: int) -> str:
+    """The first :data:`MAX_REPORTED_PROBLEMS` of ``total`` problems, then a count of the rest."""
+    shown = "; ".join(first[:MAX_REPORTED_PROBLEMS])
+    hidden = total - min(len(first), MAX_REPORTED_PROBLEMS)
+    return f"{shown}; and {hidden} more problems" if hidden > 0 else shown
+
+
 def invalid_request(problems: Sequence[Mapping[str, Any]]) -> ChatRequestError:
     """Pydantic's validation problems with a chat request as one OpenAI error.
 
@@ -57,11 +69,14 @@ def invalid_request(problems: Sequence[Mapping[str, Any]]) -> ChatRequestError:
         return ChatRequestError(
             "the request body is not valid JSON", param=None, code="invalid_json"
         )
-    message = "; ".join(f"{_field(p['loc']) or 'body'}: {p['msg']}" for p in problems)
+    first = problems[:MAX_REPORTED_PROBLEMS]
+    message = join_problems(
+        [f"{_field(p['loc']) or 'body'}: {p['msg']}" for p in first], len(problems)
+    )
     # A union reports each member's failure ("content.str", "content.list[...]"): name the
     # field they share.
     shared = tuple(problems[0]["loc"])
-    for problem in problems[1:]:
+    for problem in first[1:]:
         length = 0
         for mine, theirs in zip(shared, problem["loc"], strict=False):
             if mine != theirs:

@@ -9,7 +9,7 @@ import pytest
 
 from citeqa.config import Settings
 from citeqa.types import Span
-from indexer.annotate import Annotator, DeferredAnnotator, load_spacy
+from indexer.annotate import Annotator, DeferredAnnotator, load_spacy, split_long
 from indexer.embedding import Embedder
 from indexer.errors import SpacyModelMissingError
 from indexer.factory import make_processor, make_writer
@@ -75,3 +75,27 @@ def test_the_manifest_says_whether_entities_are_there(
         manifest = json.loads((current_generation(index_dir) / "manifest.json").read_text())
 
         assert manifest["entities"] is entities
+
+
+def test_a_paragraph_over_spacys_limit_is_annotated_in_pieces() -> None:
+    """spaCy refuses a text over nlp.max_length (E088); a long paragraph is cut first, at
+    sentence ends, and every offset still points into the original text."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    sentence = "The north pier reopened after the storm. "
+    text = sentence * (nlp.max_length // len(sentence) + 2000)
+    assert len(text) > nlp.max_length
+    found = Annotator(nlp).annotate(text, [Span(0, len(text))])
+    assert len(found.sentences) == text.count(". ")
+    assert {text[s.start : s.end] for s in found.sentences} == {sentence.strip()}
+
+
+def test_split_long_cuts_after_sentence_ends_then_spaces() -> None:
+    text = "A b. " * 10 + "x" * 30 + " " + "y" * 30
+    pieces = split_long(text, 0, len(text), limit=20)
+    assert pieces[0] == (0, 20) and text[:20].endswith(". ")
+    assert [p[0] for p in pieces[1:]] == [p[1] for p in pieces[:-1]]  # no gap, no overlap
+    assert pieces[-1][1] == len(text)
+    assert all(end - start <= 20 for start, end in pieces)

@@ -129,3 +129,14 @@ def test_widget_lines_are_boilerplate(widget: str) -> None:
     text = f"Headline of the day\n\n{widget}\n"
     kinds = [c.kind.value for c in classify_lines(text) if c.line.stripped]
     assert kinds == ["content", "boilerplate"]
+
+
+def test_a_long_first_line_is_classified_in_linear_time() -> None:
+    """The "Headline - Site" pattern backtracked over a long run of spaces: a 1.1 MB
+    one-paragraph document spent minutes here before spaCy saw it."""
+    import time
+
+    text = "Berth 4 of the north pier reopened." + " " * 200_000 + "Cranes are back."
+    started = time.monotonic()
+    classify_lines(text)
+    assert time.monotonic() - started < 1.0

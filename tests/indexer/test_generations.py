@@ -125,3 +125,36 @@ def test_the_fault_hook_is_read_from_the_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("CITEQA_FAULT_AT", "somewhere")
     with pytest.raises(ValueError, match="fault_at"):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_renames_into_place_are_flushed_in_their_parent_folder(
+    settings: Settings,
+    writable_index_dir: Path,
+    processor: DocumentProcessor,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rename is an entry in the parent folder: the new segment's and generation's names
+    survive a power cut only once the parent is flushed after the rename."""
+    import os
+
+    import indexer.generations as generations
+
+    events: list[tuple[str, str]] = []
+    rename, fsync_dir = os.rename, generations._fsync_dir
+
+    def recording_rename(source: str | Path, target: str | Path) -> None:
+        rename(source, target)
+        events.append(("rename", str(target)))
+
+    def recording_fsync_dir(path: Path) -> None:
+        fsync_dir(path)
+        events.append(("fsync", str(path)))
+
+    monkeypatch.setattr(os, "rename", recording_rename)
+    monkeypatch.setattr(generations, "_fsync_dir", recording_fsync_dir)
+    _writer(settings, writable_index_dir, processor).add_documents([NEW_DOCUMENT])
+
+    renamed = [(i, Path(target)) for i, (kind, target) in enumerate(events) if kind == "rename"]
+    assert {target.parent.name for _, target in renamed} == {"segments", "generations"}
+    for at, target in renamed:
+        assert ("fsync", str(target.parent)) in events[at + 1 :], f"{target} not flushed"

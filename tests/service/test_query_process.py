@@ -21,10 +21,11 @@ PROBE = Path(__file__).with_name("query_probe.py")
 # What serving must not load: the training stack and the training package.
 HEAVY = ("torch", "transformers", "sentence_transformers", "training")
 # First-party modules one `POST /v1/query` crosses today (main 0ccd220 and issue 29's first
-# changes: 34; main 207e5a7 merged in: 35, as issue 30's session interface in citeqa/onnx.py
-# now runs the reader's model). Issue 29's target is 12, once retrieval is one pipeline and
-# BM25 lives with its postings; lower this as the path gets shorter, never raise it.
-MODULE_LIMIT = 35
+# changes: 34; main acd901c merged in: 37, as issue 30's session interface in citeqa/onnx.py
+# now runs the reader's model and issue 26 added service/api/access.py and
+# service/deadline.py). Issue 29's target is 12, once retrieval is one pipeline and BM25
+# lives with its postings; lower this as the path gets shorter, never raise it.
+MODULE_LIMIT = 37
 
 
 @pytest.fixture(scope="module")

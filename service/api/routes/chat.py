@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from service.api import examples
-from service.api.deps import MetricsDep, StateDep
+from service.api.deps import JsonBody, MetricsDep, StateDep
 from service.api.openapi import json_body
 from service.chat.completions import (
     count_usage,
@@ -55,6 +55,7 @@ from service.chat.schemas import (
     ModelList,
     OpenAIErrorResponse,
 )
+from service.deadline import run_with_deadline
 from service.metrics import ServiceMetrics
 from service.render import render_response
 from service.state import ServiceState
@@ -66,7 +67,11 @@ _STARTED = int(time.time())
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": OpenAIErrorResponse, "description": "Not a chat request citeqa can answer"},
     413: {"model": OpenAIErrorResponse, "description": "Conversation or body over the size cap"},
+    401: {"model": OpenAIErrorResponse, "description": "CITEQA_READ_KEY is set: send it"},
+    415: {"model": OpenAIErrorResponse, "description": "The body is not declared as JSON"},
+    429: {"model": OpenAIErrorResponse, "description": "Over the client's rate limit"},
     503: {"model": OpenAIErrorResponse, "description": "No index is loaded yet"},
+    504: {"model": OpenAIErrorResponse, "description": "The answer took too long"},
 }
 
 
@@ -95,18 +100,21 @@ def _prepare(raw: bytes) -> tuple[ChatCompletionRequest, ChatQuery]:
 async def _answer(
     state: ServiceState, metrics: ServiceMetrics, query: ChatQuery
 ) -> tuple[str, ChatCitations]:
-    """The reply text and its citations; the model runs in a worker thread."""
-    with state.serving() as engine:  # one index generation for the answer and its sources
-        result = await run_in_threadpool(
-            engine.answer,
-            query.question,
-            retrieval_query=query.retrieval_query,
-            reading_question=query.reading_question,
-        )
-        metrics.record_query(result)
-        documents = engine.index.documents
-        content = render_response(result, documents, markdown=True)
-        return content, ChatCitations.of_result(result, documents, query.retrieval_query)
+    """The reply text and its citations, in a worker thread, within CITEQA_QUERY_TIMEOUT_S."""
+
+    def answer() -> tuple[str, ChatCitations]:
+        with state.serving() as engine:  # one index generation for the answer and its sources
+            result = engine.answer(
+                query.question,
+                retrieval_query=query.retrieval_query,
+                reading_question=query.reading_question,
+            )
+            metrics.record_query(result)
+            documents = engine.index.documents
+            content = render_response(result, documents, markdown=True)
+            return content, ChatCitations.of_result(result, documents, query.retrieval_query)
+
+    return await run_with_deadline(answer, state.settings.query_timeout_s)
 
 
 @router.get(
@@ -154,6 +162,7 @@ def get_model(model_id: str) -> Response:
             }
         },
     },
+    dependencies=[JsonBody],
     openapi_extra=json_body(ChatCompletionRequest, example=examples.CHAT_REQUEST),
 )
 async def chat_completions(request: Request, state: StateDep, metrics: MetricsDep) -> Response:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Path, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from indexer.errors import DocumentNotFoundError
 from indexer.loaders import DOC_ID_PATTERN
 from service.api import examples
-from service.api.deps import MetricsDep, StateDep, WriteAccess
+from service.api.deps import JsonBody, MetricsDep, StateDep, WriteAccess
+from service.api.openapi import json_body
 from service.api.responses import error_responses
 from service.errors import DocumentRejectedError
 from service.schemas import (
@@ -29,7 +34,7 @@ DocIdPath = Annotated[str, Path(pattern=DOC_ID_PATTERN.pattern, max_length=128)]
     "",
     response_model=DocumentsPublic,
     summary="List the indexed documents",
-    responses=examples.ok(examples.DOCUMENTS) | error_responses(503),
+    responses=examples.ok(examples.DOCUMENTS) | error_responses(401, 503),
 )
 def list_documents(state: StateDep) -> DocumentsPublic:
     """List the indexed documents with their citation metadata and chunk counts."""
@@ -44,7 +49,7 @@ def list_documents(state: StateDep) -> DocumentsPublic:
     "/{doc_id}",
     response_model=DocumentPublic,
     summary="Read one document and its original text",
-    responses=examples.ok(examples.DOCUMENT) | error_responses(404, 422, 503),
+    responses=examples.ok(examples.DOCUMENT) | error_responses(401, 404, 422, 503),
 )
 def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
     """One document: its full text and citation metadata, so any cited span can be checked."""
@@ -56,24 +61,74 @@ def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
     return DocumentPublic.of(document, chunks)
 
 
+_FIELDS = frozenset(DocumentCreate.model_fields)
+
+
+def _parse_document(raw: bytes) -> DocumentCreate:
+    """Parse and check a document body; in a worker thread, as a big one takes a while.
+
+    Unknown fields are refused before pydantic sees the body: it checks a body in one call
+    that holds the interpreter's lock, and a body of many unknown keys held it long enough
+    to stall the event loop even from a worker thread.
+
+    Raises:
+        RequestValidationError: the body is not JSON (400) or not a document (422), reported
+            as FastAPI reports a body it parsed itself.
+    """
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise _invalid("json_invalid", error.pos, "JSON decode error", {}) from None
+    except UnicodeDecodeError:
+        raise _invalid("json_invalid", 0, "the body is not UTF-8", {}) from None
+    if isinstance(data, dict):
+        unknown = [key for key in data if key not in _FIELDS]
+        if unknown:
+            message = "Extra inputs are not permitted"
+            raise RequestValidationError(
+                [
+                    {"type": "extra_forbidden", "loc": ("body", key), "msg": message, "input": None}
+                    for key in unknown
+                ]
+            )
+    try:
+        return DocumentCreate.model_validate(data)
+    except ValidationError as error:
+        problems = error.errors(include_url=False)
+        raise RequestValidationError(
+            [{**problem, "loc": ("body", *problem["loc"])} for problem in problems]
+        ) from None
+
+
+def _invalid(kind: str, where: int, message: str, value: object) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": kind, "loc": ("body", where), "msg": message, "input": value}]
+    )
+
+
 @router.post(
     "",
     response_model=DocumentWriteResult,
-    dependencies=[WriteAccess],
+    dependencies=[WriteAccess, JsonBody],
     summary="Add or replace a document (API key)",
-    responses=examples.ok(examples.WRITE_RESULT) | error_responses(400, 401, 413, 422, 503, 507),
+    responses=examples.ok(examples.WRITE_RESULT)
+    | error_responses(400, 401, 413, 415, 422, 503, 507),
+    openapi_extra=json_body(DocumentCreate, example=examples.DOCUMENT_CREATE),
 )
-def put_document(
-    body: Annotated[
-        DocumentCreate,
-        Body(openapi_examples=examples.request_example("An article", examples.DOCUMENT_CREATE)),
-    ],
-    state: StateDep,
-    metrics: MetricsDep,
+async def put_document(
+    request: Request, state: StateDep, metrics: MetricsDep
 ) -> DocumentWriteResult:
-    """Add a document, or replace the one with the same id; unchanged text is a no-op."""
+    """Add a document, or replace the one with the same id; unchanged text is a no-op.
+
+    The body is a :class:`DocumentCreate`. A write waits at most CITEQA_HTTP_WRITE_WAIT_S for
+    its turn (503 with Retry-After).
+    """
+    # Parsed here, in the thread pool, not by FastAPI on the event loop: up to
+    # CITEQA_MAX_BODY_BYTES of JSON would stall every other request meanwhile.
+    body = await run_in_threadpool(_parse_document, await request.body())
+    document = body.to_document()
     with metrics.recording_write("add") as write:
-        report = state.add_documents([body.to_document()])
+        report = await state.writes.run(lambda wait_s: state.add_documents([document], wait_s))
         if report.skipped:
             raise DocumentRejectedError(f"document not indexed: {report.skipped[0].reason}")
         status: DocumentStatus = (
@@ -96,10 +151,12 @@ def put_document(
     summary="Delete a document (API key)",
     responses=examples.ok(examples.DELETE_RESULT) | error_responses(401, 404, 422, 503, 507),
 )
-def delete_document(doc_id: DocIdPath, state: StateDep, metrics: MetricsDep) -> DocumentWriteResult:
+async def delete_document(
+    doc_id: DocIdPath, state: StateDep, metrics: MetricsDep
+) -> DocumentWriteResult:
     """Delete a document; the index is rewritten as a new generation and served at once."""
     with metrics.recording_write("delete") as write:
-        report = state.delete_documents([doc_id])
+        report = await state.writes.run(lambda wait_s: state.delete_documents([doc_id], wait_s))
         write.result = "deleted"
     return DocumentWriteResult(
         doc_id=doc_id,

@@ -1,0 +1,81 @@
+"""How `citeqa serve` runs uvicorn: time limits on reading a request, and a connection cap.
+
+uvicorn times out an idle keep-alive connection, but not a request that is being sent: a
+client that sends half its headers (or a body shorter than it declared, or
+``Transfer-Encoding: chunked`` and nothing after) holds its connection open forever, and
+enough of them exhaust the server. Here each request must arrive whole, headers and body,
+within ``read_timeout_s`` of its first byte (or of the connection, for the first request);
+otherwise the connection is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from citeqa.config import Settings
+
+log = logging.getLogger("citeqa.http")
+# Seconds an idle keep-alive connection stays open between requests (uvicorn's default).
+KEEP_ALIVE_S = 5
+
+
+class ReadTimeoutH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, closing a connection whose request does not arrive
+    whole within :attr:`read_timeout_s`."""
+
+    read_timeout_s = 15.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Start the clock for the first request."""
+        self._read_timer: asyncio.TimerHandle | None = None
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        """Stop the clock once the request is in; start it when the next one begins."""
+        super().data_received(data)
+        if self.conn.their_state in (h11.IDLE, h11.SEND_BODY):
+            self._arm()
+        else:
+            self._disarm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the clock."""
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._read_timer is None and not self.transport.is_closing():
+            self._read_timer = self.loop.call_later(self.read_timeout_s, self._on_read_timeout)
+
+    def _disarm(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _on_read_timeout(self) -> None:
+        self._read_timer = None
+        # A request still arriving, or none begun on a fresh connection (a complete one is
+        # being answered, and an idle keep-alive connection has uvicorn's own timer).
+        if self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing():
+            log.info("closing a connection whose request took over %g s", self.read_timeout_s)
+            self.transport.close()
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """The keyword arguments for ``uvicorn.run`` / ``uvicorn.Config`` (besides the app)."""
+    protocol = type(
+        "ReadTimeoutH11Protocol",
+        (ReadTimeoutH11Protocol,),
+        {"read_timeout_s": settings.request_read_timeout_s},
+    )
+    return {
+        "http": protocol,
+        "timeout_keep_alive": KEEP_ALIVE_S,
+        "limit_concurrency": settings.max_connections,
+    }
