@@ -7,6 +7,9 @@ a table is printed at its own full width instead.
 
 from __future__ import annotations
 
+import logging
+import sys
+
 from rich.console import Console
 from rich.table import Table
 
@@ -21,3 +24,14 @@ def print_table(table: Table, *, stderr: bool = False) -> None:
         width = Console(width=_MEASURING_WIDTH).measure(table).maximum
         console = Console(stderr=stderr, width=max(width, console.width))
     console.print(table)
+
+
+def announce(log: logging.Logger, message: str, *args: object) -> None:
+    """Say, before it starts, that a one-time step will take seconds (a silent pause reads as
+    a hang): a log line where logging is set up (the server), else a plain line on stderr
+    (the CLI). Never a warning: nothing is wrong, and a new user reads a warning as an error.
+    """
+    if log.hasHandlers():
+        log.info(message, *args)
+    else:
+        print(message % args, file=sys.stderr, flush=True)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import numpy as np
 
 from citeqa.onnx import quantize_int8
+from citeqa.terminal import announce
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -98,11 +99,8 @@ def ensure_export(
     target = export_path(cache_dir, model_path, precision)
     if target.is_file():
         return target
-    # Once per model and cache, said before it starts: a silent pause reads as a hang. A
-    # warning, so that it shows where logging is not configured (the CLI) too.
-    log.warning(
-        "exporting the embedding model once to %s (about 10 s; later runs reuse it)", target
-    )
+    announce(log, "exporting the embedding model once to %s (about 10 s; later runs reuse it)",
+             target)  # fmt: skip
     model = load_model()
     expected = model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True)
     fp32 = export_path(cache_dir, model_path, "fp32")

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from citeqa.onnx import ModelSession, open_session, quantize_int8
+from citeqa.terminal import announce
 from indexer.onnx_export import file_hash, open_export, publish
 from service.reading.errors import ReaderError
 
@@ -63,9 +64,7 @@ def ensure_int8(folder: Path, cache_dir: Path) -> Path:
     target = int8_path(folder, cache_dir)
     if target.is_file():
         return target
-    # WARNING, not INFO: the CLI configures no logging, and a pause of seconds at first use
-    # should say what it is.
-    log.warning("preparing the int8 reader once, about %d s (%s)", DERIVE_SECONDS, target)
+    announce(log, "preparing the int8 reader once, about %d s (%s)", DERIVE_SECONDS, target)
     started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory() as scratch:
