@@ -17,17 +17,21 @@ $(BIN)/python:
 # `make run TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu`. This project's machines
 # carry a local CPU wheel that their pip configuration finds by itself.
 TORCH_INDEX_URL ?=
+# setuptools warns on every editable install that folders named like the packages may be
+# imported instead: here they are the packages, and "!! BuildBackendWarning" reads as an error
+# to a new user.
+EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
 # Without --quiet: these are the big downloads, and pip's progress shows they are moving.
 $(STAMP): $(BIN)/python pyproject.toml
 	@echo "make install: torch 2.13.0 first: about 4.6 GB from PyPI (CUDA build with its NVIDIA libraries), about 0.75 GB with TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu, then citeqa and its dependencies"
 	$(BIN)/pip install --progress-bar on torch==2.13.0 $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
-	$(BIN)/pip install --progress-bar on -e .
+	$(EDITABLE) $(BIN)/pip install --progress-bar on -e .
 	touch $@
 
 # The ray extra too, so that `make test` runs the slow Ray tests (tests/ray); `make run`
 # installs neither.
 $(DEV_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,ray]'
+	$(EDITABLE) $(BIN)/pip install --quiet -e '.[dev,ray]'
 	touch $@
 
 install: $(STAMP)
