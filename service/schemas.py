@@ -111,7 +111,7 @@ def _domain_descriptions(schema: dict[str, Any], model: type[Any]) -> None:
                     properties[domain_field.name]["description"] = description
 
 
-# Frozen, as the domain types they derive from are (and mypy requires).
+# Frozen: a model derived from a frozen dataclass must be frozen too.
 class SourcePublic(BaseModel, Source, frozen=True):
     """Where a text comes from: the fields every document and citation shows."""
 
