@@ -193,7 +193,8 @@ class Citation(Source, Identified):
 class Answer:
     """An extractive answer: ``text`` is exactly the document slice the citation names.
 
-    A field's ``description`` is what the HTTP schema shows for it (pydantic reads it).
+    A field's ``description`` is what the HTTP schema shows for it (service/schemas.py
+    copies it there).
     """
 
     text: str
