@@ -38,19 +38,20 @@ def _wait_until_closed(sockets: list[socket.socket], within_s: float) -> int:
     """How many of ``sockets`` the server has not closed after ``within_s`` seconds."""
     selector = selectors.DefaultSelector()
     for sock in sockets:
-        selector.register(sock, selectors.EVENT_READ)
+        selector.register(sock, selectors.EVENT_READ, data=sock)
     open_count, deadline = len(sockets), time.monotonic() + within_s
     while open_count and time.monotonic() < deadline:
         for key, _ in selector.select(timeout=0.5):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
+            connection: socket.socket = key.data
             try:
-                data = sock.recv(65_536)
-            except (ConnectionResetError, BlockingIOError):
+                data = connection.recv(65_536)
+            except BlockingIOError:  # woken with nothing to read yet
+                continue
+            except ConnectionResetError:
                 data = b""
-            # An error reply (503 over the connection cap) also counts, once closed after it.
+            # An error reply (503 over the connection cap) is read past, until it closes.
             if not data:
-                selector.unregister(sock)
+                selector.unregister(connection)
                 open_count -= 1
     selector.close()
     return open_count
