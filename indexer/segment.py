@@ -39,7 +39,7 @@ from indexer.embedding import Vectors
 from indexer.errors import IndexCorruptError
 from indexer.processing import ProcessedDocument
 from indexer.terms import Keys, SegmentTerms, load_array
-from indexer.vectors import prepare_for_search, read_vector_index, reconstruct
+from indexer.vectors import Deletions, prepare_for_search, read_vector_index, reconstruct
 
 SEGMENT_JSON = "segment.json"
 STORE = "store.sqlite"
@@ -124,6 +124,16 @@ class Segment:
                 "rebuild with `citeqa index build`"
             )
         self.vector_index = index
+
+    def deleted_rows(self, doc_ids: list[str]) -> Deletions | None:
+        """The chunk rows of ``doc_ids`` as a mask FAISS takes, or None when there are none."""
+        if not doc_ids:
+            return None
+        mask = np.zeros(self.chunks, dtype=np.bool_)
+        for doc_id in doc_ids:
+            rows = self.chunk_rows(self.row_of(doc_id))
+            mask[rows.start : rows.stop] = True
+        return Deletions.of(mask)
 
     def content_hashes(self) -> list[tuple[str, str]]:
         """(document id, content hash) of every document, by row."""
