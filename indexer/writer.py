@@ -29,16 +29,8 @@ from pathlib import Path
 from citeqa.types import Document, WriteStep
 from indexer.draft import Draft
 from indexer.embedding import Embedder
-from indexer.errors import (
-    IndexDiskFullError,
-    IndexNotFoundError,
-)
-from indexer.generations import (
-    collect_garbage,
-    current_generation,
-    fault_at,
-    raise_if_disk_full,
-)
+from indexer.errors import IndexDiskFullError, IndexNotFoundError
+from indexer.generations import collect_garbage, current_generation, fault_at, raise_if_disk_full
 from indexer.ingest import adopt_staged, process, write_segments
 from indexer.loaders import iter_paths
 from indexer.locks import writer_lock
