@@ -38,7 +38,7 @@ def _settings(index_dir: Path | None) -> Settings:
 
 
 def _print_report(report: object) -> None:
-    from indexer.writer import BuildReport
+    from indexer.report import BuildReport
 
     assert isinstance(report, BuildReport)
     table = Table(title="index update", show_header=False)
