@@ -32,6 +32,24 @@ _NUMBER = re.compile(
     r"forty|fifty|hundred|thousand|million|billion|trillion|dozens?|half|once|twice)\b",
     re.IGNORECASE,
 )
+# "When" is answered by a time: a date, a weekday, a period, a count of days, or a clause
+# that places the event ("after the election"). A span with none of these answers another
+# question ("Donald Trump's return to the White House" for "on what date").
+NOT_A_TIME_PENALTY = 0.3
+_TIME = re.compile(
+    r"\d|\b(january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|monday|tuesday|wednesday|"
+    r"thursday|friday|saturday|sunday|today|tonight|yesterday|tomorrow|now|then|once|"
+    r"recently|soon|later|earlier|ago|years?|months?|weeks?|weekends?|days?|nights?|"
+    r"mornings?|afternoons?|evenings?|decades?|century|centuries|hours?|minutes?|seasons?|"
+    r"spring|summer|fall|autumn|winter|christmas|easter|holidays?|eras?|age|times?|when|"
+    r"whenever|while|as|if|after|before|since|until|during|following|early|late|last|next|"
+    r"past|future|one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|"
+    r"fifty|hundred|first|second|third|fourth|fifth|end|beginning|start|middle|annually|"
+    r"daily|weekly|monthly|yearly|period|term|war|election|eve|dawn|noon|midnight|"
+    r"midmorning|overnight)\b",
+    re.IGNORECASE,
+)
 # Margins (span score minus no-answer score) of this head run from about -10 to +15 logits;
 # this scale maps a margin of 0 to 0.5 and a clear answer (+8 or more) to above 0.88.
 MARGIN_SCALE = 4.0
@@ -84,6 +102,8 @@ def _type_bonus(question_type: QuestionType, text: str, sentence: ScoredSentence
     bonus = 0.0
     if question_type.numeric and not _NUMBER.search(text):
         bonus -= NOT_A_NUMBER_PENALTY  # "how many" answered by "cartel figures"
+    if question_type.kind == "when" and not _TIME.search(text):
+        bonus -= NOT_A_TIME_PENALTY
     if question_type.cumulative and states_running_total(sentence.text):
         bonus += RUNNING_TOTAL_BONUS
     return bonus

@@ -13,6 +13,7 @@ from citeqa.types import Chunk, Hit, Passage, ScoredSentence
 from service.answering.question import classify_question
 from service.answering.reader_extractor import (
     NOT_A_NUMBER_PENALTY,
+    NOT_A_TIME_PENALTY,
     RUNNING_TOTAL_BONUS,
     ReaderExtractor,
     confidence,
@@ -112,6 +113,18 @@ def test_typed_rules_prefer_running_totals_and_numbers_for_counts() -> None:
     assert scores["cartel figures"] == pytest.approx(confidence(4.0) - NOT_A_NUMBER_PENALTY)
     assert typed[0].text == "92"
     assert [c.score for c in plain] == pytest.approx([confidence(4.0)] * 3)
+
+
+def test_a_when_question_wants_a_time() -> None:
+    question = "When did Mexico send cartel figures?"
+    passage = _passage("d1", 0, len(DOCUMENT))
+    reader = StubReader({"In February": 4.0, "cartel figures": 4.0})
+
+    candidates = ReaderExtractor(reader).extract(question, classify_question(question), [passage])
+
+    scores = {c.text: c.score for c in candidates}
+    assert scores["February"] == pytest.approx(confidence(4.0))
+    assert scores["cartel figures"] == pytest.approx(confidence(4.0) - NOT_A_TIME_PENALTY)
 
 
 def test_no_passages_give_no_candidates() -> None:
