@@ -50,6 +50,8 @@ _TIME = re.compile(
     r"midmorning|overnight)\b",
     re.IGNORECASE,
 )
+# A point after a short capitalised word or an initial: "Sgt.", "Mr.", "U.S.", "E.".
+_ABBREVIATION_END = re.compile(r"(\b[A-Z][a-z]{0,3}|\b[A-Z])\.\s*$")
 # Margins (span score minus no-answer score) of this head run from about -10 to +15 logits;
 # this scale maps a margin of 0 to 0.5 and a clear answer (+8 or more) to above 0.88.
 MARGIN_SCALE = 4.0
@@ -83,6 +85,25 @@ def _sentence_of(passage: Passage, start: int, end: int) -> ScoredSentence | Non
         return holding[0]
     overlapping = [s for s in passage.sentences if s.start < end and s.end > start]
     return max(overlapping, key=lambda s: s.score) if overlapping else None
+
+
+def _within_one_sentence(passage: Passage, span: ReaderSpan) -> tuple[int, int]:
+    """The span cut to the sentence that best matches the question, when it runs across a
+    sentence end: "send more men to Ukraine. What eventually arrived was" joins two
+    statements, and the answer is in one of them. Offsets are into the chunk."""
+    offset = passage.chunk.char_start
+    sentence = _sentence_of(passage, offset + span.char_start, offset + span.char_end)
+    if sentence is None:
+        return span.char_start, span.char_end
+    text = passage.chunk.text
+    start = max(span.char_start, sentence.start - offset)
+    end = min(span.char_end, sentence.end - offset)
+    # The sentence splitter also ends sentences after "Sgt." or "U.S.": no cut there.
+    if start > span.char_start and _ABBREVIATION_END.search(text, 0, start):
+        start = span.char_start
+    if end < span.char_end and _ABBREVIATION_END.search(text, 0, end):
+        end = span.char_end
+    return (start, end) if start < end else (span.char_start, span.char_end)
 
 
 def _focus(passage: Passage) -> int:
@@ -144,7 +165,7 @@ class ReaderExtractor:
             passage = read[span.context_index]
             chunk = passage.chunk
             local_start, local_end = minimal_span(
-                chunk.text, span.char_start, span.char_end, question_type
+                chunk.text, *_within_one_sentence(passage, span), question_type
             )
             text = chunk.text[local_start:local_end]
             start, end = chunk.char_start + local_start, chunk.char_start + local_end
