@@ -18,82 +18,20 @@ _ENCLOSING = {'"': '"', "“": "”", "‘": "’", "'": "'", "(": ")", "[": "]"
 _EDGE_PUNCTUATION = " \t\n,;:.!?\"“”‘’'()[]«»—–-"
 # Roles that stand before a person's name ("President Claudia Sheinbaum"). Honorifics
 # ("Mr.", "Dr.") are not among them: news style keeps them with a surname ("Mr. Zarif").
-_TITLES = frozenset(
-    {
-        "president",
-        "vice",
-        "prime",
-        "minister",
-        "secretary",
-        "senator",
-        "sen.",
-        "representative",
-        "rep.",
-        "governor",
-        "gov.",
-        "mayor",
-        "judge",
-        "justice",
-        "chief",
-        "chairman",
-        "chairwoman",
-        "chair",
-        "ceo",
-        "director",
-        "spokesman",
-        "spokeswoman",
-        "spokesperson",
-        "ambassador",
-        "attorney",
-        "general",
-        "gen.",
-        "commissioner",
-        "officer",
-        "agent",
-        "detective",
-        "sergeant",
-        "captain",
-        "coach",
-        "king",
-        "queen",
-        "prince",
-        "princess",
-        "pope",
-        "bishop",
-        "rabbi",
-        "pastor",
-        "leader",
-        "founder",
-        "owner",
-        "president-elect",
-        "deputy",
-        "undersecretary",
-        "administrator",
-        "",
-    }
-)
+_TITLES = frozenset({
+    "president", "vice", "prime", "minister", "secretary", "senator", "sen.", "representative",
+    "rep.", "governor", "gov.", "mayor", "judge", "justice", "chief", "chairman", "chairwoman",
+    "chair", "ceo", "director", "spokesman", "spokeswoman", "spokesperson", "ambassador",
+    "attorney", "general", "gen.", "commissioner", "officer", "agent", "detective", "sergeant",
+    "captain", "coach", "king", "queen", "prince", "princess", "pope", "bishop", "rabbi",
+    "pastor", "leader", "founder", "owner", "president-elect", "deputy", "undersecretary",
+    "administrator", "",
+})  # fmt: skip
 # A leading word that belongs to the sentence, not the answer: "in 2019", "by the police".
-_LEADING_PREPOSITIONS = frozenset(
-    [
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "from",
-        "with",
-        "of",
-        "to",
-        "as",
-        "since",
-        "during",
-        "after",
-        "before",
-        "into",
-        "about",
-        "via",
-    ]
-)
+_LEADING_PREPOSITIONS = frozenset({
+    "in", "on", "at", "by", "for", "from", "with", "of", "to", "as", "since", "during", "after",
+    "before", "into", "about", "via",
+})  # fmt: skip
 # "at least 12" is a bound, not a preposition left from the sentence.
 _FIXED_PHRASES = frozenset({"at least", "at most", "in total", "in all", "of course"})
 # Capitalised only where a sentence or heading starts: "underway: The Cleveland Cavaliers".
@@ -221,6 +159,7 @@ def _agent_of_passive(text: str, start: int, end: int) -> tuple[int, int]:
     verb = lowered[by - 1]
     if verb.endswith("ly") and by >= 3:
         verb = lowered[by - 2]  # "received directly by"
+    # Past participles: received, taken, shown, caught, held, paid, done.
     if verb.endswith(("ed", "en", "wn", "ght", "ld", "id", "ne")) and verb.isalpha():
         return words[by + 1][0], end
     return start, end
@@ -233,11 +172,9 @@ def _grow_to_asked_noun(text: str, start: int, end: int, noun: str) -> tuple[int
     if following is None:
         return start, end
     singular = noun.removesuffix("s")
-    ends = [m.end() for m in _WORD.finditer(text, end, following.end())]
-    words = [m.group(0) for m in _WORD.finditer(text, end, following.end())]
-    for word, word_end in reversed(list(zip(words, ends, strict=True))):
-        if word.removesuffix("s") == singular:
-            return start, word_end
+    for word in reversed(list(_WORD.finditer(text, end, following.end()))):
+        if word.group(0).removesuffix("s") == singular:
+            return start, word.end()
     return start, end
 
 
