@@ -80,6 +80,12 @@ class QuestionType:
     wants_sentence: bool = False
     cumulative: bool = False  # "how many has X done", "in total": prefer running totals
     focus: str | None = None  # the noun asked about: "which *cartel*", "how many *relatives*"
+    # The head noun of "which X": "which trade *deal* is", so "US-Mexico-Canada" can grow to
+    # "US-Mexico-Canada free trade deal" when the text names it so.
+    asked_noun: str | None = None
+    # "Who signed it?" asks for whoever acted, which a passive clause names after "by";
+    # "Who did they sue?" or "Who was appointed?" ask for someone acted upon.
+    asks_agent: bool = False
 
 
 _DEFINITION = re.compile(r"^\s*(is|are|was|were)\s+(an?|the)?\s*\w+(\s+\w+)?\s*\??$", re.I)
@@ -111,6 +117,28 @@ def _focus(after: str) -> str | None:
     return None
 
 
+_AUXILIARIES = frozenset({
+    "is", "are", "was", "were", "am", "be", "been", "did", "does", "do", "has", "have", "had",
+    "will", "would", "can", "could", "should", "shall", "may", "might", "must", "isn't",
+    "aren't", "wasn't", "weren't", "didn't", "doesn't", "don't", "won't",
+})  # fmt: skip
+# Words after a noun that end its phrase in a question: "which trade deal *is* ...".
+_PHRASE_END = _AUXILIARIES | {"of", "in", "on", "at", "for", "from", "that", "to", "by"}
+
+
+def _asked_noun(after: str) -> str | None:
+    """The last noun of the phrase after "which": the word before an auxiliary or a
+    preposition, or a noun of a known type ("which *cartel* did")."""
+    words: list[str] = re.findall(r"[A-Za-z][A-Za-z-]*", after)
+    for index, word in enumerate(words[:4]):
+        following = words[index + 1].lower() if index + 1 < len(words) else ""
+        if word.lower() in _PHRASE_END:
+            return None
+        if following in _PHRASE_END or word.lower() in _NOUN_TYPES:
+            return word.lower() if word.islower() else None
+    return None
+
+
 def _head_noun(after: str) -> str | None:
     words: list[str] = re.findall(r"[A-Za-z]+", after.lower())
     for word in words[:3]:
@@ -132,14 +160,19 @@ def _which_or_what(wh: str, after: str, focus: str | None) -> QuestionType:
     """ "Which country", "what year": the noun says the type; a bare "what is X" asks for a
     definition."""
     noun = _head_noun(after)
+    asked = _asked_noun(after)
     if noun is not None:
         labels = _NOUN_TYPES[noun]
-        return QuestionType("which", labels, numeric="PERCENT" in labels, focus=noun)
+        return QuestionType(
+            "which", labels, numeric="PERCENT" in labels, focus=noun, asked_noun=asked
+        )
     if wh == "which":
-        return QuestionType("which", frozenset(), focus=focus)
+        return QuestionType("which", frozenset(), focus=focus, asked_noun=asked)
     # "What is X?" asks for a definition: a sentence, not a phrase.
     definitional = bool(_DEFINITION.match(after))
-    return QuestionType("what", frozenset(), wants_sentence=definitional, focus=focus)
+    return QuestionType(
+        "what", frozenset(), wants_sentence=definitional, focus=focus, asked_noun=asked
+    )
 
 
 def _keyword_query(question: str) -> QuestionType | None:
@@ -154,6 +187,21 @@ def _keyword_query(question: str) -> QuestionType | None:
     return None
 
 
+def _main_wh(question: str) -> re.Match[str] | None:
+    """The wh-phrase that asks: in "When the residents came out, what did they hear?" the
+    first "when" opens a clause (no auxiliary follows it), and "what" asks."""
+    match = _WH.search(question)
+    if match is None or match.group(1).lower() not in ("when", "where"):
+        return match
+    if question[: match.start()].strip():
+        return match
+    following = re.match(r"\s*([\w’']+)", question[match.end() :])
+    if following is None or following.group(1).lower() in _AUXILIARIES:
+        return match
+    later = _WH.search(question, match.end())
+    return later or match
+
+
 def classify_question(question: str) -> QuestionType:
     """Classify a question by its first wh-phrase.
 
@@ -161,7 +209,7 @@ def classify_question(question: str) -> QuestionType:
         >>> classify_question("How many people has Mexico extradited?").kind
         'how_many'
     """
-    match = _WH.search(question)
+    match = _main_wh(question)
     wh = match.group(1).lower() if match else ""
     after = question[match.end() :] if match else question
     cumulative = bool(_CUMULATIVE_QUESTION.search(after)) and not _PERIOD.search(after)
@@ -174,11 +222,13 @@ def classify_question(question: str) -> QuestionType:
         labels = AMOUNT_LIKE | (TIME_LIKE if wh in ("how long", "how old", "how often") else set())
         return QuestionType("how_much", frozenset(labels), numeric=True, cumulative=cumulative)
     if wh.startswith("who"):
+        next_word = re.match(r"\s*([\w’']+)", after)
+        agent = wh == "who" and next_word is not None and next_word[1].lower() not in _AUXILIARIES
         # "Who is the CEO of X?" names a role: only a person can fill it.
         role = _head_noun(after)
         if role is not None and _NOUN_TYPES[role] == frozenset({"PERSON"}):
-            return QuestionType("who", frozenset({"PERSON"}), focus=role)
-        return QuestionType("who", PERSON_LIKE)
+            return QuestionType("who", frozenset({"PERSON"}), focus=role, asks_agent=agent)
+        return QuestionType("who", PERSON_LIKE, asks_agent=agent)
     if wh == "when" or re.match(r"\s*(year|month|day|date)\b", after, re.IGNORECASE):
         return QuestionType("when", TIME_LIKE)
     if wh == "where":

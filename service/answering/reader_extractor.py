@@ -32,6 +32,26 @@ _NUMBER = re.compile(
     r"forty|fifty|hundred|thousand|million|billion|trillion|dozens?|half|once|twice)\b",
     re.IGNORECASE,
 )
+# "When" is answered by a time: a date, a weekday, a period, a count of days, or a clause
+# that places the event ("after the election"). A span with none of these answers another
+# question ("Donald Trump's return to the White House" for "on what date").
+NOT_A_TIME_PENALTY = 0.3
+_TIME = re.compile(
+    r"\d|\b(january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|monday|tuesday|wednesday|"
+    r"thursday|friday|saturday|sunday|today|tonight|yesterday|tomorrow|now|then|once|"
+    r"recently|soon|later|earlier|ago|years?|months?|weeks?|weekends?|days?|nights?|"
+    r"mornings?|afternoons?|evenings?|decades?|century|centuries|hours?|minutes?|seasons?|"
+    r"spring|summer|fall|autumn|winter|christmas|easter|holidays?|eras?|age|times?|when|"
+    r"whenever|while|as|if|after|before|since|until|during|following|early|late|last|next|"
+    r"past|future|one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|"
+    r"fifty|hundred|first|second|third|fourth|fifth|end|beginning|start|middle|annually|"
+    r"daily|weekly|monthly|yearly|period|term|war|election|eve|dawn|noon|midnight|"
+    r"midmorning|overnight)\b",
+    re.IGNORECASE,
+)
+# A point after a short capitalised word or an initial: "Sgt.", "Mr.", "U.S.", "E.".
+_ABBREVIATION_END = re.compile(r"(\b[A-Z][a-z]{0,3}|\b[A-Z])\.\s*$")
 # Margins (span score minus no-answer score) of this head run from about -10 to +15 logits;
 # this scale maps a margin of 0 to 0.5 and a clear answer (+8 or more) to above 0.88.
 MARGIN_SCALE = 4.0
@@ -67,6 +87,25 @@ def _sentence_of(passage: Passage, start: int, end: int) -> ScoredSentence | Non
     return max(overlapping, key=lambda s: s.score) if overlapping else None
 
 
+def _within_one_sentence(passage: Passage, span: ReaderSpan) -> tuple[int, int]:
+    """The span cut to the sentence that best matches the question, when it runs across a
+    sentence end: "send more men to Ukraine. What eventually arrived was" joins two
+    statements, and the answer is in one of them. Offsets are into the chunk."""
+    offset = passage.chunk.char_start
+    sentence = _sentence_of(passage, offset + span.char_start, offset + span.char_end)
+    if sentence is None:
+        return span.char_start, span.char_end
+    text = passage.chunk.text
+    start = max(span.char_start, sentence.start - offset)
+    end = min(span.char_end, sentence.end - offset)
+    # The sentence splitter also ends sentences after "Sgt." or "U.S.": no cut there.
+    if start > span.char_start and _ABBREVIATION_END.search(text, 0, start):
+        start = span.char_start
+    if end < span.char_end and _ABBREVIATION_END.search(text, 0, end):
+        end = span.char_end
+    return (start, end) if start < end else (span.char_start, span.char_end)
+
+
 def _focus(passage: Passage) -> int:
     """The middle of the passage's best sentence, in characters of the chunk."""
     if not passage.sentences:
@@ -84,6 +123,8 @@ def _type_bonus(question_type: QuestionType, text: str, sentence: ScoredSentence
     bonus = 0.0
     if question_type.numeric and not _NUMBER.search(text):
         bonus -= NOT_A_NUMBER_PENALTY  # "how many" answered by "cartel figures"
+    if question_type.kind == "when" and not _TIME.search(text):
+        bonus -= NOT_A_TIME_PENALTY
     if question_type.cumulative and states_running_total(sentence.text):
         bonus += RUNNING_TOTAL_BONUS
     return bonus
@@ -124,7 +165,7 @@ class ReaderExtractor:
             passage = read[span.context_index]
             chunk = passage.chunk
             local_start, local_end = minimal_span(
-                chunk.text, span.char_start, span.char_end, question_type
+                chunk.text, *_within_one_sentence(passage, span), question_type
             )
             text = chunk.text[local_start:local_end]
             start, end = chunk.char_start + local_start, chunk.char_start + local_end

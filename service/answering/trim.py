@@ -18,87 +18,33 @@ _ENCLOSING = {'"': '"', "“": "”", "‘": "’", "'": "'", "(": ")", "[": "]"
 _EDGE_PUNCTUATION = " \t\n,;:.!?\"“”‘’'()[]«»—–-"
 # Roles that stand before a person's name ("President Claudia Sheinbaum"). Honorifics
 # ("Mr.", "Dr.") are not among them: news style keeps them with a surname ("Mr. Zarif").
-_TITLES = frozenset(
-    {
-        "president",
-        "vice",
-        "prime",
-        "minister",
-        "secretary",
-        "senator",
-        "sen.",
-        "representative",
-        "rep.",
-        "governor",
-        "gov.",
-        "mayor",
-        "judge",
-        "justice",
-        "chief",
-        "chairman",
-        "chairwoman",
-        "chair",
-        "ceo",
-        "director",
-        "spokesman",
-        "spokeswoman",
-        "spokesperson",
-        "ambassador",
-        "attorney",
-        "general",
-        "gen.",
-        "commissioner",
-        "officer",
-        "agent",
-        "detective",
-        "sergeant",
-        "captain",
-        "coach",
-        "king",
-        "queen",
-        "prince",
-        "princess",
-        "pope",
-        "bishop",
-        "rabbi",
-        "pastor",
-        "leader",
-        "founder",
-        "owner",
-        "president-elect",
-        "deputy",
-        "undersecretary",
-        "administrator",
-        "",
-    }
-)
+_TITLES = frozenset({
+    "president", "vice", "prime", "minister", "secretary", "senator", "sen.", "representative",
+    "rep.", "governor", "gov.", "mayor", "judge", "justice", "chief", "chairman", "chairwoman",
+    "chair", "ceo", "director", "spokesman", "spokeswoman", "spokesperson", "ambassador",
+    "attorney", "general", "gen.", "commissioner", "officer", "agent", "detective", "sergeant",
+    "captain", "coach", "king", "queen", "prince", "princess", "pope", "bishop", "rabbi",
+    "pastor", "leader", "founder", "owner", "president-elect", "deputy", "undersecretary",
+    "administrator", "",
+})  # fmt: skip
 # A leading word that belongs to the sentence, not the answer: "in 2019", "by the police".
-_LEADING_PREPOSITIONS = frozenset(
-    [
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "from",
-        "with",
-        "of",
-        "to",
-        "as",
-        "since",
-        "during",
-        "after",
-        "before",
-        "into",
-        "about",
-        "via",
-    ]
-)
+_LEADING_PREPOSITIONS = frozenset({
+    "in", "on", "at", "by", "for", "from", "with", "of", "to", "as", "since", "during", "after",
+    "before", "into", "about", "via",
+})  # fmt: skip
 # "at least 12" is a bound, not a preposition left from the sentence.
 _FIXED_PHRASES = frozenset({"at least", "at most", "in total", "in all", "of course"})
+# Capitalised only where a sentence or heading starts: "underway: The Cleveland Cavaliers".
+_FUNCTION_WORDS = frozenset({
+    "the", "a", "an", "this", "that", "these", "those", "and", "but", "or", "as", "if",
+    "when", "while", "after", "before", "since", "with", "without", "it", "its", "his", "her",
+    "their", "our", "my", "your", "we", "they", "he", "she", "i", "you",
+}) | _LEADING_PREPOSITIONS  # fmt: skip
 _NAME_PARTICLES = frozenset({"de", "da", "del", "van", "von", "der", "bin", "al", "la", "le"})
 _ROLE_LINKS = frozenset({"of", "for", "the", "and"}) | _NAME_PARTICLES
 _WORD = re.compile(r"\S+")
+# Up to three lower-case words right after a span, with nothing but spaces between.
+_PLAIN_WORDS_AFTER = re.compile(r"(?: [a-z][a-z-]*){1,3}\b")
 _UNIT_AFTER = re.compile(
     r"^\s?(%|percent\b|per cent\b|(thousand|million|billion|trillion)\b(\s(dollars|euros|"
     r"pounds|people|tons|barrels)\b)?|(dollars|euros|pounds|yen|yuan|pesos)\b)",
@@ -112,9 +58,19 @@ def _words(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(start + m.start(), start + m.end()) for m in _WORD.finditer(text[start:end])]
 
 
+def _encloses(text: str, start: int, end: int) -> bool:
+    """Whether the span's first and last characters are one pair around all of it, not the
+    ends of two quotations ("“a” and “b”")."""
+    opener, closer = text[start], text[end - 1]
+    if _ENCLOSING.get(opener) != closer:
+        return False
+    inside = text[start + 1 : end - 1]
+    return closer not in inside if opener != closer else opener not in inside
+
+
 def _strip_enclosing(text: str, start: int, end: int) -> tuple[int, int]:
     """Drop quote marks or brackets that wrap the whole span, and stray edge punctuation."""
-    while end - start > 2 and _ENCLOSING.get(text[start]) == text[end - 1]:
+    while end - start > 2 and _encloses(text, start, end):
         start, end = start + 1, end - 1
     # An opening mark stays when its closer is inside the span ("‘parole’ scheme"); a
     # closing mark only when its opener is ("(R-Texas)").
@@ -131,6 +87,21 @@ def _strip_enclosing(text: str, start: int, end: int) -> tuple[int, int]:
         if closer == "." and re.search(r"\b[A-Z][a-z]?\.$|\b[A-Z]\.$", text[start:end]):
             break  # "Jr." or an initial keeps its point
         end -= 1
+    return start, end
+
+
+def _take_opening_mark(text: str, start: int, end: int) -> tuple[int, int]:
+    """ "parole’ scheme" -> "‘parole’ scheme": the reader left out the mark that opens a
+    quotation the span closes (the tokenizer makes the mark a word of its own)."""
+    if start == 0:
+        return start, end
+    opener = text[start - 1]
+    closer = _ENCLOSING.get(opener)
+    if closer is None or closer == opener or opener not in "‘“«":
+        return start, end
+    inside = text[start:end]
+    if closer in inside and opener not in inside[: inside.index(closer)]:
+        return start - 1, end
     return start, end
 
 
@@ -175,6 +146,61 @@ def _name_after_title(text: str, start: int, end: int) -> tuple[int, int]:
             size = 3
     name = capitalised_tail[-size:]
     return name[0][0], end
+
+
+def _agent_of_passive(text: str, start: int, end: int) -> tuple[int, int]:
+    """ "The relatives were allegedly received by FBI agents" -> "FBI agents": asked who
+    did something, a passive clause answers with its agent."""
+    words = _words(text, start, end)
+    lowered = [text[s:e].lower() for s, e in words]
+    if "by" not in lowered[2:-1]:
+        return start, end
+    by = len(lowered) - 1 - lowered[::-1].index("by")
+    verb = lowered[by - 1]
+    if verb.endswith("ly") and by >= 3:
+        verb = lowered[by - 2]  # "received directly by"
+    # Past participles: received, taken, shown, caught, held, paid, done.
+    if verb.endswith(("ed", "en", "wn", "ght", "ld", "id", "ne")) and verb.isalpha():
+        return words[by + 1][0], end
+    return start, end
+
+
+def _grow_to_asked_noun(text: str, start: int, end: int, noun: str) -> tuple[int, int]:
+    """ "US-Mexico-Canada" -> "US-Mexico-Canada free trade deal" for "which trade deal":
+    the name runs on to the noun the question asks for, when the words between are plain."""
+    following = _PLAIN_WORDS_AFTER.match(text, end)
+    if following is None:
+        return start, end
+    singular = noun.removesuffix("s")
+    for word in reversed(list(_WORD.finditer(text, end, following.end()))):
+        if word.group(0).removesuffix("s") == singular:
+            return start, word.end()
+    return start, end
+
+
+def _ends_in_name(text: str, start: int, end: int) -> bool:
+    words = text[start:end].split()
+    return bool(words) and _is_capitalised(words[-1])
+
+
+def _grow_name_start(text: str, start: int, end: int) -> tuple[int, int]:
+    """ "Jalisco Nueva Generación" -> "Cartel Jalisco Nueva Generación": a name is not cut
+    in two. Capitalised words just before the span join it, but not a title, an honorific,
+    a possessive or the first word of a sentence."""
+    if not _is_capitalised(text[start:end]):
+        return start, end
+    while True:
+        before = re.search(r"(\S+) $", text[max(0, start - 40) : start])
+        if before is None:
+            return start, end
+        word = before.group(1)
+        word_start = start - len(word) - 1
+        ahead = text[max(0, word_start - 3) : word_start].rstrip()
+        sentence_start = not ahead or ahead[-1] in '.!?\n"“'
+        ordinary = word.lower() in _TITLES or word.lower() in _FUNCTION_WORDS
+        if not word.isalpha() or not word[0].isupper() or ordinary or sentence_start:
+            return start, end
+        start = word_start
 
 
 def _drop_leading_preposition(text: str, start: int, end: int) -> tuple[int, int]:
@@ -225,8 +251,14 @@ def minimal_span(text: str, start: int, end: int, question_type: QuestionType) -
         >>> sentence[s:e]
         'sovereign decision'
     """
-    trimmed = _strip_enclosing(text, start, end)
+    trimmed = _strip_enclosing(text, *_take_opening_mark(text, start, end))
+    if question_type.kind in ("which", "what"):
+        trimmed = _grow_name_start(text, *trimmed)
+        if question_type.asked_noun is not None and _ends_in_name(text, *trimmed):
+            trimmed = _grow_to_asked_noun(text, *trimmed, question_type.asked_noun)
     if question_type.kind == "who":
+        if question_type.asks_agent:
+            trimmed = _agent_of_passive(text, *trimmed)
         trimmed = _name_after_title(text, *trimmed)
     # Not for "where": a place is quoted with its preposition ("in a picture caption").
     if question_type.kind in ("what", "which", "who", "when"):

@@ -95,3 +95,52 @@ def test_why_how_and_definitions_are_answered_with_a_sentence(
     question: str, wants_sentence: bool
 ) -> None:
     assert classify_question(question).wants_sentence is wants_sentence
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        # A leading "when" or "where" with no auxiliary after it opens a clause; the
+        # wh-word after the clause asks.
+        ("When the residents came out, what did they hear?", "what"),
+        ("When Nishikori played Wawrinka, who won?", "who"),
+        ("When did the residents come out?", "when"),
+        ("Where is the prison?", "where"),
+        # A clause with no other wh-word keeps its own.
+        ("When they left", "when"),
+    ],
+)
+def test_a_leading_clause_does_not_name_the_answer_type(question: str, kind: str) -> None:
+    assert classify_question(question).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "noun"),
+    [
+        ("Which trade deal is being renegotiated?", "deal"),
+        ("Which cartel did El Chapo lead?", "cartel"),
+        ("Which political movement of the leader is probed?", "movement"),
+        ("What label did the ministry put on the story?", "label"),
+        # No noun phrase, or only a name, after the wh-word.
+        ("What did Sheinbaum call it?", None),
+        ("Which Gulf state gave him a jet?", "state"),
+        ("Which of them won?", None),
+    ],
+)
+def test_the_asked_noun_ends_the_phrase_after_the_wh_word(question: str, noun: str | None) -> None:
+    assert classify_question(question).asked_noun == noun
+
+
+@pytest.mark.parametrize(
+    ("question", "agent"),
+    [
+        ("Who allegedly received the relatives?", True),
+        ("Who signed the bill?", True),
+        ("Who did the regulators fine?", False),
+        ("Who was appointed as the czar?", False),
+        ("Who is the president of Mexico?", False),
+        ("Whose car was it?", False),
+    ],
+)
+def test_who_asks_for_the_agent_only_before_a_verb(question: str, agent: bool) -> None:
+    assert classify_question(question).asks_agent is agent

@@ -13,6 +13,7 @@ from citeqa.types import Chunk, Hit, Passage, ScoredSentence
 from service.answering.question import classify_question
 from service.answering.reader_extractor import (
     NOT_A_NUMBER_PENALTY,
+    NOT_A_TIME_PENALTY,
     RUNNING_TOTAL_BONUS,
     ReaderExtractor,
     confidence,
@@ -82,6 +83,34 @@ def test_spans_map_to_document_offsets_and_their_sentence() -> None:
     assert candidates[0].score == pytest.approx(confidence(8.0))
 
 
+def test_a_span_across_a_sentence_end_keeps_the_best_matching_sentence() -> None:
+    passage = _passage("d1", 0, len(DOCUMENT))
+    reader = StubReader({"92 criminals. In February it sent 29": 8.0})
+
+    candidates = ReaderExtractor(reader).extract(
+        "What did Mexico do?", classify_question("What did Mexico do?"), [passage]
+    )
+
+    assert [c.text for c in candidates] == ["92 criminals"]
+
+
+def test_no_cut_after_an_abbreviation_the_sentence_splitter_took_for_an_end() -> None:
+    text = "It was led by Sgt. Michael Faranda. He left."
+    pieces = [(0, 18), (19, 35), (36, 44)]  # "It was led by Sgt." | "Michael Faranda." | ...
+    sentences = tuple(
+        ScoredSentence(row, "d1", start, end, text[start:end], 0.5, 0.5, 0.9 - row / 10)
+        for row, (start, end) in enumerate(pieces)
+    )
+    passage = Passage(Hit(Chunk("d1", 0, 0, len(text), text), 1.0), 1.0, sentences)
+    reader = StubReader({"Sgt. Michael Faranda": 8.0})
+
+    candidates = ReaderExtractor(reader).extract(
+        "Who led it?", classify_question("Who led it?"), [passage]
+    )
+
+    assert [c.text for c in candidates] == ["Sgt. Michael Faranda"]
+
+
 def test_reader_reads_the_top_passages_around_their_best_sentence() -> None:
     passages = [_passage(f"d{i}", 12, len(DOCUMENT)) for i in range(6)]
     reader = StubReader({"92": 8.0})
@@ -112,6 +141,18 @@ def test_typed_rules_prefer_running_totals_and_numbers_for_counts() -> None:
     assert scores["cartel figures"] == pytest.approx(confidence(4.0) - NOT_A_NUMBER_PENALTY)
     assert typed[0].text == "92"
     assert [c.score for c in plain] == pytest.approx([confidence(4.0)] * 3)
+
+
+def test_a_when_question_wants_a_time() -> None:
+    question = "When did Mexico send cartel figures?"
+    passage = _passage("d1", 0, len(DOCUMENT))
+    reader = StubReader({"In February": 4.0, "cartel figures": 4.0})
+
+    candidates = ReaderExtractor(reader).extract(question, classify_question(question), [passage])
+
+    scores = {c.text: c.score for c in candidates}
+    assert scores["February"] == pytest.approx(confidence(4.0))
+    assert scores["cartel figures"] == pytest.approx(confidence(4.0) - NOT_A_TIME_PENALTY)
 
 
 def test_no_passages_give_no_candidates() -> None:

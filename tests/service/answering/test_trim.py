@@ -43,6 +43,35 @@ CASES = [
         "Ron DeSantis",
     ),
     ("Mexico has extradited 92 people.", "92", "How many people has Mexico extradited?", "92"),
+    # Asked who did something, a passive clause answers with its agent.
+    (
+        "The relatives were allegedly received by FBI agents under the scheme.",
+        "The relatives were allegedly received by FBI agents",
+        "Who received the relatives?",
+        "FBI agents",
+    ),
+    (
+        "The bill was signed by Gov. Ron DeSantis on Friday.",
+        "The bill was signed by Gov. Ron DeSantis",
+        "Who signed the bill?",
+        "Ron DeSantis",
+    ),
+    # A name is not cut in two: capitalised words just before it join it.
+    (
+        "groups including the Cartel Jalisco Nueva Generación and others",
+        "Jalisco Nueva Generación",
+        "Which cartel was it?",
+        "Cartel Jalisco Nueva Generación",
+    ),
+    # A name runs on to the noun the question asks for.
+    (
+        "the renegotiation of the US-Mexico-Canada free trade deal has begun",
+        "US-Mexico-Canada",
+        "Which trade deal is being renegotiated?",
+        "US-Mexico-Canada free trade deal",
+    ),
+    # The mark that opens a quotation the span closes joins it.
+    ("under the ‘parole’ scheme", "parole’ scheme", "Under which scheme?", "‘parole’ scheme"),
 ]
 
 
@@ -84,6 +113,24 @@ def test_minimal_span(sentence: str, span: str, question: str, expected: str) ->
         ("It will take at least another year.", "at least another year", "When will it end?"),
         # Quote marks inside the span (not around it) stay.
         ("He called it “a farce” and left.", "called it “a farce”", "What did he do?"),
+        # Two quotations are not one pair around the span.
+        ("it was “high” and a “sovereign decision”.", "“high” and a “sovereign decision”", "What?"),
+        # No title, name or sentence start: the words before the span stay out of it.
+        ("Mexican President Claudia Sheinbaum said", "Claudia Sheinbaum", "Which official said?"),
+        ("On Monday Mr. Zarif said", "Zarif", "Which minister said it?"),
+        # A passive clause without "by" has no agent to take; "by" after a noun is no agent.
+        ("The bill was signed on Friday.", "The bill was signed", "Who did what?"),
+        ("a trip by car to Boston", "a trip by car", "Who went?"),
+        # Asked who was acted upon, the agent is not the answer.
+        (
+            "Google was fined by European Union regulators",
+            "Google was fined by European Union regulators",
+            "Who did the regulators fine?",
+        ),
+        # A sentence's first word after a colon is no part of the name.
+        ("The season began: The Cleveland Cavaliers won", "Cleveland Cavaliers", "Which team?"),
+        # Only a name grows to the asked noun; a figure or ordinal is the answer alone.
+        ("the third such extradition flight was", "third", "Which extradition flight was it?"),
     ],
 )
 def test_spans_without_anything_to_trim_are_kept(sentence: str, span: str, question: str) -> None:
