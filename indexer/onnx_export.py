@@ -27,6 +27,7 @@ import numpy as np
 
 from citeqa.onnx import quantize_int8
 from citeqa.terminal import announce
+from indexer.errors import ExportError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -41,10 +42,6 @@ TOLERANCE = 1e-4
 INT8_MIN_COSINE = 0.95
 PROBES = ("How many people has Mexico extradited?", "a", "Ünïcode, numbers 1,234 and $5.")
 OPSET = 17
-
-
-class ExportError(RuntimeError):
-    """An export does not reproduce the torch model's vectors."""
 
 
 @lru_cache(maxsize=8)  # 90 MB read once per process, not once per use
@@ -110,7 +107,7 @@ def ensure_export(
         _check(fp32, np.asarray(encode(fp32, list(PROBES))), expected, "fp32")
     if precision == "int8":
         log.info("quantising the embedding model to %s (once)", target)
-        publish(target, lambda scratch: _quantize(fp32, scratch))
+        publish(target, lambda scratch: quantize_int8(fp32, scratch))
         _check(target, np.asarray(encode(target, list(PROBES))), expected, "int8")
     return target
 
@@ -201,12 +198,3 @@ def _export(model: SentenceTransformer, target: str) -> None:
             dynamic_axes={name: axes for name in [*names, "last_hidden_state"]},
             opset_version=OPSET, dynamo=False,
         )  # fmt: skip
-
-
-def _quantize(source: Path, target: str) -> None:
-    try:
-        quantize_int8(source, target)
-    except ImportError as error:
-        raise ExportError(
-            "CITEQA_EMBED_BACKEND=onnx-int8 needs the onnx package: pip install 'onnx>=1.16'"
-        ) from error

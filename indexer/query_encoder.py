@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from indexer import onnx_export
-from indexer.errors import QueryEncoderError
+from indexer.errors import ExportError, QueryEncoderError
 from indexer.onnx_encoder import OnnxEncoder
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class OnnxQueryEncoder:
             self.path, self._encoder = onnx_export.open_export(
                 lambda: self._ensure(model, cache_dir), self._open, "query encoder"
             )
-        except onnx_export.ExportError as error:
+        except ExportError as error:
             raise QueryEncoderError(str(error)) from error
         self._check_against(model)
 

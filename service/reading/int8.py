@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from citeqa.errors import MissingPackageError
 from citeqa.onnx import ModelSession, open_session, quantize_int8
 from citeqa.terminal import announce
 from indexer.onnx_export import file_hash, open_export, publish
@@ -71,10 +72,8 @@ def ensure_int8(folder: Path, cache_dir: Path) -> Path:
             fp32 = Path(scratch) / "reader-fp32.onnx"
             restore_fp32_weights(source, fp32)
             publish(target, lambda written: quantize_int8(fp32, written))
-    except ImportError as error:  # ONNX Runtime's quantiser needs the onnx package
-        raise ReaderError(
-            "deriving the int8 reader needs the onnx package: pip install 'onnx>=1.16'"
-        ) from error
+    except MissingPackageError as error:  # a ReaderError lets start-up fall back
+        raise ReaderError(f"cannot derive the int8 reader: {error}") from error
     except OSError as error:  # a full or read-only cache: say which folder and what to set
         raise ReaderError(
             f"cannot write the int8 reader into the model cache {cache_dir} ({error}); set "
