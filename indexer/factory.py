@@ -74,7 +74,6 @@ def make_writer(
         ),
         generations_to_keep=settings.generations_to_keep,
         show_progress=show_progress,
-        fault_step=settings.fault_at,
         lock_timeout_s=settings.writer_lock_timeout_s,
         shards=settings.shards,
     )

@@ -80,11 +80,6 @@ class RayBuildOptions:
 
 def check_supported(settings: Settings, options: RayBuildOptions) -> None:
     """Refuse settings a Ray build does not honour, saying what to change."""
-    if settings.fault_at is not None:
-        raise RayBuildError(
-            "CITEQA_FAULT_AT kills a local writer at a step; a Ray build does not support it: "
-            "unset it, or leave out --engine ray"
-        )
     if options.gpus_per_actor > 0 and settings.embed_backend != "torch":
         raise RayBuildError(
             f"--gpus runs the embedder on CUDA, which the {settings.embed_backend} backend "

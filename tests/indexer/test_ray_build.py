@@ -83,8 +83,6 @@ def test_ray_only_options_are_refused_with_the_local_engine() -> None:
 
 def test_options_a_ray_build_does_not_support_are_named() -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    with pytest.raises(RayBuildError, match="CITEQA_FAULT_AT"):
-        check_supported(settings.model_copy(update={"fault_at": "before-temp"}), RayBuildOptions(1))
     with pytest.raises(RayBuildError, match="CITEQA_EMBED_BACKEND=torch"):
         check_supported(settings, RayBuildOptions(1, gpus_per_actor=1))
     with pytest.raises(ValueError, match="shards"):
