@@ -89,8 +89,9 @@ def reader_train(
     )
 
 
-def _score_into_card(report: TrainReport, config: TrainConfig, limit: int | None,
-                     dev: list[Path]) -> None:  # fmt: skip
+def _score_into_card(
+    report: TrainReport, config: TrainConfig, limit: int | None, dev: list[Path]
+) -> None:
     """Score the new checkpoint on each dev file (gold paragraph) and rewrite its card."""
     from eval.reader_eval import evaluate_reader
     from service.reading.reader import SpanReader
@@ -149,9 +150,12 @@ def reader_eval(
 
     settings = get_settings()
     reader = SpanReader(
-        model or settings.resolved_reader_model(), settings.reader_threads, max_length,
-        backend=settings.reader_backend, cache_dir=settings.resolved_model_cache_dir(),
-    )  # fmt: skip
+        model or settings.resolved_reader_model(),
+        threads=settings.reader_threads,
+        max_length=max_length,
+        backend=settings.reader_backend,
+        cache_dir=settings.resolved_model_cache_dir(),
+    )
     scores = evaluate_reader(reader, dataset, limit, stride, show_progress=not as_json)
     backend = reader.backend.backend if reader.backend else "torch"
     console.print(

@@ -59,11 +59,12 @@ def best_threshold(
             continue
         score = np.mean(
             [
-                (s.f1 if s.answerable else 0.0) if s.confidence >= threshold
+                (s.f1 if s.answerable else 0.0)
+                if s.confidence >= threshold
                 else (0.0 if s.answerable else 1.0)
                 for s in samples
             ]
-        )  # fmt: skip
+        )
         if score > best[1]:
             best = (float(threshold), float(score))
     return best
@@ -100,9 +101,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=400)
     parser.add_argument("--out", type=Path, default=Path("eval-out/calibration"))
     parser.add_argument(
-        "--max-false-abstention", type=float, default=0.05,
+        "--max-false-abstention",
+        type=float,
+        default=0.05,
         help="largest share of answerable questions the threshold may abstain on",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
     settings = Settings()
     from indexer.factory import make_writer
@@ -144,9 +147,14 @@ def main() -> None:
     by_origin = {
         o: sum(s.origin == o for s in samples) for o in sorted({s.origin for s in samples})
     }
-    summary = {"threshold": threshold, "objective": score, "samples": len(samples),
-               "by_origin": by_origin, "max_false_abstention": args.max_false_abstention,
-               "unconstrained_threshold": unconstrained}  # fmt: skip
+    summary = {
+        "threshold": threshold,
+        "objective": score,
+        "samples": len(samples),
+        "by_origin": by_origin,
+        "max_false_abstention": args.max_false_abstention,
+        "unconstrained_threshold": unconstrained,
+    }
     (args.out / "calibration.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 

@@ -50,6 +50,7 @@ def run_evaluation(
     dataset_path: Path,
     out: Path,
     settings: Settings,
+    *,
     dataset_format: str | None = None,
     configurations: list[str] | None = None,
     against: str | None = None,
@@ -93,10 +94,13 @@ def run_evaluation(
             started = time.perf_counter()
             results.append(
                 evaluate_configuration(
-                    name, dataset, answerer, top_k=top_k,
+                    name,
+                    dataset,
+                    answerer,
+                    top_k=top_k,
                     progress=lambda t=task: progress.advance(t),  # type: ignore[misc]
                 )
-            )  # fmt: skip
+            )
             # The bar is transient (and never drawn off a terminal): this line stays, in a
             # log too, to say what ran and how long it took.
             progress.console.print(
@@ -105,10 +109,15 @@ def run_evaluation(
             )
     info = run_info(
         dataset.name,
-        {"questions": len(dataset.questions), "documents": len(dataset.documents),
-         "against": against, "default_configuration": DEFAULT_CONFIGURATION,
-         "removed_articles": remove_fraction, "seed": seed},
-    )  # fmt: skip
+        {
+            "questions": len(dataset.questions),
+            "documents": len(dataset.documents),
+            "against": against,
+            "default_configuration": DEFAULT_CONFIGURATION,
+            "removed_articles": remove_fraction,
+            "seed": seed,
+        },
+    )
     write_report(out, info, results)
     print_table(results_table(results, f"{dataset.name} ({len(dataset.questions)} questions)"))
     console.print(f"report written to {out}/report.md")

@@ -46,6 +46,7 @@ class OnnxEncoder:
         path: Path,
         tokenizer_file: Path,
         max_tokens: int,
+        *,
         threads: int = 1,
         token_budget: int = TOKEN_BUDGET,
         runtime: Runtime = "onnxruntime",

@@ -96,8 +96,9 @@ def ensure_export(
     target = export_path(cache_dir, model_path, precision)
     if target.is_file():
         return target
-    announce(log, "exporting the embedding model once to %s (about 10 s; later runs reuse it)",
-             target)  # fmt: skip
+    announce(
+        log, "exporting the embedding model once to %s (about 10 s; later runs reuse it)", target
+    )
     model = load_model()
     expected = model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True)
     fp32 = export_path(cache_dir, model_path, "fp32")
@@ -193,8 +194,12 @@ def _export(model: SentenceTransformer, target: str) -> None:
         warnings.simplefilter("ignore", category=TracerWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
         torch.onnx.export(
-            _Encoder(bert).eval(), sample, target,
-            input_names=names, output_names=["last_hidden_state"],
+            _Encoder(bert).eval(),
+            sample,
+            target,
+            input_names=names,
+            output_names=["last_hidden_state"],
             dynamic_axes={name: axes for name in [*names, "last_hidden_state"]},
-            opset_version=OPSET, dynamo=False,
-        )  # fmt: skip
+            opset_version=OPSET,
+            dynamo=False,
+        )

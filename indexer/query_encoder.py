@@ -66,7 +66,7 @@ class OnnxQueryEncoder:
 
     def _open(self, path: Path) -> OnnxEncoder:
         return OnnxEncoder(
-            path, self._model_path / "tokenizer.json", self.max_tokens, self._threads
+            path, self._model_path / "tokenizer.json", self.max_tokens, threads=self._threads
         )
 
     def encode(self, text: str) -> Vectors:

@@ -23,9 +23,11 @@ def write_run_files(
     ``citeqa reader train --dev``); without them the card says how to measure them.
     """
     record = {
-        "recipe": asdict(config), "limit": limit, "base_model": report.base_model,
+        "recipe": asdict(config),
+        "limit": limit,
+        "base_model": report.base_model,
         "scores": dict(scores or {}),
-    }  # fmt: skip
+    }
     text = json.dumps(record, indent=2) + "\n"
     (report.out_dir / "train_config.json").write_text(text, encoding="utf-8")
     card = model_card(report, config, limit, scores or {})

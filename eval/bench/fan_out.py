@@ -214,19 +214,35 @@ def print_fan_out(result: dict[str, Any]) -> None:
     table = Table(
         title=f"Ray fan-out: {result['chunks']:,} synthetic chunks, {result['queries']} queries"
     )
-    for column in ("shards", "local p50", "ray p50", "overhead p50", "local p99", "ray p99",
-                   "overhead p99", "no-op call p50", "no-op to all p50", "second rounds",
-                   "differing"):  # fmt: skip
+    for column in (
+        "shards",
+        "local p50",
+        "ray p50",
+        "overhead p50",
+        "local p99",
+        "ray p99",
+        "overhead p99",
+        "no-op call p50",
+        "no-op to all p50",
+        "second rounds",
+        "differing",
+    ):
         table.add_column(column, justify="right")
     for row in result["results"]:
         local, ray = row["local"], row["ray"]
         table.add_row(
-            str(row["shards"]), f"{local['p50_ms']:.2f}", f"{ray['p50_ms']:.2f}",
-            f"{row['overhead_p50_ms']:.2f}", f"{local['p99_ms']:.2f}", f"{ray['p99_ms']:.2f}",
-            f"{row['overhead_p99_ms']:.2f}", f"{row['empty_call_p50_ms']:.2f}",
+            str(row["shards"]),
+            f"{local['p50_ms']:.2f}",
+            f"{ray['p50_ms']:.2f}",
+            f"{row['overhead_p50_ms']:.2f}",
+            f"{local['p99_ms']:.2f}",
+            f"{ray['p99_ms']:.2f}",
+            f"{row['overhead_p99_ms']:.2f}",
+            f"{row['empty_call_p50_ms']:.2f}",
             f"{row.get('empty_fan_out_p50_ms', float('nan')):.2f}",
-            str(row.get("second_rounds", "-")), str(row["queries_differing"]),
-        )  # fmt: skip
+            str(row.get("second_rounds", "-")),
+            str(row["queries_differing"]),
+        )
     console = Console(width=140)
     console.print(table)
     load = " / ".join(

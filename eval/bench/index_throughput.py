@@ -84,7 +84,13 @@ def _raw_encode(embedder: Embedder, texts: list[str], cores: int) -> float:
     assert embedder._onnx is not None
     current = embedder._onnx
     tokenizer = Path(embedder.model_path) / "tokenizer.json"
-    encoder = OnnxEncoder(current.path, tokenizer, embedder.max_tokens, cores, current.token_budget)
+    encoder = OnnxEncoder(
+        current.path,
+        tokenizer,
+        embedder.max_tokens,
+        threads=cores,
+        token_budget=current.token_budget,
+    )
     encoder.encode(texts[:16])
     return _timed(lambda: encoder.encode(texts, embedder.batch_size))
 
@@ -113,9 +119,10 @@ def _stage_costs(
     found = annotations[0]
     chunks = [c.text for p in prepared for c in p.chunks]
     sentences = [
-        p.document.text[s.start : s.end] for p, a in zip(prepared, found, strict=True)
+        p.document.text[s.start : s.end]
+        for p, a in zip(prepared, found, strict=True)
         for s in a.sentences
-    ]  # fmt: skip
+    ]
     embedder, workers = processor.embedder, processor.workers
     rows.append(("chunk embeddings", _threaded_encode(embedder, [chunks], workers), len(chunks)))
     rows.append(
@@ -173,28 +180,50 @@ def main() -> None:
             groups = [texts[: report.chunks], texts[report.chunks :]]
             threaded_seconds = _threaded_encode(embedder, groups, processor.workers)
             rows.append(
-                (report.chunks, len(texts), build_seconds, raw_seconds, threaded_seconds,
-                 f"{load_before} / {_load()}")
-            )  # fmt: skip
+                (
+                    report.chunks,
+                    len(texts),
+                    build_seconds,
+                    raw_seconds,
+                    threaded_seconds,
+                    f"{load_before} / {_load()}",
+                )
+            )
         stages = [] if args.no_stages else _stage_costs(processor, source, settings, Path(scratch))
     title = (
         f"index build throughput ({source}; {embedder.backend}, {processor.workers} workers, "
         f"{'entities' if processor.annotator.entities else 'sentences only'})"
     )
     table = Table(title=title)
-    for column in ("run", "chunks", "texts embedded", "build s", "raw encode s",
-                   "threaded encode s", "texts/s build", "texts/s raw", "ratio",
-                   "load avg before / after"):  # fmt: skip
+    for column in (
+        "run",
+        "chunks",
+        "texts embedded",
+        "build s",
+        "raw encode s",
+        "threaded encode s",
+        "texts/s build",
+        "texts/s raw",
+        "ratio",
+        "load avg before / after",
+    ):
         table.add_column(column, justify="right")
     ratios = []
     for run, (chunks, embedded, build, raw, threaded, load) in enumerate(rows, start=1):
         best = min(raw, threaded)
         ratios.append(best / build)  # (texts / build) / (texts / best)
         table.add_row(
-            str(run), str(chunks), str(embedded), f"{build:.2f}", f"{raw:.2f}",
-            f"{threaded:.2f}", f"{embedded / build:.1f}", f"{embedded / best:.1f}",
-            f"{ratios[-1]:.2f}", load,
-        )  # fmt: skip
+            str(run),
+            str(chunks),
+            str(embedded),
+            f"{build:.2f}",
+            f"{raw:.2f}",
+            f"{threaded:.2f}",
+            f"{embedded / build:.1f}",
+            f"{embedded / best:.1f}",
+            f"{ratios[-1]:.2f}",
+            load,
+        )
     console.print(table)
     console.print(
         f"median ratio {statistics.median(ratios):.2f} of the faster raw encode (target >= 0.90)"

@@ -71,13 +71,19 @@ def main() -> None:
         if stage == "total":
             continue
         table.add_row(
-            stage, f"{np.percentile(values, 50):.1f}", f"{np.percentile(values, 99):.1f}",
-            f"{statistics.mean(values):.1f}", f"{statistics.mean(values) / mean_total:.0%}",
-        )  # fmt: skip
+            stage,
+            f"{np.percentile(values, 50):.1f}",
+            f"{np.percentile(values, 99):.1f}",
+            f"{statistics.mean(values):.1f}",
+            f"{statistics.mean(values) / mean_total:.0%}",
+        )
     table.add_row(
-        "end to end (HTTP)", f"{np.percentile(totals, 50):.1f}", f"{np.percentile(totals, 99):.1f}",
-        f"{mean_total:.1f}", "100%",
-    )  # fmt: skip
+        "end to end (HTTP)",
+        f"{np.percentile(totals, 50):.1f}",
+        f"{np.percentile(totals, 99):.1f}",
+        f"{mean_total:.1f}",
+        "100%",
+    )
     Console().print(table)
     load_after = os.getloadavg()
     Console().print(

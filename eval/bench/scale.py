@@ -236,12 +236,14 @@ def serve_stage(work: Path, launched_at: float) -> None:
     times = _retrieval_times(retriever, questions, vectors)
     dense = {
         f"dense_top{k}": [
-            [hit.chunk.chunk_id for hit in retriever.hybrid.search(
-                question, k, mode="dense", query_vector=vector)]
+            [
+                hit.chunk.chunk_id
+                for hit in retriever.hybrid.search(question, k, mode="dense", query_vector=vector)
+            ]
             for question, vector in zip(questions, vectors, strict=True)
         ]
         for k in (RECALL_K, POOL_K)
-    }  # fmt: skip
+    }
     result = {
         "ready_s": ready_s,
         "startup_imports_s": imported_s,
@@ -441,10 +443,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "to 12 more through the API).",
     )
     parser.add_argument(
-        "--engine", choices=["local", "ray"], default="local",
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
         help="ray: time retrieval through Ray Serve shard deployments against one process "
         "(eval/bench/fan_out.py) instead of the build/serve benchmark.",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--shards", default="1,2,4", help="--engine ray: shard counts, comma-separated."
     )
@@ -474,9 +478,13 @@ def main(argv: list[str] | None = None) -> None:
 
         shard_counts = [int(count) for count in options.shards.split(",")]
         result = run_fan_out(
-            shard_counts, options.chunks, options.queries, options.seed, options.noise,
+            shard_counts,
+            options.chunks,
+            options.queries,
+            options.seed,
+            options.noise,
             options.centres,
-        )  # fmt: skip
+        )
         print_fan_out(result)
         if options.json:
             print(json.dumps(result))

@@ -13,6 +13,7 @@ def decode_spans(
     start_logits: npt.NDArray[np.floating[Any]],
     end_logits: npt.NDArray[np.floating[Any]],
     offsets: Sequence[tuple[int, int] | None],
+    *,
     max_answer_tokens: int,
     top_n: int,
 ) -> list[tuple[int, int, float]]:
@@ -36,7 +37,8 @@ def decode_spans(
         ValueError: If the lengths disagree or ``max_answer_tokens`` / ``top_n`` < 1.
 
     Example:
-        >>> decode_spans(np.array([0.0, 5.0]), np.array([0.0, 3.0]), [None, (0, 4)], 30, 1)
+        >>> start, end = np.array([0.0, 5.0]), np.array([0.0, 3.0])
+        >>> decode_spans(start, end, [None, (0, 4)], max_answer_tokens=30, top_n=1)
         [(0, 4, 8.0)]
     """
     if max_answer_tokens < 1 or top_n < 1:

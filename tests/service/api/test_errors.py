@@ -204,9 +204,10 @@ def test_every_domain_error_is_a_citeqa_error_without_a_status_of_its_own() -> N
         value
         for module in (*modules, service.reading.errors)
         for value in vars(module).values()
-        if isinstance(value, type) and issubclass(value, Exception)
+        if isinstance(value, type)
+        and issubclass(value, Exception)
         and value.__module__ == module.__name__
-    ]  # fmt: skip
+    ]
     domain = [error for error in declared if issubclass(error, CiteqaError)]
     assert domain and domain == declared
     assert set(domain) <= set(_subclasses(CiteqaError))
@@ -282,15 +283,25 @@ def test_chat_stream_must_be_a_boolean(client: TestClient) -> None:
     ("error", "status", "kind", "code", "message"),
     [
         (NotReadyError("no index loaded"), 503, "server_error", None, "no index loaded"),
-        (ModelNotFoundError("no model 'x'"), 404, "invalid_request_error", "model_not_found",
-         "no model 'x'"),
+        (
+            ModelNotFoundError("no model 'x'"),
+            404,
+            "invalid_request_error",
+            "model_not_found",
+            "no model 'x'",
+        ),
         # OpenAI has no 422: an invalid request is a 400.
-        (InvalidQuestionError("question is empty"), 400, "invalid_request_error", None,
-         "question is empty"),
+        (
+            InvalidQuestionError("question is empty"),
+            400,
+            "invalid_request_error",
+            None,
+            "question is empty",
+        ),
         # A bug: no details, but a message OpenAI clients can show.
         (ValueError("a bug"), 500, "server_error", None, "the server log has the details"),
     ],
-)  # fmt: skip
+)
 def test_errors_on_the_chat_paths_take_openai_shape(
     error: Exception, status: int, kind: str, code: str | None, message: str
 ) -> None:
