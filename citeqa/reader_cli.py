@@ -56,11 +56,6 @@ def reader_train(
     ] = None,
 ) -> None:
     """Fine-tune the span reader by the reference recipe (the defaults) and save it."""
-    from training.train import train_reader
-
-    missing = [str(path) for path in [*data, *(dev or [])] if not path.is_file()]
-    if missing:  # before hours of training, not after
-        raise ReaderError(f"training data file not found: {', '.join(missing)}")
     config = TrainConfig(
         negatives_per_question=negatives_per_question,
         max_length=max_length,
@@ -74,6 +69,24 @@ def reader_train(
         seed=seed,
         max_answer_tokens=max_answer_tokens,
     )
+    _train(data, out, config, base_model=base_model, limit=limit, dev=dev or [])
+
+
+def _train(
+    data: list[Path],
+    out: Path,
+    config: TrainConfig,
+    *,
+    base_model: Path | None,
+    limit: int | None,
+    dev: list[Path],
+) -> None:
+    """Train by ``config``, score the dev files into the card, and say what was made."""
+    from training.train import train_reader
+
+    missing = [str(path) for path in [*data, *dev] if not path.is_file()]
+    if missing:  # before hours of training, not after
+        raise ReaderError(f"training data file not found: {', '.join(missing)}")
     report = train_reader(data, out, config, base_model, show_progress=True, limit=limit)
     if dev:
         _score_into_card(report, config, limit, dev)
