@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from rich.console import Console
 from rich.table import Table
 
@@ -92,6 +93,19 @@ def _samples(dataset: Dataset, engine, origin: str, answerable: bool | None = No
     ]
 
 
+def _sweep_table(samples: list[Sample], thresholds: npt.NDArray[np.float64]) -> Table:
+    """At each threshold: the objective, and the shares answered and abstained on."""
+    table = Table(title="abstention threshold calibration")
+    for column in ("threshold", "objective", "answered (answerable)", "abstained (unanswerable)"):
+        table.add_column(column, justify="right")
+    for t in thresholds:
+        answered = np.mean([s.confidence >= t for s in samples if s.answerable])
+        abstained = np.mean([s.confidence < t for s in samples if not s.answerable])
+        objective = best_threshold(samples, np.array([t]))[1]
+        table.add_row(f"{t:.2f}", f"{objective:.3f}", f"{answered:.2f}", f"{abstained:.2f}")
+    return table
+
+
 def main() -> None:
     """Sweep the abstention threshold on gold and SQuAD questions and print the chosen one."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -128,15 +142,7 @@ def main() -> None:
     samples += _samples(off_corpus, seeds_engine, "squad, seed corpus", False)
     grid = np.round(np.arange(0.0, 1.0, 0.01), 2)
     threshold, score = best_threshold(samples, grid, args.max_false_abstention)
-    table = Table(title="abstention threshold calibration")
-    for column in ("threshold", "objective", "answered (answerable)", "abstained (unanswerable)"):
-        table.add_column(column, justify="right")
-    for t in grid[::5]:
-        answered = np.mean([s.confidence >= t for s in samples if s.answerable])
-        abstained = np.mean([s.confidence < t for s in samples if not s.answerable])
-        objective = best_threshold(samples, np.array([t]))[1]
-        table.add_row(f"{t:.2f}", f"{objective:.3f}", f"{answered:.2f}", f"{abstained:.2f}")
-    Console().print(table)
+    Console().print(_sweep_table(samples, grid[::5]))
     unconstrained, unconstrained_score = best_threshold(samples, grid)
     Console().print(
         f"best threshold {threshold:.2f} (objective {score:.3f}) over {len(samples)} questions, "

@@ -35,7 +35,7 @@ from citeqa.config import Settings
 from indexer.annotate import Annotator, load_spacy
 from indexer.embedding import Embedder
 from indexer.factory import make_processor, make_writer
-from indexer.index import load_index
+from indexer.index import Index, load_index
 from indexer.loaders import load_paths
 from indexer.parallel import SlicedEncoder
 from indexer.processing import DocumentProcessor
@@ -144,56 +144,23 @@ def _stage_costs(
     return rows
 
 
-def main() -> None:
-    """Time index builds against the raw encoder and print the tables."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=Path("seeds"))
-    parser.add_argument("--squad", type=Path, help="Index a SQuAD JSON's paragraphs instead.")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--no-stages", action="store_true", help="Skip the stage table.")
-    args = parser.parse_args()
-    settings = Settings()
-    processor = make_processor(settings)
-    embedder = processor.embedder
-    cores = os.cpu_count() or 1
-    rows = []
-    console = Console(width=200)
-    with tempfile.TemporaryDirectory() as scratch:
-        source = _squad_folder(args.squad, Path(scratch) / "src") if args.squad else args.source
-        for run in range(args.repeat):
-            index_dir = Path(scratch) / f"index-{run}"
-            load_before = _load()
-            started = time.perf_counter()
-            report = make_writer(settings, index_dir, processor).build([source])
-            build_seconds = time.perf_counter() - started
-            index = load_index(index_dir, embedder)
-            texts = [c.text for c in index.chunks]
-            for segment in index.segments:
-                for row in range(len(segment.doc_ids)):
-                    text = segment.document(row).text
-                    texts += [
-                        text[s.start : s.end]
-                        for s in segment.sentence_spans(segment.sentence_rows(row))
-                    ]
-            index.close()
-            raw_seconds = _raw_encode(embedder, texts, cores)
-            groups = [texts[: report.chunks], texts[report.chunks :]]
-            threaded_seconds = _threaded_encode(embedder, groups, processor.workers)
-            rows.append(
-                (
-                    report.chunks,
-                    len(texts),
-                    build_seconds,
-                    raw_seconds,
-                    threaded_seconds,
-                    f"{load_before} / {_load()}",
-                )
-            )
-        stages = [] if args.no_stages else _stage_costs(processor, source, settings, Path(scratch))
-    title = (
-        f"index build throughput ({source}; {embedder.backend}, {processor.workers} workers, "
-        f"{'entities' if processor.annotator.entities else 'sentences only'})"
-    )
+Row = tuple[int, int, float, float, float, str]
+
+
+def _embedded_texts(index: Index) -> list[str]:
+    """Every text a build embeds: the chunks, then each document's sentences."""
+    texts = [c.text for c in index.chunks]
+    for segment in index.segments:
+        for row in range(len(segment.doc_ids)):
+            text = segment.document(row).text
+            texts += [
+                text[s.start : s.end] for s in segment.sentence_spans(segment.sentence_rows(row))
+            ]
+    return texts
+
+
+def _throughput_table(rows: list[Row], title: str) -> tuple[Table, list[float]]:
+    """One row per build, and each build's ratio to the faster raw encode."""
     table = Table(title=title)
     for column in (
         "run",
@@ -224,17 +191,62 @@ def main() -> None:
             f"{ratios[-1]:.2f}",
             load,
         )
+    return table, ratios
+
+
+def _stage_table(stages: list[tuple[str, float, int]]) -> Table:
+    table = Table(title=f"each stage alone (load avg {_load()})")
+    for column in ("stage", "seconds", "items", "items/s"):
+        table.add_column(column, justify="right")
+    for name, seconds, items in stages:
+        table.add_row(name, f"{seconds:.2f}", str(items), f"{items / seconds:.1f}")
+    return table
+
+
+def main() -> None:
+    """Time index builds against the raw encoder and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, default=Path("seeds"))
+    parser.add_argument("--squad", type=Path, help="Index a SQuAD JSON's paragraphs instead.")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-stages", action="store_true", help="Skip the stage table.")
+    args = parser.parse_args()
+    settings = Settings()
+    processor = make_processor(settings)
+    embedder = processor.embedder
+    cores = os.cpu_count() or 1
+    rows: list[Row] = []
+    console = Console(width=200)
+    with tempfile.TemporaryDirectory() as scratch:
+        source = _squad_folder(args.squad, Path(scratch) / "src") if args.squad else args.source
+        for run in range(args.repeat):
+            index_dir = Path(scratch) / f"index-{run}"
+            load_before = _load()
+            started = time.perf_counter()
+            report = make_writer(settings, index_dir, processor).build([source])
+            build_seconds = time.perf_counter() - started
+            index = load_index(index_dir, embedder)
+            texts = _embedded_texts(index)
+            index.close()
+            raw_seconds = _raw_encode(embedder, texts, cores)
+            groups = [texts[: report.chunks], texts[report.chunks :]]
+            threaded_seconds = _threaded_encode(embedder, groups, processor.workers)
+            load = f"{load_before} / {_load()}"
+            rows.append(
+                (report.chunks, len(texts), build_seconds, raw_seconds, threaded_seconds, load)
+            )
+        stages = [] if args.no_stages else _stage_costs(processor, source, settings, Path(scratch))
+    title = (
+        f"index build throughput ({source}; {embedder.backend}, {processor.workers} workers, "
+        f"{'entities' if processor.annotator.entities else 'sentences only'})"
+    )
+    table, ratios = _throughput_table(rows, title)
     console.print(table)
     console.print(
         f"median ratio {statistics.median(ratios):.2f} of the faster raw encode (target >= 0.90)"
     )
     if stages:
-        stage_table = Table(title=f"each stage alone (load avg {_load()})")
-        for column in ("stage", "seconds", "items", "items/s"):
-            stage_table.add_column(column, justify="right")
-        for name, seconds, items in stages:
-            stage_table.add_row(name, f"{seconds:.2f}", str(items), f"{items / seconds:.1f}")
-        console.print(stage_table)
+        console.print(_stage_table(stages))
 
 
 if __name__ == "__main__":

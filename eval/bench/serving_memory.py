@@ -196,7 +196,12 @@ def serve_stage(questions_file: Path, result: Path) -> None:
 # -- the parent -----------------------------------------------------------------------------
 
 
-def _run_child(code: Path, env: dict[str, str], *args: str) -> None:
+def _run_child(code: Path, env: dict[str, str], stage: str, **paths: Path) -> None:
+    """Run ``stage`` in a child process, each of ``paths`` as an option (``index_dir=`` is
+    ``--index-dir``)."""
+    args = ["--stage", stage]
+    for name, path in paths.items():
+        args += [f"--{name.replace('_', '-')}", str(path)]
     # -P: the script's own folder stays off sys.path, so only ``code`` supplies packages.
     command = [sys.executable, "-P", str(Path(__file__).resolve()), *args]
     environment = {**os.environ, "PYTHONPATH": str(code), **env}
@@ -219,18 +224,7 @@ def _build(options: argparse.Namespace, paragraphs: list[Paragraph], work: Path)
     shutil.rmtree(index_dir, ignore_errors=True)
     folder = _paragraph_folder(paragraphs, work / f"paragraphs-{size}")
     env = {"CITEQA_MODEL_CACHE_DIR": str(options.model_cache)}
-    _run_child(
-        options.code,
-        env,
-        "--stage",
-        "build",
-        "--folder",
-        str(folder),
-        "--index-dir",
-        str(index_dir),
-        "--result",
-        str(result),
-    )
+    _run_child(options.code, env, "build", folder=folder, index_dir=index_dir, result=result)
     result.write_text(json.dumps({**_read(result), "code": str(options.code)}), encoding="utf-8")
     return index_dir
 
@@ -239,16 +233,7 @@ def _serve(options: argparse.Namespace, index_dir: Path, work: Path) -> dict[str
     load_before = os.getloadavg()[0]
     result = work / f"serve-{index_dir.name}.json"
     env = {"CITEQA_MODEL_CACHE_DIR": str(options.model_cache), "CITEQA_INDEX_DIR": str(index_dir)}
-    _run_child(
-        options.code,
-        env,
-        "--stage",
-        "serve",
-        "--questions",
-        str(work / "questions.json"),
-        "--result",
-        str(result),
-    )
+    _run_child(options.code, env, "serve", questions=work / "questions.json", result=result)
     return {**_read(result), "load": [load_before, os.getloadavg()[0]]}
 
 

@@ -222,8 +222,7 @@ def default_factories(n: int) -> list[str]:
     return list(dict.fromkeys(factories))
 
 
-def main() -> None:
-    """Measure index types on real and clustered vectors and print the table."""
+def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,300000,1000000", help="clustered set sizes")
     parser.add_argument("--factories", default="", help="';'-separated; default: a sweep")
@@ -234,7 +233,12 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="RSS read vs mmap, rule's pick")
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    """Measure index types on real and clustered vectors and print the table."""
+    args = _parse()
     faiss.omp_set_num_threads(1)
     load_before = os.getloadavg()
     vectors = real_embeddings(args.cache_dir)

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eval.bench.scale import disk_by_kind, has_processed_writer
+from eval.bench.scale import disk_by_kind
+from eval.bench.scale_stages import has_processed_writer
 from eval.bench.synthetic import (
     SyntheticCorpus,
     chunk_id,
