@@ -308,8 +308,8 @@ def evaluate(
 
 
 def _require_eval_packages() -> None:
-    # The Docker image serves and leaves these out (about 320 MB): say so instead of a
-    # ModuleNotFoundError traceback.
+    # The Docker image serves and leaves these out (their size: eval/RESULTS.md): say so
+    # instead of a ModuleNotFoundError traceback.
     from eval.errors import EvalError
 
     for name in ("ranx", "matplotlib"):

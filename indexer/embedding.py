@@ -49,12 +49,11 @@ TIMING_TEXTS = [
 def numeric_family(backend: str) -> Family:
     """Backends whose vectors are interchangeable share a family.
 
-    Measured on 600 NYT texts (paragraphs, sentences, questions): the fp32 ONNX export
-    gives torch's vectors to 2e-7 (cosine 1.00000 everywhere), and OpenVINO bf16 on it a
-    cosine of 0.9999 and more, so an index built with one is searched and extended with the
-    others. int8 moves them to a cosine of 0.976-0.999 (mean 0.993): mixing it with fp32
-    vectors in one index, or querying one with the other, would compare numbers from two
-    models, so it is refused.
+    Measured on NYT texts (eval/RESULTS.md): the fp32 ONNX export gives torch's vectors to
+    rounding, and OpenVINO bf16 on it nearly so, so an index built with one is searched and
+    extended with the others. int8 moves them measurably: mixing it with fp32 vectors in one
+    index, or querying one with the other, would compare numbers from two models, so it is
+    refused.
     """
     return "int8" if backend == "onnx-int8" else "fp32-compatible"
 

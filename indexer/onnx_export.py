@@ -38,13 +38,13 @@ Opened = TypeVar("Opened")
 # Largest difference from torch's vectors that still counts as the same model (fp32).
 TOLERANCE = 1e-4
 # Least cosine to torch's vectors an int8 export must keep on the probes: per-channel int8
-# keeps 0.976 and more on NYT texts, per-tensor falls to 0.90 (eval/RESULTS.md).
+# stays above it on NYT texts, per-tensor falls below (eval/RESULTS.md).
 INT8_MIN_COSINE = 0.95
 PROBES = ("How many people has Mexico extradited?", "a", "Ünïcode, numbers 1,234 and $5.")
 OPSET = 17
 
 
-@lru_cache(maxsize=8)  # 90 MB read once per process, not once per use
+@lru_cache(maxsize=8)  # the weight files read once per process, not once per use
 def weights_key(model_path: Path) -> str:
     """A short hash of the model's weight files: a new model gets a new export."""
     digest = hashlib.sha256()

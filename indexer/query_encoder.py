@@ -1,9 +1,10 @@
-"""Query embeddings on ONNX Runtime beside a torch index: torch's own vectors, a third the time.
+"""Query embeddings on ONNX Runtime beside a torch index: torch's own vectors, in less time.
 
-The query path embeds one short question per request. On torch that costs 6-7 ms on the
-thread that first ran torch and 13-16 ms on any other (libgomp throttles its spin-waiting
+The query path embeds one short question per request. On torch that is fast only on the
+thread that first ran torch and slower on any other (libgomp throttles its spin-waiting
 once a second OpenMP team exists on two cores), and the server answers on its request
-threads. The same encoder exported to ONNX runs in about 4.6 ms on one thread, anywhere.
+threads. The same encoder exported to ONNX runs faster on one thread, on any thread
+(eval/RESULTS.md, "figures that lived in code comments").
 
 This is for ``CITEQA_EMBED_BACKEND=torch``: the ONNX backends embed questions with their own
 session. The fp32 export (:mod:`indexer.onnx_export`, shared with the ``onnx`` backend) is

@@ -54,7 +54,7 @@ K = 10
 # IVF probes these shares of its lists, HNSW explores these many candidates.
 NPROBE_SHARES = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4)
 EF_SEARCH = (64, 128, 256)
-# HNSW takes about 2 minutes per 300k rows to build on one thread (10 at 1M) and is not
+# HNSW is slow to build on one thread at this size and beyond (eval/RESULTS.md) and is not
 # the rule's pick: the default sweep stops there.
 HNSW_UP_TO = 300_000
 

@@ -27,10 +27,10 @@ FP16_WEIGHTS_FILE = "model-fp16.onnx"
 # An fp32 (``--fp32``) export, or an int8 one made before the int8 reader was derived at
 # first use: ONNX Runtime reads such a file as it is.
 ONNX_FILE = "model.onnx"
-# The one-time derivation of the shipped reader took 4.1-5.7 s on 2 cores at a load of 8-10
-# (eval/RESULTS.md, "One reader file"), for the line that announces it.
+# About how long the one-time derivation of the shipped reader takes, for the line that
+# announces it (the measured times: eval/RESULTS.md, "One reader file").
 DERIVE_SECONDS = 6
-# Hashes of fp16 files by (path, size, mtime): a start hashes the 45 MB file once, not once
+# Hashes of fp16 files by (path, size, mtime): a start hashes the large file once, not once
 # per reader that a process (or a test session) loads.
 _hashes: dict[tuple[Path, int, int], str] = {}
 

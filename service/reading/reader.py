@@ -126,7 +126,7 @@ class SpanReader:
             or a Hugging Face QA checkpoint, plus ``tokenizer.json``.
         threads: CPU threads for reading. On ONNX Runtime each window runs on one thread
             and up to ``threads`` windows run side by side: at batch 1 a second intra-op
-            thread barely helps (64 vs 62 ms for 4 windows), a second window does.
+            thread barely helps (eval/RESULTS.md), a second window does.
         max_length: Tokens per window (question, context and three special tokens).
         max_answer_tokens: Longest answer, in tokens.
         batch_size: Windows per forward pass. Unset, one on ONNX Runtime: on a CPU a batch
