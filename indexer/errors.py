@@ -61,3 +61,11 @@ class QueryEncoderError(IndexerError):
 
     Never reaches a client: the embedder catches it and keeps torch.
     """
+
+
+class RayBuildError(CiteqaError):
+    """A Ray build was asked for with options it does not support, or a stage failed.
+
+    Not an :class:`IndexerError`: the command line raises it, never a request, so the API
+    would answer it as the server's problem.
+    """

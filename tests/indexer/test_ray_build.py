@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 
 from citeqa.cli import app
 from citeqa.config import Settings
+from indexer.errors import RayBuildError
 from indexer.generations import SEGMENTS
-from indexer.ray_build import RayBuildError, RayBuildOptions, check_supported
+from indexer.ray_build import RayBuildOptions, check_supported
 from indexer.ray_stages import NO_SHARD, read_files, write_shard
 from indexer.shards import shard_of
 from tests.indexer.fakes import DIMENSION, processed

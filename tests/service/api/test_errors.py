@@ -20,6 +20,7 @@ from indexer.errors import (
     IndexNotFoundError,
     InvalidDocumentIdError,
     QueryEncoderError,
+    RayBuildError,
     SpacyModelMissingError,
 )
 from service.api.errors import http_status, install_error_handlers
@@ -175,6 +176,7 @@ def test_a_stray_value_error_is_a_server_error_not_bad_input() -> None:
         (DatasetError, 500),
         (ExportError, 500),
         (QueryEncoderError, 500),
+        (RayBuildError, 500),
         (RayClusterError, 503),
         (ShardUnavailableError, 503),
         (ShardGenerationError, 503),
