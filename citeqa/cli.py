@@ -38,7 +38,7 @@ def _settings(index_dir: Path | None) -> Settings:
 
 
 def _print_report(report: object) -> None:
-    from indexer.writer import BuildReport
+    from indexer.report import BuildReport
 
     assert isinstance(report, BuildReport)
     table = Table(title="index update", show_header=False)
@@ -216,12 +216,17 @@ def serve(
         return
     import uvicorn
 
-    from service.http_server import server_options
+    from service.http_server import server_options, worker_server_options
     from service.main import create_app
 
+    # The address decides the default rate limits (off on loopback): the app must see the
+    # one it is served on.
+    settings = settings.model_copy(
+        update={"host": host or settings.host, "port": port or settings.port}
+    )
     options: dict[str, Any] = {
-        "host": host or settings.host,
-        "port": port or settings.port,
+        "host": settings.host,
+        "port": settings.port,
         "log_level": settings.log_level,
         "access_log": False,  # the app logs each request itself, with its request id
         # uvicorn's own config would give its lines their own format (and colours); without
@@ -231,13 +236,16 @@ def serve(
     if settings.workers == 1:
         uvicorn.run(create_app(settings), **options, **server_options(settings))
         return
-    # Each worker process builds its app from the environment: pass the index on in it.
-    # The read-timeout protocol is a class made for these settings, which worker processes
-    # cannot receive (they are spawned): workers keep the connection cap and keep-alive.
+    # Each worker process builds its app from the environment: pass the index and the
+    # address on in it.
     os.environ["CITEQA_INDEX_DIR"] = str(settings.index_dir)
-    picklable = {k: v for k, v in server_options(settings).items() if k != "http"}
+    os.environ["CITEQA_HOST"] = settings.host
     uvicorn.run(
-        "service.main:create_app", factory=True, workers=settings.workers, **options, **picklable
+        "service.main:create_app",
+        factory=True,
+        workers=settings.workers,
+        **options,
+        **worker_server_options(settings),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +12,16 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from citeqa.errors import SettingsError
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a bind address or name) only accepts connections from this machine."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
 
 
 def default_embedding_model() -> str:
@@ -26,6 +37,11 @@ READER_ABSTAIN_THRESHOLD = 0.68
 # A reader span below this confidence (its margin over the no-answer score) is never an
 # answer, whatever the abstention model says (`python -m eval.calibrate`).
 READER_FLOOR = 0.4
+# Rate limits of a server bound to an address others can reach, unless set: a person at a chat
+# page asks a few questions a minute, a script sharing a key a few a second; a client that
+# fails authentication this often is guessing keys.
+DEFAULT_RATE_LIMIT_QUERIES = "300/minute"
+DEFAULT_RATE_LIMIT_AUTH_FAILURES = "30/minute"
 # The model-free extractor's threshold is on its sentence score (`python -m eval.calibrate`).
 EXTRACTOR_ABSTAIN_THRESHOLD = 0.40
 
@@ -151,10 +167,12 @@ class Settings(BaseSettings):
     # With a read key, every read route needs it (or the write key): service/api/access.py.
     read_key: str = ""
     # Per-client rate limits, in the `limits` library's notation ("60/minute",
-    # "5/second"); empty is off. Queries and chat count per key, else per address;
-    # failed authentications per address.
-    rate_limit_queries: str = ""
-    rate_limit_auth_failures: str = ""
+    # "5/second"); "off" (or empty) turns one off. Queries and chat count per key, else per
+    # address; failed authentications per address. Unset, they are off on a loopback
+    # address (a developer's machine, a benchmark) and at the DEFAULT_RATE_LIMIT_* values on
+    # any other: a server others can reach is limited unless its operator says otherwise.
+    rate_limit_queries: str | None = None
+    rate_limit_auth_failures: str | None = None
     # A request whose headers and body have not all arrived after this many seconds is
     # closed (slow or half-sent requests would hold connections forever).
     request_read_timeout_s: float = Field(default=15.0, gt=0.0, le=300.0)
@@ -192,17 +210,21 @@ class Settings(BaseSettings):
 
     @field_validator("rate_limit_queries", "rate_limit_auth_failures")
     @classmethod
-    def _rate_limit(cls, value: str) -> str:
+    def _rate_limit(cls, value: str | None) -> str | None:
         from limits import parse
 
-        if value.strip():
-            try:
-                parse(value)
-            except ValueError as error:
-                raise ValueError(
-                    f"{value!r} is not a rate limit: write it as '60/minute' or '5/second'"
-                ) from error
-        return value.strip()
+        if value is None:
+            return None
+        value = value.strip()
+        if value.lower() in ("", "off"):
+            return ""
+        try:
+            parse(value)
+        except ValueError as error:
+            raise ValueError(
+                f"{value!r} is not a rate limit: write it as '60/minute' or '5/second', or 'off'"
+            ) from error
+        return value
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:
@@ -219,6 +241,15 @@ class Settings(BaseSettings):
         if self.abstain_threshold is not None:
             return self.abstain_threshold
         return READER_ABSTAIN_THRESHOLD if neural else EXTRACTOR_ABSTAIN_THRESHOLD
+
+    def resolved_rate_limits(self) -> tuple[str, str]:
+        """The query and failed-authentication limits in force ("" is off); see the fields."""
+        public = not is_loopback(self.host)
+        queries, failures = self.rate_limit_queries, self.rate_limit_auth_failures
+        return (
+            (DEFAULT_RATE_LIMIT_QUERIES if public else "") if queries is None else queries,
+            (DEFAULT_RATE_LIMIT_AUTH_FAILURES if public else "") if failures is None else failures,
+        )
 
     def resolved_index_entities(self) -> bool:
         """Whether builds keep entities and noun chunks (default: only without the reader)."""

@@ -33,6 +33,13 @@ class Span:
     label: str = ""
 
 
+@dataclass(frozen=True)
+class Identified:
+    """The id of the document a thing is, or is taken from."""
+
+    doc_id: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class Source:
     """Where a text comes from: what a citation shows about its document.
@@ -50,11 +57,12 @@ class Source:
         return {f.name: getattr(self, f.name) for f in fields(Source)}
 
 
+# A dataclass lays out the fields of its *last* base first: ``doc_id`` leads, then the
+# source fields, in the JSON of the HTTP models derived from these types too.
 @dataclass(frozen=True)
-class Document(Source):
+class Document(Source, Identified):
     """One article as read from disk, with the metadata a citation needs."""
 
-    doc_id: str
     text: str
     path: str | None = None
     content_hash: str = ""
@@ -145,10 +153,9 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class Citation(Source):
+class Citation(Source, Identified):
     """Where a quoted span comes from, checkable by slicing the document text."""
 
-    doc_id: str
     char_start: int
     char_end: int
     sentence: str
@@ -182,19 +189,34 @@ class Citation(Source):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Answer:
-    """An extractive answer: ``text`` is exactly the document slice the citation names."""
+    """An extractive answer: ``text`` is exactly the document slice the citation names.
+
+    A field's ``description`` is what the HTTP schema shows for it (service/schemas.py
+    copies it there).
+    """
 
     text: str
     confidence: float
+    answer_type: AnswerType
     citation: Citation
-    answer_type: AnswerType = "sentence"
-    supporting: tuple[Citation, ...] = ()
-    # The scope or time its sentence states the value for ("to date", "in February").
-    qualifier: str | None = None
-    # For an alternative: another source gives it for the answer's own scope.
-    disagrees: bool = False
+    supporting: tuple[Citation, ...]
+    qualifier: str | None = field(
+        default=None,
+        metadata={
+            "description": "The scope or time the value is stated for in its sentence "
+            '("to date", "in February", "in the latest flight"); null when it states none.'
+        },
+    )
+    disagrees: bool = field(
+        default=False,
+        metadata={
+            "description": "For an alternative: another source gives this value for the same "
+            "scope as the answer (a real disagreement), rather than for another scope or in "
+            "the same document (context)."
+        },
+    )
 
 
 @dataclass(frozen=True)

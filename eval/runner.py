@@ -10,9 +10,10 @@ from pathlib import Path
 from citeqa.config import Settings
 from eval.datasets import Dataset, GoldQuestion
 from eval.metrics import abstention_metrics, percentile, retrieval_metrics
-from eval.predictions import Answerer, Prediction
+from eval.predictions import Answerer
 from eval.scoring import QuestionScore, document_ranking, passage_is_relevant, score_question
 from service.retrieval.retriever import RetrievalOptions
+from service.schemas import QueryResponse
 
 CONFIGURATIONS: dict[str, RetrievalOptions] = {
     "bm25": RetrievalOptions(mode="bm25", rescore=False, dedup=False),
@@ -49,7 +50,7 @@ def dataset_fingerprint(dataset: Dataset) -> str:
 
 
 def _passage_run(
-    questions: Sequence[GoldQuestion], predictions: Sequence[Prediction]
+    questions: Sequence[GoldQuestion], predictions: Sequence[QueryResponse]
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, float]]]:
     """qrels/run where every relevant passage is one item: recall@k is top-k accuracy."""
     qrels: dict[str, dict[str, int]] = {}
@@ -58,7 +59,13 @@ def _passage_run(
         qrels[question.id] = {"relevant": 1}
         ranking: dict[str, float] = {}
         for rank, passage in enumerate(prediction.passages, start=1):
-            key = "relevant" if passage_is_relevant(question, passage) else passage.chunk_id
+            # A passage is told apart by its document and where it starts there, the same
+            # whether the answer came from the engine or from a running service.
+            key = (
+                "relevant"
+                if passage_is_relevant(question, passage)
+                else f"{passage.doc_id}@{passage.char_start}"
+            )
             if key not in ranking:
                 ranking[key] = 1.0 / rank
         run[question.id] = ranking
@@ -66,7 +73,7 @@ def _passage_run(
 
 
 def _document_run(
-    questions: Sequence[GoldQuestion], predictions: Sequence[Prediction]
+    questions: Sequence[GoldQuestion], predictions: Sequence[QueryResponse]
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, float]]]:
     qrels = {q.id: dict(q.relevance) for q in questions}
     run = {
@@ -120,7 +127,7 @@ def _rgb_metrics(scores: Sequence[QuestionScore]) -> dict[str, float]:
     return metrics
 
 
-def _latency(predictions: Sequence[Prediction]) -> dict[str, dict[str, float]]:
+def _latency(predictions: Sequence[QueryResponse]) -> dict[str, dict[str, float]]:
     stages = sorted({stage for p in predictions for stage in p.timings_ms})
     return {
         stage: {

@@ -14,7 +14,7 @@ from typing import Literal
 
 from eval.datasets import GoldQuestion
 from eval.metrics import exact_match, normalize_answer, token_f1
-from eval.predictions import Prediction, RetrievedPassage
+from service.schemas import PassagePublic, QueryResponse
 
 # Why a question was not answered right ("correct" when it was), for the failure table.
 Failure = Literal[
@@ -59,7 +59,7 @@ def _contains(text: str, needle: str) -> bool:
     return bool(needle) and f" {needle} " in f" {_normalize_text(text)} "
 
 
-def passage_is_relevant(question: GoldQuestion, passage: RetrievedPassage) -> bool:
+def passage_is_relevant(question: GoldQuestion, passage: PassagePublic) -> bool:
     """True when the passage is from a gold document and holds a gold answer or the evidence."""
     if question.relevance and passage.doc_id not in question.relevance:
         return False
@@ -73,7 +73,7 @@ def _first(flags: list[bool]) -> int | None:
     return next((rank for rank, flag in enumerate(flags, start=1) if flag), None)
 
 
-def document_ranking(prediction: Prediction) -> list[str]:
+def document_ranking(prediction: QueryResponse) -> list[str]:
     """The documents of the retrieved passages, in first-seen order."""
     ranking: list[str] = []
     for passage in prediction.passages:
@@ -83,7 +83,11 @@ def document_ranking(prediction: Prediction) -> list[str]:
 
 
 def _attribute(
-    question: GoldQuestion, prediction: Prediction, first: int | None, em: float | None, k: int
+    question: GoldQuestion,
+    prediction: QueryResponse,
+    first: int | None,
+    em: float | None,
+    k: int,
 ) -> Failure:
     if not question.answerable:
         return "correct" if prediction.answer is None else "answered_unanswerable"
@@ -98,24 +102,25 @@ def _attribute(
     return "wrong_span"
 
 
-def score_question(question: GoldQuestion, prediction: Prediction, k: int) -> QuestionScore:
+def score_question(question: GoldQuestion, prediction: QueryResponse, k: int) -> QuestionScore:
     """Score one prediction; ``k`` is the cut-off for "retrieved below top-k"."""
+    answer = prediction.answer.text if prediction.answer else None
     relevant = [passage_is_relevant(question, p) for p in prediction.passages]
     first = _first(relevant)
     documents = document_ranking(prediction)
     first_document = _first([d in question.relevance for d in documents])
     em = f1 = None
     if question.answers:
-        em = exact_match(prediction.answer, question.answers)
-        f1 = token_f1(prediction.answer, question.answers)
-    returned = [prediction.answer or "", *prediction.alternatives]
+        em = exact_match(answer, question.answers)
+        f1 = token_f1(answer, question.answers)
+    returned = [answer or "", *(a.text for a in prediction.alternatives)]
     # "Both retrieved" means both values are in what the user is shown, the top k.
     passages_text = " ".join(p.text for p in prediction.passages[:k])
     return QuestionScore(
         id=question.id,
         question=question.question,
         answerable=question.answerable,
-        prediction=prediction.answer,
+        prediction=answer,
         exact_match=em,
         f1=f1,
         first_relevant_passage=first,
@@ -129,5 +134,5 @@ def score_question(question: GoldQuestion, prediction: Prediction, k: int) -> Qu
         and any(_contains(passages_text, a) for a in question.answers)
         and any(_contains(passages_text, f) for f in question.fake_answers),
         sources_disagree=prediction.sources_disagree,
-        confidence=prediction.confidence,
+        confidence=prediction.answer.confidence if prediction.answer else 0.0,
     )

@@ -8,7 +8,8 @@ from indexer.errors import (
     IndexNotFoundError,
 )
 from indexer.index import Index, load_index
-from indexer.writer import BuildReport, IndexWriter
+from indexer.report import BuildReport
+from indexer.writer import IndexWriter
 
 __all__ = [
     "BuildReport",

@@ -28,8 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import get_args
 
+from citeqa.errors import CiteqaError
 from citeqa.types import WriteStep
-from indexer.errors import IndexNotFoundError
+from indexer.errors import IndexCorruptError, IndexDiskFullError, IndexNotFoundError
 from indexer.locks import remove_if_unread
 from indexer.manifest import MANIFEST_NAME
 
@@ -151,6 +152,23 @@ def is_disk_full(error: BaseException, folder: Path) -> bool:
         return shutil.disk_usage(folder).free < _NEARLY_FULL_BYTES
     except OSError:
         return False
+
+
+def raise_if_disk_full(error: BaseException, index_dir: Path) -> None:
+    """Raise :class:`IndexDiskFullError` from ``error`` when a write into ``index_dir``
+    failed because its disk is full (see :func:`is_disk_full`); else do nothing.
+    """
+    # A refusal (a locked index, an unknown id) is not a disk error on a nearly full
+    # disk; a short file read back (IndexCorruptError) may be.
+    refusal = isinstance(error, CiteqaError) and not isinstance(error, IndexCorruptError)
+    if refusal or not is_disk_full(error, index_dir):
+        return
+    live = current_name(index_dir)
+    served = f"still serves {live}" if live else "has no generation yet"
+    raise IndexDiskFullError(
+        f"no space left on the disk of {index_dir} ({error}); nothing was published "
+        f"and the index {served}: free some space and retry"
+    ) from error
 
 
 def new_temp_folder(index_dir: Path) -> Path:

@@ -29,7 +29,6 @@ import threading
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
@@ -37,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from citeqa.types import Chunk, Document, Span
+from indexer.blocks import SentenceBlock, TermLists
 from indexer.embedding import Embedder, Vectors
 from indexer.errors import IndexMismatchError
 from indexer.generations import SEGMENTS, current_generation
@@ -189,30 +189,6 @@ class Chunks:
         return [found[p] for p in positions]
 
 
-@dataclass(frozen=True)
-class TermLists:
-    """The distinct terms of consecutive rows (sentences or one chunk) of one segment:
-    row ``i``'s term numbers are ``terms[offsets[i]:offsets[i + 1]]``."""
-
-    segment: int
-    offsets: npt.NDArray[np.int64]
-    terms: npt.NDArray[np.int32]
-
-
-@dataclass(frozen=True)
-class SentenceBlock:
-    """The sentences overlapping one chunk, read in one go."""
-
-    first: int  # the position of the first sentence
-    starts: npt.NDArray[np.int64]
-    ends: npt.NDArray[np.int64]
-    vectors: Vectors
-    terms: TermLists
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-
 class Index:
     """One loaded, read-only generation. Build and update with :class:`IndexWriter`."""
 
@@ -258,7 +234,7 @@ class Index:
             self.live_chunks = sum(e.live_chunks for e in entries)
         # Packed once per generation: FAISS takes the bitmap as it is (indexer.vectors).
         self.deleted: list[Deletions | None] = [
-            self._deleted_rows(segment, entry.deleted)
+            segment.deleted_rows(entry.deleted)
             for segment, entry in zip(self.segments, entries, strict=True)
         ]
         self.documents = Documents(self)
@@ -290,16 +266,6 @@ class Index:
         opened = [where[e.name] for e in entries]
         ends = [opened[-1] + 1] if opened else [0]
         return chunk_at[opened + ends], sentence_at[opened + ends]
-
-    @staticmethod
-    def _deleted_rows(segment: Segment, deleted: list[str]) -> Deletions | None:
-        if not deleted:
-            return None
-        mask = np.zeros(segment.chunks, dtype=np.bool_)
-        for doc_id in deleted:
-            rows = segment.chunk_rows(segment.row_of(doc_id))
-            mask[rows.start : rows.stop] = True
-        return Deletions.of(mask)
 
     # -- positions ---------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError, field_validator
 
-from citeqa.types import Document
+from citeqa.types import Document, Source
 from indexer.errors import BadFileError, InvalidDocumentIdError, SourceNotFoundError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
@@ -36,15 +36,12 @@ class LoadResult:
     skipped: list[SkippedFile]
 
 
-class JsonlArticle(BaseModel):
-    """One line of a JSONL article file."""
+class JsonlArticle(BaseModel, Source, frozen=True):
+    """One line of a JSONL article file: an id, the text, and the source fields of
+    ``citeqa.types.Source`` (all optional)."""
 
     id: str
     text: str
-    title: str | None = None
-    source: str | None = None
-    url: str | None = None
-    published: str | None = None
 
     @field_validator("text")
     @classmethod

@@ -1,11 +1,12 @@
-"""Which segments to merge: a tiered policy, as Lucene's, with bounded work per write.
+"""Merging segments: which to merge (a tiered policy, as Lucene's) and the merge itself.
 
 Segments are sorted into tiers by their live chunks (tier ``t`` holds sizes in
 ``[floor * factor**t, floor * factor**(t + 1))``). When a tier holds ``factor`` segments,
 those are merged into one of the next tier, as long as the result stays within
 ``largest`` chunks. A segment that has lost more than a third of its chunks to deletions is
 rewritten alone. One merge at a time: a write never does more than its own size in merging,
-plus one bounded merge.
+plus one bounded merge. :func:`merge` runs the policy on a write's draft and rewrites the
+chosen segments as one, without their deleted documents (Tantivy's ``merger``).
 
 Example:
     >>> policy = MergePolicy(factor=3, floor=10, largest=1000)
@@ -20,7 +21,11 @@ Example:
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
+
+from indexer.draft import Draft
+from indexer.report import BuildReport
 
 # A segment with more than this share of its chunks deleted is rewritten without them.
 DELETED_SHARE = 1 / 3
@@ -65,3 +70,41 @@ class MergePolicy:
             if gone and gone > DELETED_SHARE * (chunks + gone) and chunks <= self.largest:
                 return [name]
         return []
+
+
+def merge(draft: Draft, report: BuildReport, policy: MergePolicy, shards: int) -> None:
+    """Run the one merge the policy asks for in each shard, if any."""
+    for shard in range(shards):
+        entries = [e for e in draft.segments.values() if e.shard == shard]
+        live = {e.name: e.live_chunks for e in entries}
+        deleted = {e.name: e.deleted_chunks for e in entries}
+        names = policy.plan(live, deleted)
+        if names:
+            merge_segments(draft, report, names, shard)
+
+
+def merge_segments(draft: Draft, report: BuildReport, names: list[str], shard: int) -> None:
+    """Rewrite segments of one shard as one, without their deleted documents."""
+    started = time.perf_counter()
+    builder = draft.new_builder()
+    for name in names:
+        entry = draft.segments[name]
+        segment = draft.segment(draft.folder(name))
+        segment.load_vectors()
+        gone = set(entry.deleted)
+        for row, doc_id in enumerate(segment.doc_ids):
+            if doc_id not in gone:
+                builder.add(*segment.processed(row))
+        # Done with it: unmapping its files keeps a merge's memory to one segment's.
+        draft.release(name)
+    stats = draft.stats
+    for name in names:
+        del draft.segments[name]
+    if builder.doc_ids:
+        draft.add_segment(builder, shard)
+    else:  # every document was deleted: the segments just go
+        builder.discard()
+    # A merge moves live chunks, it does not change the corpus: keep the statistics.
+    draft.stats = stats
+    report.merged += len(names)
+    report.timed("merge", started)

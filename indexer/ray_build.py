@@ -43,8 +43,8 @@ from indexer.generations import SEGMENTS
 from indexer.loaders import SkippedFile, iter_source_files
 from indexer.locks import writer_lock
 from indexer.ray_stages import ProcessDocuments, read_files, write_shard
+from indexer.report import BuildReport
 from indexer.shards import STAGED_PREFIX, StagedSegment
-from indexer.writer import BuildReport
 
 # Ray Data asks 1 CPU per task unless told otherwise; actors take whole CPUs too (see above).
 CPUS_PER_ACTOR = 1.0

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexer.errors import IndexMismatchError
 from indexer.generations import SEGMENTS, fsync_tree, rename_into_place
 from indexer.processing import ProcessedDocument
-from indexer.segment import SegmentBuilder
+from indexer.segment_builder import SegmentBuilder
 from indexer.vectors import AUTO
 
 # A staged segment's folder starts so: garbage collection leaves it alone (it removes
@@ -46,6 +47,25 @@ def shard_of(doc_id: str, shards: int) -> int:
         raise ValueError("shards must be at least 1")
     digest = hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "little") % shards
+
+
+def live_shards(folder: Path, live: int, asked: int | None) -> int:
+    """The shard count of a write to a live generation (``folder``) of ``live`` shards: the
+    generation's own when none is asked.
+
+    Raises:
+        IndexMismatchError: the write asks for another count than the generation has.
+    """
+    if asked is None:
+        return live
+    if live != asked:
+        raise IndexMismatchError(
+            f"{folder} has {live} shards, this write asks for "
+            f"{asked}; leave CITEQA_SHARDS unset (or set it to "
+            f"{live}) to write with the index's count, or rebuild it with "
+            f"`citeqa index build --shards {asked}`"
+        )
+    return asked
 
 
 @dataclass(frozen=True)
@@ -101,3 +121,24 @@ def write_segment(
     # Complete before it gets its staged name: a killed worker leaves a temp folder only.
     rename_into_place(temp, folder)
     return StagedSegment(folder.name, shard, shards, int(info["documents"]), int(info["chunks"]))
+
+
+def staged_shards(
+    staged: Sequence[StagedSegment], shards: int, asked: int | None, live: bool
+) -> int:
+    """The shard count of a write publishing ``staged``, checked against each segment:
+    ``shards``, or, with none asked and no ``live`` index, the one they were written for.
+
+    Raises:
+        IndexMismatchError: a segment was written for another shard count.
+    """
+    counts = {segment.shards for segment in staged}
+    if asked is None and not live and len(counts) == 1:
+        shards = counts.pop()
+    for segment in staged:
+        if segment.shards != shards:
+            raise IndexMismatchError(
+                f"staged segment {segment.folder} was written for {segment.shards} shards, "
+                f"this write has {shards}; write it again with shards={shards}"
+            )
+    return shards

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 import h11
@@ -20,6 +21,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from citeqa.config import Settings
 
 log = logging.getLogger("citeqa.http")
+READ_TIMEOUT_VARIABLE = "CITEQA_REQUEST_READ_TIMEOUT_S"
 # Seconds an idle keep-alive connection stays open between requests (uvicorn's default).
 KEEP_ALIVE_S = 5
 
@@ -67,6 +69,16 @@ class ReadTimeoutH11Protocol(H11Protocol):
             self.transport.close()
 
 
+class WorkerReadTimeoutH11Protocol(ReadTimeoutH11Protocol):
+    """The same protocol for worker processes, named by its import path: uvicorn spawns
+    workers, which cannot receive a class made at run time. Its limit is the environment's
+    ``CITEQA_REQUEST_READ_TIMEOUT_S``, which ``citeqa serve`` sets before it starts them."""
+
+    read_timeout_s = float(
+        os.environ.get(READ_TIMEOUT_VARIABLE, ReadTimeoutH11Protocol.read_timeout_s)
+    )
+
+
 def server_options(settings: Settings) -> dict[str, Any]:
     """The keyword arguments for ``uvicorn.run`` / ``uvicorn.Config`` (besides the app)."""
     protocol = type(
@@ -78,4 +90,14 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "http": protocol,
         "timeout_keep_alive": KEEP_ALIVE_S,
         "limit_concurrency": settings.max_connections,
+    }
+
+
+def worker_server_options(settings: Settings) -> dict[str, Any]:
+    """:func:`server_options` for ``uvicorn.run(..., workers=N)``: every value picklable,
+    the protocol by name. Sets the environment the spawned workers read."""
+    os.environ[READ_TIMEOUT_VARIABLE] = repr(settings.request_read_timeout_s)
+    return {
+        **server_options(settings),
+        "http": f"{__name__}:{WorkerReadTimeoutH11Protocol.__name__}",
     }

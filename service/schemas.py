@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -17,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from citeqa.types import Answer, AnswerType, Citation, Document, Passage, QueryResult, QuestionKind
+from citeqa.types import Answer, Citation, Document, Identified, Passage, QueryResult, Source
 from indexer.loaders import DOC_ID_PATTERN
 from service.retrieval.retriever import Filters
 
@@ -91,95 +92,77 @@ class QueryRequest(BaseModel):
         return value.strip()
 
 
-class SourcePublic(BaseModel):
+# The response models derive their fields from the domain types of citeqa/types.py (pydantic
+# reads a dataclass base's fields), so each field is declared once, there. The domain gives
+# the source fields a default of None; the JSON still always sends them, and the schema says
+# so (``json_schema_serialization_defaults_required``).
+_ALWAYS_SENT = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+def _domain_descriptions(schema: dict[str, Any], model: type[Any]) -> None:
+    # pydantic reads a dataclass field's metadata only where the dataclass is a field's
+    # type, not where it is a model's base: the descriptions are copied here instead.
+    properties: dict[str, dict[str, Any]] = schema.get("properties", {})
+    for base in model.__mro__:
+        if is_dataclass(base):
+            for domain_field in fields(base):
+                description = domain_field.metadata.get("description")
+                if description and domain_field.name in properties:
+                    properties[domain_field.name]["description"] = description
+
+
+# Frozen: a model derived from a frozen dataclass must be frozen too.
+class SourcePublic(BaseModel, Source, frozen=True):
     """Where a text comes from: the fields every document and citation shows."""
 
-    title: str | None
-    source: str | None
-    published: str | None
-    url: str | None
+    model_config = _ALWAYS_SENT
 
 
-# pydantic lays out the fields of the *last* base first. The models below list a small base
-# after SourcePublic so that ``doc_id`` (and a passage's rank) lead, as they always have in
-# the JSON.
-class _DocumentId(BaseModel):
-    doc_id: str
+class CitationPublic(SourcePublic, Citation, frozen=True):
+    pass
 
 
-class CitationPublic(SourcePublic, _DocumentId):
-    char_start: int
-    char_end: int
-    sentence: str
-    sentence_start: int
-    sentence_end: int
+class AnswerPublic(BaseModel, Answer, frozen=True):
+    model_config = ConfigDict(json_schema_extra=_domain_descriptions)
 
-    @classmethod
-    def of(cls, citation: Citation) -> CitationPublic:
-        """The public form of a citation."""
-        return cls(**citation.__dict__)
-
-
-class AnswerPublic(BaseModel):
-    text: str
-    confidence: float
-    answer_type: AnswerType
+    # The public form of the domain's citations.
     citation: CitationPublic
-    supporting: list[CitationPublic]
-    qualifier: str | None = Field(
-        default=None,
-        description="The scope or time the value is stated for in its sentence "
-        '("to date", "in February", "in the latest flight"); null when it states none.',
-    )
-    disagrees: bool = Field(
-        default=False,
-        description="For an alternative: another source gives this value for the same scope "
-        "as the answer (a real disagreement), rather than for another scope or in the same "
-        "document (context).",
-    )
+    supporting: tuple[CitationPublic, ...]
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerPublic:
         """The public form of an answer."""
-        return cls(
-            text=answer.text,
-            confidence=answer.confidence,
-            answer_type=answer.answer_type,
-            citation=CitationPublic.of(answer.citation),
-            supporting=[CitationPublic.of(c) for c in answer.supporting],
-            qualifier=answer.qualifier,
-            disagrees=answer.disagrees,
-        )
+        return cls.model_validate(answer, from_attributes=True)
 
 
-class DocumentRef(BaseModel):
-    doc_id: str
-    title: str | None
-    source: str | None
-    published: str | None
+# Another document that reports a passage. Its URL has never been sent: the field is only
+# hidden here (a docstring would show in the schema, which stays as it was).
+class DocumentRef(SourcePublic, Identified, frozen=True):
+    url: str | None = Field(default=None, exclude=True)
 
 
-class _RankedDocument(BaseModel):
+@dataclass(frozen=True)
+class _Ranked:
     rank: int
     score: float
-    doc_id: str
 
 
-class PassagePublic(SourcePublic, _RankedDocument):
+# pydantic lays out the fields of the *last* base first, and a dataclass base comes after
+# every model in the MRO: ``rank``, ``score`` and ``doc_id`` lead, as they always have.
+class PassagePublic(SourcePublic, Identified, _Ranked, frozen=True):
     text: str
     char_start: int
     char_end: int
     also_reported_by: list[DocumentRef]
 
 
-class QueryResponse(BaseModel):
-    question: str
-    question_type: QuestionKind
+class QueryResponse(BaseModel, QueryResult, frozen=True):
+    model_config = _ALWAYS_SENT
+
     answer: AnswerPublic | None
-    alternatives: list[AnswerPublic]
-    sources_disagree: bool
-    passages: list[PassagePublic]
-    timings_ms: dict[str, float]
+    alternatives: tuple[AnswerPublic, ...]
+    # Not the domain's passages: each passage as the API shows it, ranked, with its source.
+    passages: tuple[PassagePublic, ...]  # type: ignore[assignment]
 
     @classmethod
     def of(cls, result: QueryResult, documents: Mapping[str, Document]) -> QueryResponse:
@@ -188,9 +171,11 @@ class QueryResponse(BaseModel):
             question=result.question,
             question_type=result.question_type,
             answer=AnswerPublic.of(result.answer) if result.answer else None,
-            alternatives=[AnswerPublic.of(a) for a in result.alternatives],
+            alternatives=tuple(AnswerPublic.of(a) for a in result.alternatives),
             sources_disagree=result.sources_disagree,
-            passages=[_passage(rank, p, documents) for rank, p in enumerate(result.passages, 1)],
+            passages=tuple(
+                _passage(rank, p, documents) for rank, p in enumerate(result.passages, 1)
+            ),
             timings_ms=result.timings_ms,
         )
 
@@ -249,7 +234,7 @@ class DocumentCreate(BaseModel):
         )
 
 
-class DocumentSummary(SourcePublic, _DocumentId):
+class DocumentSummary(SourcePublic, Identified, frozen=True):
     chunks: int
 
     @classmethod
@@ -258,7 +243,7 @@ class DocumentSummary(SourcePublic, _DocumentId):
         return cls(doc_id=document.doc_id, **document.source_fields(), chunks=chunks)
 
 
-class DocumentPublic(DocumentSummary):
+class DocumentPublic(DocumentSummary, frozen=True):
     text: str
 
     @classmethod

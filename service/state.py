@@ -24,7 +24,8 @@ from indexer.errors import IndexerError, IndexLockedError, IndexNotFoundError
 from indexer.generations import current_name
 from indexer.index import Index, load_index
 from indexer.processing import DocumentProcessor
-from indexer.writer import BuildReport, IndexWriter
+from indexer.report import BuildReport
+from indexer.writer import IndexWriter
 from service.answering.engine import QueryEngine, make_engine
 from service.errors import NotReadyError
 from service.reading.errors import ReaderError

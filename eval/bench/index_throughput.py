@@ -39,7 +39,7 @@ from indexer.index import Index, load_index
 from indexer.loaders import load_paths
 from indexer.parallel import SlicedEncoder
 from indexer.processing import DocumentProcessor
-from indexer.segment import SegmentBuilder
+from indexer.segment_builder import SegmentBuilder
 from indexer.terms import TermCounter
 from indexer.vectors import AUTO
 

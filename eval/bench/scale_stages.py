@@ -25,7 +25,8 @@ from indexer.embedding import Vectors
 from indexer.processing import ProcessedDocument
 
 if TYPE_CHECKING:
-    from indexer.writer import BuildReport, IndexWriter
+    from indexer.report import BuildReport
+    from indexer.writer import IndexWriter
     from service.retrieval.retriever import Retriever
     from service.state import ServiceState
 

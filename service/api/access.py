@@ -8,7 +8,8 @@
   queries and chat (``CITEQA_RATE_LIMIT_QUERIES``), and on failed authentication
   (``CITEQA_RATE_LIMIT_AUTH_FAILURES``, counted per address, so changing keys does not reset
   it). A client is its key when it sent a valid one, else its address. Over the limit:
-  429 with ``Retry-After``. Both are off unless set.
+  429 with ``Retry-After``. Unset, both are off on a loopback address and on at the
+  defaults of ``citeqa.config`` anywhere else; with several workers each enforces its share.
 
 One ASGI middleware does all of it, before a body is read. Whether the request may read is
 left in ``scope["state"]["read_access"]`` for ``/readyz``, which then shows absolute paths.
@@ -60,6 +61,22 @@ class _Limit:
     setting: str
 
 
+def _limit(value: str, setting: str, workers: int) -> _Limit | None:
+    """The limit one worker process enforces: its share of ``value`` ("" is off).
+
+    Each worker counts in its own memory (a shared store would need a server such as
+    Redis). The kernel spreads connections over the workers, so a client over the whole
+    limit is over its share in at least one of them.
+    """
+    if not value:
+        return None
+    item = parse(value)
+    if workers > 1:
+        share = max(1, math.ceil(item.amount / workers))
+        item = type(item)(share, item.multiples, item.namespace)
+    return _Limit(item, setting)
+
+
 class AccessMiddleware:
     """The read key and the rate limits (see the module docstring)."""
 
@@ -68,14 +85,9 @@ class AccessMiddleware:
         self.read_key = settings.read_key
         self.write_key = settings.api_key
         self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
-        self._queries = self._limit(settings.rate_limit_queries, "CITEQA_RATE_LIMIT_QUERIES")
-        self._failures = self._limit(
-            settings.rate_limit_auth_failures, "CITEQA_RATE_LIMIT_AUTH_FAILURES"
-        )
-
-    @staticmethod
-    def _limit(value: str, setting: str) -> _Limit | None:
-        return _Limit(parse(value), setting) if value else None
+        queries, failures = settings.resolved_rate_limits()
+        self._queries = _limit(queries, "CITEQA_RATE_LIMIT_QUERIES", settings.workers)
+        self._failures = _limit(failures, "CITEQA_RATE_LIMIT_AUTH_FAILURES", settings.workers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse a request without the read key, or over a rate limit, before it runs."""

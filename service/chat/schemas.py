@@ -85,7 +85,7 @@ class ModelList(BaseModel):
     data: list[ModelCard]
 
 
-class ChatCitations(QueryResponse):
+class ChatCitations(QueryResponse, frozen=True):
     """The /v1/query response for the question, and the query that retrieved its passages."""
 
     retrieval_query: str

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from indexer.index import TermLists
+from indexer.blocks import TermLists
 from indexer.terms import CorpusStats, Keys, SegmentTerms, query_keys
 
 

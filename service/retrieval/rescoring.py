@@ -24,8 +24,9 @@ import numpy as np
 import numpy.typing as npt
 
 from citeqa.types import Hit, Passage, ScoredSentence
+from indexer.blocks import TermLists
 from indexer.embedding import Vectors
-from indexer.index import Index, TermLists
+from indexer.index import Index
 from service.retrieval.lexicon import Lexicon, QuestionTerms
 
 SENTENCE_DENSE_WEIGHT = 0.6

@@ -15,7 +15,14 @@ from indexer.index import load_index
 from indexer.locks import writer_lock
 from indexer.manifest import MANIFEST_NAME, Manifest
 from indexer.processing import ProcessedDocument
-from indexer.shards import STAGED_PREFIX, shard_of, write_segment
+from indexer.shards import (
+    STAGED_PREFIX,
+    StagedSegment,
+    live_shards,
+    shard_of,
+    staged_shards,
+    write_segment,
+)
 from indexer.terms import CorpusStats
 from service.retrieval.hybrid import BM25Retriever, DenseRetriever
 from tests.indexer.fakes import DIMENSION, fake_writer, processed, vector
@@ -273,7 +280,7 @@ def test_the_shard_count_comes_from_the_settings_or_the_build_command(
 
     class _Writer:
         def build(self, source: list[Path]) -> object:  # noqa: ARG002
-            from indexer.writer import BuildReport
+            from indexer.report import BuildReport
 
             return BuildReport()
 
@@ -292,3 +299,22 @@ def test_the_shard_count_comes_from_the_settings_or_the_build_command(
         app, ["index", "stats", "--json", "--index-dir", str(tmp_path / "index")]
     )
     assert json.loads(result.stdout)["shards"] == 3
+
+
+def test_staged_segments_set_the_count_only_of_a_new_index() -> None:
+    three = [StagedSegment("staged-a", 0, 3, 1, 1), StagedSegment("staged-b", 2, 3, 1, 1)]
+    assert staged_shards(three, 1, asked=None, live=False) == 3
+    with pytest.raises(IndexMismatchError, match="this write has 1"):
+        staged_shards(three, 1, asked=None, live=True)
+    with pytest.raises(IndexMismatchError, match="this write has 2"):
+        staged_shards(three, 2, asked=2, live=False)
+    mixed = [*three, StagedSegment("staged-c", 0, 2, 1, 1)]
+    with pytest.raises(IndexMismatchError, match="written for 3 shards"):
+        staged_shards(mixed, 1, asked=None, live=False)
+
+
+def test_a_write_follows_the_live_count_unless_it_asks_for_another(tmp_path: Path) -> None:
+    assert live_shards(tmp_path, 3, asked=None) == 3
+    assert live_shards(tmp_path, 3, asked=3) == 3
+    with pytest.raises(IndexMismatchError, match="has 3 shards, this write asks for 2"):
+        live_shards(tmp_path, 3, asked=2)

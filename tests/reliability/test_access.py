@@ -12,7 +12,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from citeqa.config import Settings
+from citeqa.config import (
+    DEFAULT_RATE_LIMIT_AUTH_FAILURES,
+    DEFAULT_RATE_LIMIT_QUERIES,
+    Settings,
+)
 from indexer.processing import DocumentProcessor
 from tests.conftest import API_KEY
 
@@ -143,3 +147,61 @@ def test_a_write_without_the_key_is_refused_before_its_body_is_read(client: Test
     )
     assert refused.status_code == 401, refused.text[:300]
     assert client.delete("/v1/documents/x").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("127.0.0.1", ("", "")),
+        ("localhost", ("", "")),
+        ("::1", ("", "")),
+        ("0.0.0.0", (DEFAULT_RATE_LIMIT_QUERIES, DEFAULT_RATE_LIMIT_AUTH_FAILURES)),
+        ("10.1.2.3", (DEFAULT_RATE_LIMIT_QUERIES, DEFAULT_RATE_LIMIT_AUTH_FAILURES)),
+        ("citeqa.example.org", (DEFAULT_RATE_LIMIT_QUERIES, DEFAULT_RATE_LIMIT_AUTH_FAILURES)),
+    ],
+)
+def test_rate_limits_are_on_by_default_off_loopback(host: str, expected: tuple[str, str]) -> None:
+    settings = Settings(_env_file=None, host=host)  # type: ignore[call-arg]
+    assert settings.resolved_rate_limits() == expected
+
+
+def test_an_operator_sets_or_turns_off_each_limit() -> None:
+    public = Settings(  # type: ignore[call-arg]
+        _env_file=None, host="0.0.0.0", rate_limit_queries="off", rate_limit_auth_failures="9/hour"
+    )
+    assert public.resolved_rate_limits() == ("", "9/hour")
+    local = Settings(_env_file=None, rate_limit_queries=" 5/second ")  # type: ignore[call-arg]
+    assert local.resolved_rate_limits() == ("5/second", "")
+    with pytest.raises(ValueError, match="'off'"):
+        Settings(_env_file=None, rate_limit_queries="lots")  # type: ignore[call-arg]
+
+
+def test_each_worker_enforces_its_share_of_a_limit() -> None:
+    from service.api.access import _limit
+
+    alone = _limit("300/minute", "CITEQA_RATE_LIMIT_QUERIES", workers=1)
+    shared = _limit("301/minute", "CITEQA_RATE_LIMIT_QUERIES", workers=2)
+    assert alone is not None and shared is not None
+    assert (alone.item.amount, shared.item.amount) == (300, 151)
+    assert shared.item.get_expiry() == alone.item.get_expiry() == 60
+    assert _limit("1/second", "X", workers=8) is not None
+    assert _limit("", "X", workers=2) is None
+
+
+def test_the_public_default_limits_a_client(
+    tmp_path: Path, seed_index_dir: Path, settings: Settings, processor: DocumentProcessor
+) -> None:
+    """A server bound to every address, with no limit set, answers 429 past the default."""
+    import shutil
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index_dir, index_dir)
+    public = settings.model_copy(
+        update={"host": "0.0.0.0", "rate_limit_queries": None, "rate_limit_auth_failures": None}
+    )
+    with _client(index_dir, public, processor) as client:
+        statuses = [
+            client.delete("/v1/documents/x", headers=_bearer("wrong")).status_code
+            for _ in range(31)
+        ]
+    assert statuses == [401] * 30 + [429]

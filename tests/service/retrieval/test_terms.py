@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from citeqa.text import content_terms, stem, word_spans
-from indexer.index import TermLists
+from indexer.blocks import TermLists
 from indexer.terms import CorpusStats, query_keys
 from service.retrieval.lexicon import Lexicon, QuestionTerms
 
