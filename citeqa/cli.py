@@ -302,15 +302,22 @@ def evaluate(
     from eval.harness import run_evaluation
 
     run_evaluation(
-        dataset, out, get_settings(), dataset_format,
-        configurations.split(",") if configurations else None, against, corpus, limit,
-        remove_fraction=remove_articles, seed=seed,
-    )  # fmt: skip
+        dataset,
+        out,
+        get_settings(),
+        dataset_format=dataset_format,
+        configurations=configurations.split(",") if configurations else None,
+        against=against,
+        corpus=corpus,
+        limit=limit,
+        remove_fraction=remove_articles,
+        seed=seed,
+    )
 
 
 def _require_eval_packages() -> None:
-    # The Docker image serves and leaves these out (about 320 MB): say so instead of a
-    # ModuleNotFoundError traceback.
+    # The Docker image serves and leaves these out (their size: eval/RESULTS.md): say so
+    # instead of a ModuleNotFoundError traceback.
     from eval.errors import EvalError
 
     for name in ("ranx", "matplotlib"):

@@ -12,7 +12,6 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from citeqa.errors import SettingsError
-from citeqa.types import WriteStep
 
 
 def is_loopback(host: str) -> bool:
@@ -130,9 +129,6 @@ class Settings(BaseSettings):
     # A server checks CURRENT at most this often on the query path, and switches to a
     # generation another process wrote without a restart.
     index_check_interval_s: float = Field(default=1.0, ge=0.0)
-    # Kills a writer at this step of every write, as kill -9 would: the reliability tests
-    # use it to aim at the write window. Never set it in production.
-    fault_at: WriteStep | None = None
 
     # `--engine ray` only (citeqa/ray_cluster.py). The GCS address of a running cluster
     # (`host:6379`); empty starts a local one inside the process.

@@ -1,23 +1,19 @@
 """The one error model: every failure citeqa reports is a :class:`CiteqaError`.
 
 Each package keeps its errors in its own ``errors.py`` (indexer, service, chat, reading,
-eval), all derived from :class:`CiteqaError`. Each class states the HTTP status it answers
-with, so the API maps every one in a single handler (``service/api/errors.py``) and the CLI
+eval), all derived from :class:`CiteqaError`. Domain errors carry no HTTP status: one table
+at the HTTP edge (``service/api/errors.py``) maps each class to its status, and the CLI
 prints every one in a single place (``citeqa/cli_errors.py``). A ``ValueError`` or
 ``RuntimeError`` that escapes is a bug, and the API answers it with a 500.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 
 class CiteqaError(Exception):
     """Base of every citeqa error; the message says what went wrong and what to do.
 
     Attributes:
-        status: The HTTP status the API answers with (500 unless a subclass says otherwise:
-            an error no request can cause is the server's problem).
         code: A short, stable name for clients (OpenAI's ``error.code`` on the chat routes);
             a class may set one, and ``code=`` overrides it for one error.
         param: The request field at fault, when there is one (OpenAI's ``error.param``).
@@ -25,13 +21,12 @@ class CiteqaError(Exception):
 
     Example:
         >>> class NoSuchThingError(CiteqaError):
-        ...     status = 404
-        >>> error = NoSuchThingError("no thing 'x'; list them with GET /v1/things")
-        >>> error.status, str(error)
-        (404, "no thing 'x'; list them with GET /v1/things")
+        ...     pass
+        >>> error = NoSuchThingError("no thing 'x'; list them with GET /v1/things", param="id")
+        >>> str(error), error.param
+        ("no thing 'x'; list them with GET /v1/things", 'id')
     """
 
-    status: ClassVar[int] = 500
     code: str | None = None
     # Seconds after which a retry may succeed: the API sends it as ``Retry-After``.
     retry_after_s: int | None = None
@@ -45,3 +40,15 @@ class CiteqaError(Exception):
 
 class SettingsError(CiteqaError):
     """A ``CITEQA_`` environment variable (or ``.env`` entry) holds a value citeqa refuses."""
+
+
+class MissingPackageError(CiteqaError):
+    """An optional package a step needs is not installed; the message names the install."""
+
+
+class RayClusterError(CiteqaError):
+    """Ray is missing, or a cluster cannot be reached or is too small for the work."""
+
+
+class RayNotInstalledError(RayClusterError):
+    """`--engine ray` was asked for, but the `ray` extra is not installed."""

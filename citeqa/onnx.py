@@ -15,6 +15,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from citeqa.errors import MissingPackageError
+
 Runtime = Literal["onnxruntime", "openvino-bf16"]
 
 
@@ -57,9 +59,14 @@ def quantize_int8(source: Path, target: str | Path) -> None:
     does, at the same size and speed (eval/RESULTS.md).
 
     Raises:
-        ImportError: ONNX Runtime's quantiser needs the onnx package, which is missing.
+        MissingPackageError: ONNX Runtime's quantiser needs the onnx package, which is missing.
     """
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as error:
+        raise MissingPackageError(
+            "int8 quantisation needs the onnx package: pip install 'onnx>=1.16'"
+        ) from error
 
     # The quantiser logs advice on pre-processing to the root logger on every call; it is
     # about static quantisation and does not apply here.

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from citeqa.errors import CiteqaError
+from citeqa.errors import RayClusterError, RayNotInstalledError
 
 if TYPE_CHECKING:
     from citeqa.config import Settings
@@ -39,16 +39,6 @@ INSTALL_HINT = "pip install 'citeqa[ray]'"
 MIN_OBJECT_STORE_BYTES = 75 * 1024 * 1024
 # Serve and Ray Data schedule fractions of a CPU to 1/10,000 of a unit; finer is noise.
 _CPU_STEP = 0.01
-
-
-class RayClusterError(CiteqaError):
-    """Ray is missing, or a cluster cannot be reached or is too small for the work."""
-
-    status = 503
-
-
-class RayNotInstalledError(RayClusterError):
-    """`--engine ray` was asked for, but the `ray` extra is not installed."""
 
 
 @dataclass(frozen=True)

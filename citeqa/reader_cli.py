@@ -56,11 +56,6 @@ def reader_train(
     ] = None,
 ) -> None:
     """Fine-tune the span reader by the reference recipe (the defaults) and save it."""
-    from training.train import train_reader
-
-    missing = [str(path) for path in [*data, *(dev or [])] if not path.is_file()]
-    if missing:  # before hours of training, not after
-        raise ReaderError(f"training data file not found: {', '.join(missing)}")
     config = TrainConfig(
         negatives_per_question=negatives_per_question,
         max_length=max_length,
@@ -74,6 +69,24 @@ def reader_train(
         seed=seed,
         max_answer_tokens=max_answer_tokens,
     )
+    _train(data, out, config, base_model=base_model, limit=limit, dev=dev or [])
+
+
+def _train(
+    data: list[Path],
+    out: Path,
+    config: TrainConfig,
+    *,
+    base_model: Path | None,
+    limit: int | None,
+    dev: list[Path],
+) -> None:
+    """Train by ``config``, score the dev files into the card, and say what was made."""
+    from training.train import train_reader
+
+    missing = [str(path) for path in [*data, *dev] if not path.is_file()]
+    if missing:  # before hours of training, not after
+        raise ReaderError(f"training data file not found: {', '.join(missing)}")
     report = train_reader(data, out, config, base_model, show_progress=True, limit=limit)
     if dev:
         _score_into_card(report, config, limit, dev)
@@ -89,8 +102,9 @@ def reader_train(
     )
 
 
-def _score_into_card(report: TrainReport, config: TrainConfig, limit: int | None,
-                     dev: list[Path]) -> None:  # fmt: skip
+def _score_into_card(
+    report: TrainReport, config: TrainConfig, limit: int | None, dev: list[Path]
+) -> None:
     """Score the new checkpoint on each dev file (gold paragraph) and rewrite its card."""
     from eval.reader_eval import evaluate_reader
     from service.reading.reader import SpanReader
@@ -149,9 +163,12 @@ def reader_eval(
 
     settings = get_settings()
     reader = SpanReader(
-        model or settings.resolved_reader_model(), settings.reader_threads, max_length,
-        backend=settings.reader_backend, cache_dir=settings.resolved_model_cache_dir(),
-    )  # fmt: skip
+        model or settings.resolved_reader_model(),
+        threads=settings.reader_threads,
+        max_length=max_length,
+        backend=settings.reader_backend,
+        cache_dir=settings.resolved_model_cache_dir(),
+    )
     scores = evaluate_reader(reader, dataset, limit, stride, show_progress=not as_json)
     backend = reader.backend.backend if reader.backend else "torch"
     console.print(

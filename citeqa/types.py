@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Literal
 
-# The steps of an index write, in order; CITEQA_FAULT_AT can stop a writer at any of them.
+# The steps of an index write, in order; the reliability tests stop a writer at each of them.
 WriteStep = Literal[
     "before-temp", "during-write", "after-rename", "before-current", "after-current"
 ]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from rich.console import Console
 from rich.table import Table
 
@@ -59,11 +60,12 @@ def best_threshold(
             continue
         score = np.mean(
             [
-                (s.f1 if s.answerable else 0.0) if s.confidence >= threshold
+                (s.f1 if s.answerable else 0.0)
+                if s.confidence >= threshold
                 else (0.0 if s.answerable else 1.0)
                 for s in samples
             ]
-        )  # fmt: skip
+        )
         if score > best[1]:
             best = (float(threshold), float(score))
     return best
@@ -91,6 +93,19 @@ def _samples(dataset: Dataset, engine, origin: str, answerable: bool | None = No
     ]
 
 
+def _sweep_table(samples: list[Sample], thresholds: npt.NDArray[np.float64]) -> Table:
+    """At each threshold: the objective, and the shares answered and abstained on."""
+    table = Table(title="abstention threshold calibration")
+    for column in ("threshold", "objective", "answered (answerable)", "abstained (unanswerable)"):
+        table.add_column(column, justify="right")
+    for t in thresholds:
+        answered = np.mean([s.confidence >= t for s in samples if s.answerable])
+        abstained = np.mean([s.confidence < t for s in samples if not s.answerable])
+        objective = best_threshold(samples, np.array([t]))[1]
+        table.add_row(f"{t:.2f}", f"{objective:.3f}", f"{answered:.2f}", f"{abstained:.2f}")
+    return table
+
+
 def main() -> None:
     """Sweep the abstention threshold on gold and SQuAD questions and print the chosen one."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -100,9 +115,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=400)
     parser.add_argument("--out", type=Path, default=Path("eval-out/calibration"))
     parser.add_argument(
-        "--max-false-abstention", type=float, default=0.05,
+        "--max-false-abstention",
+        type=float,
+        default=0.05,
         help="largest share of answerable questions the threshold may abstain on",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
     settings = Settings()
     from indexer.factory import make_writer
@@ -125,15 +142,7 @@ def main() -> None:
     samples += _samples(off_corpus, seeds_engine, "squad, seed corpus", False)
     grid = np.round(np.arange(0.0, 1.0, 0.01), 2)
     threshold, score = best_threshold(samples, grid, args.max_false_abstention)
-    table = Table(title="abstention threshold calibration")
-    for column in ("threshold", "objective", "answered (answerable)", "abstained (unanswerable)"):
-        table.add_column(column, justify="right")
-    for t in grid[::5]:
-        answered = np.mean([s.confidence >= t for s in samples if s.answerable])
-        abstained = np.mean([s.confidence < t for s in samples if not s.answerable])
-        objective = best_threshold(samples, np.array([t]))[1]
-        table.add_row(f"{t:.2f}", f"{objective:.3f}", f"{answered:.2f}", f"{abstained:.2f}")
-    Console().print(table)
+    Console().print(_sweep_table(samples, grid[::5]))
     unconstrained, unconstrained_score = best_threshold(samples, grid)
     Console().print(
         f"best threshold {threshold:.2f} (objective {score:.3f}) over {len(samples)} questions, "
@@ -144,9 +153,14 @@ def main() -> None:
     by_origin = {
         o: sum(s.origin == o for s in samples) for o in sorted({s.origin for s in samples})
     }
-    summary = {"threshold": threshold, "objective": score, "samples": len(samples),
-               "by_origin": by_origin, "max_false_abstention": args.max_false_abstention,
-               "unconstrained_threshold": unconstrained}  # fmt: skip
+    summary = {
+        "threshold": threshold,
+        "objective": score,
+        "samples": len(samples),
+        "by_origin": by_origin,
+        "max_false_abstention": args.max_false_abstention,
+        "unconstrained_threshold": unconstrained,
+    }
     (args.out / "calibration.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 

@@ -6,7 +6,7 @@ from citeqa.errors import CiteqaError
 class EvalError(CiteqaError):
     """An evaluation that cannot run as asked (an unknown configuration, a failing service).
 
-    Only the CLI reports these; ``status`` is the base's 500, as no request can cause one.
+    Only the CLI reports these; no request can cause one.
     """
 
 

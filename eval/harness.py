@@ -50,6 +50,7 @@ def run_evaluation(
     dataset_path: Path,
     out: Path,
     settings: Settings,
+    *,
     dataset_format: str | None = None,
     configurations: list[str] | None = None,
     against: str | None = None,
@@ -64,7 +65,37 @@ def run_evaluation(
     ``remove_fraction`` of the dataset's articles (drawn with ``seed``) are left out of the
     corpus, so the questions about them test abstention.
     """
-    dataset = load_dataset(dataset_path, dataset_format)
+    dataset = _select(load_dataset(dataset_path, dataset_format), remove_fraction, seed, limit)
+    names = configurations or list(CONFIGURATIONS)
+    unknown = [n for n in names if n not in CONFIGURATIONS]
+    if unknown:
+        raise EvalError(f"unknown configuration {unknown}; choose from {list(CONFIGURATIONS)}")
+    answerers: dict[str, Answerer]
+    if against:
+        answerers = {"service": RemoteAnswerer(against)}
+    else:
+        engine = _local_engine(dataset, settings, out, corpus)
+        answerers = {n: LocalAnswerer(engine, CONFIGURATIONS[n]) for n in names}
+    results = _evaluate_each(dataset, answerers, top_k)
+    info = run_info(
+        dataset.name,
+        {
+            "questions": len(dataset.questions),
+            "documents": len(dataset.documents),
+            "against": against,
+            "default_configuration": DEFAULT_CONFIGURATION,
+            "removed_articles": remove_fraction,
+            "seed": seed,
+        },
+    )
+    write_report(out, info, results)
+    print_table(results_table(results, f"{dataset.name} ({len(dataset.questions)} questions)"))
+    console.print(f"report written to {out}/report.md")
+    return results
+
+
+def _select(dataset: Dataset, remove_fraction: float, seed: int, limit: int | None) -> Dataset:
+    """The dataset without ``remove_fraction`` of its articles, and at most ``limit`` questions."""
     if remove_fraction:
         try:
             dataset = remove_articles(dataset, remove_fraction, seed)
@@ -76,16 +107,13 @@ def run_evaluation(
         step = len(dataset.questions) / limit
         picked = tuple(dataset.questions[int(i * step)] for i in range(limit))
         dataset = replace(dataset, questions=picked)
-    names = configurations or list(CONFIGURATIONS)
-    unknown = [n for n in names if n not in CONFIGURATIONS]
-    if unknown:
-        raise EvalError(f"unknown configuration {unknown}; choose from {list(CONFIGURATIONS)}")
-    answerers: dict[str, Answerer]
-    if against:
-        answerers = {"service": RemoteAnswerer(against)}
-    else:
-        engine = _local_engine(dataset, settings, out, corpus)
-        answerers = {n: LocalAnswerer(engine, CONFIGURATIONS[n]) for n in names}
+    return dataset
+
+
+def _evaluate_each(
+    dataset: Dataset, answerers: dict[str, Answerer], top_k: int
+) -> list[ConfigurationResult]:
+    """Each answerer's results on the dataset, with a progress bar and one line each."""
     results = []
     with Progress(console=console, transient=True) as progress:
         for name, answerer in answerers.items():
@@ -93,23 +121,17 @@ def run_evaluation(
             started = time.perf_counter()
             results.append(
                 evaluate_configuration(
-                    name, dataset, answerer, top_k=top_k,
+                    name,
+                    dataset,
+                    answerer,
+                    top_k=top_k,
                     progress=lambda t=task: progress.advance(t),  # type: ignore[misc]
                 )
-            )  # fmt: skip
+            )
             # The bar is transient (and never drawn off a terminal): this line stays, in a
             # log too, to say what ran and how long it took.
             progress.console.print(
                 f"{name}: {len(dataset.questions)} questions in "
                 f"{time.perf_counter() - started:.1f} s"
             )
-    info = run_info(
-        dataset.name,
-        {"questions": len(dataset.questions), "documents": len(dataset.documents),
-         "against": against, "default_configuration": DEFAULT_CONFIGURATION,
-         "removed_articles": remove_fraction, "seed": seed},
-    )  # fmt: skip
-    write_report(out, info, results)
-    print_table(results_table(results, f"{dataset.name} ({len(dataset.questions)} questions)"))
-    console.print(f"report written to {out}/report.md")
     return results

@@ -110,9 +110,8 @@ def _markdown(info: dict[str, Any], results: list[ConfigurationResult]) -> str:
     ]
     for result, row in zip(results, rows, strict=True):
         lines.append(
-            f"| {result.name} | " + " | ".join(format_cell(row.get(c)) for c in columns)
-            + " |"
-        )  # fmt: skip
+            f"| {result.name} | " + " | ".join(format_cell(row.get(c)) for c in columns) + " |"
+        )
     final = results[-1]
     if final.failures:
         lines += ["", f"Failure attribution ({final.name}):", ""]

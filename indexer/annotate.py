@@ -5,7 +5,7 @@ reads the stored spans of the sentences it considers.
 
 Only the model-free extractor reads entities and noun chunks; the span reader reads
 sentences alone. spaCy's sentence recogniser (``senter``) finds them without the tagger,
-parser and NER, 13 to 31 times faster (eval/RESULTS.md, "Index build").
+parser and NER, many times faster (eval/RESULTS.md, "Index build").
 """
 
 from __future__ import annotations

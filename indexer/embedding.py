@@ -49,12 +49,11 @@ TIMING_TEXTS = [
 def numeric_family(backend: str) -> Family:
     """Backends whose vectors are interchangeable share a family.
 
-    Measured on 600 NYT texts (paragraphs, sentences, questions): the fp32 ONNX export
-    gives torch's vectors to 2e-7 (cosine 1.00000 everywhere), and OpenVINO bf16 on it a
-    cosine of 0.9999 and more, so an index built with one is searched and extended with the
-    others. int8 moves them to a cosine of 0.976-0.999 (mean 0.993): mixing it with fp32
-    vectors in one index, or querying one with the other, would compare numbers from two
-    models, so it is refused.
+    Measured on NYT texts (eval/RESULTS.md): the fp32 ONNX export gives torch's vectors to
+    rounding, and OpenVINO bf16 on it nearly so, so an index built with one is searched and
+    extended with the others. int8 moves them measurably: mixing it with fp32 vectors in one
+    index, or querying one with the other, would compare numbers from two models, so it is
+    refused.
     """
     return "int8" if backend == "onnx-int8" else "fp32-compatible"
 
@@ -107,6 +106,7 @@ class Embedder:
     def __init__(
         self,
         model_path: str,
+        *,
         batch_size: int = 64,
         device: str = "cpu",
         backend: EmbedBackend = "torch",
@@ -183,14 +183,19 @@ class Embedder:
         def open_export(path: Path) -> OnnxEncoder:
             if self.backend == "openvino-bf16":
                 return OnnxEncoder(
-                    path, tokenizer, self.max_tokens, 1, budget, "openvino-bf16",
-                    side_by_side=_calls_side_by_side(), cache_dir=cache_dir / "openvino",
-                )  # fmt: skip
-            return OnnxEncoder(path, tokenizer, self.max_tokens, 1, budget)
+                    path,
+                    tokenizer,
+                    self.max_tokens,
+                    token_budget=budget,
+                    runtime="openvino-bf16",
+                    side_by_side=_calls_side_by_side(),
+                    cache_dir=cache_dir / "openvino",
+                )
+            return OnnxEncoder(path, tokenizer, self.max_tokens, token_budget=budget)
 
         def probe(path: Path, texts: list[str]) -> Vectors:
             # The export is checked against torch on ONNX Runtime, in fp32, whatever runs it.
-            return OnnxEncoder(path, tokenizer, self.max_tokens, 1, budget).encode(texts)
+            return OnnxEncoder(path, tokenizer, self.max_tokens, token_budget=budget).encode(texts)
 
         def ensure() -> Path:
             return onnx_export.ensure_export(
@@ -212,7 +217,7 @@ class Embedder:
 
         def compare() -> tuple[float, float]:
             def probe(path: Path, texts: list[str]) -> Vectors:
-                return OnnxEncoder(path, tokenizer, max_tokens, 1, ALONE).encode(texts)
+                return OnnxEncoder(path, tokenizer, max_tokens, token_budget=ALONE).encode(texts)
 
             paths = {
                 precision: onnx_export.ensure_export(
@@ -220,11 +225,15 @@ class Embedder:
                 )
                 for precision in ("fp32", "int8")
             }
-            int8 = OnnxEncoder(paths["int8"], tokenizer, max_tokens, 1, ALONE)
+            int8 = OnnxEncoder(paths["int8"], tokenizer, max_tokens, token_budget=ALONE)
             bf16 = OnnxEncoder(
-                paths["fp32"], tokenizer, max_tokens, 1, TOKEN_BUDGET, "openvino-bf16",
+                paths["fp32"],
+                tokenizer,
+                max_tokens,
+                token_budget=TOKEN_BUDGET,
+                runtime="openvino-bf16",
                 cache_dir=cache_dir / "openvino",
-            )  # fmt: skip
+            )
             return time_interleaved(
                 lambda: int8.encode(TIMING_TEXTS), lambda: bf16.encode(TIMING_TEXTS)
             )
@@ -290,8 +299,9 @@ class Embedder:
             log.warning(
                 "query encoder: cannot use the ONNX export in %s (%s); embedding questions "
                 "with torch",
-                cache_dir, error,
-            )  # fmt: skip
+                cache_dir,
+                error,
+            )
             return False
         return True
 

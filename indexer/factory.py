@@ -21,7 +21,7 @@ def make_embedder(settings: Settings) -> Embedder:
     """The embedder the settings name; the backend it runs, and why, goes to the log."""
     embedder = Embedder(
         settings.resolved_embedding_model(),
-        settings.embedding_batch_size,
+        batch_size=settings.embedding_batch_size,
         backend=settings.embed_backend,
         cache_dir=settings.resolved_model_cache_dir(),
     )
@@ -74,7 +74,6 @@ def make_writer(
         ),
         generations_to_keep=settings.generations_to_keep,
         show_progress=show_progress,
-        fault_step=settings.fault_at,
         lock_timeout_s=settings.writer_lock_timeout_s,
         shards=settings.shards,
     )

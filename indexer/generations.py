@@ -203,8 +203,8 @@ def next_segment_number(index_dir: Path) -> int:
 def _named_segments(folder: Path) -> set[str]:
     """The segments a generation's manifest names (none when it cannot be read)."""
     try:
-        # The short list beside the manifest: a manifest of a million chunks is 30 MB of
-        # JSON, and every write reads every kept generation's list.
+        # The short list beside the manifest: a manifest grows with the chunks (a large
+        # corpus's is tens of MB of JSON), and every write reads every kept generation's list.
         return set((folder / SEGMENT_LIST).read_text().split())
     except OSError:
         pass

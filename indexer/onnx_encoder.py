@@ -18,7 +18,8 @@ Vectors = npt.NDArray[np.float32]
 TOKEN_BUDGET = 256
 # Dynamic int8 quantises the activations of a whole batch with one scale, so a text's
 # vector would depend on its batch-mates and its padding: a question embedded alone and the
-# same words embedded in a batch of 16 met at a cosine of 0.966. One text per run keeps
+# same words embedded in a batch of 16 came out visibly apart (eval/RESULTS.md). One text
+# per run keeps
 # every vector a function of its text alone, as a query's is; int8 alone still encodes
 # more texts per CPU second than fp32 at its best budget.
 ALONE = 1
@@ -46,6 +47,7 @@ class OnnxEncoder:
         path: Path,
         tokenizer_file: Path,
         max_tokens: int,
+        *,
         threads: int = 1,
         token_budget: int = TOKEN_BUDGET,
         runtime: Runtime = "onnxruntime",

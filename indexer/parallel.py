@@ -1,8 +1,8 @@
 """Keep every core busy during a build: spaCy and the embedding model side by side.
 
-On a small CPU torch's own intra-op threads scale poorly: here two of them encode about 1.6x
-faster than one, while two single-threaded encodes in parallel threads reach 2x, and
-spaCy's parser and NER release the GIL. ONNX Runtime does the same: one session with one
+On a small CPU torch's own intra-op threads scale poorly: two of them encode well short of
+twice as fast as one, while two single-threaded encodes in parallel threads come close to
+it, and spaCy's parser and NER release the GIL. ONNX Runtime does the same: one session with one
 intra-op thread, called from two threads at once (it releases the GIL), beat one call on two
 threads. So a build runs ``workers`` threads, each encode on one thread: one cleans, chunks
 and annotates the documents a group at a time while the others embed what it has queued.
@@ -21,8 +21,8 @@ import numpy as np
 from indexer.embedding import Embedder, Vectors
 
 # Batch size inside each single-threaded encode: small batches stay in cache, and one
-# thread encodes batches of 16 about 15% faster than batches of 64 here (two threads show no
-# difference), so slices of 64 texts go through in four batches.
+# thread encodes batches of 16 faster than batches of 64 (eval/RESULTS.md; two threads show
+# no difference), so slices of 64 texts go through in four batches.
 THREAD_BATCH = 16
 
 

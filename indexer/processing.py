@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 # small enough that embedding starts while spaCy is still on later documents.
 SENTENCE_BATCH = 2048
 # Documents are cleaned, chunked and annotated in groups this size, so that the first chunks
-# reach the encoder at once: chunking the 1,041 NYT dev paragraphs alone takes 3-6 s.
+# reach the encoder at once: chunking a whole corpus first would leave the encoder idle
+# for seconds (eval/RESULTS.md).
 DOCUMENT_GROUP = 64
 
 

@@ -1,9 +1,10 @@
-"""Query embeddings on ONNX Runtime beside a torch index: torch's own vectors, a third the time.
+"""Query embeddings on ONNX Runtime beside a torch index: torch's own vectors, in less time.
 
-The query path embeds one short question per request. On torch that costs 6-7 ms on the
-thread that first ran torch and 13-16 ms on any other (libgomp throttles its spin-waiting
+The query path embeds one short question per request. On torch that is fast only on the
+thread that first ran torch and slower on any other (libgomp throttles its spin-waiting
 once a second OpenMP team exists on two cores), and the server answers on its request
-threads. The same encoder exported to ONNX runs in about 4.6 ms on one thread, anywhere.
+threads. The same encoder exported to ONNX runs faster on one thread, on any thread
+(eval/RESULTS.md, "figures that lived in code comments").
 
 This is for ``CITEQA_EMBED_BACKEND=torch``: the ONNX backends embed questions with their own
 session. The fp32 export (:mod:`indexer.onnx_export`, shared with the ``onnx`` backend) is
@@ -20,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from indexer import onnx_export
-from indexer.errors import QueryEncoderError
+from indexer.errors import ExportError, QueryEncoderError
 from indexer.onnx_encoder import OnnxEncoder
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class OnnxQueryEncoder:
             self.path, self._encoder = onnx_export.open_export(
                 lambda: self._ensure(model, cache_dir), self._open, "query encoder"
             )
-        except onnx_export.ExportError as error:
+        except ExportError as error:
             raise QueryEncoderError(str(error)) from error
         self._check_against(model)
 
@@ -66,7 +67,7 @@ class OnnxQueryEncoder:
 
     def _open(self, path: Path) -> OnnxEncoder:
         return OnnxEncoder(
-            path, self._model_path / "tokenizer.json", self.max_tokens, self._threads
+            path, self._model_path / "tokenizer.json", self.max_tokens, threads=self._threads
         )
 
     def encode(self, text: str) -> Vectors:

@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from citeqa.config import Settings
-from citeqa.errors import CiteqaError
 from citeqa.ray_cluster import RayClusterConfig, actor_pool_size, connect, disconnect, require_ray
+from indexer.errors import RayBuildError
 from indexer.generations import SEGMENTS
 from indexer.loaders import SkippedFile, iter_source_files
 from indexer.locks import writer_lock
@@ -48,10 +48,6 @@ from indexer.shards import STAGED_PREFIX, StagedSegment
 
 # Ray Data asks 1 CPU per task unless told otherwise; actors take whole CPUs too (see above).
 CPUS_PER_ACTOR = 1.0
-
-
-class RayBuildError(CiteqaError):
-    """A Ray build was asked for with options it does not support, or a stage failed."""
 
 
 @dataclass(frozen=True)
@@ -80,11 +76,6 @@ class RayBuildOptions:
 
 def check_supported(settings: Settings, options: RayBuildOptions) -> None:
     """Refuse settings a Ray build does not honour, saying what to change."""
-    if settings.fault_at is not None:
-        raise RayBuildError(
-            "CITEQA_FAULT_AT kills a local writer at a step; a Ray build does not support it: "
-            "unset it, or leave out --engine ray"
-        )
     if options.gpus_per_actor > 0 and settings.embed_backend != "torch":
         raise RayBuildError(
             f"--gpus runs the embedder on CUDA, which the {settings.embed_backend} backend "

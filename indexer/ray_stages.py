@@ -54,11 +54,15 @@ def read_files(batch: Batch, shards: int) -> Batch:
         for sub, document in enumerate(documents):
             rows.append(
                 {
-                    "order": int(order), "sub": sub, "doc_id": document.doc_id,
-                    "shard": shard_of(document.doc_id, shards), "path": str(path),
-                    "reason": "", "payload": pickle.dumps(document),
+                    "order": int(order),
+                    "sub": sub,
+                    "doc_id": document.doc_id,
+                    "shard": shard_of(document.doc_id, shards),
+                    "path": str(path),
+                    "reason": "",
+                    "payload": pickle.dumps(document),
                 }
-            )  # fmt: skip
+            )
         for sub, item in enumerate(skipped, start=len(documents)):
             rows.append(_skipped_row(int(order), sub, item.path, item.reason))
     return _row_batch(rows)
@@ -66,9 +70,14 @@ def read_files(batch: Batch, shards: int) -> Batch:
 
 def _skipped_row(order: int, sub: int, path: str, reason: str) -> dict[str, Any]:
     return {
-        "order": order, "sub": sub, "shard": NO_SHARD, "doc_id": "", "path": path,
-        "reason": reason, "payload": b"",
-    }  # fmt: skip
+        "order": order,
+        "sub": sub,
+        "shard": NO_SHARD,
+        "doc_id": "",
+        "path": path,
+        "reason": reason,
+        "payload": b"",
+    }
 
 
 class ProcessDocuments:
@@ -82,11 +91,13 @@ class ProcessDocuments:
             make_embedder(settings)
             if device == "cpu"
             else Embedder(
-                settings.resolved_embedding_model(), settings.embedding_batch_size,
-                device=device, backend=settings.embed_backend,
+                settings.resolved_embedding_model(),
+                batch_size=settings.embedding_batch_size,
+                device=device,
+                backend=settings.embed_backend,
                 cache_dir=settings.resolved_model_cache_dir(),
             )
-        )  # fmt: skip
+        )
         # One thread: the actor holds one CPU, and Ray sets its thread counts to match.
         self.processor = make_processor(settings, embedder, workers=1)
 
@@ -154,10 +165,15 @@ def _write(
 ) -> str:
     chunks = sum(len(item.chunks) for item in documents)
     staged = write_segment(
-        Path(index_dir), documents, shard=shard, shards=shards, dimension=dimension,
+        Path(index_dir),
+        documents,
+        shard=shard,
+        shards=shards,
+        dimension=dimension,
         # The corpus's size is unknown until every shard is written; hashing spreads
         # documents evenly, so this segment times the shards is the estimate.
-        faiss_index=factory, corpus_chunks=chunks * shards,
-    )  # fmt: skip
+        faiss_index=factory,
+        corpus_chunks=chunks * shards,
+    )
     # Returned as text: a column of dataclasses would be pickled by Ray anyway.
     return f"{staged.folder}|{staged.documents}|{staged.chunks}"

@@ -34,7 +34,8 @@ EXAMPLES = "'auto' (by size), 'Flat' (exact), 'HNSW32', 'IVF1024,SQ8' or 'IVF163
 ALIASES = {"flat": "Flat", "hnsw": "HNSW32"}
 
 # The rule for "auto" (eval/VECTOR_INDEX.md): exact up to EXACT_UP_TO rows, where one
-# exact search costs about 3 ms on one thread; above, an inverted file of int8 codes.
+# exact search on one thread is still cheap next to the rest of a query; above, an
+# inverted file of int8 codes.
 EXACT_UP_TO = 50_000
 # Below this many vectors a segment stays exact even in a large corpus: 256 lists (the
 # fewest the rule uses) need 39 rows each to train, and such a segment is soon merged.
@@ -124,8 +125,8 @@ def auto_nlist(chunks: int) -> int:
 
     Measured (eval/VECTOR_INDEX.md), more lists reach a recall with fewer codes scanned:
     at 100k vectors, 1024 lists need half the scan of 256. Training grows with the lists
-    (k-means on 64 rows per list), so 4096 is the ceiling: 1M rows then build in 95 s on
-    one loaded core, training included.
+    (k-means on 64 rows per list), so 4096 is the ceiling, where a million rows still build
+    in minutes on one core, training included (eval/RESULTS.md).
     """
     power = round(math.log2(4 * math.sqrt(max(chunks, 1))))
     return int(min(max(2**power, 256), 4096))
@@ -276,8 +277,8 @@ def prepare_for_search(index: Any) -> Any:
 class Deletions:
     """A segment's deleted rows, packed once for all its searches.
 
-    :func:`search` takes a plain mask too, but packing it costs 0.4 ms a query per
-    million rows: a segment whose tombstones change rarely keeps one of these.
+    :func:`search` takes a plain mask too, but packing it costs time on every query, in
+    proportion to the rows: a segment whose tombstones change rarely keeps one of these.
     """
 
     mask: npt.NDArray[np.bool_]

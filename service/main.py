@@ -78,6 +78,13 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     install_docs(app)
     install_error_handlers(app)
     install_openapi(app, body_models=[ChatCompletionRequest, DocumentCreate])
+    install_middleware(app, settings)
+    install_metrics(app)
+    return app
+
+
+def install_middleware(app: FastAPI, settings: Settings) -> None:
+    """CORS (when origins are set), the body limits, access control and request ids."""
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -93,13 +100,16 @@ def create_app(settings: Settings | None = None, state: ServiceState | None = No
     # Outside the body limit, so a refused client's body is never read.
     app.add_middleware(AccessMiddleware, settings=settings)
     app.add_middleware(RequestIdMiddleware)
+
+
+def install_metrics(app: FastAPI) -> None:
+    """The service's Prometheus metrics and the instrumentator's, at ``/metrics``."""
     from prometheus_fastapi_instrumentator import Instrumentator
 
     app.state.metrics = ServiceMetrics(lambda: served_manifest(app))
     Instrumentator(registry=app.state.metrics.registry).instrument(app).expose(
         app, include_in_schema=False
     )
-    return app
 
 
 def served_manifest(app: FastAPI) -> Manifest | None:

@@ -34,6 +34,7 @@ from prometheus_client.registry import Collector
 from citeqa.errors import CiteqaError
 from citeqa.types import QueryResult
 from indexer.manifest import Manifest
+from service.api.errors import http_status
 
 # The query path's stages, as QueryResult.timings_ms names them (service/answering/engine.py).
 STAGES = ("embed", "retrieve", "read", "aggregate")
@@ -152,7 +153,7 @@ class ServiceMetrics:
         try:
             yield outcome
         except CiteqaError as error:
-            outcome.result = "rejected" if 400 <= error.status < 500 else "failed"
+            outcome.result = "rejected" if 400 <= http_status(error) < 500 else "failed"
             raise
         finally:
             self.writes.labels(operation, outcome.result).inc()

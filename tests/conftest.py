@@ -67,9 +67,11 @@ def embedder(processor: DocumentProcessor) -> Embedder:
 def span_reader(settings: Settings) -> SpanReader:
     """The shipped reader, loaded once (as the service loads it); int8 derived once."""
     return SpanReader(
-        settings.resolved_reader_model(), settings.reader_threads, settings.reader_window_tokens,
+        settings.resolved_reader_model(),
+        threads=settings.reader_threads,
+        max_length=settings.reader_window_tokens,
         cache_dir=settings.resolved_model_cache_dir(),
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="session")

@@ -23,9 +23,11 @@ def write_run_files(
     ``citeqa reader train --dev``); without them the card says how to measure them.
     """
     record = {
-        "recipe": asdict(config), "limit": limit, "base_model": report.base_model,
+        "recipe": asdict(config),
+        "limit": limit,
+        "base_model": report.base_model,
         "scores": dict(scores or {}),
-    }  # fmt: skip
+    }
     text = json.dumps(record, indent=2) + "\n"
     (report.out_dir / "train_config.json").write_text(text, encoding="utf-8")
     card = model_card(report, config, limit, scores or {})
@@ -39,13 +41,6 @@ def model_card(
     scores: Mapping[str, Mapping[str, float | int]],
 ) -> str:
     """The MODEL_CARD.md text: base model, data, recipe, run facts, scores and credit lines."""
-    score_rows = (
-        "\n".join(
-            f"| `{path}` | {s['questions']:,} | {s['em']:.3f} | {s['f1']:.3f} |"
-            for path, s in scores.items()
-        )
-        or "| (not measured: `citeqa reader eval --dataset DEV --model DIR`) | | | |"
-    )
     data_rows = "\n".join(f"| `{path}` | {count:,} |" for path, count in report.questions.items())
     recipe = "\n".join(f"- `{name}`: {value}" for name, value in asdict(config).items())
     subset = f"\n\nSmoke run: only the first {limit:,} questions.\n" if limit else "\n"
@@ -85,11 +80,7 @@ decay to 0, gradient clipping at `max_grad_norm`, bf16 autocast on CUDA, fp32 on
 - Wall time: {report.wall_seconds:.0f} s
 - Final mean training loss (last epoch): {report.final_mean_loss:.4f}
 
-## Scores (gold paragraph given, SQuAD v1.1 normalisation)
-| dev file | questions | EM | F1 |
-|---|---:|---:|---:|
-{score_rows}
-
+{_scores_section(scores)}
 ## Licences and credit
 - Base model: {report.base_model}.
 - Training data: SQuADShifts v1.0, CC BY 4.0: Miller, Krauth, Recht, Schmidt, "The Effect of
@@ -97,4 +88,20 @@ decay to 0, gradient clipping at `max_grad_norm`, bf16 autocast on CUDA, fp32 on
   1.0.0.
 - BIG-bench canary: the training data is BIG-bench's `squad_shifts` task data. Do not use
   this model to report BIG-bench `squad_shifts` results.
+"""
+
+
+def _scores_section(scores: Mapping[str, Mapping[str, float | int]]) -> str:
+    """The card's table of dev scores, or how to measure them."""
+    rows = (
+        "\n".join(
+            f"| `{path}` | {s['questions']:,} | {s['em']:.3f} | {s['f1']:.3f} |"
+            for path, s in scores.items()
+        )
+        or "| (not measured: `citeqa reader eval --dataset DEV --model DIR`) | | | |"
+    )
+    return f"""## Scores (gold paragraph given, SQuAD v1.1 normalisation)
+| dev file | questions | EM | F1 |
+|---|---:|---:|---:|
+{rows}
 """

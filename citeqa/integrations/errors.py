@@ -7,5 +7,3 @@ from citeqa.errors import CiteqaError
 
 class ServiceCallError(CiteqaError):
     """A call to a citeqa service failed; the message carries the service's own reason."""
-
-    status = 502

@@ -140,9 +140,12 @@ def _print(console: Console, times: dict[str, dict[str, list[float]]], count: in
             p50 = float(np.percentile(stages[stage], 50))
             ratio = p50 / float(np.percentile(baseline[stage], 50))
             table.add_row(
-                name, stage, f"{p50:.1f}", f"{np.percentile(stages[stage], 99):.1f}",
+                name,
+                stage,
+                f"{p50:.1f}",
+                f"{np.percentile(stages[stage], 99):.1f}",
                 f"{ratio:.2f}",
-            )  # fmt: skip
+            )
     console.print(table)
 
 

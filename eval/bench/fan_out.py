@@ -29,7 +29,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from citeqa.types import Passage
 from eval.bench.synthetic import SyntheticCorpus, centre_sentences, generate, load_sentences
 from eval.bench.synthetic import queries as synthetic_queries
 from indexer.embedding import Vectors
+
+if TYPE_CHECKING:
+    from service.distributed.client import RayShardClient
 
 RETRIEVE_TOP_K = 8  # what the query engine asks for with the API's default top_k
 WARM_UP_QUERIES = 10
@@ -120,17 +123,7 @@ def measure(
             if at >= WARM_UP_QUERIES:
                 local_times.append((middle - started) * 1000)
                 ray_times.append((ended - middle) * 1000)
-        # Calls that do no work (which generation a shard serves): Serve's own cost per
-        # round trip, to one shard and to every shard at once (a query's fan-out).
-        call_times, fan_times = [], []
-        for _ in range(len(ray_times)):
-            started = time.perf_counter()
-            clients[0].describe()
-            middle = time.perf_counter()
-            for pending in [client.submit_describe() for client in clients]:
-                pending.result()
-            call_times.append((middle - started) * 1000)
-            fan_times.append((time.perf_counter() - middle) * 1000)
+        call_times, fan_times = _empty_call_times(clients, len(ray_times))
     finally:
         for shard in range(shards):
             serve.delete(f"fan-out-{shard}")
@@ -150,6 +143,22 @@ def measure(
         "second_rounds": fanned.second_rounds,
         "first_difference": differ[0] if differ else None,
     }
+
+
+def _empty_call_times(clients: list[RayShardClient], count: int) -> tuple[list[float], list[float]]:
+    """Milliseconds of ``count`` calls that do no work (which generation a shard serves):
+    Serve's own cost per round trip, to one shard and to every shard at once (a query's
+    fan-out)."""
+    call_times, fan_times = [], []
+    for _ in range(count):
+        started = time.perf_counter()
+        clients[0].describe()
+        middle = time.perf_counter()
+        for pending in [client.submit_describe() for client in clients]:
+            pending.result()
+        call_times.append((middle - started) * 1000)
+        fan_times.append((time.perf_counter() - middle) * 1000)
+    return call_times, fan_times
 
 
 def _difference(question: str, want: list[Passage], got: list[Passage]) -> str:
@@ -214,19 +223,35 @@ def print_fan_out(result: dict[str, Any]) -> None:
     table = Table(
         title=f"Ray fan-out: {result['chunks']:,} synthetic chunks, {result['queries']} queries"
     )
-    for column in ("shards", "local p50", "ray p50", "overhead p50", "local p99", "ray p99",
-                   "overhead p99", "no-op call p50", "no-op to all p50", "second rounds",
-                   "differing"):  # fmt: skip
+    for column in (
+        "shards",
+        "local p50",
+        "ray p50",
+        "overhead p50",
+        "local p99",
+        "ray p99",
+        "overhead p99",
+        "no-op call p50",
+        "no-op to all p50",
+        "second rounds",
+        "differing",
+    ):
         table.add_column(column, justify="right")
     for row in result["results"]:
         local, ray = row["local"], row["ray"]
         table.add_row(
-            str(row["shards"]), f"{local['p50_ms']:.2f}", f"{ray['p50_ms']:.2f}",
-            f"{row['overhead_p50_ms']:.2f}", f"{local['p99_ms']:.2f}", f"{ray['p99_ms']:.2f}",
-            f"{row['overhead_p99_ms']:.2f}", f"{row['empty_call_p50_ms']:.2f}",
+            str(row["shards"]),
+            f"{local['p50_ms']:.2f}",
+            f"{ray['p50_ms']:.2f}",
+            f"{row['overhead_p50_ms']:.2f}",
+            f"{local['p99_ms']:.2f}",
+            f"{ray['p99_ms']:.2f}",
+            f"{row['overhead_p99_ms']:.2f}",
+            f"{row['empty_call_p50_ms']:.2f}",
             f"{row.get('empty_fan_out_p50_ms', float('nan')):.2f}",
-            str(row.get("second_rounds", "-")), str(row["queries_differing"]),
-        )  # fmt: skip
+            str(row.get("second_rounds", "-")),
+            str(row["queries_differing"]),
+        )
     console = Console(width=140)
     console.print(table)
     load = " / ".join(

@@ -160,6 +160,35 @@ def run_level(
         raise ValueError("clients must be at least 1 and seconds above 0")
     server = psutil.Process(server_pid) if server_pid else None
     this = psutil.Process()
+    # The clients' own CPU only: the server may be this process's child.
+    server_before, client_before = _cpu_seconds(server), _cpu_seconds(this, children=False)
+    started = time.monotonic()
+    times, errors = _ask_back_to_back(url, questions, clients, seconds)
+    wall = time.monotonic() - started
+    server_cpu = _cpu_seconds(server) - server_before if server else None
+    latencies = Latencies.of(times)
+    return LevelResult(
+        clients=clients,
+        seconds=wall,
+        queries=len(times),
+        errors=errors,
+        queries_per_s=len(times) / wall,
+        p50_ms=latencies.p50_ms,
+        p95_ms=latencies.p95_ms,
+        p99_ms=latencies.p99_ms,
+        server_cpu_cores=server_cpu / wall if server_cpu is not None else None,
+        server_cpu_ms_per_query=server_cpu * 1000 / len(times)
+        if server_cpu is not None and times
+        else None,
+        client_cpu_cores=(_cpu_seconds(this, children=False) - client_before) / wall,
+        load_1m=os.getloadavg()[0],
+    )
+
+
+def _ask_back_to_back(
+    url: str, questions: Sequence[str], clients: int, seconds: float
+) -> tuple[list[float], int]:
+    """The milliseconds of each answered question, and the count of failed ones."""
     times: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -184,32 +213,11 @@ def run_level(
             client.close()
 
     threads = [threading.Thread(target=client_loop, daemon=True) for _ in range(clients)]
-    # The clients' own CPU only: the server may be this process's child.
-    server_before, client_before = _cpu_seconds(server), _cpu_seconds(this, children=False)
-    started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(seconds + REQUEST_TIMEOUT_S + 5)
-    wall = time.monotonic() - started
-    server_cpu = _cpu_seconds(server) - server_before if server else None
-    latencies = Latencies.of(times)
-    return LevelResult(
-        clients=clients,
-        seconds=wall,
-        queries=len(times),
-        errors=errors[0],
-        queries_per_s=len(times) / wall,
-        p50_ms=latencies.p50_ms,
-        p95_ms=latencies.p95_ms,
-        p99_ms=latencies.p99_ms,
-        server_cpu_cores=server_cpu / wall if server_cpu is not None else None,
-        server_cpu_ms_per_query=server_cpu * 1000 / len(times)
-        if server_cpu is not None and times
-        else None,
-        client_cpu_cores=(_cpu_seconds(this, children=False) - client_before) / wall,
-        load_1m=os.getloadavg()[0],
-    )
+    return times, errors[0]
 
 
 def free_port() -> int:

@@ -35,7 +35,7 @@ from citeqa.config import Settings
 from indexer.annotate import Annotator, load_spacy
 from indexer.embedding import Embedder
 from indexer.factory import make_processor, make_writer
-from indexer.index import load_index
+from indexer.index import Index, load_index
 from indexer.loaders import load_paths
 from indexer.parallel import SlicedEncoder
 from indexer.processing import DocumentProcessor
@@ -84,7 +84,13 @@ def _raw_encode(embedder: Embedder, texts: list[str], cores: int) -> float:
     assert embedder._onnx is not None
     current = embedder._onnx
     tokenizer = Path(embedder.model_path) / "tokenizer.json"
-    encoder = OnnxEncoder(current.path, tokenizer, embedder.max_tokens, cores, current.token_budget)
+    encoder = OnnxEncoder(
+        current.path,
+        tokenizer,
+        embedder.max_tokens,
+        threads=cores,
+        token_budget=current.token_budget,
+    )
     encoder.encode(texts[:16])
     return _timed(lambda: encoder.encode(texts, embedder.batch_size))
 
@@ -113,9 +119,10 @@ def _stage_costs(
     found = annotations[0]
     chunks = [c.text for p in prepared for c in p.chunks]
     sentences = [
-        p.document.text[s.start : s.end] for p, a in zip(prepared, found, strict=True)
+        p.document.text[s.start : s.end]
+        for p, a in zip(prepared, found, strict=True)
         for s in a.sentences
-    ]  # fmt: skip
+    ]
     embedder, workers = processor.embedder, processor.workers
     rows.append(("chunk embeddings", _threaded_encode(embedder, [chunks], workers), len(chunks)))
     rows.append(
@@ -137,6 +144,65 @@ def _stage_costs(
     return rows
 
 
+Row = tuple[int, int, float, float, float, str]
+
+
+def _embedded_texts(index: Index) -> list[str]:
+    """Every text a build embeds: the chunks, then each document's sentences."""
+    texts = [c.text for c in index.chunks]
+    for segment in index.segments:
+        for row in range(len(segment.doc_ids)):
+            text = segment.document(row).text
+            texts += [
+                text[s.start : s.end] for s in segment.sentence_spans(segment.sentence_rows(row))
+            ]
+    return texts
+
+
+def _throughput_table(rows: list[Row], title: str) -> tuple[Table, list[float]]:
+    """One row per build, and each build's ratio to the faster raw encode."""
+    table = Table(title=title)
+    for column in (
+        "run",
+        "chunks",
+        "texts embedded",
+        "build s",
+        "raw encode s",
+        "threaded encode s",
+        "texts/s build",
+        "texts/s raw",
+        "ratio",
+        "load avg before / after",
+    ):
+        table.add_column(column, justify="right")
+    ratios = []
+    for run, (chunks, embedded, build, raw, threaded, load) in enumerate(rows, start=1):
+        best = min(raw, threaded)
+        ratios.append(best / build)  # (texts / build) / (texts / best)
+        table.add_row(
+            str(run),
+            str(chunks),
+            str(embedded),
+            f"{build:.2f}",
+            f"{raw:.2f}",
+            f"{threaded:.2f}",
+            f"{embedded / build:.1f}",
+            f"{embedded / best:.1f}",
+            f"{ratios[-1]:.2f}",
+            load,
+        )
+    return table, ratios
+
+
+def _stage_table(stages: list[tuple[str, float, int]]) -> Table:
+    table = Table(title=f"each stage alone (load avg {_load()})")
+    for column in ("stage", "seconds", "items", "items/s"):
+        table.add_column(column, justify="right")
+    for name, seconds, items in stages:
+        table.add_row(name, f"{seconds:.2f}", str(items), f"{items / seconds:.1f}")
+    return table
+
+
 def main() -> None:
     """Time index builds against the raw encoder and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -149,7 +215,7 @@ def main() -> None:
     processor = make_processor(settings)
     embedder = processor.embedder
     cores = os.cpu_count() or 1
-    rows = []
+    rows: list[Row] = []
     console = Console(width=200)
     with tempfile.TemporaryDirectory() as scratch:
         source = _squad_folder(args.squad, Path(scratch) / "src") if args.squad else args.source
@@ -160,52 +226,27 @@ def main() -> None:
             report = make_writer(settings, index_dir, processor).build([source])
             build_seconds = time.perf_counter() - started
             index = load_index(index_dir, embedder)
-            texts = [c.text for c in index.chunks]
-            for segment in index.segments:
-                for row in range(len(segment.doc_ids)):
-                    text = segment.document(row).text
-                    texts += [
-                        text[s.start : s.end]
-                        for s in segment.sentence_spans(segment.sentence_rows(row))
-                    ]
+            texts = _embedded_texts(index)
             index.close()
             raw_seconds = _raw_encode(embedder, texts, cores)
             groups = [texts[: report.chunks], texts[report.chunks :]]
             threaded_seconds = _threaded_encode(embedder, groups, processor.workers)
+            load = f"{load_before} / {_load()}"
             rows.append(
-                (report.chunks, len(texts), build_seconds, raw_seconds, threaded_seconds,
-                 f"{load_before} / {_load()}")
-            )  # fmt: skip
+                (report.chunks, len(texts), build_seconds, raw_seconds, threaded_seconds, load)
+            )
         stages = [] if args.no_stages else _stage_costs(processor, source, settings, Path(scratch))
     title = (
         f"index build throughput ({source}; {embedder.backend}, {processor.workers} workers, "
         f"{'entities' if processor.annotator.entities else 'sentences only'})"
     )
-    table = Table(title=title)
-    for column in ("run", "chunks", "texts embedded", "build s", "raw encode s",
-                   "threaded encode s", "texts/s build", "texts/s raw", "ratio",
-                   "load avg before / after"):  # fmt: skip
-        table.add_column(column, justify="right")
-    ratios = []
-    for run, (chunks, embedded, build, raw, threaded, load) in enumerate(rows, start=1):
-        best = min(raw, threaded)
-        ratios.append(best / build)  # (texts / build) / (texts / best)
-        table.add_row(
-            str(run), str(chunks), str(embedded), f"{build:.2f}", f"{raw:.2f}",
-            f"{threaded:.2f}", f"{embedded / build:.1f}", f"{embedded / best:.1f}",
-            f"{ratios[-1]:.2f}", load,
-        )  # fmt: skip
+    table, ratios = _throughput_table(rows, title)
     console.print(table)
     console.print(
         f"median ratio {statistics.median(ratios):.2f} of the faster raw encode (target >= 0.90)"
     )
     if stages:
-        stage_table = Table(title=f"each stage alone (load avg {_load()})")
-        for column in ("stage", "seconds", "items", "items/s"):
-            stage_table.add_column(column, justify="right")
-        for name, seconds, items in stages:
-            stage_table.add_row(name, f"{seconds:.2f}", str(items), f"{items / seconds:.1f}")
-        console.print(stage_table)
+        console.print(_stage_table(stages))
 
 
 if __name__ == "__main__":

@@ -99,12 +99,17 @@ def print_table(result: dict[str, Any], title: str) -> None:
     for level in result["levels"]:
         cpu, per_query = level["server_cpu_cores"], level["server_cpu_ms_per_query"]
         table.add_row(
-            str(level["clients"]), f"{level['queries_per_s']:.1f}", f"{level['p50_ms']:.1f}",
-            f"{level['p95_ms']:.1f}", f"{level['p99_ms']:.1f}", str(level["errors"]),
+            str(level["clients"]),
+            f"{level['queries_per_s']:.1f}",
+            f"{level['p50_ms']:.1f}",
+            f"{level['p95_ms']:.1f}",
+            f"{level['p99_ms']:.1f}",
+            str(level["errors"]),
             "-" if cpu is None else f"{cpu:.2f}",
-            "-" if per_query is None else f"{per_query:.1f}", f"{level['client_cpu_cores']:.2f}",
+            "-" if per_query is None else f"{per_query:.1f}",
+            f"{level['client_cpu_cores']:.2f}",
             f"{level['load_1m']:.2f}",
-        )  # fmt: skip
+        )
     console = Console(width=120)
     console.print(table)
     first = result["first"]
@@ -201,9 +206,11 @@ def main(argv: list[str] | None = None) -> None:
     args = (questions, options.levels, options.seconds, options.warm_up_seconds, options.first)
     if options.configurations:
         runs = compare(
-            options.index_dir, options.configurations, options.rounds,
+            options.index_dir,
+            options.configurations,
+            options.rounds,
             lambda server: run_load(server, *args),
-        )  # fmt: skip
+        )
         if options.json:
             print(json.dumps({"runs": runs}))
         return

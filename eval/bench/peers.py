@@ -55,9 +55,20 @@ def _load() -> str:
 
 def _phase(python: str, system: str, phase: str, work: Path, model: str) -> dict[str, Any]:
     command = [
-        python, "-m", "eval.bench.peer_systems", "--system", system, "--phase", phase,
-        "--work", str(work), "--model", model, "--target", str(work / system / "index"),
-    ]  # fmt: skip
+        python,
+        "-m",
+        "eval.bench.peer_systems",
+        "--system",
+        system,
+        "--phase",
+        phase,
+        "--work",
+        str(work),
+        "--model",
+        model,
+        "--target",
+        str(work / system / "index"),
+    ]
     environment = {**os.environ, "PYTHONPATH": str(REPO)}
     # Exports are made once, not once a round: the cache outlives the round's index.
     environment.setdefault("CITEQA_MODEL_CACHE_DIR", str(work / "model-cache"))
@@ -92,16 +103,27 @@ def run_round(
 
 def _table(rounds: list[dict[str, dict[str, Any]]], systems: list[str], title: str) -> Table:
     table = Table(title=title)
-    for column in ("system", "build s (rounds)", "ratio to txtai", "peak build RSS",
-                   "serving RSS", "R@1", "R@5", "p50", "p99", "load avg (1/5/15 min)"):  # fmt: skip
+    for column in (
+        "system",
+        "build s (rounds)",
+        "ratio to txtai",
+        "peak build RSS",
+        "serving RSS",
+        "R@1",
+        "R@5",
+        "p50",
+        "p99",
+        "load avg (1/5/15 min)",
+    ):
         table.add_column(column, justify="right")
     median_build = {s: statistics.median(r[s]["build"]["build_s"] for r in rounds) for s in systems}
     for system in systems:
         runs = [r[system] for r in rounds]
         ratio = (
             f"{median_build[system] / median_build['txtai']:.2f}"
-            if "txtai" in median_build else "-"
-        )  # fmt: skip
+            if "txtai" in median_build
+            else "-"
+        )
         table.add_row(
             system,
             " / ".join(f"{run['build']['build_s']:.1f}" for run in runs),

@@ -63,7 +63,17 @@ def main() -> None:
             response.raise_for_status()
             for stage, ms in response.json()["timings_ms"].items():
                 stages.setdefault(stage, []).append(ms)
-    table = Table(title=f"/v1/query latency over {len(totals)} questions ({settings.index_dir})")
+    Console().print(_latency_table(totals, stages, settings.index_dir))
+    load_after = os.getloadavg()
+    Console().print(
+        f"resident memory {_rss_mib():.0f} MiB (peak {_peak_rss_mib():.0f} MiB); load average "
+        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after (1 min)"
+    )
+
+
+def _latency_table(totals: list[float], stages: dict[str, list[float]], index_dir: Path) -> Table:
+    """Each stage's p50, p99, mean and share of the mean, then the end-to-end times."""
+    table = Table(title=f"/v1/query latency over {len(totals)} questions ({index_dir})")
     for column in ("stage", "p50 ms", "p99 ms", "mean ms", "share of total"):
         table.add_column(column, justify="right")
     mean_total = statistics.mean(totals)
@@ -71,19 +81,20 @@ def main() -> None:
         if stage == "total":
             continue
         table.add_row(
-            stage, f"{np.percentile(values, 50):.1f}", f"{np.percentile(values, 99):.1f}",
-            f"{statistics.mean(values):.1f}", f"{statistics.mean(values) / mean_total:.0%}",
-        )  # fmt: skip
+            stage,
+            f"{np.percentile(values, 50):.1f}",
+            f"{np.percentile(values, 99):.1f}",
+            f"{statistics.mean(values):.1f}",
+            f"{statistics.mean(values) / mean_total:.0%}",
+        )
     table.add_row(
-        "end to end (HTTP)", f"{np.percentile(totals, 50):.1f}", f"{np.percentile(totals, 99):.1f}",
-        f"{mean_total:.1f}", "100%",
-    )  # fmt: skip
-    Console().print(table)
-    load_after = os.getloadavg()
-    Console().print(
-        f"resident memory {_rss_mib():.0f} MiB (peak {_peak_rss_mib():.0f} MiB); load average "
-        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after (1 min)"
+        "end to end (HTTP)",
+        f"{np.percentile(totals, 50):.1f}",
+        f"{np.percentile(totals, 99):.1f}",
+        f"{mean_total:.1f}",
+        "100%",
     )
+    return table
 
 
 def _rss_mib() -> float:

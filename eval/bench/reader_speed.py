@@ -64,9 +64,12 @@ def _bf16_plans(window: int) -> dict[str, Callable[[str, list[str]], object]]:
         packaged_reader_path(), threads=2, max_length=window, backend="openvino-bf16"
     )
     side_by_side = SpanReader(
-        packaged_reader_path(), threads=2, max_length=window, batch_size=1,
+        packaged_reader_path(),
+        threads=2,
+        max_length=window,
+        batch_size=1,
         backend="openvino-bf16",
-    )  # fmt: skip
+    )
     # Two streams of one thread each, and the reader's pool to fill them.
     side_by_side.model = OnnxLogits(
         open_session(packaged_reader_path() / FP16_WEIGHTS_FILE, "openvino-bf16", 1, side_by_side=2)
@@ -108,9 +111,11 @@ def main() -> None:
         table.add_column(column, justify="right")
     for name, values in times.items():
         table.add_row(
-            name, f"{np.percentile(values, 50):.1f}", f"{np.percentile(values, 99):.1f}",
+            name,
+            f"{np.percentile(values, 50):.1f}",
+            f"{np.percentile(values, 99):.1f}",
             f"{statistics.mean(values):.1f}",
-        )  # fmt: skip
+        )
     Console().print(table)
     Console().print(
         f"load average (1 min) {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"

@@ -196,7 +196,12 @@ def serve_stage(questions_file: Path, result: Path) -> None:
 # -- the parent -----------------------------------------------------------------------------
 
 
-def _run_child(code: Path, env: dict[str, str], *args: str) -> None:
+def _run_child(code: Path, env: dict[str, str], stage: str, **paths: Path) -> None:
+    """Run ``stage`` in a child process, each of ``paths`` as an option (``index_dir=`` is
+    ``--index-dir``)."""
+    args = ["--stage", stage]
+    for name, path in paths.items():
+        args += [f"--{name.replace('_', '-')}", str(path)]
     # -P: the script's own folder stays off sys.path, so only ``code`` supplies packages.
     command = [sys.executable, "-P", str(Path(__file__).resolve()), *args]
     environment = {**os.environ, "PYTHONPATH": str(code), **env}
@@ -219,8 +224,7 @@ def _build(options: argparse.Namespace, paragraphs: list[Paragraph], work: Path)
     shutil.rmtree(index_dir, ignore_errors=True)
     folder = _paragraph_folder(paragraphs, work / f"paragraphs-{size}")
     env = {"CITEQA_MODEL_CACHE_DIR": str(options.model_cache)}
-    _run_child(options.code, env, "--stage", "build", "--folder", str(folder),
-               "--index-dir", str(index_dir), "--result", str(result))  # fmt: skip
+    _run_child(options.code, env, "build", folder=folder, index_dir=index_dir, result=result)
     result.write_text(json.dumps({**_read(result), "code": str(options.code)}), encoding="utf-8")
     return index_dir
 
@@ -229,8 +233,7 @@ def _serve(options: argparse.Namespace, index_dir: Path, work: Path) -> dict[str
     load_before = os.getloadavg()[0]
     result = work / f"serve-{index_dir.name}.json"
     env = {"CITEQA_MODEL_CACHE_DIR": str(options.model_cache), "CITEQA_INDEX_DIR": str(index_dir)}
-    _run_child(options.code, env, "--stage", "serve", "--questions", str(work / "questions.json"),
-               "--result", str(result))  # fmt: skip
+    _run_child(options.code, env, "serve", questions=work / "questions.json", result=result)
     return {**_read(result), "load": [load_before, os.getloadavg()[0]]}
 
 
@@ -299,26 +302,46 @@ def _print_table(result: dict[str, Any]) -> None:
         f"runs, {result['queries']} queries each)"
     )
     table = Table(title=title)
-    for column in ("paragraphs", "served documents", "chunks", "disk MB", "RSS MB", "anon MB",
-                   "file MB", "index mapped MB resident / in all", "KiB per paragraph",
-                   "anon KiB/p", "file KiB/p", "ceiling KiB/p", "KiB/p from the size before",
-                   "RSS runs MB", "load avg (1 min) before/after"):  # fmt: skip
+    for column in (
+        "paragraphs",
+        "served documents",
+        "chunks",
+        "disk MB",
+        "RSS MB",
+        "anon MB",
+        "file MB",
+        "index mapped MB resident / in all",
+        "KiB per paragraph",
+        "anon KiB/p",
+        "file KiB/p",
+        "ceiling KiB/p",
+        "KiB/p from the size before",
+        "RSS runs MB",
+        "load avg (1 min) before/after",
+    ):
         table.add_column(column, justify="right")
     for row in result["rows"]:
         memory, per = row["memory_mb"], row.get("kib_per_paragraph")
         slope = row.get("kib_per_paragraph_from_previous")
         table.add_row(
-            f"{row['paragraphs']:,}", f"{row['documents']:,}", f"{row['chunks']:,}",
-            f"{sum(row['disk_mb'].values()):.1f}", f"{memory['VmRSS']:.1f}",
-            f"{memory['RssAnon']:.1f}", f"{memory['RssFile']:.1f}",
+            f"{row['paragraphs']:,}",
+            f"{row['documents']:,}",
+            f"{row['chunks']:,}",
+            f"{sum(row['disk_mb'].values()):.1f}",
+            f"{memory['VmRSS']:.1f}",
+            f"{memory['RssAnon']:.1f}",
+            f"{memory['RssFile']:.1f}",
             f"{memory['IndexMapped']:.1f} / {memory['IndexMappedSize']:.1f}",
             f"{per['VmRSS']:.1f}" if per else "(baseline)",
-            *((f"{per['RssAnon']:.1f}", f"{per['RssFile']:.1f}", f"{per['Ceiling']:.1f}")
-              if per else ("", "", "")),
+            *(
+                (f"{per['RssAnon']:.1f}", f"{per['RssFile']:.1f}", f"{per['Ceiling']:.1f}")
+                if per
+                else ("", "", "")
+            ),
             f"{slope:.1f}" if slope is not None else "",
             " ".join(f"{v:.0f}" for v in row["rss_runs_mb"]),
             f"{row['load'][0]:.2f} / {row['load'][1]:.2f}",
-        )  # fmt: skip
+        )
     Console(width=220).print(table)
 
 

@@ -54,7 +54,7 @@ K = 10
 # IVF probes these shares of its lists, HNSW explores these many candidates.
 NPROBE_SHARES = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4)
 EF_SEARCH = (64, 128, 256)
-# HNSW takes about 2 minutes per 300k rows to build on one thread (10 at 1M) and is not
+# HNSW is slow to build on one thread at this size and beyond (eval/RESULTS.md) and is not
 # the rule's pick: the default sweep stops there.
 HNSW_UP_TO = 300_000
 
@@ -199,8 +199,10 @@ def serving_memory(index: Any, queries: Vectors) -> dict[str, float]:
         for mmap in (False, True):
             output = subprocess.run(
                 [sys.executable, "-c", RSS_PROBE, str(path), str(int(mmap)), str(asked)],
-                capture_output=True, text=True, check=True,
-            ).stdout.split()  # fmt: skip
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
             mode = "mmap" if mmap else "read"
             for name, value in zip(
                 ("anon", "file", "anon_searched", "file_searched"), output, strict=True
@@ -220,8 +222,7 @@ def default_factories(n: int) -> list[str]:
     return list(dict.fromkeys(factories))
 
 
-def main() -> None:
-    """Measure index types on real and clustered vectors and print the table."""
+def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,300000,1000000", help="clustered set sizes")
     parser.add_argument("--factories", default="", help="';'-separated; default: a sweep")
@@ -232,7 +233,12 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="RSS read vs mmap, rule's pick")
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    """Measure index types on real and clustered vectors and print the table."""
+    args = _parse()
     faiss.omp_set_num_threads(1)
     load_before = os.getloadavg()
     vectors = real_embeddings(args.cache_dir)
@@ -262,16 +268,27 @@ def main() -> None:
             rows += measured
         if args.memory:
             index = build_vector_index(corpus, choose_factory(size))
-            memory.append({"vectors": label, "factory": choose_factory(size), "n": size,
-                           **serving_memory(index, queries)})  # fmt: skip
+            memory.append(
+                {
+                    "vectors": label,
+                    "factory": choose_factory(size),
+                    "n": size,
+                    **serving_memory(index, queries),
+                }
+            )
             del index
         del corpus
     load_after = os.getloadavg()
     report = {
-        "threads": 1, "queries": len(queries), "centre_cosine": round(centre_cosine, 3),
-        "deleted": args.deleted, "load_before": load_before, "load_after": load_after,
-        "rows": [asdict(row) for row in rows], "memory": memory,
-    }  # fmt: skip
+        "threads": 1,
+        "queries": len(queries),
+        "centre_cosine": round(centre_cosine, 3),
+        "deleted": args.deleted,
+        "load_before": load_before,
+        "load_after": load_after,
+        "rows": [asdict(row) for row in rows],
+        "memory": memory,
+    }
     _print_report(report, rows)
     if args.json:
         print(json.dumps(report))
@@ -283,15 +300,30 @@ def _print_report(report: dict[str, Any], rows: list[Row]) -> None:
     from rich.table import Table
 
     table = Table(title=f"recall@{K} against exact; one thread; {report['queries']} questions")
-    for column in ("vectors", "factory", "search", "n", "build s", "bytes/vector",
-                   "p50 ms", "p99 ms", "recall@10"):  # fmt: skip
+    for column in (
+        "vectors",
+        "factory",
+        "search",
+        "n",
+        "build s",
+        "bytes/vector",
+        "p50 ms",
+        "p99 ms",
+        "recall@10",
+    ):
         table.add_column(column, justify="left" if column in ("vectors", "factory") else "right")
     for row in rows:
         table.add_row(
-            row.vectors, row.factory + (" (auto)" if row.rule else ""), row.search,
-            f"{row.n:,}", f"{row.build_s:.1f}", f"{row.bytes_per_vector:.0f}",
-            f"{row.p50_ms:.2f}", f"{row.p99_ms:.2f}", f"{row.recall_at_10:.3f}",
-        )  # fmt: skip
+            row.vectors,
+            row.factory + (" (auto)" if row.rule else ""),
+            row.search,
+            f"{row.n:,}",
+            f"{row.build_s:.1f}",
+            f"{row.bytes_per_vector:.0f}",
+            f"{row.p50_ms:.2f}",
+            f"{row.p99_ms:.2f}",
+            f"{row.recall_at_10:.3f}",
+        )
     console = Console(width=150)
     console.print(table)
     for entry in report["memory"]:

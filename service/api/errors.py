@@ -1,8 +1,9 @@
 """Exceptions to HTTP responses, in one place; no input produces a 500.
 
-Every domain error is a :class:`~citeqa.errors.CiteqaError` and answers with its ``status``.
-The body is ``{"detail": "<message>"}``, except under the OpenAI-compatible paths
-(``/v1/chat/...``, ``/v1/models...``), where it is OpenAI's
+Every domain error is a :class:`~citeqa.errors.CiteqaError`; domain errors carry no HTTP
+status, and :data:`HTTP_STATUS` below is the one table that gives each its code. The body
+is ``{"detail": "<message>"}``, except under the OpenAI-compatible paths (``/v1/chat/...``,
+``/v1/models...``), where it is OpenAI's
 ``{"error": {"message", "type", "param", "code"}}`` so that OpenAI clients show the message.
 """
 
@@ -17,9 +18,97 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from citeqa.errors import CiteqaError
-from service.chat.errors import MAX_REPORTED_PROBLEMS, invalid_request, join_problems
+from citeqa.errors import CiteqaError, RayClusterError
+from citeqa.integrations.errors import ServiceCallError
+from indexer.errors import (
+    DocumentNotFoundError,
+    ExportError,
+    IndexCorruptError,
+    IndexDiskFullError,
+    IndexerError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    InvalidDocumentIdError,
+    QueryEncoderError,
+    SpacyModelMissingError,
+)
+from service.chat.errors import (
+    MAX_REPORTED_PROBLEMS,
+    ChatRequestError,
+    ConversationTooLargeError,
+    ModelNotFoundError,
+    invalid_request,
+    join_problems,
+)
 from service.chat.schemas import OpenAIError, OpenAIErrorResponse
+from service.errors import (
+    DocumentRejectedError,
+    InvalidQuestionError,
+    NotReadyError,
+    PayloadTooLargeError,
+    QueryTimeoutError,
+    RateLimitedError,
+    ShardError,
+    UnauthorizedError,
+    UnsupportedMediaTypeError,
+    WriteBusyError,
+)
+
+# The HTTP status of each domain error. A class not listed answers with its nearest listed
+# base class's status; an error no request can cause (a reader or export that fails, an
+# evaluation) is the server's problem, so the base, CiteqaError, is 500.
+HTTP_STATUS: Mapping[type[CiteqaError], int] = {
+    CiteqaError: 500,
+    # The server's own models failing, under the indexer's errors: never a request's fault.
+    ExportError: 500,
+    QueryEncoderError: 500,
+    # A request that names a bad file or option: the client's to fix.
+    IndexerError: 400,
+    ChatRequestError: 400,
+    UnauthorizedError: 401,
+    DocumentNotFoundError: 404,
+    ModelNotFoundError: 404,
+    PayloadTooLargeError: 413,
+    ConversationTooLargeError: 413,
+    UnsupportedMediaTypeError: 415,
+    InvalidDocumentIdError: 422,
+    DocumentRejectedError: 422,
+    InvalidQuestionError: 422,
+    RateLimitedError: 429,
+    ServiceCallError: 502,
+    # The server cannot answer now (no index, a busy writer, a shard down) or is set up wrong
+    # (a spaCy model missing): nothing the client sends can fix it, a retry or an operator can.
+    NotReadyError: 503,
+    WriteBusyError: 503,
+    IndexNotFoundError: 503,
+    IndexMismatchError: 503,
+    IndexCorruptError: 503,
+    IndexLockedError: 503,
+    SpacyModelMissingError: 503,
+    ShardError: 503,
+    RayClusterError: 503,
+    QueryTimeoutError: 504,
+    # Insufficient Storage: the write can succeed once space is freed.
+    IndexDiskFullError: 507,
+}
+
+
+def http_status(error: CiteqaError) -> int:
+    """The HTTP status ``error`` answers with: its class's entry in :data:`HTTP_STATUS`, or
+    its nearest base class's.
+
+    Example:
+        >>> http_status(IndexLockedError("the index is busy; retry"))
+        503
+        >>> http_status(InvalidDocumentIdError("no '..' in ids"))
+        422
+    """
+    for cls in type(error).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 500  # unreachable while CiteqaError has an entry; a safe answer all the same
+
 
 # Paths whose clients are OpenAI clients, typos under them included (a client that posts to
 # /v1/chat/completion should still read why it failed).
@@ -47,15 +136,16 @@ def openai_error(
 
 
 def error_response(path: str, error: CiteqaError) -> JSONResponse:
-    """The response to ``error`` on ``path``: its ``status``, in the shape ``path`` speaks."""
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+    """The response to ``error`` on ``path``: its status, in the shape ``path`` speaks."""
+    status = http_status(error)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if error.retry_after_s is not None:
         headers["Retry-After"] = str(error.retry_after_s)
     if speaks_openai(path):
         # OpenAI answers a request it cannot process with 400; it has no 422.
-        status = 400 if error.status == 422 else error.status
-        return openai_error(status, str(error), error.param, error.code, headers)
-    return JSONResponse({"detail": str(error)}, status_code=error.status, headers=headers)
+        openai_status = 400 if status == 422 else status
+        return openai_error(openai_status, str(error), error.param, error.code, headers)
+    return JSONResponse({"detail": str(error)}, status_code=status, headers=headers)
 
 
 def _validation_message(error: RequestValidationError) -> str:

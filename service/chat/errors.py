@@ -1,5 +1,5 @@
-"""Chat request errors; like every citeqa error they answer with their ``status``, and on the
-chat routes in OpenAI's shape (``{"error": {"message", "type", "param", "code"}}``)."""
+"""Chat request errors; ``service/api/errors.py`` maps them to HTTP as every citeqa error, and
+on the chat routes in OpenAI's shape (``{"error": {"message", "type", "param", "code"}}``)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ class ChatRequestError(ServiceError):
     (``empty_question``, ``too_many_messages``, ``invalid_json``, ...).
     """
 
-    status = 400
-
     def __init__(self, message: str, param: str | None = "messages", code: str | None = None):
         super().__init__(message, code=code, param=param)
 
@@ -25,14 +23,12 @@ class ChatRequestError(ServiceError):
 class ConversationTooLargeError(ChatRequestError):
     """A conversation (or its body) over the size cap: 413, OpenAI's ``context_length_exceeded``."""
 
-    status = 413
     code = "context_length_exceeded"
 
 
 class ModelNotFoundError(ServiceError):
     """A model id other than ``citeqa``: 404, OpenAI's ``model_not_found``."""
 
-    status = 404
     code = "model_not_found"
 
     def __init__(self, message: str) -> None:

@@ -239,7 +239,8 @@ def serve_on_ray(settings: Settings, shards: int | None, host: str, port: int) -
     )
     try:
         # One HTTP proxy, on the head: the service's address is the head's (compose publishes
-        # only its port). Serve's default puts one on every node, each about 200 MB, and on
+        # only its port). Serve's default puts one on every node, each a process of its own
+        # (its memory: eval/RESULTS.md), and on
         # one host they share the port, where a stopped node's proxy dropped a connection.
         serve.start(proxy_location="HeadOnly", http_options={"host": host, "port": port})
         serve.run(build_application(settings, layout), name=APP_NAME, route_prefix="/")

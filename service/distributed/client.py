@@ -83,8 +83,8 @@ class RayShardClient:
         if timeout_s <= 0:
             raise ValueError("timeout_s must be greater than 0")
         # Requests and answers over Serve's direct gRPC channel to the replica, not as Ray
-        # actor calls: four shards' calls at once took 11.7 ms as actor calls and 5.0 ms
-        # over gRPC, no work in them (docs/scale-out.md). Errors arrive as before: the
+        # actor calls: four shards' calls at once, no work in them, took about twice as long
+        # as actor calls (docs/scale-out.md, eval/RESULTS.md). Errors arrive as before: the
         # shard's own raised, an unreachable replica as a RayActorError.
         self.handle = handle.options(_by_reference=False)
         self.shard = shard

@@ -12,5 +12,3 @@ class ReaderError(CiteqaError):
     silently falling back to the model-free extractor, and by ``citeqa reader`` for bad
     training data or options.
     """
-
-    status = 500  # never caused by a request: the server or the command is set up wrong

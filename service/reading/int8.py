@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from citeqa.errors import MissingPackageError
 from citeqa.onnx import ModelSession, open_session, quantize_int8
 from citeqa.terminal import announce
 from indexer.onnx_export import file_hash, open_export, publish
@@ -26,10 +27,10 @@ FP16_WEIGHTS_FILE = "model-fp16.onnx"
 # An fp32 (``--fp32``) export, or an int8 one made before the int8 reader was derived at
 # first use: ONNX Runtime reads such a file as it is.
 ONNX_FILE = "model.onnx"
-# The one-time derivation of the shipped reader took 4.1-5.7 s on 2 cores at a load of 8-10
-# (eval/RESULTS.md, "One reader file"), for the line that announces it.
+# About how long the one-time derivation of the shipped reader takes, for the line that
+# announces it (the measured times: eval/RESULTS.md, "One reader file").
 DERIVE_SECONDS = 6
-# Hashes of fp16 files by (path, size, mtime): a start hashes the 45 MB file once, not once
+# Hashes of fp16 files by (path, size, mtime): a start hashes the large file once, not once
 # per reader that a process (or a test session) loads.
 _hashes: dict[tuple[Path, int, int], str] = {}
 
@@ -71,10 +72,8 @@ def ensure_int8(folder: Path, cache_dir: Path) -> Path:
             fp32 = Path(scratch) / "reader-fp32.onnx"
             restore_fp32_weights(source, fp32)
             publish(target, lambda written: quantize_int8(fp32, written))
-    except ImportError as error:  # ONNX Runtime's quantiser needs the onnx package
-        raise ReaderError(
-            "deriving the int8 reader needs the onnx package: pip install 'onnx>=1.16'"
-        ) from error
+    except MissingPackageError as error:  # a ReaderError lets start-up fall back
+        raise ReaderError(f"cannot derive the int8 reader: {error}") from error
     except OSError as error:  # a full or read-only cache: say which folder and what to set
         raise ReaderError(
             f"cannot write the int8 reader into the model cache {cache_dir} ({error}); set "

@@ -126,7 +126,7 @@ class SpanReader:
             or a Hugging Face QA checkpoint, plus ``tokenizer.json``.
         threads: CPU threads for reading. On ONNX Runtime each window runs on one thread
             and up to ``threads`` windows run side by side: at batch 1 a second intra-op
-            thread barely helps (64 vs 62 ms for 4 windows), a second window does.
+            thread barely helps (eval/RESULTS.md), a second window does.
         max_length: Tokens per window (question, context and three special tokens).
         max_answer_tokens: Longest answer, in tokens.
         batch_size: Windows per forward pass. Unset, one on ONNX Runtime: on a CPU a batch
@@ -156,6 +156,7 @@ class SpanReader:
     def __init__(
         self,
         model_dir: str | Path,
+        *,
         threads: int = 2,
         max_length: int = 160,
         max_answer_tokens: int = 30,
@@ -216,9 +217,14 @@ class SpanReader:
         for index, context in enumerate(contexts):
             rows = [row for row, w in enumerate(windows) if w.context_index == index]
             spans += self._best_of_context(
-                context, index, [windows[r] for r in rows], start_logits[rows], end_logits[rows],
-                spans_per_context, prefer,
-            )  # fmt: skip
+                context,
+                index,
+                [windows[r] for r in rows],
+                start_logits[rows],
+                end_logits[rows],
+                keep=spans_per_context,
+                prefer=prefer,
+            )
         return sorted(spans, key=lambda s: (-s.margin, s.context_index, s.char_start))
 
     def _windows(
@@ -265,6 +271,7 @@ class SpanReader:
         windows: Sequence[Window],
         start_logits: Logits,
         end_logits: Logits,
+        *,
         keep: int,
         prefer: Callable[[str], bool] | None = None,
     ) -> list[ReaderSpan]:
@@ -275,9 +282,12 @@ class SpanReader:
         for row, window in enumerate(windows):
             length = len(window.input_ids)
             for start, end, score in decode_spans(
-                start_logits[row, :length], end_logits[row, :length], window.offsets,
-                self.max_answer_tokens, SPANS_PER_WINDOW,
-            ):  # fmt: skip
+                start_logits[row, :length],
+                end_logits[row, :length],
+                window.offsets,
+                max_answer_tokens=self.max_answer_tokens,
+                top_n=SPANS_PER_WINDOW,
+            ):
                 start, end = _trim(context, start, end)
                 if start < end and score > best.get((start, end), -np.inf):
                     best[(start, end)] = score

@@ -8,10 +8,9 @@ import sys
 import pytest
 
 from citeqa.config import Settings
+from citeqa.errors import RayClusterError, RayNotInstalledError
 from citeqa.ray_cluster import (
     RayClusterConfig,
-    RayClusterError,
-    RayNotInstalledError,
     actor_pool_size,
     connect,
     replica_cpus,

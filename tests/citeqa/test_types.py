@@ -20,9 +20,14 @@ DOCUMENT = Document(
 
 def test_a_citation_carries_its_documents_source() -> None:
     citation = Citation.of(
-        DOCUMENT, doc_id="port", char_start=17, char_end=28, sentence=DOCUMENT.text,
-        sentence_start=0, sentence_end=len(DOCUMENT.text),
-    )  # fmt: skip
+        DOCUMENT,
+        doc_id="port",
+        char_start=17,
+        char_end=28,
+        sentence=DOCUMENT.text,
+        sentence_start=0,
+        sentence_end=len(DOCUMENT.text),
+    )
     assert DOCUMENT.text[citation.char_start : citation.char_end] == "1.4 million"
     assert citation.source_fields() == DOCUMENT.source_fields()
     assert citation.source_fields() == {
@@ -35,9 +40,14 @@ def test_a_citation_carries_its_documents_source() -> None:
 
 def test_a_citation_without_a_document_has_no_source() -> None:
     citation = Citation.of(
-        None, doc_id="port", char_start=0, char_end=8, sentence="Veracruz",
-        sentence_start=0, sentence_end=8,
-    )  # fmt: skip
+        None,
+        doc_id="port",
+        char_start=0,
+        char_end=8,
+        sentence="Veracruz",
+        sentence_start=0,
+        sentence_end=8,
+    )
     assert set(citation.source_fields().values()) == {None}
 
 

@@ -20,9 +20,22 @@ def test_a_tiny_run_over_the_seeds_answers_every_level(
     seed_index_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     load.main(
-        ["--index-dir", str(seed_index_dir), "--questions", str(GOLD), "--clients", "1,2",
-         "--seconds", "1", "--warm-up-seconds", "0", "--first", "3", "--json"]
-    )  # fmt: skip
+        [
+            "--index-dir",
+            str(seed_index_dir),
+            "--questions",
+            str(GOLD),
+            "--clients",
+            "1,2",
+            "--seconds",
+            "1",
+            "--warm-up-seconds",
+            "0",
+            "--first",
+            "3",
+            "--json",
+        ]
+    )
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["questions"] == 101
     assert result["first"]["count"] == 3 and len(result["first"]["times_ms"]) == 3

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eval.bench.scale import disk_by_kind, has_processed_writer
+from eval.bench.scale import disk_by_kind
+from eval.bench.scale_stages import has_processed_writer
 from eval.bench.synthetic import (
     SyntheticCorpus,
     chunk_id,
@@ -82,10 +83,14 @@ def test_documents_are_exact_slices_with_unit_vectors(seed: int, chunks: int, pe
 def test_same_seed_same_corpus_other_seed_another():
     def drawn(seed: int) -> list[tuple[str, list[str], bytes, bytes]]:
         return [
-            (d.document.text, [c.text for c in d.chunks], d.chunk_vectors.tobytes(),
-             d.sentence_vectors.tobytes())
+            (
+                d.document.text,
+                [c.text for c in d.chunks],
+                d.chunk_vectors.tobytes(),
+                d.sentence_vectors.tobytes(),
+            )
             for d in generate(_corpus(seed, documents_per_batch=7), 120)
-        ]  # fmt: skip
+        ]
 
     assert drawn(5) == drawn(5)
     assert drawn(5) != drawn(6)
@@ -174,15 +179,39 @@ def test_disk_is_summed_by_kind(tmp_path: Path):
 def test_the_benchmark_runs_end_to_end():
     """20,000 chunks: build, serve, add, then `citeqa serve` over HTTP (four model loads)."""
     done = subprocess.run(
-        [sys.executable, "-m", "eval.bench.scale", "--chunks", "20000", "--queries", "200",
-         "--http-queries", "20", "--json"],
-        cwd=REPO, env=os.environ.copy(), capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "eval.bench.scale",
+            "--chunks",
+            "20000",
+            "--queries",
+            "200",
+            "--http-queries",
+            "20",
+            "--json",
+        ],
+        cwd=REPO,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    for key in ("chunks", "build_peak_rss_mb", "ready_s", "rss_mb", "retrieval_p50_ms",
-                "retrieval_p99_ms", "recall_at_10", "add_one_s", "build_generate_s",
-                "build_write_s", "disk_mb"):  # fmt: skip
+    for key in (
+        "chunks",
+        "build_peak_rss_mb",
+        "ready_s",
+        "rss_mb",
+        "retrieval_p50_ms",
+        "retrieval_p99_ms",
+        "recall_at_10",
+        "add_one_s",
+        "build_generate_s",
+        "build_write_s",
+        "disk_mb",
+    ):
         assert key in result, key
     assert result["chunks"] == result["chunks_written"] == 20000
     assert result["recall_at_10"] >= 0.95

@@ -54,8 +54,11 @@ def test_distinct_paragraphs_in_order_across_sources_with_their_questions(tmp_pa
     second = _squad(tmp_path / "second.json", [[("Two.", []), ("Four.", ["q4"])]])
     found = distinct_paragraphs([first, second], 4, tmp_path / "scratch")
     assert [p.path.read_text(encoding="utf-8") for p in found] == [
-        "One.", "Two.", "Three.", "Four.",
-    ]  # fmt: skip
+        "One.",
+        "Two.",
+        "Three.",
+        "Four.",
+    ]
     assert [p.questions for p in found] == [("q1",), ("q2a", "q2b"), (), ("q4",)]
     # Unique file names across sources: the stem becomes the document id.
     assert len({p.name for p in found}) == 4

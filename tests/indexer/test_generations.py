@@ -119,12 +119,12 @@ def test_a_write_stopped_at_any_step_leaves_a_loadable_index_and_the_next_write_
     assert not list(writable_index_dir.glob("CURRENT.*.tmp"))
 
 
-def test_the_fault_hook_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CITEQA_FAULT_AT", "after-rename")
-    assert Settings(_env_file=None).fault_at == "after-rename"  # type: ignore[call-arg]
-    monkeypatch.setenv("CITEQA_FAULT_AT", "somewhere")
-    with pytest.raises(ValueError, match="fault_at"):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+def test_the_fault_hook_lives_with_the_tests_not_in_the_settings() -> None:
+    from tests.reliability import kill_at_step
+
+    assert not [name for name in Settings.model_fields if "fault" in name]
+    with pytest.raises(SystemExit, match="unknown write step 'somewhere'"):
+        kill_at_step.install("somewhere")
 
 
 def test_renames_into_place_are_flushed_in_their_parent_folder(

@@ -132,13 +132,22 @@ def test_build_killed_mid_write_leaves_the_old_generation(
             encoding="utf-8",
         )
     command = [
-        sys.executable, "-m", "citeqa.cli", "index", "add", str(extra),
-        "--index-dir", str(writable_index_dir),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "citeqa.cli",
+        "index",
+        "add",
+        str(extra),
+        "--index-dir",
+        str(writable_index_dir),
+    ]
     process = subprocess.Popen(
-        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        command,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         env={**os.environ, "CITEQA_EMBEDDING_BATCH_SIZE": "4"},
-    )  # fmt: skip
+    )
     # The write is under way once its new segment's temporary folder exists (the new
     # generation's own folder only lives for the moment of publishing).
     segments = writable_index_dir / "segments"

@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 
 from citeqa.cli import app
 from citeqa.config import Settings
+from indexer.errors import RayBuildError
 from indexer.generations import SEGMENTS
-from indexer.ray_build import RayBuildError, RayBuildOptions, check_supported
+from indexer.ray_build import RayBuildOptions, check_supported
 from indexer.ray_stages import NO_SHARD, read_files, write_shard
 from indexer.shards import shard_of
 from tests.indexer.fakes import DIMENSION, processed
@@ -83,8 +84,6 @@ def test_ray_only_options_are_refused_with_the_local_engine() -> None:
 
 def test_options_a_ray_build_does_not_support_are_named() -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    with pytest.raises(RayBuildError, match="CITEQA_FAULT_AT"):
-        check_supported(settings.model_copy(update={"fault_at": "before-temp"}), RayBuildOptions(1))
     with pytest.raises(RayBuildError, match="CITEQA_EMBED_BACKEND=torch"):
         check_supported(settings, RayBuildOptions(1, gpus_per_actor=1))
     with pytest.raises(ValueError, match="shards"):

@@ -167,8 +167,14 @@ def test_killed_segment_writes_are_garbage(tmp_path: Path) -> None:
 def test_merge_policy_tiers() -> None:
     policy = MergePolicy(factor=10, floor=1000, largest=250_000)
     assert [policy.tier(n) for n in (1, 999, 1000, 9_999, 10_000, 25_000, 250_000)] == [
-        0, 0, 0, 0, 1, 1, 2,
-    ]  # fmt: skip
+        0,
+        0,
+        0,
+        0,
+        1,
+        1,
+        2,
+    ]
     flushes = {f"s{i}": 25_000 for i in range(10)}
     assert policy.plan(flushes, {}) == list(flushes)
     assert policy.plan({"big": 250_000, **{f"s{i}": 25_000 for i in range(9)}}, {}) == []

@@ -177,10 +177,13 @@ def test_a_distributed_build_publishes_staged_segments_as_one_generation(tmp_pat
         for part in (mine[::2], mine[1::2]):
             staged.append(
                 write_segment(
-                    tmp_path / "staged", _documents(part), shard=shard, shards=3,
+                    tmp_path / "staged",
+                    _documents(part),
+                    shard=shard,
+                    shards=3,
                     dimension=DIMENSION,
                 )
-            )  # fmt: skip
+            )
     # A write's garbage collection leaves staged segments alone.
     collect_garbage(tmp_path / "staged", keep=2)
     assert all((tmp_path / "staged" / SEGMENTS / s.folder).is_dir() for s in staged)
@@ -208,9 +211,12 @@ def test_a_distributed_build_publishes_staged_segments_as_one_generation(tmp_pat
         direct.close()
     # Publishing again replaces the documents the new segments hold.
     again = write_segment(
-        tmp_path / "staged", [processed("doc-00", "tariff.")], shard=shard_of("doc-00", 3),
-        shards=3, dimension=DIMENSION,
-    )  # fmt: skip
+        tmp_path / "staged",
+        [processed("doc-00", "tariff.")],
+        shard=shard_of("doc-00", 3),
+        shards=3,
+        dimension=DIMENSION,
+    )
     # The driver of a distributed build holds the writer lock throughout.
     # No count asked: the writer follows the live index's three shards.
     with writer_lock(tmp_path / "staged", 1.0):

@@ -88,17 +88,32 @@ def builds(ray_cluster: TwoNodeCluster, tmp_path_factory: pytest.TempPathFactory
     command = [sys.executable, "-m", "citeqa.cli", "index", "build", "--source", str(corpus)]
     started = time.perf_counter()
     ray_run = subprocess.run(
-        [*command, "--index-dir", str(root / "ray"), "--shards", str(SHARDS),
-         "--engine", "ray", "--address", ray_cluster.address],
-        env=environment, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            *command,
+            "--index-dir",
+            str(root / "ray"),
+            "--shards",
+            str(SHARDS),
+            "--engine",
+            "ray",
+            "--address",
+            ray_cluster.address,
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     ray_seconds = time.perf_counter() - started
     assert ray_run.returncode == 0, (ray_run.stdout + ray_run.stderr)[-4000:]
     started = time.perf_counter()
     local_run = subprocess.run(
         [*command, "--index-dir", str(root / "local"), "--shards", str(SHARDS)],
-        env=environment, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     local_seconds = time.perf_counter() - started
     assert local_run.returncode == 0, (local_run.stdout + local_run.stderr)[-4000:]
     # Seen with `pytest -s`: the figures docs/scale-out.md quotes.

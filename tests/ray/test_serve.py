@@ -104,10 +104,16 @@ def local_answers(
 def shard_node(ray_cluster: TwoNodeCluster) -> Iterator[subprocess.Popen[bytes]]:
     """A third node for shard 2's replicas; stopping it loses them all."""
     command = [
-        sys.executable, "-m", "ray.scripts.scripts", "start", "--block",
-        f"--address={ray_cluster.address}", "--num-cpus=1", "--object-store-memory=80000000",
+        sys.executable,
+        "-m",
+        "ray.scripts.scripts",
+        "start",
+        "--block",
+        f"--address={ray_cluster.address}",
+        "--num-cpus=1",
+        "--object-store-memory=80000000",
         f"--resources={json.dumps({SHARD_NODE: 1})}",
-    ]  # fmt: skip
+    ]
     # Inherits the cluster's token and RAY_TMPDIR from the fixture's environment.
     node = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

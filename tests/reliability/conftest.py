@@ -31,8 +31,11 @@ def running_server(
     log = open(log_path, "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
         [sys.executable, "-m", "citeqa.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO, env=server_env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        cwd=REPO,
+        env=server_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120

@@ -37,11 +37,22 @@ def test_cli_write_beside_a_running_server(served_index: tuple[str, Path], tmp_p
             article = tmp_path / f"cli-{number}.txt"
             article.write_text(f"The port of Progreso counted {number + 7} cruise ships.\n")
             added = subprocess.run(
-                [sys.executable, "-m", "citeqa.cli", "index", "add", str(article),
-                 "--index-dir", str(index_dir)],
-                cwd=REPO, capture_output=True, text=True, timeout=180,
+                [
+                    sys.executable,
+                    "-m",
+                    "citeqa.cli",
+                    "index",
+                    "add",
+                    str(article),
+                    "--index-dir",
+                    str(index_dir),
+                ],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=180,
                 env={**os.environ, "CITEQA_INDEX_WORKERS": "1"},
-            )  # fmt: skip
+            )
             assert added.returncode == 0, added.stderr[-2000:]
         time.sleep(1.5)  # the server checks CURRENT at most once a second
     finally:

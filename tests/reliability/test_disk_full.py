@@ -139,11 +139,22 @@ def test_full_disk_cli_prints_the_documented_message(full_disk_index: Path, tmp_
     article = tmp_path / "pier.txt"
     article.write_text(BIG["text"])
     added = subprocess.run(
-        [sys.executable, "-m", "citeqa.cli", "index", "add", str(article),
-         "--index-dir", str(full_disk_index)],
-        cwd=REPO, capture_output=True, text=True, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "citeqa.cli",
+            "index",
+            "add",
+            str(article),
+            "--index-dir",
+            str(full_disk_index),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
         env={**os.environ, "CITEQA_INDEX_WORKERS": "1"},
-    )  # fmt: skip
+    )
     assert added.returncode == 1, added.stderr[-2000:]
     # The one error line (a progress bar may share its line: it ends in a carriage return).
     assert added.stderr.count("error:") == 1, added.stderr[-2000:]

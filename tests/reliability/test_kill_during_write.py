@@ -1,4 +1,4 @@
-"""kill -9 at every step of a write (CITEQA_FAULT_AT), then reopen: the index loads, its
+"""kill -9 at every step of a write (``kill_at_step.py``), then reopen: the index loads, its
 parts agree, every acknowledged document is there, and the next write succeeds."""
 
 from __future__ import annotations
@@ -23,12 +23,10 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.slow
 
 
-def _cli_add(index_dir: Path, path: Path, fault_at: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        sys.executable, "-m", "citeqa.cli", "index", "add", str(path),
-        "--index-dir", str(index_dir),
-    ]  # fmt: skip
-    env = {**os.environ, "CITEQA_FAULT_AT": fault_at, "CITEQA_INDEX_WORKERS": "1"}
+def _cli_add(index_dir: Path, path: Path, step: str) -> subprocess.CompletedProcess[str]:
+    entry = ("-m", "tests.reliability.kill_at_step", step)
+    command = [sys.executable, *entry, "index", "add", str(path), "--index-dir", str(index_dir)]
+    env = {**os.environ, "CITEQA_INDEX_WORKERS": "1"}
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
 
 

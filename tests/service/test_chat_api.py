@@ -225,8 +225,11 @@ def test_stream_sends_role_content_then_citations(client: TestClient) -> None:
     assert all("citations" not in chunk for chunk in middle)
     assert all(chunk["choices"][0]["finish_reason"] is None for chunk in middle)
     assert last["choices"][0] == {
-        "index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None
-    }  # fmt: skip
+        "index": 0,
+        "delta": {},
+        "finish_reason": "stop",
+        "logprobs": None,
+    }
     assert last["citations"]["answer"]["text"] == "92"
 
 

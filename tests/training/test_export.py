@@ -92,9 +92,11 @@ def _quantise_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
 
 def test_int8_is_derived_once_and_reused(
-    tiny_export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tiny_export: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     from service.reading.int8 import int8_path
 
     calls = _quantise_calls(monkeypatch)

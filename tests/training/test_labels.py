@@ -140,10 +140,15 @@ def test_labelled_windows_decode_to_the_answer(
     max_length, stride = 24, 8  # 19 context tokens a window, a new window every 11
     features = build_features(tokenizer, [example], max_length, stride)
     encoding = tokenizer(
-        [example.question], [example.context], truncation="only_second", max_length=max_length,
-        stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True,
+        [example.question],
+        [example.context],
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
         padding="max_length",
-    )  # fmt: skip
+    )
     assert features.input_ids.tolist() == encoding["input_ids"]
     labelled = 0
     for window, offsets in enumerate(encoding["offset_mapping"]):
@@ -241,11 +246,18 @@ def test_load_squad_anchors_shifted_offsets_and_drops_unfound_answers(tmp_path: 
     context = "Ann ran home. Bob ran too."
     path = _write_squad(
         tmp_path / "train.json",
-        [{"context": context, "qas": [
-            _qa("exact", "Bob", 14), _qa("shifted", "ran", 16), _qa("spaces", " home ", 7),
-            _qa("missing", "Carol", 0),
-        ]}],
-    )  # fmt: skip
+        [
+            {
+                "context": context,
+                "qas": [
+                    _qa("exact", "Bob", 14),
+                    _qa("shifted", "ran", 16),
+                    _qa("spaces", " home ", 7),
+                    _qa("missing", "Carol", 0),
+                ],
+            }
+        ],
+    )
 
     squad = load_squad(path)
 

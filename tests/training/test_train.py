@@ -188,10 +188,27 @@ def test_cli_scores_dev_files_into_the_card(
     out = tmp_path / "reader"
     result = CliRunner().invoke(
         app,
-        ["reader", "train", "--data", str(squad_file), "--out", str(out), "--dev",
-         str(squad_file), "--base-model", str(base_model_dir), "--max-length", "64",
-         "--stride", "16", "--epochs", "1", "--warmup-ratio", "0"],
-    )  # fmt: skip
+        [
+            "reader",
+            "train",
+            "--data",
+            str(squad_file),
+            "--out",
+            str(out),
+            "--dev",
+            str(squad_file),
+            "--base-model",
+            str(base_model_dir),
+            "--max-length",
+            "64",
+            "--stride",
+            "16",
+            "--epochs",
+            "1",
+            "--warmup-ratio",
+            "0",
+        ],
+    )
 
     assert result.exit_code == 0, result.output
     recorded = json.loads((out / "train_config.json").read_text(encoding="utf-8"))

@@ -29,9 +29,15 @@ def _candidate(doc_id: str, text: str, score: float, row: int, lexical: float = 
     sentence_end = document.index(".", start) + 1
     sentence_start = document.rfind(". ", 0, start) + 2 if ". " in document[:start] else 0
     sentence = ScoredSentence(
-        row, doc_id, sentence_start, sentence_end, document[sentence_start:sentence_end],
-        0.5, lexical, 0.5,
-    )  # fmt: skip
+        row,
+        doc_id,
+        sentence_start,
+        sentence_end,
+        document[sentence_start:sentence_end],
+        0.5,
+        lexical,
+        0.5,
+    )
     return Candidate(doc_id, start, start + len(text), text, "READER", score, sentence)
 
 
@@ -94,9 +100,12 @@ def test_a_figure_is_answered_alone_and_keeps_its_best_evidence() -> None:
         return Candidate(doc_id, start, start + len(text), text, "READER", score, sentence)
 
     result = aggregate(
-        index, [candidate("a", "37 inmates", 0.9), candidate("b", "37", 0.7)],
-        classify_question("How many were sent?"), 0.4, ALTERNATIVE_RATIO,
-    )  # fmt: skip
+        index,
+        [candidate("a", "37 inmates", 0.9), candidate("b", "37", 0.7)],
+        classify_question("How many were sent?"),
+        0.4,
+        ALTERNATIVE_RATIO,
+    )
 
     assert result.answer is not None and result.answer.text == "37"
     assert result.answer.confidence >= 0.9  # credited with the strongest member

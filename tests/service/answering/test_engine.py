@@ -80,8 +80,10 @@ def test_without_a_reader_the_extractor_answers_with_a_checkable_citation() -> N
     citation = result.answer.citation
     assert EXTRADITIONS.text[citation.char_start : citation.char_end] == "92"
     assert (citation.doc_id, citation.source, citation.published) == (
-        "mexico", "Reuters", "2025-06-18",
-    )  # fmt: skip
+        "mexico",
+        "Reuters",
+        "2025-06-18",
+    )
     assert citation.sentence.startswith("To date, Mexico has extradited 92")
     assert result.question_type == "how_many"
     assert [p.chunk.doc_id for p in result.passages] == ["mexico"]  # top_k of the 8 read

@@ -62,8 +62,10 @@ def test_the_wh_phrase_and_its_noun_name_the_answer_type(
 ) -> None:
     question_type = classify_question(question)
     assert (question_type.kind, set(question_type.labels), question_type.focus) == (
-        kind, labels, focus,
-    )  # fmt: skip
+        kind,
+        labels,
+        focus,
+    )
 
 
 @pytest.mark.parametrize(

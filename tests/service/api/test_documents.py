@@ -29,20 +29,28 @@ def test_add_query_delete_query(writable_client: TestClient, api_key: str) -> No
 
     created = client.post(
         "/v1/documents",
-        json={"doc_id": "veracruz-port", "text": ARTICLE, "source": "Port News",
-              "published": "2025-02-03"},
+        json={
+            "doc_id": "veracruz-port",
+            "text": ARTICLE,
+            "source": "Port News",
+            "published": "2025-02-03",
+        },
         headers=headers,
-    )  # fmt: skip
+    )
     assert created.status_code == 200, created.text
     assert created.json()["status"] == "added"
     assert created.json()["documents"] == 6
 
     again = client.post(
         "/v1/documents",
-        json={"doc_id": "veracruz-port", "text": ARTICLE, "source": "Port News",
-              "published": "2025-02-03"},
+        json={
+            "doc_id": "veracruz-port",
+            "text": ARTICLE,
+            "source": "Port News",
+            "published": "2025-02-03",
+        },
         headers=headers,
-    )  # fmt: skip
+    )
     assert again.json()["status"] == "unchanged"
 
     after = client.post("/v1/query", json={"question": QUESTION}).json()

@@ -184,7 +184,7 @@ def test_decode_matches_a_brute_force_search(
     )
     expected_scores = sorted((score for score, _, _ in expected), reverse=True)[:top_n]
 
-    spans = decode_spans(start, end, offsets, max_answer_tokens, top_n)
+    spans = decode_spans(start, end, offsets, max_answer_tokens=max_answer_tokens, top_n=top_n)
 
     assert [score for _, _, score in spans] == expected_scores
     valid_pairs = {(2 * i, 2 * j + 1) for _, i, j in expected}

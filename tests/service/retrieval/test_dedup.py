@@ -19,8 +19,11 @@ def _leaders(texts: list[str], similar: list[list[float]] | None = None) -> list
 
 def test_facts_are_numbers_and_capitalised_words() -> None:
     assert facts("Mexico sent 29 people to the US in February, officials said.") == {
-        "29", "February", "Mexico", "US",
-    }  # fmt: skip
+        "29",
+        "February",
+        "Mexico",
+        "US",
+    }
     assert facts("no names, no figures") == frozenset()
 
 

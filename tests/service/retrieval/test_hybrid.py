@@ -18,8 +18,11 @@ def test_a_chunk_in_both_rankings_sums_its_reciprocal_ranks() -> None:
     first, second = hits
     assert first.score == 1.0 / (RRF_K + 2) + 1.0 / (RRF_K + 1)
     assert (first.dense_rank, first.dense_score, first.bm25_rank, first.bm25_score) == (
-        2, 0.8, 1, 7.5,
-    )  # fmt: skip
+        2,
+        0.8,
+        1,
+        7.5,
+    )
     assert (second.dense_rank, second.bm25_rank, second.bm25_score) == (1, None, None)
 
 

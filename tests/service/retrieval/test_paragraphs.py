@@ -25,9 +25,13 @@ def _passage(doc_id: str, index: int, start: int, end: int, score: float) -> Pas
         if s < end and e > start
     ]
     chunk = Chunk(
-        doc_id, index, start, end, DOCUMENTS[doc_id][start:end],
+        doc_id,
+        index,
+        start,
+        end,
+        DOCUMENTS[doc_id][start:end],
         tuple(Span(s.start, s.end) for s in sentences),
-    )  # fmt: skip
+    )
     return Passage(Hit(chunk, score), score, tuple(sentences))
 
 

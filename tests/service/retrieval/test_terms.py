@@ -18,8 +18,10 @@ from service.retrieval.lexicon import Lexicon, QuestionTerms
 
 def test_content_terms_are_stemmed_and_skip_question_and_function_words() -> None:
     assert content_terms("How many people has Mexico extradited?") == [
-        "peopl", "mexico", "extradit",
-    ]  # fmt: skip
+        "peopl",
+        "mexico",
+        "extradit",
+    ]
     assert content_terms("Who is he, and what did they say?") == ["say"]
 
 
@@ -33,8 +35,12 @@ def test_word_spans_are_offsets_of_the_original_words() -> None:
     spans = word_spans(text)
     assert [term for _, _, term in spans] == ["date", "mexico", "extradit", "92", "peopl"]
     assert [text[start:end] for start, end, _ in spans] == [
-        "date", "Mexico", "extradited", "92", "people",
-    ]  # fmt: skip
+        "date",
+        "Mexico",
+        "extradited",
+        "92",
+        "people",
+    ]
 
 
 def test_rarer_terms_weigh_more_and_unseen_terms_most() -> None:
