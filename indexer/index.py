@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_right
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
+import cachetools
 import numpy as np
 import numpy.typing as npt
 
@@ -60,27 +60,23 @@ V = TypeVar("V")
 
 
 class LRUCache(Generic[K, V]):
-    """A small thread-safe LRU cache."""
+    """``cachetools.LRUCache`` behind a lock: queries on several threads share one cache,
+    and cachetools' caches are not thread-safe on their own."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
+        self._items: cachetools.LRUCache[K, V] = cachetools.LRUCache(maxsize=size)
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
         """The value kept for ``key`` (now the most recent), or None."""
         with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
+            return self._items.get(key)
 
     def put(self, key: K, value: V) -> None:
         """Keep ``value``; the least recently used one goes when the cache is full."""
         with self._lock:
             self._items[key] = value
-            if len(self._items) > self.size:
-                self._items.popitem(last=False)
 
     def clear(self) -> None:
         """Forget every value."""
