@@ -21,7 +21,6 @@ import errno
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -49,18 +48,6 @@ _NEARLY_FULL_BYTES = 1 << 20
 
 def no_fault(step: str) -> None:
     """The checkpoint of a normal write: every step passes."""
-
-
-def fault_at(step: WriteStep | None) -> Checkpoint:
-    """A checkpoint that kills this process (SIGKILL: no cleanup runs) on reaching ``step``."""
-    if step is None:
-        return no_fault
-
-    def checkpoint(reached: str) -> None:
-        if reached == step:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return checkpoint
 
 
 def _fsync_dir(path: Path) -> None:

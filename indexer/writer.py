@@ -26,11 +26,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
-from citeqa.types import Document, WriteStep
+from citeqa.types import Document
 from indexer.draft import Draft
 from indexer.embedding import Embedder
 from indexer.errors import IndexDiskFullError, IndexNotFoundError
-from indexer.generations import collect_garbage, current_generation, fault_at, raise_if_disk_full
+from indexer.generations import (
+    Checkpoint,
+    collect_garbage,
+    current_generation,
+    no_fault,
+    raise_if_disk_full,
+)
 from indexer.ingest import adopt_staged, process, write_segments
 from indexer.loaders import iter_paths
 from indexer.locks import writer_lock
@@ -61,7 +67,6 @@ class IndexWriter:
         faiss_index: str = AUTO,
         generations_to_keep: int = 2,
         show_progress: bool = False,
-        fault_step: WriteStep | None = None,
         lock_timeout_s: float = 600.0,
         segment_chunks: int = 25_000,
         merge_policy: MergePolicy | None = None,
@@ -82,8 +87,9 @@ class IndexWriter:
         self.lock_timeout_s = lock_timeout_s
         self.segment_chunks = segment_chunks
         self.merge_policy = merge_policy or MergePolicy()
-        # Kills the process at a named step of every write: for the reliability tests only.
-        self.checkpoint = fault_at(fault_step)
+        # A no-op at each named step of a write; the kill -9 tests replace it
+        # (tests/reliability/kill_at_step.py).
+        self.checkpoint: Checkpoint = no_fault
 
     # -- public operations --------------------------------------------------------------
 

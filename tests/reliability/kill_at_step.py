@@ -9,6 +9,8 @@ replaces, as Tantivy keeps its failpoints behind a build feature.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import get_args
@@ -17,9 +19,19 @@ import indexer.factory
 from citeqa.cli import main as citeqa_main
 from citeqa.config import Settings
 from citeqa.types import WriteStep
-from indexer.generations import fault_at
+from indexer.generations import Checkpoint
 from indexer.processing import DocumentProcessor
 from indexer.writer import IndexWriter
+
+
+def fault_at(step: WriteStep) -> Checkpoint:
+    """A checkpoint that kills this process (SIGKILL: no cleanup runs) on reaching ``step``."""
+
+    def checkpoint(reached: str) -> None:
+        if reached == step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return checkpoint
 
 
 def install(step: str) -> None:
