@@ -73,16 +73,6 @@ def test_below_the_threshold_the_answer_is_null() -> None:
     assert result.answer is None and result.alternatives == []
 
 
-def test_a_figure_with_its_noun_is_the_same_answer_as_the_figure() -> None:
-    from service.answering.aggregate import _same_answer
-
-    assert _same_answer("37 inmates", "37")
-    assert _same_answer("marco rubio", "rubio")
-    assert not _same_answer("1 million", "1")
-    assert not _same_answer("29 of 37", "29")
-    assert not _same_answer("2937 inmates", "37")
-
-
 def test_a_figure_is_answered_alone_and_keeps_its_best_evidence() -> None:
     texts = {"a": "Mexico sent 37 inmates north.", "b": "The 37 were flown out."}
     index: Any = SimpleNamespace(documents={k: Document(k, v) for k, v in texts.items()})
@@ -257,3 +247,54 @@ def test_a_figure_in_words_and_in_digits_is_one_answer() -> None:
 
     assert result.answer is not None and result.alternatives == []
     assert [c.doc_id for c in result.answer.supporting] == ["e"]
+
+
+LAUREATES = {
+    "a": "Peter Handke.",
+    "b": "The Swedish Academy gave the 2018 Nobel Prize in Literature to Peter Handke.",
+    "c": "Olga Tokarczuk received the 2018 Nobel Prize in Literature, the Swedish Academy said.",
+}
+
+
+def _laureate(doc_id: str, text: str, score: float, row: int) -> Candidate:
+    document = LAUREATES[doc_id]
+    start = document.index(text)
+    sentence = ScoredSentence(row, doc_id, 0, len(document), document, 0.5, 0.5, 0.5)
+    return Candidate(doc_id, start, start + len(text), text, "READER", score, sentence)
+
+
+def _laureates() -> Any:
+    return SimpleNamespace(documents={k: Document(k, v) for k, v in LAUREATES.items()})
+
+
+def test_a_value_disagrees_through_any_witness_that_states_the_same_thing() -> None:
+    """The answer's best reading is a bare name; another source states it in full, for the
+    same prize the rival's source names."""
+    question = classify_question("Who won the 2018 Nobel Prize in Literature?")
+    candidates = [
+        _laureate("a", "Peter Handke", 0.98, 0),
+        _laureate("b", "Peter Handke", 0.9, 1),
+        _laureate("c", "Olga Tokarczuk", 0.95, 2),
+    ]
+
+    result = aggregate(_laureates(), candidates, question, 0.4, ALTERNATIVE_RATIO)
+
+    assert result.answer is not None and result.answer.text == "Peter Handke"
+    assert [(a.text, a.disagrees) for a in result.alternatives] == [("Olga Tokarczuk", True)]
+    assert result.sources_disagree is True
+
+
+def test_a_weak_mention_is_no_witness_of_what_a_value_is_about() -> None:
+    """Only the bare name is read with confidence; the sentence that mentions it weakly is
+    about something else, so the rival is listed as context."""
+    question = classify_question("Who won the 2018 Nobel Prize in Literature?")
+    candidates = [
+        _laureate("a", "Peter Handke", 0.98, 0),
+        _laureate("b", "Peter Handke", 0.2, 1),  # under the floor
+        _laureate("c", "Olga Tokarczuk", 0.95, 2),
+    ]
+
+    result = aggregate(_laureates(), candidates, question, 0.4, ALTERNATIVE_RATIO)
+
+    assert [(a.text, a.disagrees) for a in result.alternatives] == [("Olga Tokarczuk", False)]
+    assert result.sources_disagree is False
