@@ -6,8 +6,8 @@ alternatives, each with the scope or time its sentence states it for (its qualif
 response says the sources disagree only when another source gives a different value for the
 same scope: "92 to date" beside "29 in February" is context, not a dispute, and so is a
 second figure in the answer's own article. Where another source carries a near copy of a
-candidate's sentence with that value changed (`copies.py`), the two values are a dispute on
-the same thing, wherever in the sentence they sit.
+candidate's sentence with that value changed (``qualifiers.copy_rivals``), the two values are
+a dispute on the same thing, wherever in the sentence they sit.
 """
 
 from __future__ import annotations
@@ -16,11 +16,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from citeqa.text import content_terms
-from citeqa.types import Answer, Candidate, Citation, Passage, ScoredSentence
+from citeqa.types import Answer, Candidate, Citation, Passage
 from indexer.index import Index
-from service.answering.copies import copy_rivals, source_of
 from service.answering.normalize import answer_key, same_answer
-from service.answering.qualifiers import Qualifier, qualifier_of, same_scope
+from service.answering.qualifiers import (
+    Qualifier,
+    copy_rivals,
+    qualifier_of,
+    same_scope,
+    source_of,
+)
 from service.answering.question import QuestionType
 
 AGREEMENT_BONUS = 0.05
@@ -201,7 +206,7 @@ class _Statement:
 
     source: str
     span: _Span
-    sentence: ScoredSentence
+    terms: frozenset[str]  # the sentence's content words
     scope: Qualifier | None
 
 
@@ -215,9 +220,8 @@ class _Claim:
     trusted: bool
 
 
-def _shared_terms(first: ScoredSentence, second: ScoredSentence) -> float:
+def _shared_terms(one: frozenset[str], two: frozenset[str]) -> float:
     """The share of the shorter sentence's content words that the other one has too."""
-    one, two = set(content_terms(first.text)), set(content_terms(second.text))
     return len(one & two) / max(min(len(one), len(two)), 1)
 
 
@@ -231,7 +235,7 @@ def _same_thing(first: _Statement, second: _Statement, copies: set[frozenset[_Sp
         return True
     return (
         same_scope(first.scope, second.scope)
-        and _shared_terms(first.sentence, second.sentence) >= SAME_THING
+        and _shared_terms(first.terms, second.terms) >= SAME_THING
     )
 
 
@@ -256,7 +260,8 @@ def _statement(index: Index, candidate: Candidate, question_type: QuestionType) 
     if question_type.kind == "when" and scope is not None and scope.kind == "time":
         scope = None  # the value is itself a time: a year beside it is part of it
     source = source_of(index, candidate.doc_id)
-    return _Statement(source, _span(candidate), candidate.sentence, scope)
+    terms = frozenset(content_terms(candidate.sentence.text))
+    return _Statement(source, _span(candidate), terms, scope)
 
 
 def _claim(

@@ -8,7 +8,7 @@ from typing import Any
 
 from citeqa.types import Candidate, Chunk, Document, Hit, Passage, ScoredSentence
 from service.answering.aggregate import aggregate
-from service.answering.copies import copy_rivals
+from service.answering.qualifiers import copy_rivals
 from service.answering.question import classify_question
 
 
