@@ -242,9 +242,9 @@ def _same_thing(first: _Statement, second: _Statement, copies: set[frozenset[_Sp
 def _conflict(first: _Claim, second: _Claim, copies: set[frozenset[_Span]]) -> bool:
     """Two sources, each stating its own value for the same thing and scope.
 
-    Any witness of a value may be the one that speaks of the same thing as the other value's:
-    the best-read sentence of a value is often a headline or a fragment ("Peter Handke.")
-    while another source states it in full beside the rival's copy.
+    A copy of a value's sentence may be the one that speaks of the same thing as the other
+    value: the best-read sentence of a value is often a headline or a fragment ("Peter
+    Handke.") while another source states it in full, in a copy of the rival's sentence.
     """
     return (
         first.trusted
@@ -265,17 +265,19 @@ def _statement(index: Index, candidate: Candidate, question_type: QuestionType) 
 
 
 def _claim(
-    index: Index, group: _Group, question_type: QuestionType, floor: float, trusted: bool
+    index: Index, group: _Group, question_type: QuestionType, contested: set[_Span], trusted: bool
 ) -> _Claim:
     # Every document that states the value, however weakly: one that states both values
     # (an answer quoted in its own headline, say) is context, not a second source.
     sources = frozenset(source_of(index, m.doc_id) for m in group.members)
-    # But only its witnesses (read with confidence, or copied from a value that was) say what
-    # the value is about: a weak mention in an unrelated sentence says nothing.
+    # What the value is about is said by its best reading, and by every sentence of it that
+    # a copy in another source changes (the copy is about exactly that). Other sentences that
+    # repeat the value are not asked: two sentences of one topic ("the extradition of the 37
+    # inmates", "29 cartel figures extradited in late February") share words, not a subject.
     witnesses = {
         _span(m): m
         for m in [group.best, *group.members]
-        if m is group.best or m.score >= floor or m.label == "COPY"
+        if m is group.best or _span(m) in contested
     }
     statements = tuple(_statement(index, m, question_type) for m in witnesses.values())
     return _Claim(group, sources, statements, trusted)
@@ -326,7 +328,7 @@ def _alternatives(
     kept.sort(key=lambda g: -g.score)
     claims = [
         _claim(
-            index, g, question_type, floor,
+            index, g, question_type, contested,
             trusted is None or g is top or trusted(g.best, len(g.documents), top.score),
         )
         for g in [top, *kept]

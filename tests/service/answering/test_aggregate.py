@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from citeqa.types import Candidate, Document, ScoredSentence
+from citeqa.types import Candidate, Chunk, Document, Hit, Passage, ScoredSentence
 from service.answering.aggregate import aggregate
 from service.answering.question import classify_question
 from service.answering.reader_extractor import ALTERNATIVE_RATIO
@@ -251,8 +251,9 @@ def test_a_figure_in_words_and_in_digits_is_one_answer() -> None:
 
 LAUREATES = {
     "a": "Peter Handke.",
-    "b": "The Swedish Academy gave the 2018 Nobel Prize in Literature to Peter Handke.",
-    "c": "Olga Tokarczuk received the 2018 Nobel Prize in Literature, the Swedish Academy said.",
+    "b": "The 2018 Nobel Prize in Literature was awarded to the writer Peter Handke (born 1942).",
+    "c": "The 2018 Nobel Prize in Literature was awarded to the writer Olga Tokarczuk (born 1962).",
+    "d": "The 2018 Nobel Prize in Literature went to Peter Handke, to protests from critics.",
 }
 
 
@@ -267,9 +268,20 @@ def _laureates() -> Any:
     return SimpleNamespace(documents={k: Document(k, v) for k, v in LAUREATES.items()})
 
 
-def test_a_value_disagrees_through_any_witness_that_states_the_same_thing() -> None:
-    """The answer's best reading is a bare name; another source states it in full, for the
-    same prize the rival's source names."""
+def _passages(*doc_ids: str) -> list[Passage]:
+    return [
+        Passage(
+            Hit(Chunk(d, 0, 0, len(LAUREATES[d]), LAUREATES[d]), 1.0),
+            1.0,
+            (ScoredSentence(i, d, 0, len(LAUREATES[d]), LAUREATES[d], 0.5, 0.5, 0.5),),
+        )
+        for i, d in enumerate(doc_ids)
+    ]
+
+
+def test_a_value_disagrees_through_a_copy_of_its_rivals_sentence() -> None:
+    """The answer's best reading is a bare name; another source states it in a copy of the
+    rival's sentence, so the two speak of the same thing."""
     question = classify_question("Who won the 2018 Nobel Prize in Literature?")
     candidates = [
         _laureate("a", "Peter Handke", 0.98, 0),
@@ -277,24 +289,38 @@ def test_a_value_disagrees_through_any_witness_that_states_the_same_thing() -> N
         _laureate("c", "Olga Tokarczuk", 0.95, 2),
     ]
 
-    result = aggregate(_laureates(), candidates, question, 0.4, ALTERNATIVE_RATIO)
+    result = aggregate(
+        _laureates(),
+        candidates,
+        question,
+        0.4,
+        ALTERNATIVE_RATIO,
+        passages=_passages("a", "b", "c"),
+    )
 
     assert result.answer is not None and result.answer.text == "Peter Handke"
     assert [(a.text, a.disagrees) for a in result.alternatives] == [("Olga Tokarczuk", True)]
     assert result.sources_disagree is True
 
 
-def test_a_weak_mention_is_no_witness_of_what_a_value_is_about() -> None:
-    """Only the bare name is read with confidence; the sentence that mentions it weakly is
-    about something else, so the rival is listed as context."""
+def test_sentences_that_only_repeat_a_value_do_not_say_what_it_is_about() -> None:
+    """Another sentence naming the answer shares words with the rival's, but no copy ties
+    them: its best reading (a bare name) says nothing of the prize, so this is context."""
     question = classify_question("Who won the 2018 Nobel Prize in Literature?")
     candidates = [
         _laureate("a", "Peter Handke", 0.98, 0),
-        _laureate("b", "Peter Handke", 0.2, 1),  # under the floor
+        _laureate("d", "Peter Handke", 0.9, 1),
         _laureate("c", "Olga Tokarczuk", 0.95, 2),
     ]
 
-    result = aggregate(_laureates(), candidates, question, 0.4, ALTERNATIVE_RATIO)
+    result = aggregate(
+        _laureates(),
+        candidates,
+        question,
+        0.4,
+        ALTERNATIVE_RATIO,
+        passages=_passages("a", "d", "c"),
+    )
 
     assert [(a.text, a.disagrees) for a in result.alternatives] == [("Olga Tokarczuk", False)]
     assert result.sources_disagree is False
