@@ -5,21 +5,27 @@ Different values found in *other sentences that answer the same question* are re
 alternatives, each with the scope or time its sentence states it for (its qualifier). The
 response says the sources disagree only when another source gives a different value for the
 same scope: "92 to date" beside "29 in February" is context, not a dispute, and so is a
-second figure in the answer's own article.
+second figure in the answer's own article. Where another source carries a near copy of a
+candidate's sentence with that value changed (``qualifiers.copy_rivals``), the two values are
+a dispute on the same thing, wherever in the sentence they sit.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from difflib import SequenceMatcher
 
 from citeqa.text import content_terms
-from citeqa.types import Answer, Candidate, Citation, Passage, ScoredSentence
+from citeqa.types import Answer, Candidate, Citation, Passage
 from indexer.index import Index
-from service.answering.normalize import answer_key
-from service.answering.qualifiers import Qualifier, qualifier_of, same_scope
+from service.answering.normalize import answer_key, same_answer
+from service.answering.qualifiers import (
+    Qualifier,
+    copy_rivals,
+    qualifier_of,
+    same_scope,
+    source_of,
+)
 from service.answering.question import QuestionType
 
 AGREEMENT_BONUS = 0.05
@@ -28,15 +34,10 @@ MAX_AGREEMENT_BONUS = 0.15
 ALTERNATIVE_RATIO = {"numeric": 0.6, "entity": 0.85}
 ALTERNATIVE_RELEVANCE = 0.7
 MAX_ALTERNATIVES = 4
-_MAGNITUDES = {"hundred", "thousand", "million", "billion", "trillion", "percent", "dozen"}
-# Two sentences this alike (word-level) are one report, copied: where their values differ,
-# the sources disagree on exactly the same thing.
-NEAR_COPY_RATIO = 0.75
-# A value read off a copy is as likely as the answer it was aligned with, a shade less.
-NEAR_COPY_DISCOUNT = 0.95
-_WORD = re.compile(r"\S+")
 # Two sentences that state values for one thing share at least this share of their words.
 SAME_THING = 0.2
+# Where a candidate sits: its document and character offsets.
+_Span = tuple[str, int, int]
 
 
 @dataclass(frozen=True)
@@ -84,21 +85,6 @@ def citation_for(index: Index, candidate: Candidate) -> Citation:
     )
 
 
-def _contains(longer: str, shorter: str) -> bool:
-    """ "marco rubio" contains "rubio" as whole words."""
-    return f" {shorter} " in f" {longer} "
-
-
-def _same_answer(longer: str, shorter: str) -> bool:
-    """ "marco rubio" holds "rubio"; "37 inmates" holds "37", but "1 million" does not hold "1"."""
-    if not _contains(longer, shorter):
-        return False
-    if not shorter.isdigit():
-        return True
-    numbers = [w for w in longer.split() if any(c.isdigit() for c in w) or w in _MAGNITUDES]
-    return numbers == [shorter]
-
-
 def _group(candidates: Sequence[Candidate], floor: float) -> list[_Group]:
     """Group equal answers; a short form ("Rubio") joins the longer one ("Marco Rubio")."""
     groups: dict[str, _Group] = {}
@@ -107,7 +93,7 @@ def _group(candidates: Sequence[Candidate], floor: float) -> list[_Group]:
         if not key:
             continue
         target = groups.get(key) or next(
-            (g for k, g in groups.items() if _same_answer(k, key)), None
+            (g for k, g in groups.items() if same_answer(k, key)), None
         )
         if target is None:
             groups[key] = _Group(candidate, [candidate], floor)
@@ -136,79 +122,6 @@ def qualifier_for(candidate: Candidate) -> Qualifier | None:
     return qualifier_of(
         sentence.text, candidate.start - sentence.start, candidate.end - sentence.start
     )
-
-
-def _source(index: Index, doc_id: str) -> str:
-    """One article is one source, however many documents hold its parts (same URL)."""
-    document = index.documents.get(doc_id)
-    return document.url if document is not None and document.url else doc_id
-
-
-def _words(text: str) -> list[tuple[int, int]]:
-    return [(m.start(), m.end()) for m in _WORD.finditer(text)]
-
-
-def _aligned(sentence: str, start: int, end: int, copy: str) -> tuple[int, int] | None:
-    """Where ``sentence[start:end]`` sits in a near-copy of the sentence (word alignment)."""
-    words, copy_words = _words(sentence), _words(copy)
-    inside = [i for i, (s, e) in enumerate(words) if s < end and start < e]
-    if not inside:
-        return None
-    first, last = inside[0], inside[-1] + 1
-    matcher = SequenceMatcher(
-        None, [sentence[s:e] for s, e in words], [copy[s:e] for s, e in copy_words],
-        autojunk=False,
-    )  # fmt: skip
-    if matcher.ratio() < NEAR_COPY_RATIO:
-        return None
-    mapped_first = mapped_last = None
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if i1 <= first < i2 or (i1 == i2 == first):
-            mapped_first = j1 + (first - i1) if tag == "equal" else j1
-        if i1 < last <= i2:
-            mapped_last = j1 + (last - i1) if tag == "equal" else j2
-    if mapped_first is None or mapped_last is None or mapped_last <= mapped_first:
-        return None
-    return copy_words[mapped_first][0], copy_words[mapped_last - 1][1]
-
-
-def near_copy_rivals(best: Candidate, passages: Sequence[Passage], index: Index) -> list[Candidate]:
-    """Values that other sources' copies of the answer's sentence give in its place.
-
-    A copy of a report with one figure or name changed is exactly a disagreement on the same
-    thing, whether or not the reader read that copy.
-    """
-    sentence = best.sentence
-    own_source = _source(index, best.doc_id)
-    rivals = []
-    seen: set[int] = set()
-    for passage in passages:
-        if _source(index, passage.chunk.doc_id) == own_source:
-            continue
-        for other in passage.sentences:
-            if other.row in seen or other.text == sentence.text:
-                continue
-            seen.add(other.row)
-            if SequenceMatcher(None, sentence.text, other.text).quick_ratio() < NEAR_COPY_RATIO:
-                continue
-            span = _aligned(
-                sentence.text, best.start - sentence.start, best.end - sentence.start, other.text
-            )
-            if span is None:
-                continue
-            text = other.text[span[0] : span[1]].strip(" ,.;:")
-            if not text or answer_key(text) == answer_key(best.text):
-                continue
-            start = other.start + other.text.index(text, span[0])
-            rivals.append(_copy_candidate(best, other, start, text))
-    return rivals
-
-
-def _copy_candidate(best: Candidate, sentence: ScoredSentence, start: int, text: str) -> Candidate:
-    return Candidate(
-        sentence.doc_id, start, start + len(text), text, "COPY",
-        best.score * NEAR_COPY_DISCOUNT, sentence,
-    )  # fmt: skip
 
 
 def _answer(
@@ -254,69 +167,120 @@ def aggregate(
 
     ``alternative_ratio`` is how close to the answer's score (``numeric`` for figures and
     dates, ``entity`` otherwise) a differing value must come to be listed as an
-    alternative. ``passages`` are searched for other sources' copies of the answer's
-    sentence that give another value. ``trusted`` says whether a candidate (with its number
+    alternative. ``passages`` are searched for other sources' copies of the candidates'
+    sentences that give another value. ``trusted`` says whether a candidate (with its number
     of witnesses, and the score of the answer it competes with) is one the service would
     answer with: only such values can disagree.
     """
     groups = _group(candidates, abstain_threshold)
     if not groups or groups[0].score < abstain_threshold:
         return Aggregate(None, [], False)
-    top = groups[0]
-    if top.best.label != "SENTENCE" and passages:
-        rivals = near_copy_rivals(top.best, passages, index)
+    copies: set[frozenset[_Span]] = set()
+    if groups[0].best.label != "SENTENCE" and passages:
+        read = [groups[0].best, *(c for c in candidates if c.score >= abstain_threshold)]
+        rivals = copy_rivals([c for c in read if c.label != "SENTENCE"], passages, index)
         if rivals:
-            groups = _group([*candidates, *rivals], abstain_threshold)
-            top = groups[0]
+            groups = _group([*candidates, *(r.copy for r in rivals)], abstain_threshold)
+            copies = {frozenset((_span(r.original), _span(r.copy))) for r in rivals}
+    top = groups[0]
     answer = _answer(index, top, question_type)
     runner_up = groups[1].score if len(groups) > 1 else 0.0
     witnesses = len(top.documents)
     if top.best.label == "SENTENCE":
         return Aggregate(answer, [], False, top.best, witnesses, runner_up)
     alternatives = _alternatives(
-        index, top, groups[1:], question_type, abstain_threshold, alternative_ratio, trusted
-    )
+        index, top, groups[1:], question_type, abstain_threshold, alternative_ratio, trusted,
+        copies,
+    )  # fmt: skip
     disagree = any(a.disagrees for a in alternatives)
     return Aggregate(answer, alternatives, disagree, top.best, witnesses, runner_up)
 
 
+def _span(candidate: Candidate) -> _Span:
+    return candidate.doc_id, candidate.start, candidate.end
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """One sentence that states a value, with its source and the scope it states it for."""
+
+    source: str
+    span: _Span
+    terms: frozenset[str]  # the sentence's content words
+    scope: Qualifier | None
+
+
 @dataclass(frozen=True)
 class _Claim:
-    """A value with the sources that state it and the scope they state it for."""
+    """A value with the sources that state it and what each of its witnesses says."""
 
     group: _Group
     sources: frozenset[str]
-    scope: Qualifier | None
+    statements: tuple[_Statement, ...]
     trusted: bool
 
 
-def _shared_terms(first: ScoredSentence, second: ScoredSentence) -> float:
+def _shared_terms(one: frozenset[str], two: frozenset[str]) -> float:
     """The share of the shorter sentence's content words that the other one has too."""
-    one, two = set(content_terms(first.text)), set(content_terms(second.text))
     return len(one & two) / max(min(len(one), len(two)), 1)
 
 
-def _conflict(first: _Claim, second: _Claim) -> bool:
-    """Two sources, each stating its own value for the same scope, in sentences about the
-    same thing (they share enough words beyond the question's)."""
+def _same_thing(first: _Statement, second: _Statement, copies: set[frozenset[_Span]]) -> bool:
+    """Two sources' sentences about the same thing (they share enough words beyond the
+    question's), each stating its value for the same scope; or one value is the other's
+    place in a copy of its sentence, which is the same thing however few words it has."""
+    if first.source == second.source:
+        return False
+    if frozenset((first.span, second.span)) in copies:
+        return True
+    return (
+        same_scope(first.scope, second.scope)
+        and _shared_terms(first.terms, second.terms) >= SAME_THING
+    )
+
+
+def _conflict(first: _Claim, second: _Claim, copies: set[frozenset[_Span]]) -> bool:
+    """Two sources, each stating its own value for the same thing and scope.
+
+    A copy of a value's sentence may be the one that speaks of the same thing as the other
+    value: the best-read sentence of a value is often a headline or a fragment ("Peter
+    Handke.") while another source states it in full, in a copy of the rival's sentence.
+    """
     return (
         first.trusted
         and second.trusted
         and bool(first.sources - second.sources)
         and bool(second.sources - first.sources)
-        and same_scope(first.scope, second.scope)
-        and _shared_terms(first.group.best.sentence, second.group.best.sentence) >= SAME_THING
+        and any(_same_thing(a, b, copies) for a in first.statements for b in second.statements)
     )
 
 
-def _claim(index: Index, group: _Group, question_type: QuestionType, trusted: bool) -> _Claim:
-    scope = qualifier_for(group.best)
+def _statement(index: Index, candidate: Candidate, question_type: QuestionType) -> _Statement:
+    scope = qualifier_for(candidate)
     if question_type.kind == "when" and scope is not None and scope.kind == "time":
         scope = None  # the value is itself a time: a year beside it is part of it
+    source = source_of(index, candidate.doc_id)
+    terms = frozenset(content_terms(candidate.sentence.text))
+    return _Statement(source, _span(candidate), terms, scope)
+
+
+def _claim(
+    index: Index, group: _Group, question_type: QuestionType, contested: set[_Span], trusted: bool
+) -> _Claim:
     # Every document that states the value, however weakly: one that states both values
     # (an answer quoted in its own headline, say) is context, not a second source.
-    sources = frozenset(_source(index, m.doc_id) for m in group.members)
-    return _Claim(group, sources, scope, trusted)
+    sources = frozenset(source_of(index, m.doc_id) for m in group.members)
+    # What the value is about is said by its best reading, and by every sentence of it that
+    # a copy in another source changes (the copy is about exactly that). Other sentences that
+    # repeat the value are not asked: two sentences of one topic ("the extradition of the 37
+    # inmates", "29 cartel figures extradited in late February") share words, not a subject.
+    witnesses = {
+        _span(m): m
+        for m in [group.best, *group.members]
+        if m is group.best or _span(m) in contested
+    }
+    statements = tuple(_statement(index, m, question_type) for m in witnesses.values())
+    return _Claim(group, sources, statements, trusted)
 
 
 def _alternatives(
@@ -327,44 +291,53 @@ def _alternatives(
     floor: float,
     alternative_ratio: Mapping[str, float],
     trusted: Callable[[Candidate, int, float], bool] | None,
+    copies: set[frozenset[_Span]],
 ) -> list[Answer]:
     """Other values that answer the question, each marked as a disagreement or as context.
 
     A value disagrees when a source states it and another source states a different value
     (the answer, or another alternative) for the same scope, and both are values the
-    service would answer with (``trusted``).
+    service would answer with (``trusted``). A value that a copy of its sentence changes, or
+    that a copy gives in another value's place (``copies`` pairs their spans), is always
+    listed: the copies disagree on exactly that value, even in the answer's own sentence.
     """
+    contested = {span for pair in copies for span in pair}
     top_rows = {m.sentence.row for m in top.members}
     ratio = alternative_ratio[
         "numeric" if question_type.numeric or question_type.kind == "when" else "entity"
     ]
+
+    def is_contested(group: _Group) -> bool:
+        return any(_span(m) in contested for m in group.members)
+
     kept: list[_Group] = []
-    for group in others:
-        # Another entity in the answer's own sentence is context, not a competing claim.
-        if group.best.sentence.row in top_rows or group.best.label == "SENTENCE":
+    # Disputed values first, so that weaker context never crowds them out of the list.
+    for group in sorted(others, key=lambda g: not is_contested(g)):
+        if group.best.label == "SENTENCE":
             continue
-        copied = group.best.label == "COPY"
-        if not copied and group.score < max(ratio * top.score, floor):
-            continue
-        if group.best.sentence.lexical < ALTERNATIVE_RELEVANCE * top.best.sentence.lexical:
+        if not is_contested(group) and (
+            # Another entity in the answer's own sentence is context, not a competing claim.
+            group.best.sentence.row in top_rows
+            or group.score < max(ratio * top.score, floor)
+            or group.best.sentence.lexical < ALTERNATIVE_RELEVANCE * top.best.sentence.lexical
+        ):
             continue
         kept.append(group)
         if len(kept) == MAX_ALTERNATIVES:
             break
+    kept.sort(key=lambda g: -g.score)
     claims = [
         _claim(
-            index,
-            g,
-            question_type,
+            index, g, question_type, contested,
             trusted is None or g is top or trusted(g.best, len(g.documents), top.score),
         )
         for g in [top, *kept]
-    ]
+    ]  # fmt: skip
     answer_claim, *alternative_claims = claims
     answer_claim = replace(answer_claim, trusted=True)  # the answer stands, or it abstains
     claims = [answer_claim, *alternative_claims]
     return [
         _answer(index, claim.group, question_type,
-                any(_conflict(claim, other) for other in claims if other is not claim))
+                any(_conflict(claim, other, copies) for other in claims if other is not claim))
         for claim in alternative_claims
     ]  # fmt: skip

@@ -23,3 +23,17 @@ def answer_key(text: str) -> str:
     text = _DECIMAL_POINT.sub(" point ", text.replace(",", ""))
     words = normalize_answer(text, TYPOGRAPHIC_PUNCTUATION).split()
     return " ".join(_NUMBER_WORDS.get(w, w) for w in words)
+
+
+_MAGNITUDES = {"hundred", "thousand", "million", "billion", "trillion", "percent", "dozen"}
+
+
+def same_answer(longer: str, shorter: str) -> bool:
+    """Whether answer key ``longer`` holds answer key ``shorter`` as one answer: "marco rubio"
+    holds "rubio" and "37 inmates" holds "37", but "1 million" does not hold "1"."""
+    if f" {shorter} " not in f" {longer} ":
+        return False
+    if not shorter.isdigit():
+        return True
+    numbers = [w for w in longer.split() if any(c.isdigit() for c in w) or w in _MAGNITUDES]
+    return numbers == [shorter]

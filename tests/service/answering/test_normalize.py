@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.answering.normalize import answer_key
+from service.answering.normalize import answer_key, same_answer
 
 
 @pytest.mark.parametrize(
@@ -33,3 +33,11 @@ def test_a_decimal_point_keeps_figures_apart() -> None:
 
 def test_punctuation_alone_has_no_key() -> None:
     assert answer_key("—") == ""
+
+
+def test_a_figure_with_its_noun_is_the_same_answer_as_the_figure() -> None:
+    assert same_answer("37 inmates", "37")
+    assert same_answer("marco rubio", "rubio")
+    assert not same_answer("1 million", "1")
+    assert not same_answer("29 of 37", "29")
+    assert not same_answer("2937 inmates", "37")
