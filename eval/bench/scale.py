@@ -228,6 +228,7 @@ def serve_stage(work: Path, launched_at: float) -> None:
         raise RuntimeError(f"the server loaded no index from {settings.index_dir}")
     questions = _read_json(work / "questions.json")["questions"]
     vectors = np.load(work / "queries.npy")
+    from service.retrieval.hybrid import DenseRetriever
     from service.retrieval.retriever import Retriever
 
     retriever = engine.retriever
@@ -236,8 +237,8 @@ def serve_stage(work: Path, launched_at: float) -> None:
     times = _retrieval_times(retriever, questions, vectors)
     dense = {
         f"dense_top{k}": [
-            [hit.chunk.chunk_id for hit in retriever.hybrid.search(
-                question, k, mode="dense", query_vector=vector)]
+            [chunk.chunk_id for chunk in retriever.index.chunks.many(
+                [r.position for r in DenseRetriever(retriever.index).search(vector, k)])]
             for question, vector in zip(questions, vectors, strict=True)
         ]
         for k in (RECALL_K, POOL_K)

@@ -1,8 +1,8 @@
-"""A shard deployment seen as a :class:`~service.retrieval.coordinator.ShardClient`.
+"""A shard deployment seen as a :class:`~service.retrieval.shard.ShardClient`.
 
 :class:`RayShardClient` wraps a Serve deployment handle of one shard. A submit sends the
 request (``handle.remote``) and returns at once; the answer is awaited by ``result()``, so
-:class:`~service.retrieval.coordinator.ShardedRetriever` starts every shard's call before
+:class:`~service.retrieval.retriever.Retriever` starts every shard's call before
 it waits on any, from one thread. A client is pinned to one generation, as its retriever
 is. Each call may take ``timeout_s`` from its submit.
 
