@@ -10,7 +10,7 @@ Retry on replica death: the requests are read-only, so a call whose replica died
 (its process killed, its node lost) is sent again, once; Serve's router has by then
 dropped the dead replica and picks another. Serve itself does not resend a request that
 reached a replica. Errors the shard raised (a :class:`~service.errors.ShardError`) arrive
-as they were raised, and anything else, a timeout included, is left to the coordinator,
+as they were raised, and anything else, a timeout included, is left to the retriever,
 which fails the query with 503 naming the shard.
 """
 

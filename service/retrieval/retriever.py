@@ -173,15 +173,24 @@ class Retriever:
         return min(pool, math.ceil(self.early_factor * pool / math.sqrt(self.count)))
 
     def _fan_out(self, shards: Iterable[int], submit: Callable[[int], Pending[T]]) -> list[T]:
-        """``submit`` to each shard, then each answer in turn; any failure names its shard.
+        """``submit`` to each shard, then each answer in turn (see :meth:`_call` for failures).
 
         Every call is under way before the first answer is awaited, so remote shards work
         side by side with no thread per call; for shards in this process a submit does the
         work and ``result()`` hands it over.
         """
         numbers = list(shards)
-        pending = [_named(shard, partial(submit, shard)) for shard in numbers]
-        return [_named(shard, call.result) for shard, call in zip(numbers, pending, strict=True)]
+        pending = [self._call(shard, partial(submit, shard)) for shard in numbers]
+        return [
+            self._call(shard, call.result) for shard, call in zip(numbers, pending, strict=True)
+        ]
+
+    def _call(self, shard: int, call: Callable[[], T]) -> T:
+        """``call()`` to shard ``shard``: a failure of a shard in this process is the
+        query's own error, as raised; any other is :func:`_named`'s."""
+        if isinstance(self.shards[shard], ShardSearcher):
+            return call()
+        return _named(shard, call)
 
     def retrieve(
         self,
@@ -346,7 +355,7 @@ class Retriever:
         if self.local is not None:
             return self.local.documents[doc_id].text
         shard = shard_of(doc_id, self.count)
-        return _named(shard, partial(self.shards[shard].document_text, self.generation, doc_id))
+        return self._call(shard, partial(self.shards[shard].document_text, self.generation, doc_id))
 
 
 def _named(shard: int, call: Callable[[], T]) -> T:

@@ -8,7 +8,7 @@ cross a process boundary (a Ray Serve deployment per shard, say) as it is:
 - :meth:`ShardSearcher.search`: the shard's dense and BM25 top ``k``, by the generation's
   chunk positions (the same in every process that loads it), as arrays
   (:class:`RankedChunks`), and if asked, the re-scoring of its likeliest candidates
-  (:class:`EarlyScores`), to save the coordinator a second round trip;
+  (:class:`EarlyScores`), to save the retriever a second round trip;
 - :meth:`ShardSearcher.score`: for candidates it holds, the metadata filter and the
   sentence re-scoring (sentence vectors and terms live here), as arrays of numbers
   (:class:`~service.retrieval.rescoring.PassageScores`). A caller with the generation
@@ -97,7 +97,7 @@ class SearchRequest:
     k: int
     mode: SearchMode = "hybrid"
     # Re-score this many of the shard's own best candidates with the lists (0: none), with
-    # these filters and ``rescore``: see :class:`EarlyScores`. The coordinator asks for it
+    # these filters and ``rescore``: see :class:`EarlyScores`. The retriever asks for it
     # when it has the generation open itself (the answer is then numbers only).
     early: int = 0
     filters: Filters = field(default_factory=Filters)
@@ -186,17 +186,17 @@ class ScoredCandidates:
 class EarlyScores:
     """A shard's re-scoring of its likely candidates, sent with its top lists.
 
-    Which of a shard's chunks the coordinator re-scores depends on every shard's lists
+    Which of a shard's chunks the retriever re-scores depends on every shard's lists
     (the merge and the fusion), so re-scoring would cost a second round trip to every
     shard. Instead each shard re-scores its own best ``SearchRequest.early`` by a local
-    fusion of its own lists (:func:`local_candidates`), and the coordinator
+    fusion of its own lists (:func:`local_candidates`), and the retriever
     asks again only for the candidates a shard did not send. A chunk's re-scoring does not
     depend on which chunks are scored with it (:func:`score_hits`), so the passages are
     the same either way; only the number of round trips changes.
 
     ``positions`` are the chunks scored, ``answer`` their flat :class:`ScoredCandidates`
     (filter flags for ``positions``, numbers for the kept ones). Without re-scoring a
-    passage's score is its fused one, which the coordinator sets.
+    passage's score is its fused one, which the retriever sets.
     """
 
     positions: npt.NDArray[np.int64]
@@ -221,7 +221,7 @@ def local_candidates(
     The only shard's lists are the merge's, so its order is the merge's (RRF with
     ``RRF_K``). One of several orders by RRF with ``LOCAL_RRF_K``: a chunk near the top of
     either of its lists is likely among the merge's candidates. Only the order matters;
-    the coordinator keeps the global scores.
+    the retriever keeps the global scores.
     """
     return fuse(dense, lexical, RRF_K if shards == 1 else LOCAL_RRF_K)[:count]
 

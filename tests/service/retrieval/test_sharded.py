@@ -421,6 +421,17 @@ def test_a_generation_opened_whole_is_one_shard_of_one(three_shards: list[ShardS
         Retriever()
 
 
+def test_a_failure_in_this_process_is_raised_as_it_is(three_shards: list[ShardSearcher]) -> None:
+    # Not "shard 0 did not answer" (503): the searcher is this process, so its error is the
+    # query's own, as the index raised it.
+    whole = load_index(three_shards[0].index.folder.parent.parent)
+    try:
+        with pytest.raises(ValueError, match="need a query vector"):
+            Retriever(whole).retrieve("mexico port", None, 3)  # type: ignore[arg-type]
+    finally:
+        whole.close()
+
+
 def test_the_seeds_in_three_shards_answer_as_one_process(
     seed_index: Index, processor: DocumentProcessor, embedder: Embedder, tmp_path: Path
 ) -> None:
