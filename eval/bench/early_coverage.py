@@ -28,7 +28,7 @@ from indexer.factory import make_embedder, make_processor
 from indexer.index import load_index
 from indexer.writer import IndexWriter
 from service.retrieval.hybrid import fuse, merge_ranked
-from service.retrieval.retriever import RetrievalOptions, Retriever
+from service.retrieval.retriever import EARLY_FACTOR, RetrievalOptions, Retriever
 from service.retrieval.shard import SearchRequest, local_candidates, open_local_shards
 
 
@@ -64,7 +64,8 @@ def main() -> None:
             IndexWriter(folder, processor, shards=shards).add_processed(processed, fresh=True)
             sharded = load_index(folder, embedder)
             searchers = open_local_shards(folder, embedder)
-            retriever = Retriever(sharded, shards=searchers)
+            # As for remote shards: in this process early scores are off by default.
+            retriever = Retriever(sharded, shards=searchers, early_factor=EARLY_FACTOR)
             needs = []
             for question, vector in zip(questions, vectors, strict=True):
                 request = SearchRequest(retriever.generation, question, vector, pool)

@@ -20,10 +20,11 @@ Answers live in sentences, so step 3 scores a passage by its own similarity and 
 sentence. Every step can be switched off (:class:`RetrievalOptions`), so the eval harness
 can measure what each one buys.
 
-When the generation is open here, step 3 rides on step 1: each shard re-scores its
-likeliest candidates with its lists (:class:`~service.retrieval.shard.EarlyScores`; one
-shard of one re-scores every candidate), and only the candidates a shard did not send are
-asked for in a second round trip. The passages are the same either way.
+When the generation is open here and the shards are not, step 3 rides on step 1: each
+shard re-scores its likeliest candidates with its lists
+(:class:`~service.retrieval.shard.EarlyScores`), and only the candidates a shard did not
+send are asked for in a second round trip. Shards in this process are simply called
+twice. The passages are the same either way.
 
 Shards are called through :class:`~service.retrieval.shard.ShardClient`: a
 :class:`ShardSearcher` in this process satisfies it, and so does a thin wrapper around a
@@ -117,7 +118,7 @@ class Retriever:
         index: Index | None = None,
         *,
         shards: Sequence[ShardClient] = (),
-        early_factor: float = EARLY_FACTOR,
+        early_factor: float | None = None,
     ) -> None:
         if not shards:
             if index is None:
@@ -134,7 +135,11 @@ class Retriever:
         if index is not None and index.manifest.generation != self.generation:
             raise ValueError("the index must be of the shards' generation")
         self.local = index
-        self.early_factor = early_factor
+        # Early scores save a round trip to a shard in another process; in this one a second
+        # call costs nothing, and the shard's own fusion would be work done twice.
+        in_process = all(isinstance(shard, ShardSearcher) for shard in self.shards)
+        default = 0.0 if in_process else EARLY_FACTOR
+        self.early_factor = default if early_factor is None else early_factor
         # Queries, and those that needed a second round trip (a candidate not re-scored early).
         self.queries = 0
         self.second_rounds = 0
@@ -166,7 +171,8 @@ class Retriever:
     def early_count(self, pool: int) -> int:
         """How many candidates each shard re-scores with its lists, for a pool of ``pool``.
 
-        Only with the generation open here: early answers are numbers only (flat).
+        Only with the generation open here: early answers are numbers only (flat). By
+        default (``early_factor`` None) only for shards in other processes.
         """
         if self.local is None or self.early_factor <= 0:
             return 0

@@ -26,7 +26,7 @@ from indexer.writer import IndexWriter
 from service.errors import ShardGenerationError, ShardUnavailableError
 from service.retrieval.hybrid import BM25Retriever, DenseRetriever, RankedChunk, fuse, merge_ranked
 from service.retrieval.rescoring import PassageScores
-from service.retrieval.retriever import Filters, RetrievalOptions, Retriever
+from service.retrieval.retriever import EARLY_FACTOR, Filters, RetrievalOptions, Retriever
 from service.retrieval.shard import (
     LOCAL_RRF_K,
     RankedChunks,
@@ -121,7 +121,7 @@ def _results(index: Index, sharded: Retriever) -> list[object]:
     # The same shards, answering in numbers only: the retriever has the generation open,
     # and the shards re-score their likely candidates with their lists (EarlyScores): as
     # usual, for one candidate each (a second round for nearly every query), and never.
-    flat = Retriever(index, shards=sharded.shards)
+    flat = Retriever(index, shards=sharded.shards, early_factor=EARLY_FACTOR)
     early = [Retriever(index, shards=sharded.shards, early_factor=f) for f in (0.01, 0.0)]
     for query in QUERIES:
         request = SearchRequest(sharded.generation, query, vector(query), POOL)
@@ -145,8 +145,8 @@ def _results(index: Index, sharded: Retriever) -> list[object]:
                 for other in early:
                     assert other.retrieve(query, vector(query), top_k, options=options) == want
                 out.append(_named(got))
-    # The generation opened whole re-scores every candidate with its lists: one round trip.
-    assert retriever.count == 1 and retriever.second_rounds == 0
+    # Shards in this process are asked twice: early scores would only repeat the fusion.
+    assert retriever.count == 1 and retriever.early_count(POOL) == 0 < flat.early_count(POOL)
     # One shard holds every candidate it re-scores early: one round trip, always.
     assert flat.second_rounds == 0 or flat.count > 1
     assert 0 < early[1].second_rounds <= early[1].queries  # each query that found any
