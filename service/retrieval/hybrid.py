@@ -84,8 +84,12 @@ class FusedChunk:
 
 
 def merge_ranked(lists: Iterable[Sequence[RankedChunk]], k: int) -> list[RankedChunk]:
-    """The ``k`` best of several rankings by one retriever (of segments, or of shards)."""
-    merged = [ranked for found in lists for ranked in found]
+    """The ``k`` best of several rankings by one retriever (of segments, or of shards),
+    each in :attr:`RankedChunk.order` already."""
+    rankings = list(lists)
+    if len(rankings) == 1:  # one shard's list is its order: nothing to merge
+        return list(rankings[0][:k])
+    merged = [ranked for found in rankings for ranked in found]
     merged.sort(key=lambda r: r.order)
     return merged[:k]
 
@@ -121,15 +125,16 @@ def fuse(
 
 
 def _best(index: Index, found: list[tuple[float, int]], k: int) -> list[RankedChunk]:
-    """The ``k`` best (score, position) pairs of an index's segments, ordered as
-    :func:`merge_ranked` orders them."""
+    """The ``k`` best (score, position) pairs of an index's segments, in
+    :attr:`RankedChunk.order`."""
     found.sort(key=lambda pair: -pair[0])
     if len(found) > k:  # keep every tie of the k-th: which of them make the cut is decided below
         cut = found[k - 1][0]
         found = [pair for pair in found if pair[0] >= cut]
     # Only ties need the key, but computing it for the few kept is cheaper than finding them.
     ranked = [RankedChunk(position, score, *index.sort_key(position)) for score, position in found]
-    return merge_ranked([ranked], k)
+    ranked.sort(key=lambda r: r.order)
+    return ranked[:k]
 
 
 class DenseRetriever:

@@ -341,13 +341,12 @@ class ShardSearcher:
         self._check(request.generation)
         index = self.index
         filters = request.filters
-        # The keys check each position is this shard's, and name the documents to filter.
-        doc_ids = [index.sort_key(c.position)[0] for c in request.candidates]
         if filters.active:
+            doc_ids = [index.sort_key(c.position)[0] for c in request.candidates]
             documents = index.documents.many(doc_ids)
             kept = [filters.accepts(documents[doc_id]) for doc_id in doc_ids]
-        else:
-            kept = [True] * len(doc_ids)
+        else:  # a position that is not this shard's fails below, where its chunk is read
+            kept = [True] * len(request.candidates)
         chosen = [c for c, keep in zip(request.candidates, kept, strict=True) if keep]
         positions = [c.position for c in chosen]
         vectors = index.chunk_vectors(positions) if request.rescore or not request.flat else None
