@@ -199,6 +199,31 @@ class SegmentTerms:
         at = np.minimum(at, len(self.keys) - 1)
         return np.where(self.keys[at] == keys, at, -1).astype(np.int64)
 
+    def bm25(
+        self, keys: Keys, idf: npt.NDArray[np.float32], average: np.float32
+    ) -> npt.NDArray[np.float32] | None:
+        """BM25 of every chunk row for the query terms ``keys`` weighted ``idf`` (the corpus's,
+        :meth:`CorpusStats.bm25_weights`), or None when the segment holds none of them.
+
+        Terms are added in query order, so a chunk's score is the same float in any segment.
+        """
+        scores: npt.NDArray[np.float32] | None = None
+        offsets = self.postings_offsets
+        for number, weight in zip(self.numbers(keys), idf, strict=True):
+            if number < 0:
+                continue
+            lo, hi = int(offsets[number]), int(offsets[number + 1])
+            rows = self.postings_rows[lo:hi]
+            tf = self.postings_tf[lo:hi].astype(np.float32)
+            length = self.chunk_length[rows].astype(np.float32)
+            norm = np.float32(BM25_K1) * (
+                np.float32(1 - BM25_B) + np.float32(BM25_B) * length / average
+            )
+            if scores is None:
+                scores = np.zeros(self.chunks, dtype=np.float32)
+            scores[rows] += weight * tf / (tf + norm)
+        return scores
+
     def sentence_keys(self, row: int) -> Keys:
         """The distinct term keys of one sentence row."""
         o = self.sentence_terms_offsets
@@ -312,6 +337,13 @@ class CorpusStats:
         n = max(self.chunks, 1)
         df = self.frequencies(keys).astype(np.float64)
         return np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def bm25_weights(self, query: str) -> tuple[Keys, npt.NDArray[np.float32]]:
+        """The query's term keys that some live chunk holds (in query order, repeats kept),
+        and their IDF: what :meth:`SegmentTerms.bm25` scores with."""
+        keys = query_keys(query)
+        keys = keys[self.frequencies(keys) > 0]  # terms no live chunk holds match nothing
+        return keys, self.idf(keys).astype(np.float32)
 
     def unseen_idf(self) -> float:
         """The IDF of a term no chunk holds (the highest there is)."""

@@ -8,7 +8,7 @@ model runs), and each question is searched on every shard as the Ray ingress doe
 each query and shard it finds how far down the shard's local order
 (:func:`~service.retrieval.shard.local_candidates`) the last of its candidates in the
 merge lies: the early count that shard needed. Printed: the largest need of each query
-(p50 / p90 / p99 / max), what :data:`~service.retrieval.coordinator.EARLY_FACTOR` gives,
+(p50 / p90 / p99 / max), what :data:`~service.retrieval.retriever.EARLY_FACTOR` gives,
 and the share of queries that needed a second round trip with it. No timing: the figures
 do not depend on the machine.
 """
@@ -27,9 +27,9 @@ from eval.datasets.detect import load_dataset
 from indexer.factory import make_embedder, make_processor
 from indexer.index import load_index
 from indexer.writer import IndexWriter
-from service.retrieval.coordinator import ShardedRetriever, merge_ranked, open_local_shards
-from service.retrieval.retriever import RetrievalOptions
-from service.retrieval.shard import SearchRequest, fuse, local_candidates
+from service.retrieval.hybrid import fuse, merge_ranked
+from service.retrieval.retriever import EARLY_FACTOR, RetrievalOptions, Retriever
+from service.retrieval.shard import SearchRequest, local_candidates, open_local_shards
 
 
 def main() -> None:
@@ -64,7 +64,8 @@ def main() -> None:
             IndexWriter(folder, processor, shards=shards).add_processed(processed, fresh=True)
             sharded = load_index(folder, embedder)
             searchers = open_local_shards(folder, embedder)
-            retriever = ShardedRetriever(searchers, sharded)
+            # As for remote shards: in this process early scores are off by default.
+            retriever = Retriever(sharded, shards=searchers, early_factor=EARLY_FACTOR)
             needs = []
             for question, vector in zip(questions, vectors, strict=True):
                 request = SearchRequest(retriever.generation, question, vector, pool)

@@ -8,7 +8,7 @@ the same query vectors are retrieved twice, in turn per query:
 
 - **local**: :class:`~service.retrieval.retriever.Retriever` over the whole generation in
   this process, as `serve --engine local` retrieves;
-- **ray**: :class:`~service.retrieval.coordinator.ShardedRetriever` over one Serve
+- **ray**: the same :class:`~service.retrieval.retriever.Retriever` over one Serve
   deployment per shard (one replica each, on a local Ray cluster), through
   :class:`~service.distributed.client.RayShardClient`, reading document texts for overlap
   joins from the generation open here, as the ingress retrieves.
@@ -94,7 +94,6 @@ def measure(
 
     from indexer.index import load_index
     from service.distributed.client import RayShardClient
-    from service.retrieval.coordinator import ShardedRetriever
     from service.retrieval.retriever import Retriever
 
     # One OpenMP thread, as `citeqa serve` (service.state) and the shard replicas search:
@@ -111,7 +110,7 @@ def measure(
             for k, h in enumerate(handles)
         ]
         local = Retriever(index)
-        fanned = ShardedRetriever(clients, index)
+        fanned = Retriever(index, shards=clients)
         for at, (question, vector) in enumerate(zip(questions, vectors, strict=True)):
             started = time.perf_counter()
             want = local.retrieve(question, vector, RETRIEVE_TOP_K)

@@ -181,13 +181,18 @@ def _dense_rankings(
     retriever: Retriever, questions: list[str], vectors: Vectors
 ) -> dict[str, list[list[str]]]:
     """Each question's dense top ``RECALL_K`` and top ``POOL_K`` chunk ids, for recall."""
+    from service.retrieval.hybrid import DenseRetriever
+
+    del questions  # the dense search needs only their vectors
     return {
         f"dense_top{k}": [
             [
-                hit.chunk.chunk_id
-                for hit in retriever.hybrid.search(question, k, mode="dense", query_vector=vector)
+                chunk.chunk_id
+                for chunk in retriever.index.chunks.many(
+                    [r.position for r in DenseRetriever(retriever.index).search(vector, k)]
+                )
             ]
-            for question, vector in zip(questions, vectors, strict=True)
+            for vector in vectors
         ]
         for k in (RECALL_K, POOL_K)
     }

@@ -1,8 +1,8 @@
-"""A shard deployment seen as a :class:`~service.retrieval.coordinator.ShardClient`.
+"""A shard deployment seen as a :class:`~service.retrieval.shard.ShardClient`.
 
 :class:`RayShardClient` wraps a Serve deployment handle of one shard. A submit sends the
 request (``handle.remote``) and returns at once; the answer is awaited by ``result()``, so
-:class:`~service.retrieval.coordinator.ShardedRetriever` starts every shard's call before
+:class:`~service.retrieval.retriever.Retriever` starts every shard's call before
 it waits on any, from one thread. A client is pinned to one generation, as its retriever
 is. Each call may take ``timeout_s`` from its submit.
 
@@ -10,7 +10,7 @@ Retry on replica death: the requests are read-only, so a call whose replica died
 (its process killed, its node lost) is sent again, once; Serve's router has by then
 dropped the dead replica and picks another. Serve itself does not resend a request that
 reached a replica. Errors the shard raised (a :class:`~service.errors.ShardError`) arrive
-as they were raised, and anything else, a timeout included, is left to the coordinator,
+as they were raised, and anything else, a timeout included, is left to the retriever,
 which fails the query with 503 naming the shard.
 """
 

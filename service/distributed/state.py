@@ -2,8 +2,8 @@
 
 :class:`ShardedServiceState` is :class:`~service.state.ServiceState` with one change: the
 engine of each generation retrieves through a
-:class:`~service.retrieval.coordinator.ShardedRetriever` over the shard deployments,
-pinned to that generation, instead of searching the generation itself. The generation is
+:class:`~service.retrieval.retriever.Retriever` over the shard deployments, pinned to that
+generation, instead of searching the generation itself. The generation is
 still opened here, for what reading, aggregation and citations read (document texts,
 entity spans, dates); its lease also keeps its folder on disk while the shards may open
 it. Everything else (following CURRENT, writes through the API, closing a generation when
@@ -16,41 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from citeqa.types import Passage
-from indexer.embedding import Vectors
 from indexer.errors import IndexMismatchError
 from indexer.index import Index
 from service.answering.engine import QueryEngine, make_engine
 from service.distributed.client import RayShardClient
-from service.retrieval.coordinator import ShardedRetriever
-from service.retrieval.retriever import Filters, RetrievalOptions
+from service.retrieval.retriever import Retriever
 from service.state import ServiceState
-
-
-class ShardedPassages:
-    """A :class:`ShardedRetriever` beside the generation it was pinned to."""
-
-    def __init__(self, index: Index, retriever: ShardedRetriever) -> None:
-        if retriever.generation != index.manifest.generation:
-            raise ValueError("the retriever and the index must be of the same generation")
-        self._index = index
-        self.retriever = retriever
-
-    @property
-    def index(self) -> Index:
-        """The generation answers are read from."""
-        return self._index
-
-    def retrieve(
-        self,
-        question: str,
-        query_vector: Vectors,
-        top_k: int,
-        filters: Filters | None = None,
-        options: RetrievalOptions | None = None,
-    ) -> list[Passage]:
-        """The ``top_k`` best passages over every shard."""
-        return self.retriever.retrieve(question, query_vector, top_k, filters, options)
 
 
 @dataclass
@@ -80,6 +51,5 @@ class ShardedServiceState(ServiceState):
         # Overlap joins and de-duplication read texts and chunk vectors from the generation
         # open here for reading: a round trip per text, or the vectors in every answer
         # (past Ray's 100 KB inline limit), cost more than reading them.
-        sharded = ShardedRetriever(clients, index)
-        retriever = ShardedPassages(index, sharded)
+        retriever = Retriever(index, shards=clients)
         return make_engine(self.settings, retriever, self.embedder, self.reader)

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from datasketch import MinHash
 
+from citeqa.types import Chunk, Passage
+from indexer.embedding import Vectors
+from indexer.index import LRUCache
+
 _WORD = re.compile(r"\w+")
 NUM_PERM = 64
 SHINGLE = 3
+DUPLICATE_JACCARD = 0.5
+DUPLICATE_COSINE = 0.95
 
 
 @lru_cache(maxsize=1)
@@ -82,3 +89,45 @@ def group_near_duplicates(
                 leader[i] = j
                 break
     return leader
+
+
+def cached_signature(cache: LRUCache[str, MinHash], chunk: Chunk) -> MinHash:
+    """A chunk's MinHash signature, computed on first use and kept in ``cache``: start-up
+    stays fast on large corpora."""
+    signature = cache.get(chunk.chunk_id)
+    if signature is None:
+        signature = minhash(chunk.text)
+        cache.put(chunk.chunk_id, signature)
+    return signature
+
+
+def collapse(
+    passages: list[Passage],
+    top_k: int,
+    vectors_of: Callable[[list[Passage]], Vectors],
+    signature: Callable[[Chunk], MinHash],
+) -> list[Passage]:
+    """Keep the best of each group of near-identical passages; list the rest with it.
+
+    ``vectors_of`` gives the chunk vectors of a list of passages, ``signature`` a chunk's
+    MinHash signature.
+    """
+    window = passages[: max(top_k * 3, 10)]
+    if len(window) < 2:
+        return passages
+    vectors = vectors_of(window)
+    similar = (vectors @ vectors.T).tolist()
+    leaders = group_near_duplicates(
+        [signature(p.chunk) for p in window], [p.chunk.text for p in window],
+        DUPLICATE_JACCARD, similar, DUPLICATE_COSINE,
+    )  # fmt: skip
+    followers: dict[int, list[Passage]] = {}
+    for i, leader in enumerate(leaders):
+        if leader != i:
+            followers.setdefault(leader, []).append(window[i])
+    kept = [
+        replace(passage, duplicates=tuple(followers[i])) if i in followers else passage
+        for i, passage in enumerate(window)
+        if leaders[i] == i
+    ]
+    return kept + passages[len(window) :]

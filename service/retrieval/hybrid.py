@@ -1,34 +1,36 @@
-"""Hybrid search over one loaded index: dense and BM25 retrievers, joined by rank fusion.
+"""Hybrid search: dense and BM25 rankings of chunks, and the one reciprocal rank fusion.
 
 One component per job, the way Haystack keeps its retrievers and its ``DocumentJoiner``
-apart: :class:`DenseRetriever` ranks chunks by cosine similarity (FAISS),
-:class:`BM25Retriever` by BM25, and :class:`RRFJoiner` fuses the two rankings by
-reciprocal rank. :class:`HybridSearch` runs them for one query.
+apart: :class:`DenseRetriever` ranks an index's chunks by cosine similarity (FAISS),
+:class:`BM25Retriever` by BM25 (scored where the postings live,
+:meth:`indexer.terms.SegmentTerms.bm25`), and :func:`fuse` joins two rankings by
+reciprocal rank. Every path that ranks or fuses uses these, one process or the shards of
+:mod:`service.retrieval.shard`, whose lists :func:`merge_ranked` merges with the tie-break
+of a single ranking.
 
 Example (needs a built index and the embedding model, so not run as a doctest)::
 
-    search = HybridSearch(index, embedder)
-    hits = search.search("How many people has Mexico extradited?", k=3)
-    [(hit.chunk.chunk_id, hit.dense_rank, hit.bm25_rank) for hit in hits]
-    # -> [('002_b8ec4b7f77a3a021#1', 1, 2), ('002_b8ec4b7f77a3a021#2', 2, 1), ...]
+    dense, lexical = ranked_lists(index, question, embedder.encode_query(question), k=3)
+    [(f.position, f.dense_rank, f.bm25_rank) for f in fuse(dense, lexical)]
+    # -> [(17, 1, 2), (18, 2, 1), ...]
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, NamedTuple, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import faiss
 import numpy as np
 import numpy.typing as npt
 
 from citeqa.types import Chunk, Hit
-from indexer.embedding import Embedder, Vectors
+from indexer.embedding import Vectors
 from indexer.index import Index
-from indexer.terms import BM25_B, BM25_K1, Keys, SegmentTerms, query_keys
 from indexer.vectors import Deletions, search
 
 SearchMode = Literal["dense", "bm25", "hybrid"]
@@ -40,29 +42,99 @@ CONCURRENT_FROM = 50_000
 DENSE_THREADS = min(4, os.cpu_count() or 1)
 
 
-class ChunkLookup(Protocol):
-    """Chunks by position (a list, or :class:`indexer.index.Chunks`)."""
+@dataclass(frozen=True)
+class RankedChunk:
+    """One chunk a retriever found, with the key that breaks score ties."""
 
-    def __getitem__(self, position: int, /) -> Chunk: ...
+    position: int  # in ``Index.chunks``: the same in every process that loads the generation
+    score: float
+    doc_id: str
+    index: int  # the chunk's index in its document
+
+    @property
+    def order(self) -> tuple[float, str, int]:
+        """Best first; ties go to the lower (document id, chunk index), so a ranking does
+        not depend on how the corpus is split into segments or shards."""
+        return (-self.score, self.doc_id, self.index)
 
 
-class Ranked(NamedTuple):
-    """One chunk a retriever found: its position in ``Index.chunks`` and its score."""
+@dataclass(frozen=True)
+class FusedChunk:
+    """A chunk position after fusion, with each retriever's score and rank: a
+    :class:`~citeqa.types.Hit` before its chunk is read."""
 
     position: int
     score: float
+    dense_score: float | None = None
+    bm25_score: float | None = None
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+    def hit(self, chunk: Chunk) -> Hit:
+        """This fused chunk as a hit on ``chunk`` (the chunk at its position)."""
+        return Hit(
+            chunk=chunk,
+            score=self.score,
+            dense_score=self.dense_score,
+            bm25_score=self.bm25_score,
+            dense_rank=self.dense_rank,
+            bm25_rank=self.bm25_rank,
+            position=self.position,
+        )
 
 
-def _best(index: Index, found: list[tuple[float, int]], k: int) -> list[Ranked]:
-    """The ``k`` best (score, position) pairs; ties go to the lower (document id, chunk
-    index), so results do not depend on how the corpus is split into segments."""
+def merge_ranked(lists: Iterable[Sequence[RankedChunk]], k: int) -> list[RankedChunk]:
+    """The ``k`` best of several rankings by one retriever (of segments, or of shards),
+    each in :attr:`RankedChunk.order` already."""
+    rankings = list(lists)
+    if len(rankings) == 1:  # one shard's list is its order: nothing to merge
+        return list(rankings[0][:k])
+    merged = [ranked for found in rankings for ranked in found]
+    merged.sort(key=lambda r: r.order)
+    return merged[:k]
+
+
+def fuse(
+    dense: Sequence[RankedChunk], lexical: Sequence[RankedChunk], k: float = RRF_K
+) -> list[FusedChunk]:
+    """Reciprocal rank fusion: a chunk scores ``sum(1 / (k + rank))`` over the rankings it
+    appears in; best first, ties going to the lower (document id, chunk index)."""
+    if k <= 0:
+        raise ValueError("k must be greater than 0")
+    fused: dict[int, float] = {}
+    for ranking in (dense, lexical):
+        for rank, ranked in enumerate(ranking, start=1):
+            fused[ranked.position] = fused.get(ranked.position, 0.0) + 1.0 / (k + rank)
+    dense_at = {r.position: (rank, r.score) for rank, r in enumerate(dense, start=1)}
+    lexical_at = {r.position: (rank, r.score) for rank, r in enumerate(lexical, start=1)}
+    ties = {r.position: (r.doc_id, r.index) for r in (*dense, *lexical)}
+    out = []
+    for position in sorted(fused, key=lambda p: (-fused[p], *ties[p])):
+        in_dense, in_lexical = dense_at.get(position), lexical_at.get(position)
+        out.append(
+            FusedChunk(
+                position=position,
+                score=fused[position],
+                dense_score=in_dense[1] if in_dense else None,
+                bm25_score=in_lexical[1] if in_lexical else None,
+                dense_rank=in_dense[0] if in_dense else None,
+                bm25_rank=in_lexical[0] if in_lexical else None,
+            )
+        )
+    return out
+
+
+def _best(index: Index, found: list[tuple[float, int]], k: int) -> list[RankedChunk]:
+    """The ``k`` best (score, position) pairs of an index's segments, in
+    :attr:`RankedChunk.order`."""
     found.sort(key=lambda pair: -pair[0])
     if len(found) > k:  # keep every tie of the k-th: which of them make the cut is decided below
         cut = found[k - 1][0]
         found = [pair for pair in found if pair[0] >= cut]
     # Only ties need the key, but computing it for the few kept is cheaper than finding them.
-    found.sort(key=lambda pair: (-pair[0], *index.sort_key(pair[1])))
-    return [Ranked(position, score) for score, position in found[:k]]
+    ranked = [RankedChunk(position, score, *index.sort_key(position)) for score, position in found]
+    ranked.sort(key=lambda r: r.order)
+    return ranked[:k]
 
 
 class DenseRetriever:
@@ -75,7 +147,7 @@ class DenseRetriever:
     def __init__(self, index: Index) -> None:
         self.index = index
 
-    def search(self, query_vector: Vectors, k: int) -> list[Ranked]:
+    def search(self, query_vector: Vectors, k: int) -> list[RankedChunk]:
         """Top ``k`` chunks, best first."""
         if k <= 0:
             return []
@@ -112,24 +184,21 @@ class BM25Retriever:
     """The chunks that match the query's words best by BM25 (positive scores only).
 
     Scores use the corpus-wide statistics (:class:`indexer.terms.CorpusStats`), so a chunk
-    scores the same whichever segment holds it.
+    scores the same whichever segment or shard holds it.
     """
 
     def __init__(self, index: Index) -> None:
         self.index = index
 
-    def search(self, query: str, k: int) -> list[Ranked]:
+    def search(self, query: str, k: int) -> list[RankedChunk]:
         """Top ``k`` chunks, best first."""
-        keys = query_keys(query)
-        stats = self.index.stats
-        keys = keys[stats.frequencies(keys) > 0]  # terms no live chunk holds match nothing
+        keys, idf = self.index.stats.bm25_weights(query)
         if k <= 0 or not len(keys):
             return []
-        idf = stats.idf(keys).astype(np.float32)
-        average = np.float32(stats.average_length)
+        average = np.float32(self.index.stats.average_length)
         found: list[tuple[float, int]] = []
         for at, segment in enumerate(self.index.segments):
-            scores = _segment_scores(segment.terms, keys, idf, average)
+            scores = segment.terms.bm25(keys, idf, average)
             if scores is None:
                 continue
             deleted = self.index.deleted[at]
@@ -145,143 +214,26 @@ class BM25Retriever:
         return _best(self.index, found, k)
 
 
-def _segment_scores(
-    terms: SegmentTerms, keys: Keys, idf: npt.NDArray[np.float32], average: np.float32
-) -> npt.NDArray[np.float32] | None:
-    """BM25 of every chunk row of one segment (None when it holds no query term).
-
-    Terms are added in query order, so a chunk's score is the same float in any segment.
-    """
-    scores: npt.NDArray[np.float32] | None = None
-    offsets = terms.postings_offsets
-    for number, weight in zip(terms.numbers(keys), idf, strict=True):
-        if number < 0:
-            continue
-        lo, hi = int(offsets[number]), int(offsets[number + 1])
-        rows = terms.postings_rows[lo:hi]
-        tf = terms.postings_tf[lo:hi].astype(np.float32)
-        length = terms.chunk_length[rows].astype(np.float32)
-        norm = np.float32(BM25_K1) * (
-            np.float32(1 - BM25_B) + np.float32(BM25_B) * length / average
-        )
-        if scores is None:
-            scores = np.zeros(terms.chunks, dtype=np.float32)
-        scores[rows] += weight * tf / (tf + norm)
-    return scores
-
-
-class RRFJoiner:
-    """Joins a dense and a BM25 ranking by reciprocal rank fusion.
-
-    A chunk scores ``sum(1 / (k + rank))`` over the rankings it appears in; ties go to the
-    lower (document id, chunk index), so the order does not depend on the retrievers' order.
-
-    ``order`` gives a position's (document id, chunk index) and ``fetch`` reads many chunks
-    at once; an index passes both (:meth:`Index.sort_key`, :meth:`Chunks.many`), so fusing
-    reads no text and only the chunks kept are read, together. By default both come from
-    ``chunks``.
-    """
-
-    def __init__(
-        self,
-        chunks: ChunkLookup,
-        k: int = RRF_K,
-        order: Callable[[int], tuple[str, int]] | None = None,
-        fetch: Callable[[Sequence[int]], list[Chunk]] | None = None,
-    ) -> None:
-        if k <= 0:
-            raise ValueError("k must be greater than 0")
-        self.chunks = chunks
-        self.k = k
-        self._order = order or self._chunk_order
-        self._fetch = fetch or (lambda positions: [chunks[p] for p in positions])
-
-    def _chunk_order(self, position: int) -> tuple[str, int]:
-        chunk = self.chunks[position]
-        return chunk.doc_id, chunk.index
-
-    def join(
-        self, dense: Sequence[Ranked], lexical: Sequence[Ranked], limit: int | None = None
-    ) -> list[Hit]:
-        """Every chunk of either ranking (the best ``limit`` of them), best fused score first."""
-        fused = fused_scores(dense, lexical, self.k)
-        ranked = sorted(fused, key=lambda p: (-fused[p], *self._order(p)))[:limit]
-        dense_at = {p: (rank, s) for rank, (p, s) in enumerate(dense, start=1)}
-        lexical_at = {p: (rank, s) for rank, (p, s) in enumerate(lexical, start=1)}
-        return [
-            Hit(
-                chunk=chunk,
-                score=fused[position],
-                dense_score=dense_at[position][1] if position in dense_at else None,
-                bm25_score=lexical_at[position][1] if position in lexical_at else None,
-                dense_rank=dense_at[position][0] if position in dense_at else None,
-                bm25_rank=lexical_at[position][0] if position in lexical_at else None,
-                position=position,
-            )
-            for position, chunk in zip(ranked, self._fetch(ranked), strict=True)
-        ]
-
-
-def fused_scores(
-    dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]], k: float = RRF_K
-) -> dict[int, float]:
-    """Each position's reciprocal-rank-fusion score, ``sum(1 / (k + rank))``, in the order
-    first seen (dense first)."""
-    fused: dict[int, float] = {}
-    for ranking in (dense, lexical):
-        for rank, (position, _) in enumerate(ranking, start=1):
-            fused[position] = fused.get(position, 0.0) + 1.0 / (k + rank)
-    return fused
-
-
-class HybridSearch:
-    """Dense, BM25 or hybrid search over one loaded index.
-
-    ``embedder`` encodes queries given as text only; without one, pass ``query_vector``.
-    """
-
-    def __init__(self, index: Index, embedder: Embedder | None = None) -> None:
-        self.index = index
-        self.embedder = embedder
-        self.dense = DenseRetriever(index)
-        self.bm25 = BM25Retriever(index)
-        self.joiner = RRFJoiner(index.chunks, order=index.sort_key, fetch=index.chunks.many)
-
-    def encode_query(self, query: str) -> Vectors:
-        """The query's vector, from the embedder this search was given."""
-        if self.embedder is None:
-            raise RuntimeError("this search was made without an embedder; dense search needs one")
-        return self.embedder.encode_query(query)
-
-    def search(
-        self,
-        query: str,
-        k: int = 10,
-        mode: SearchMode = "hybrid",
-        candidates: int = 50,
-        query_vector: Vectors | None = None,
-    ) -> list[Hit]:
-        """The ``k`` best chunks; ``hybrid`` fuses the top ``candidates`` of each retriever."""
-        if k <= 0:
-            raise ValueError("k must be greater than 0")
-        pool = max(k, candidates)
-        dense: list[Ranked] = []
-        lexical: list[Ranked] = []
-        vector = None
-        if mode in ("dense", "hybrid"):
-            vector = query_vector if query_vector is not None else self.encode_query(query)
-        if vector is not None and mode == "hybrid" and self.index.size >= CONCURRENT_FROM:
-            # FAISS releases the GIL, so the dense search runs on another core while this
-            # thread scores BM25; on a small index the hand-over would cost more than it saves.
-            pending = _pool().submit(self.dense.search, vector, pool)
-            lexical = self.bm25.search(query, pool)
-            dense = pending.result()
-        else:
-            if vector is not None:
-                dense = self.dense.search(vector, pool)
-            if mode in ("bm25", "hybrid"):
-                lexical = self.bm25.search(query, pool)
-        return self.joiner.join(dense, lexical, limit=k)
+def ranked_lists(
+    index: Index, question: str, query_vector: Vectors | None, k: int, mode: SearchMode = "hybrid"
+) -> tuple[list[RankedChunk], list[RankedChunk]]:
+    """The index's dense and BM25 top ``k`` for the question; a retriever that ``mode``
+    leaves out gives an empty list. Dense search needs ``query_vector``."""
+    if mode in ("dense", "hybrid") and query_vector is None:
+        raise ValueError("dense and hybrid search need a query vector")
+    dense: list[RankedChunk] = []
+    lexical: list[RankedChunk] = []
+    if query_vector is not None and mode == "hybrid" and index.size >= CONCURRENT_FROM:
+        # FAISS releases the GIL, so the dense search runs on another core while this
+        # thread scores BM25; on a small index the hand-over would cost more than it saves.
+        pending = _pool().submit(DenseRetriever(index).search, query_vector, k)
+        lexical = BM25Retriever(index).search(question, k)
+        return pending.result(), lexical
+    if query_vector is not None and mode in ("dense", "hybrid"):
+        dense = DenseRetriever(index).search(query_vector, k)
+    if mode in ("bm25", "hybrid"):
+        lexical = BM25Retriever(index).search(question, k)
+    return dense, lexical
 
 
 @functools.cache

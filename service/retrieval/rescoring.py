@@ -1,8 +1,9 @@
 """Sentence-level re-scoring of hits, as numbers first and as passages second.
 
 Answers live in sentences, so a passage is scored by its own similarity to the question and
-by its best sentence (dense cosine plus IDF-weighted term coverage). The work is split in
-two so that its result can cross a process boundary as a few arrays:
+by its best sentence (dense cosine plus IDF-weighted term coverage, :class:`Lexicon`, with
+the index's corpus-wide statistics). The work is split in two so that its result can cross
+a process boundary as a few arrays:
 
 - :func:`score_hits` reads the chunks' sentences, their vectors and terms (the work done
   where the chunks live: one process, or the shard that holds them) and gives a
@@ -11,28 +12,98 @@ two so that its result can cross a process boundary as a few arrays:
   hits and their sentences' texts (:func:`read_passages` slices the texts from an index's
   documents).
 
-:func:`score_passages` does both, in one process.
+Example of the coverage:
+    >>> from indexer.terms import CorpusStats, query_keys
+    >>> lexicon = Lexicon(CorpusStats.of_texts(["Mexico extradited 92.", "Mexico sent 29."]))
+    >>> question = lexicon.question("Has Mexico extradited anyone?")
+    >>> round(lexicon.coverage(question, query_keys("extradited")), 2)
+    0.26
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from citeqa.types import Hit, Passage, ScoredSentence
-from indexer.blocks import TermLists
+from indexer.blocks import SentenceBlock, TermLists
 from indexer.embedding import Vectors
 from indexer.index import Index
-from service.retrieval.lexicon import Lexicon, QuestionTerms
+from indexer.terms import CorpusStats, Keys, SegmentTerms, query_keys
 
 SENTENCE_DENSE_WEIGHT = 0.6
 PASSAGE_DENSE_WEIGHT = 0.45
 PASSAGE_SENTENCE_WEIGHT = 0.35
 PASSAGE_LEXICAL_WEIGHT = 0.2
+
+
+@dataclass(frozen=True)
+class QuestionTerms:
+    """A question's distinct term keys and their IDF weights."""
+
+    keys: Keys
+    weights: npt.NDArray[np.float64]
+    total: float
+    # Per segment: the question's term numbers there (sorted), and for each the term's
+    # place in ``keys``.
+    numbered: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = field(
+        default_factory=dict
+    )
+
+
+class Lexicon:
+    """BM25's inverse document frequencies over the index's live chunks; unseen terms get
+    the highest weight."""
+
+    def __init__(self, stats: CorpusStats) -> None:
+        self.stats = stats
+
+    def question(self, text: str) -> QuestionTerms:
+        """The question's terms, weighted once per query."""
+        keys = np.unique(query_keys(text))
+        weights = self.stats.idf(keys)
+        return QuestionTerms(keys, weights, float(weights.sum()))
+
+    def coverage(self, question: QuestionTerms, text_keys: Keys) -> float:
+        """IDF-weighted share of the question's terms that ``text_keys`` contain, in [0, 1]."""
+        if question.total == 0 or not len(text_keys):
+            return 0.0
+        inside = np.isin(question.keys, text_keys, assume_unique=True)
+        return float(question.weights[inside].sum() / question.total)
+
+    def coverages(
+        self, question: QuestionTerms, lists: TermLists, segment: SegmentTerms
+    ) -> npt.NDArray[np.float64]:
+        """:meth:`coverage` of each row of ``lists`` (term numbers of ``segment``) at once."""
+        rows = len(lists.offsets) - 1
+        if question.total == 0 or not len(lists.terms):
+            return np.zeros(rows, dtype=np.float64)
+        numbered = question.numbered.get(lists.segment)
+        if numbered is None:
+            numbers = segment.numbers(question.keys)
+            present = np.flatnonzero(numbers >= 0)
+            order = np.argsort(numbers[present])
+            numbered = (numbers[present][order], present[order])
+            question.numbered[lists.segment] = numbered
+        numbers, places = numbered
+        if not len(numbers):
+            return np.zeros(rows, dtype=np.float64)
+        at = np.minimum(np.searchsorted(numbers, lists.terms), len(numbers) - 1)
+        found = numbers[at] == lists.terms
+        owner = np.repeat(np.arange(rows), np.diff(lists.offsets))
+        weights = np.zeros((len(question.keys), rows), dtype=np.float64)
+        place = places[at[found]]
+        weights[place, owner[found]] = question.weights[place]
+        # Summed term by term in the question's order: each row's sum is the same float
+        # whichever rows are scored with it and whichever segment holds it.
+        sums = np.zeros(rows, dtype=np.float64)
+        for row_weights in weights:
+            sums += row_weights
+        return np.asarray(sums / question.total, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -100,11 +171,12 @@ def score_hits(
     index: Index,
     lexicon: Lexicon,
     positions: Sequence[int],
-    hit_scores: Sequence[float],
+    *,
     query: Vectors,
     terms: QuestionTerms,
     rescore: bool,
     vectors: Vectors | None,
+    hit_scores: Sequence[float],
 ) -> PassageScores:
     """The hits at chunk ``positions`` re-scored: their sentences, and with ``rescore``
     their own scores (from their chunk ``vectors``, needed then); without it a passage
@@ -116,57 +188,67 @@ def score_hits(
     """
     blocks = [index.chunk_sentences(position) for position in positions]
     lexical = _coverages(lexicon, terms, index, [block.terms for block in blocks])
-    chunk_dense: list[float] = []
-    chunk_lexical: list[list[float]] = []
-    if rescore:
+    sentences = _Sentences()
+    best = [sentences.add(block, (block.vectors @ query).tolist(), lexical[i])
+            for i, block in enumerate(blocks)]  # fmt: skip
+    if not rescore:
+        scores = list(hit_scores)
+    else:
         if vectors is None:
             raise ValueError("re-scoring needs the hits' chunk vectors")
-        chunk_dense = [float(vectors[i] @ query) for i in range(len(positions))]
-        chunk_lexical = _coverages(lexicon, terms, index, [index.chunk_terms(p) for p in positions])
-    scores: list[float] = []
-    counts: list[int] = []
-    rows: list[int] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    dense_out: list[float] = []
-    lexical_out: list[float] = []
-    mixed_out: list[float] = []
-    for i, block in enumerate(blocks):
-        dense = (block.vectors @ query).tolist()
+        chunk_terms = [index.chunk_terms(position) for position in positions]
+        chunk_lexical = _coverages(lexicon, terms, index, chunk_terms)
+        scores = [
+            PASSAGE_DENSE_WEIGHT * float(vectors[i] @ query)
+            + PASSAGE_SENTENCE_WEIGHT * best[i]
+            + PASSAGE_LEXICAL_WEIGHT * chunk_lexical[i][0]
+            for i in range(len(positions))
+        ]
+    return sentences.scores(scores)
+
+
+class _Sentences:
+    """The sentence columns of a :class:`PassageScores`, filled one hit at a time."""
+
+    def __init__(self) -> None:
+        self.counts: list[int] = []
+        self.rows: list[int] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.dense: list[float] = []
+        self.lexical: list[float] = []
+        self.mixed: list[float] = []
+
+    def add(self, block: SentenceBlock, dense: list[float], lexical: list[float]) -> float:
+        """Add a hit's sentences, best first; its best sentence's mixed score (0 if none)."""
         mixed = [
             SENTENCE_DENSE_WEIGHT * d + (1 - SENTENCE_DENSE_WEIGHT) * c
-            for d, c in zip(dense, lexical[i], strict=True)
+            for d, c in zip(dense, lexical, strict=True)
         ]
         # Best first; a stable sort, so equal scores keep the document's order.
         order = sorted(range(len(mixed)), key=lambda j: -mixed[j])
-        block_starts, block_ends = block.starts.tolist(), block.ends.tolist()
-        for j in order:
-            rows.append(block.first + j)
-            starts.append(block_starts[j])
-            ends.append(block_ends[j])
-            dense_out.append(dense[j])
-            lexical_out.append(lexical[i][j])
-            mixed_out.append(mixed[j])
-        counts.append(len(order))
-        if not rescore:
-            scores.append(hit_scores[i])
-            continue
-        best = mixed[order[0]] if order else 0.0
-        scores.append(
-            PASSAGE_DENSE_WEIGHT * chunk_dense[i]
-            + PASSAGE_SENTENCE_WEIGHT * best
-            + PASSAGE_LEXICAL_WEIGHT * chunk_lexical[i][0]
+        starts, ends = block.starts.tolist(), block.ends.tolist()
+        self.rows += [block.first + j for j in order]
+        self.starts += [starts[j] for j in order]
+        self.ends += [ends[j] for j in order]
+        self.dense += [dense[j] for j in order]
+        self.lexical += [lexical[j] for j in order]
+        self.mixed += [mixed[j] for j in order]
+        self.counts.append(len(order))
+        return mixed[order[0]] if order else 0.0
+
+    def scores(self, passage_scores: Sequence[float]) -> PassageScores:
+        """These sentences, under passages scored ``passage_scores``."""
+        return PassageScores(
+            scores=np.array(passage_scores, dtype=np.float64),
+            offsets=np.cumsum([0, *self.counts], dtype=np.int64),
+            sentence_rows=np.array(self.rows, dtype=np.int64),
+            sentence_starts=np.array(self.starts, dtype=np.int64),
+            sentence_ends=np.array(self.ends, dtype=np.int64),
+            sentence_dense=np.array(self.dense, dtype=np.float64),
+            sentence_lexical=np.array(self.lexical, dtype=np.float64),
+            sentence_scores=np.array(self.mixed, dtype=np.float64),
         )
-    return PassageScores(
-        scores=np.array(scores, dtype=np.float64),
-        offsets=np.cumsum([0, *counts], dtype=np.int64),
-        sentence_rows=np.array(rows, dtype=np.int64),
-        sentence_starts=np.array(starts, dtype=np.int64),
-        sentence_ends=np.array(ends, dtype=np.int64),
-        sentence_dense=np.array(dense_out, dtype=np.float64),
-        sentence_lexical=np.array(lexical_out, dtype=np.float64),
-        sentence_scores=np.array(mixed_out, dtype=np.float64),
-    )
 
 
 def sentence_texts(scores: PassageScores, document_texts: Sequence[str]) -> list[str]:
@@ -218,23 +300,6 @@ def read_passages(index: Index, hits: Sequence[Hit], scores: PassageScores) -> l
     documents = index.documents.many([hit.chunk.doc_id for hit in hits])
     texts = sentence_texts(scores, [documents[hit.chunk.doc_id].text for hit in hits])
     return passages_of(hits, scores, texts)
-
-
-def score_passages(
-    index: Index,
-    lexicon: Lexicon,
-    hits: Sequence[Hit],
-    query: Vectors,
-    terms: QuestionTerms,
-    rescore: bool,
-    vectors: Vectors,
-) -> list[Passage]:
-    """Hits as passages: their sentences scored, and (with ``rescore``) their own scores."""
-    positions = [hit.position for hit in hits]
-    scores = score_hits(
-        index, lexicon, positions, [hit.score for hit in hits], query, terms, rescore, vectors
-    )
-    return read_passages(index, hits, scores)
 
 
 def _coverages(

@@ -8,7 +8,7 @@ cross a process boundary (a Ray Serve deployment per shard, say) as it is:
 - :meth:`ShardSearcher.search`: the shard's dense and BM25 top ``k``, by the generation's
   chunk positions (the same in every process that loads it), as arrays
   (:class:`RankedChunks`), and if asked, the re-scoring of its likeliest candidates
-  (:class:`EarlyScores`), to save the coordinator a second round trip;
+  (:class:`EarlyScores`), to save the retriever a second round trip;
 - :meth:`ShardSearcher.score`: for candidates it holds, the metadata filter and the
   sentence re-scoring (sentence vectors and terms live here), as arrays of numbers
   (:class:`~service.retrieval.rescoring.PassageScores`). A caller with the generation
@@ -18,43 +18,65 @@ cross a process boundary (a Ray Serve deployment per shard, say) as it is:
 - :meth:`ShardSearcher.document_text`: a document's text, to join chunks of one paragraph.
 
 Each request names the generation it was planned on; a shard serving another refuses it
-(:class:`service.errors.ShardGenerationError`), so no query mixes two manifests. The
-coordinator is :class:`service.retrieval.coordinator.ShardedRetriever`.
+(:class:`service.errors.ShardGenerationError`), so no query mixes two manifests. A whole
+generation opened in one process is one shard of one. The caller is
+:class:`service.retrieval.retriever.Retriever`, through :class:`ShardClient`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from citeqa.types import Chunk, Hit
+from citeqa.types import Chunk, Document
 from indexer.embedding import Embedder, Vectors
+from indexer.generations import current_generation
 from indexer.index import Index, load_index
+from indexer.manifest import Manifest
 from service.errors import ShardGenerationError
-from service.retrieval.hybrid import (
-    RRF_K,
-    BM25Retriever,
-    DenseRetriever,
-    Ranked,
-    SearchMode,
-    fused_scores,
-)
-from service.retrieval.lexicon import Lexicon
-from service.retrieval.rescoring import PassageScores, score_hits, sentence_texts
-from service.retrieval.retriever import Filters
+from service.retrieval.hybrid import RRF_K, FusedChunk, RankedChunk, SearchMode, fuse, ranked_lists
+from service.retrieval.rescoring import Lexicon, PassageScores, score_hits, sentence_texts
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 # The fusion constant a shard orders its likeliest candidates by (local_candidates). On
 # 300 NYT dev questions over 1,041 documents, the early count that covers 99% of queries'
 # candidates at 2 / 4 / 8 shards: 33 / 26 / 20 with the ranks scaled to the global ones
 # (k / S), 33 / 23 / 18 with k = 1, 33 / 22 / 17 with k -> 0 (measured as
 # eval/bench/early_coverage.py does; docs/scale-out.md).
 LOCAL_RRF_K = 1.0
+
+
+@dataclass(frozen=True)
+class Filters:
+    sources: frozenset[str] = frozenset()
+    published_from: date | None = None
+    published_to: date | None = None
+
+    def accepts(self, document: Document) -> bool:
+        """True when the document matches every filter that is set."""
+        if self.sources and (document.source or "").casefold() not in self.sources:
+            return False
+        if self.published_from or self.published_to:
+            if not document.published:
+                return False
+            published = date.fromisoformat(document.published[:10])
+            if self.published_from and published < self.published_from:
+                return False
+            if self.published_to and published > self.published_to:
+                return False
+        return True
+
+    @property
+    def active(self) -> bool:
+        """True when any filter is set."""
+        return bool(self.sources or self.published_from or self.published_to)
 
 
 @dataclass(frozen=True)
@@ -68,21 +90,6 @@ class ShardInfo:
 
 
 @dataclass(frozen=True)
-class RankedChunk:
-    """One chunk a retriever found in a shard, with the key that breaks score ties."""
-
-    position: int
-    score: float
-    doc_id: str
-    index: int  # the chunk's index in its document
-
-    @property
-    def order(self) -> tuple[float, str, int]:
-        """Best first; ties go to the lower (document id, chunk index), as in one process."""
-        return (-self.score, self.doc_id, self.index)
-
-
-@dataclass(frozen=True)
 class SearchRequest:
     generation: int
     question: str
@@ -90,7 +97,7 @@ class SearchRequest:
     k: int
     mode: SearchMode = "hybrid"
     # Re-score this many of the shard's own best candidates with the lists (0: none), with
-    # these filters and ``rescore``: see :class:`EarlyScores`. The coordinator asks for it
+    # these filters and ``rescore``: see :class:`EarlyScores`. The retriever asks for it
     # when it has the generation open itself (the answer is then numbers only).
     early: int = 0
     filters: Filters = field(default_factory=Filters)
@@ -110,13 +117,13 @@ class RankedChunks:
     indexes: npt.NDArray[np.int64]
 
     @classmethod
-    def of(cls, ranked: Sequence[Ranked], keys: Sequence[tuple[str, int]]) -> RankedChunks:
-        """Columns of ``ranked``, whose tie-break keys are ``keys``."""
+    def of(cls, ranked: Sequence[RankedChunk]) -> RankedChunks:
+        """Columns of ``ranked``."""
         return cls(
             np.array([r.position for r in ranked], dtype=np.int64),
             np.array([r.score for r in ranked], dtype=np.float64),
-            tuple(doc_id for doc_id, _ in keys),
-            np.array([index for _, index in keys], dtype=np.int64),
+            tuple(r.doc_id for r in ranked),
+            np.array([r.index for r in ranked], dtype=np.int64),
         )
 
     def unpack(self) -> list[RankedChunk]:
@@ -145,35 +152,11 @@ class ShardLists:
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """A fused hit, without its chunk: the shard that holds it fills that in."""
-
-    position: int
-    score: float
-    dense_score: float | None = None
-    bm25_score: float | None = None
-    dense_rank: int | None = None
-    bm25_rank: int | None = None
-
-    def hit(self, chunk: Chunk) -> Hit:
-        """This candidate as a hit on ``chunk`` (the chunk at its position)."""
-        return Hit(
-            chunk=chunk,
-            score=self.score,
-            dense_score=self.dense_score,
-            bm25_score=self.bm25_score,
-            dense_rank=self.dense_rank,
-            bm25_rank=self.bm25_rank,
-            position=self.position,
-        )
-
-
-@dataclass(frozen=True)
 class ScoreRequest:
     generation: int
     question: str
     query_vector: Vectors
-    candidates: tuple[Candidate, ...]
+    candidates: tuple[FusedChunk, ...]
     filters: Filters
     rescore: bool
     # True when the caller has the generation open itself (the Ray ingress does): the
@@ -203,17 +186,17 @@ class ScoredCandidates:
 class EarlyScores:
     """A shard's re-scoring of its likely candidates, sent with its top lists.
 
-    Which of a shard's chunks the coordinator re-scores depends on every shard's lists
+    Which of a shard's chunks the retriever re-scores depends on every shard's lists
     (the merge and the fusion), so re-scoring would cost a second round trip to every
     shard. Instead each shard re-scores its own best ``SearchRequest.early`` by a local
-    fusion of its own lists (:func:`local_candidates`), and the coordinator
+    fusion of its own lists (:func:`local_candidates`), and the retriever
     asks again only for the candidates a shard did not send. A chunk's re-scoring does not
     depend on which chunks are scored with it (:func:`score_hits`), so the passages are
     the same either way; only the number of round trips changes.
 
     ``positions`` are the chunks scored, ``answer`` their flat :class:`ScoredCandidates`
     (filter flags for ``positions``, numbers for the kept ones). Without re-scoring a
-    passage's score is its fused one, which the coordinator sets.
+    passage's score is its fused one, which the retriever sets.
     """
 
     positions: npt.NDArray[np.int64]
@@ -230,44 +213,47 @@ class EarlyScores:
         }
 
 
-def fuse(
-    dense: Sequence[RankedChunk], lexical: Sequence[RankedChunk], k: float = RRF_K
-) -> list[Candidate]:
-    """Reciprocal rank fusion of ranked lists, best first, as :class:`RRFJoiner`; ties in
-    the fused score go to the lower (document id, chunk index)."""
-    scores = fused_scores(
-        [(r.position, r.score) for r in dense], [(r.position, r.score) for r in lexical], k
-    )
-    dense_at = {r.position: (rank, r) for rank, r in enumerate(dense, start=1)}
-    lexical_at = {r.position: (rank, r) for rank, r in enumerate(lexical, start=1)}
-    ties = {r.position: (r.doc_id, r.index) for r in (*dense, *lexical)}
-    keyed = []
-    for position, score in scores.items():
-        in_dense, in_lexical = dense_at.get(position), lexical_at.get(position)
-        candidate = Candidate(
-            position=position,
-            score=score,
-            dense_score=in_dense[1].score if in_dense else None,
-            bm25_score=in_lexical[1].score if in_lexical else None,
-            dense_rank=in_dense[0] if in_dense else None,
-            bm25_rank=in_lexical[0] if in_lexical else None,
-        )
-        keyed.append(((-score, *ties[position]), candidate))
-    keyed.sort(key=lambda pair: pair[0])
-    return [candidate for _, candidate in keyed]
-
-
 def local_candidates(
     dense: Sequence[RankedChunk], lexical: Sequence[RankedChunk], shards: int, count: int
-) -> list[Candidate]:
+) -> list[FusedChunk]:
     """A shard's ``count`` likeliest candidates of the merge, from its own lists.
 
     The only shard's lists are the merge's, so its order is the merge's (RRF with
     ``RRF_K``). One of several orders by RRF with ``LOCAL_RRF_K``: a chunk near the top of
     either of its lists is likely among the merge's candidates. Only the order matters;
-    the coordinator keeps the global scores.
+    the retriever keeps the global scores.
     """
     return fuse(dense, lexical, RRF_K if shards == 1 else LOCAL_RRF_K)[:count]
+
+
+class Pending(Protocol[T_co]):
+    """A shard call under way; :meth:`result` waits for its answer (or raises its error)."""
+
+    def result(self) -> T_co:
+        """The answer, once it has come."""
+        ...
+
+
+class ShardClient(Protocol):
+    """What a retriever calls on a shard: a :class:`ShardSearcher` in this process, or a
+    remote handle wrapped so that a submit sends the request and ``result()`` waits for it
+    (:class:`service.distributed.client.RayShardClient`)."""
+
+    def describe(self) -> ShardInfo:
+        """Which shard and generation it serves."""
+        ...
+
+    def submit_search(self, request: SearchRequest) -> Pending[ShardLists]:
+        """Start its dense and BM25 top ``k``."""
+        ...
+
+    def submit_score(self, request: ScoreRequest) -> Pending[ScoredCandidates]:
+        """Start re-scoring its candidates (filtered, in the order given)."""
+        ...
+
+    def document_text(self, generation: int, doc_id: str) -> str:
+        """The text of a document it holds."""
+        ...
 
 
 class Done(Generic[T]):
@@ -292,15 +278,11 @@ class ShardSearcher:
     """
 
     def __init__(self, index: Index) -> None:
-        if index.shard is None:
-            raise ValueError("open the index with a shard: load_index(index_dir, shard=k)")
         self.index = index
         manifest = index.manifest
-        self.info = ShardInfo(
-            index.shard, manifest.shards, manifest.generation, manifest.stats_hash
-        )
-        self.dense = DenseRetriever(index)
-        self.bm25 = BM25Retriever(index)
+        # A generation opened whole is one shard of one, however many it was written in.
+        shard, shards = (0, 1) if index.shard is None else (index.shard, manifest.shards)
+        self.info = ShardInfo(shard, shards, manifest.generation, manifest.stats_hash)
         self.lexicon = Lexicon(index.stats)
 
     @classmethod
@@ -327,27 +309,13 @@ class ShardSearcher:
     def search(self, request: SearchRequest) -> ShardLists:
         """This shard's top ``k`` chunks by dense and by BM25 search."""
         self._check(request.generation)
-        dense: list[Ranked] = []
-        lexical: list[Ranked] = []
-        if request.mode in ("dense", "hybrid"):
-            if request.query_vector is None:
-                raise ValueError("dense and hybrid search need a query vector")
-            dense = self.dense.search(request.query_vector, request.k)
-        if request.mode in ("bm25", "hybrid"):
-            lexical = self.bm25.search(request.question, request.k)
-        dense_keys, lexical_keys = self._keys(dense), self._keys(lexical)
-        lists = ShardLists(
-            self.info.shard,
-            RankedChunks.of(dense, dense_keys),
-            RankedChunks.of(lexical, lexical_keys),
+        dense, lexical = ranked_lists(
+            self.index, request.question, request.query_vector, request.k, request.mode
         )
+        lists = ShardLists(self.info.shard, RankedChunks.of(dense), RankedChunks.of(lexical))
         if request.early <= 0:
             return lists
-        ranked = [
-            [RankedChunk(r.position, r.score, *key) for r, key in zip(found, keys, strict=True)]
-            for found, keys in ((dense, dense_keys), (lexical, lexical_keys))
-        ]
-        return replace(lists, early=self._early(request, *ranked))
+        return replace(lists, early=self._early(request, dense, lexical))
 
     def _early(
         self, request: SearchRequest, dense: list[RankedChunk], lexical: list[RankedChunk]
@@ -368,29 +336,24 @@ class ShardSearcher:
         """:meth:`search`, done now: in one process there is nothing to overlap."""
         return Done(self.search(request))
 
-    def _keys(self, ranked: list[Ranked]) -> list[tuple[str, int]]:
-        """Each chunk's tie-break key, (document id, chunk index)."""
-        return [self.index.sort_key(r.position) for r in ranked]
-
     def score(self, request: ScoreRequest) -> ScoredCandidates:
         """Filter and re-score candidates this shard holds, in the order given."""
         self._check(request.generation)
         index = self.index
         filters = request.filters
-        # The keys check each position is this shard's, and name the documents to filter.
-        doc_ids = [index.sort_key(c.position)[0] for c in request.candidates]
         if filters.active:
+            doc_ids = [index.sort_key(c.position)[0] for c in request.candidates]
             documents = index.documents.many(doc_ids)
             kept = [filters.accepts(documents[doc_id]) for doc_id in doc_ids]
-        else:
-            kept = [True] * len(doc_ids)
+        else:  # a position that is not this shard's fails below, where its chunk is read
+            kept = [True] * len(request.candidates)
         chosen = [c for c, keep in zip(request.candidates, kept, strict=True) if keep]
         positions = [c.position for c in chosen]
         vectors = index.chunk_vectors(positions) if request.rescore or not request.flat else None
         scores = score_hits(
-            index, self.lexicon, positions, [c.score for c in chosen],
-            request.query_vector.reshape(-1), self.lexicon.question(request.question),
-            request.rescore, vectors,
+            index, self.lexicon, positions, query=request.query_vector.reshape(-1),
+            terms=self.lexicon.question(request.question), rescore=request.rescore,
+            vectors=vectors, hit_scores=[c.score for c in chosen],
         )  # fmt: skip
         kept_flags = np.array(kept, dtype=np.bool_)
         if request.flat:
@@ -408,3 +371,17 @@ class ShardSearcher:
         """The text of a document this shard holds."""
         self._check(generation)
         return self.index.documents[doc_id].text
+
+
+def open_local_shards(index_dir: Path, embedder: Embedder | None = None) -> list[ShardSearcher]:
+    """A searcher for every shard of the current generation of ``index_dir``, in this process."""
+    shards = Manifest.read(current_generation(index_dir)).shards
+    opened: list[ShardSearcher] = []
+    try:
+        for shard in range(shards):
+            opened.append(ShardSearcher.open(index_dir, shard, embedder))
+    except BaseException:
+        for searcher in opened:
+            searcher.close()
+        raise
+    return opened

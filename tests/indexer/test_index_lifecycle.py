@@ -26,7 +26,8 @@ from indexer.generations import collect_garbage, current_generation
 from indexer.index import load_index
 from indexer.manifest import Manifest
 from indexer.processing import DocumentProcessor
-from service.retrieval.hybrid import DenseRetriever, HybridSearch
+from service.retrieval.hybrid import DenseRetriever, fuse, ranked_lists
+from service.retrieval.retriever import Retriever
 from tests.conftest import REPO, SEEDS
 
 QUERIES = [
@@ -38,8 +39,13 @@ QUERIES = [
 
 
 def _results(index_dir: Path, embedder: Embedder) -> list[list[tuple[str, float]]]:
-    search = HybridSearch(load_index(index_dir, embedder), embedder)
-    return [[(h.chunk.chunk_id, round(h.score, 6)) for h in search.search(q, k=8)] for q in QUERIES]
+    index = load_index(index_dir, embedder)
+    out = []
+    for query in QUERIES:
+        fused = fuse(*ranked_lists(index, query, embedder.encode_query(query), 50))[:8]
+        chunks = index.chunks.many([f.position for f in fused])
+        out.append([(c.chunk_id, round(f.score, 6)) for f, c in zip(fused, chunks, strict=True)])
+    return out
 
 
 def test_incremental_updates_match_a_full_rebuild(
@@ -162,7 +168,8 @@ def test_build_killed_mid_write_leaves_the_old_generation(
     assert current_generation(writable_index_dir) == before
     index = load_index(writable_index_dir, embedder)
     assert len(index.documents) == 5
-    assert HybridSearch(index, embedder).search("How many people has Mexico extradited?", k=3)
+    question = "How many people has Mexico extradited?"
+    assert Retriever(index).retrieve(question, embedder.encode_query(question), 3)
     index.close()
     # What the killed write left is garbage to the next writer.
     removed = collect_garbage(writable_index_dir, keep=2)
@@ -228,10 +235,10 @@ def test_approximate_index_type_finds_the_same_top_chunk(
     assert [s.factory for s in approximate.manifest.segments] == ["HNSW32"]
     for query in QUERIES:
         vector = processor.embedder.encode_query(query)
-        [(got_position, got_score)] = DenseRetriever(approximate).search(vector, 1)
-        [(want_position, want_score)] = DenseRetriever(exact).search(vector, 1)
-        assert got_position == want_position
-        assert got_score == pytest.approx(want_score, abs=1e-5)
+        [got] = DenseRetriever(approximate).search(vector, 1)
+        [want] = DenseRetriever(exact).search(vector, 1)
+        assert got.position == want.position
+        assert got.score == pytest.approx(want.score, abs=1e-5)
 
 
 def test_an_html_file_that_fails_to_parse_is_skipped_and_named(

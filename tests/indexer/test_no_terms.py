@@ -9,7 +9,8 @@ from citeqa.types import Document
 from indexer.factory import make_writer
 from indexer.index import load_index
 from indexer.processing import DocumentProcessor
-from service.retrieval.hybrid import BM25Retriever, HybridSearch
+from service.retrieval.hybrid import BM25Retriever
+from service.retrieval.retriever import Retriever
 
 NO_TERMS = Document(doc_id="it-is", text="It is.\n")
 
@@ -21,8 +22,9 @@ def test_an_index_of_one_termless_document_builds_and_searches(
     assert report.added == ["it-is"] and report.chunks == 1
     index = load_index(tmp_path / "index", processor.embedder)
     assert BM25Retriever(index).search("it is", 5) == []
-    hits = HybridSearch(index, processor.embedder).search("Is it?", k=3)
-    assert [hit.chunk.doc_id for hit in hits] == ["it-is"]
+    vector = processor.embedder.encode_query("Is it?")
+    passages = Retriever(index).retrieve("Is it?", vector, 3)
+    assert [passage.chunk.doc_id for passage in passages] == ["it-is"]
 
 
 def test_deleting_every_other_document_leaves_a_loadable_index(

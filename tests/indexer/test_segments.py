@@ -32,9 +32,9 @@ def _rankings(index: Index) -> list[object]:
     out: list[object] = []
     for query in QUERIES:
         found = bm25.search(query, 1000)
-        out.append([(index.chunks[p].chunk_id, s) for p, s in found])
+        out.append([(index.chunks[r.position].chunk_id, r.score) for r in found])
         found = dense.search(vector(query), 1000)
-        out.append([(index.chunks[p].chunk_id, s) for p, s in found])
+        out.append([(index.chunks[r.position].chunk_id, r.score) for r in found])
         passages = Retriever(index).retrieve(query, vector(query), top_k=5)
         out.append([(p.chunk.chunk_id, p.chunk.text, p.score) for p in passages])
     stats = index.stats
@@ -104,7 +104,7 @@ def test_a_deleted_document_is_never_found_and_leaves_the_statistics(tmp_path: P
         assert [c.doc_id for c in index.chunks] == ["b"]
         assert BM25Retriever(index).search("mexico port", 10) == []
         found = DenseRetriever(index).search(vector("mexico port."), 10)
-        assert {index.chunks[p].doc_id for p, _ in found} == {"b"}
+        assert {index.chunks[r.position].doc_id for r in found} == {"b"}
         assert index.stats.chunks == 1
         # Two of its three chunks gone: the segment was rewritten without them.
         assert [s.deleted for s in index.manifest.segments] == [[]]

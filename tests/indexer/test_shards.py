@@ -202,7 +202,7 @@ def test_a_distributed_build_publishes_staged_segments_as_one_generation(tmp_pat
                 for i in (built, direct)
             ]
             named = [
-                [[(i.chunks[p].chunk_id, s) for p, s in ranked] for ranked in lists]
+                [[(i.chunks[r.position].chunk_id, r.score) for r in ranked] for ranked in lists]
                 for i, lists in zip((built, direct), found, strict=True)
             ]
             assert named[0] == named[1] and named[0][0] and named[0][1]

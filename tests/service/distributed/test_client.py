@@ -13,7 +13,7 @@ from service.distributed.client import RayShardClient
 from service.errors import ShardGenerationError
 from service.retrieval.shard import RankedChunks, SearchRequest, ShardLists
 
-EMPTY = RankedChunks.of([], [])
+EMPTY = RankedChunks.of([])
 LISTS = ShardLists(0, EMPTY, EMPTY)
 
 

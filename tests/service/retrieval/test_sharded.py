@@ -1,4 +1,5 @@
-"""The sharded query path: S shards give exactly what one process gives.
+"""The query path over S shards gives exactly what it gives over one (a generation opened
+whole in one process is one shard of one).
 
 Model-free (tests/indexer/fakes.py), except the last test, which asks the seeds gold
 questions of an index of the seeds in three shards.
@@ -23,21 +24,19 @@ from indexer.index import Index, load_index
 from indexer.processing import DocumentProcessor
 from indexer.writer import IndexWriter
 from service.errors import ShardGenerationError, ShardUnavailableError
-from service.retrieval.coordinator import ShardedRetriever, merge_ranked, open_local_shards
-from service.retrieval.hybrid import BM25Retriever, DenseRetriever, HybridSearch
+from service.retrieval.hybrid import BM25Retriever, DenseRetriever, RankedChunk, fuse, merge_ranked
 from service.retrieval.rescoring import PassageScores
-from service.retrieval.retriever import Filters, RetrievalOptions, Retriever
+from service.retrieval.retriever import EARLY_FACTOR, Filters, RetrievalOptions, Retriever
 from service.retrieval.shard import (
     LOCAL_RRF_K,
-    RankedChunk,
     RankedChunks,
     ScoredCandidates,
     ScoreRequest,
     SearchRequest,
     ShardInfo,
     ShardSearcher,
-    fuse,
     local_candidates,
+    open_local_shards,
 )
 from tests.indexer.fakes import fake_writer, processed, vector
 
@@ -128,32 +127,29 @@ OPTIONS = [
 ]
 
 
-def _results(index: Index, sharded: ShardedRetriever) -> list[object]:
-    """Everything a query sees through the coordinator, checked against one process over
-    the same generation on the way; named by chunk id so two builds compare."""
+def _results(index: Index, sharded: Retriever) -> list[object]:
+    """Everything a query sees through the shards, checked against the generation opened
+    whole on the way; named by chunk id so two builds compare."""
     out: list[object] = []
     retriever = Retriever(index)
-    # The same shards, answering in numbers only: the coordinator has the generation open,
+    # The same shards, answering in numbers only: the retriever has the generation open,
     # and the shards re-score their likely candidates with their lists (EarlyScores): as
     # usual, for one candidate each (a second round for nearly every query), and never.
-    flat = ShardedRetriever(sharded.shards, index)
-    early = [ShardedRetriever(sharded.shards, index, margin) for margin in (0.01, 0.0)]
+    flat = Retriever(index, shards=sharded.shards, early_factor=EARLY_FACTOR)
+    early = [Retriever(index, shards=sharded.shards, early_factor=f) for f in (0.01, 0.0)]
     for query in QUERIES:
         request = SearchRequest(sharded.generation, query, vector(query), POOL)
         lists = [shard.submit_search(request).result() for shard in sharded.shards]
         dense = merge_ranked([found.dense.unpack() for found in lists], POOL)
         lexical = merge_ranked([found.bm25.unpack() for found in lists], POOL)
-        # The merged lists are the one-process lists, positions and scores.
-        assert [(r.position, r.score) for r in dense] == DenseRetriever(index).search(
-            vector(query), POOL
-        )
-        assert [(r.position, r.score) for r in lexical] == BM25Retriever(index).search(query, POOL)
+        # The merged lists are the lists of the whole generation, positions and scores.
+        assert dense == DenseRetriever(index).search(vector(query), POOL)
+        assert lexical == BM25Retriever(index).search(query, POOL)
         fused = fuse(dense, lexical)
-        hits = HybridSearch(index).search(query, POOL, candidates=POOL, query_vector=vector(query))
-        assert [(c.position, c.score) for c in fused] == [(h.position, h.score) for h in hits]
+        chunks = index.chunks.many([c.position for c in fused])
         out.append([(f"{r.doc_id}#{r.index}", r.score) for r in dense])
         out.append([(f"{r.doc_id}#{r.index}", r.score) for r in lexical])
-        out.append([(h.chunk.chunk_id, h.score) for h in hits])
+        out.append([(chunk.chunk_id, c.score) for c, chunk in zip(fused, chunks, strict=True)])
         for options in OPTIONS:
             for top_k in (1, 3, 10):
                 want = retriever.retrieve(query, vector(query), top_k, options=options)
@@ -163,6 +159,8 @@ def _results(index: Index, sharded: ShardedRetriever) -> list[object]:
                 for other in early:
                     assert other.retrieve(query, vector(query), top_k, options=options) == want
                 out.append(_named(got))
+    # Shards in this process are asked twice: early scores would only repeat the fusion.
+    assert retriever.count == 1 and retriever.early_count(POOL) == 0 < flat.early_count(POOL)
     # One shard holds every candidate it re-scores early: one round trip, always.
     assert flat.second_rounds == 0 or flat.count > 1
     assert 0 < early[1].second_rounds <= early[1].queries  # each query that found any
@@ -199,7 +197,7 @@ def test_three_shards_give_what_one_gives(
         searchers = open_local_shards(root / str(shards))
         try:
             assert len(searchers) == shards
-            results.append(_results(index, ShardedRetriever(searchers)))
+            results.append(_results(index, Retriever(shards=searchers)))
         finally:
             index.close()
             for searcher in searchers:
@@ -227,11 +225,11 @@ def test_filters_run_on_the_shards(tmp_path: Path) -> None:
     index, shards = load_index(tmp_path), open_local_shards(tmp_path)
     filters = Filters(sources=frozenset({"ap"}))
     want = Retriever(index).retrieve("mexico port", vector("mexico port"), 5, filters=filters)
-    got = ShardedRetriever(shards).retrieve(
+    got = Retriever(shards=shards).retrieve(
         "mexico port", vector("mexico port"), 5, filters=filters
     )
     assert got == want and {p.chunk.doc_id for p in got} <= {"doc-1", "doc-3", "doc-5", "doc-7"}
-    flat = ShardedRetriever(shards, index)
+    flat = Retriever(index, shards=shards)
     assert flat.retrieve("mexico port", vector("mexico port"), 5, filters=filters) == want
 
 
@@ -266,7 +264,7 @@ def test_requests_and_answers_cross_a_process_boundary(three_shards: list[ShardS
     back_lists = pickle.loads(pickle.dumps(lists))
     assert back_lists.shard == lists.shard and len(lists.dense) > 0
     assert _same(back_lists.dense, lists.dense) and _same(back_lists.bm25, lists.bm25)
-    retriever = ShardedRetriever(three_shards)
+    retriever = Retriever(shards=three_shards)
     fused = fuse(lists.dense.unpack(), lists.bm25.unpack())
     for flat in (False, True):
         score = ScoreRequest(
@@ -383,9 +381,9 @@ def test_shards_of_two_generations_are_never_mixed(three_shards: list[ShardSearc
     fake_writer(index_dir, shards=3).add_processed([processed("doc-new", "ferry strike.")])
     newer = ShardSearcher.open(index_dir, 2)
     with pytest.raises(ShardGenerationError, match="shard 2 serves generation 2"):
-        ShardedRetriever([*three_shards[:2], newer])
+        Retriever(shards=[*three_shards[:2], newer])
     # A retriever pinned on generation 1 is refused by a shard that moved on.
-    retriever = ShardedRetriever(three_shards)
+    retriever = Retriever(shards=three_shards)
     retriever.shards[2] = newer
     with pytest.raises(ShardGenerationError, match="shard 2"):
         retriever.retrieve("mexico port", vector("mexico port"), 3)
@@ -428,12 +426,39 @@ def test_an_unreachable_shard_fails_the_query_and_is_named(
     three_shards: list[ShardSearcher], fails_at: str
 ) -> None:
     down = _Down(three_shards[2].info, fails_at)
-    retriever = ShardedRetriever([*three_shards[:2], down])
+    retriever = Retriever(shards=[*three_shards[:2], down])
     with pytest.raises(ShardUnavailableError, match="shard 2 did not answer") as caught:
         retriever.retrieve("mexico port", vector("mexico port"), 3)
     assert caught.value.shard == 2
     with pytest.raises(ValueError, match="one of each"):
-        ShardedRetriever(three_shards[:2])
+        Retriever(shards=three_shards[:2])
+
+
+def test_a_generation_opened_whole_is_one_shard_of_one(three_shards: list[ShardSearcher]) -> None:
+    index_dir = three_shards[0].index.folder.parent.parent
+    whole = load_index(index_dir)
+    try:
+        retriever = Retriever(whole)
+        assert retriever.count == 1 and retriever.infos[0].shards == 1
+        assert retriever.index is whole
+        assert retriever.retrieve("mexico port", vector("mexico port"), 3)
+    finally:
+        whole.close()
+    with pytest.raises(ValueError, match="made with shards only"):
+        _ = Retriever(shards=three_shards).index
+    with pytest.raises(ValueError, match="needs an index, shards, or both"):
+        Retriever()
+
+
+def test_a_failure_in_this_process_is_raised_as_it_is(three_shards: list[ShardSearcher]) -> None:
+    # Not "shard 0 did not answer" (503): the searcher is this process, so its error is the
+    # query's own, as the index raised it.
+    whole = load_index(three_shards[0].index.folder.parent.parent)
+    try:
+        with pytest.raises(ValueError, match="need a query vector"):
+            Retriever(whole).retrieve("mexico port", None, 3)  # type: ignore[arg-type]
+    finally:
+        whole.close()
 
 
 def test_the_seeds_in_three_shards_answer_as_one_process(
@@ -452,7 +477,7 @@ def test_the_seeds_in_three_shards_answer_as_one_process(
     assert {s.info.shard for s in shards} == {0, 1, 2}
     assert all(len(s.index.documents) > 0 for s in shards)
     # Texts and vectors read from a local copy of the generation, as the Ray ingress does.
-    coordinator, asking = ShardedRetriever(shards, sharded_index), ShardedRetriever(shards)
+    coordinator, asking = Retriever(sharded_index, shards=shards), Retriever(shards=shards)
     one, same = Retriever(seed_index), Retriever(sharded_index)
     gold = [json.loads(line) for line in (REPO / "eval/gold/seeds.jsonl").read_text().splitlines()]
     assert len(gold) > 50

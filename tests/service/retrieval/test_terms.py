@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from citeqa.text import content_terms, stem, word_spans
 from indexer.blocks import TermLists
 from indexer.terms import CorpusStats, query_keys
-from service.retrieval.lexicon import Lexicon, QuestionTerms
+from service.retrieval.rescoring import Lexicon, QuestionTerms
 
 
 def test_content_terms_are_stemmed_and_skip_question_and_function_words() -> None:
