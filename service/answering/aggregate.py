@@ -189,9 +189,15 @@ def aggregate(
     if top.best.label == "SENTENCE":
         return Aggregate(answer, [], False, top.best, witnesses, runner_up)
     alternatives = _alternatives(
-        index, top, groups[1:], question_type, abstain_threshold, alternative_ratio, trusted,
+        index,
+        top,
+        groups[1:],
+        question_type,
+        abstain_threshold,
+        alternative_ratio,
+        trusted,
         copies,
-    )  # fmt: skip
+    )
     disagree = any(a.disagrees for a in alternatives)
     return Aggregate(answer, alternatives, disagree, top.best, witnesses, runner_up)
 
@@ -283,25 +289,16 @@ def _claim(
     return _Claim(group, sources, statements, trusted)
 
 
-def _alternatives(
-    index: Index,
+def _kept(
     top: _Group,
     others: Sequence[_Group],
     question_type: QuestionType,
     floor: float,
     alternative_ratio: Mapping[str, float],
-    trusted: Callable[[Candidate, int, float], bool] | None,
-    copies: set[frozenset[_Span]],
-) -> list[Answer]:
-    """Other values that answer the question, each marked as a disagreement or as context.
-
-    A value disagrees when a source states it and another source states a different value
-    (the answer, or another alternative) for the same scope, and both are values the
-    service would answer with (``trusted``). A value that a copy of its sentence changes, or
-    that a copy gives in another value's place (``copies`` pairs their spans), is always
-    listed: the copies disagree on exactly that value, even in the answer's own sentence.
-    """
-    contested = {span for pair in copies for span in pair}
+    contested: set[_Span],
+) -> list[_Group]:
+    """The other values worth listing beside ``top``: contested ones always, others when
+    they are strong and relevant enough and not in the answer's own sentence."""
     top_rows = {m.sentence.row for m in top.members}
     ratio = alternative_ratio[
         "numeric" if question_type.numeric or question_type.kind == "when" else "entity"
@@ -325,19 +322,49 @@ def _alternatives(
         kept.append(group)
         if len(kept) == MAX_ALTERNATIVES:
             break
+    return kept
+
+
+def _alternatives(
+    index: Index,
+    top: _Group,
+    others: Sequence[_Group],
+    question_type: QuestionType,
+    floor: float,
+    alternative_ratio: Mapping[str, float],
+    trusted: Callable[[Candidate, int, float], bool] | None,
+    copies: set[frozenset[_Span]],
+) -> list[Answer]:
+    """Other values that answer the question, each marked as a disagreement or as context.
+
+    A value disagrees when a source states it and another source states a different value
+    (the answer, or another alternative) for the same scope, and both are values the
+    service would answer with (``trusted``). A value that a copy of its sentence changes, or
+    that a copy gives in another value's place (``copies`` pairs their spans), is always
+    listed: the copies disagree on exactly that value, even in the answer's own sentence.
+    """
+    contested = {span for pair in copies for span in pair}
+    kept = _kept(top, others, question_type, floor, alternative_ratio, contested)
     kept.sort(key=lambda g: -g.score)
     claims = [
         _claim(
-            index, g, question_type, contested,
+            index,
+            g,
+            question_type,
+            contested,
             trusted is None or g is top or trusted(g.best, len(g.documents), top.score),
         )
         for g in [top, *kept]
-    ]  # fmt: skip
+    ]
     answer_claim, *alternative_claims = claims
     answer_claim = replace(answer_claim, trusted=True)  # the answer stands, or it abstains
     claims = [answer_claim, *alternative_claims]
     return [
-        _answer(index, claim.group, question_type,
-                any(_conflict(claim, other, copies) for other in claims if other is not claim))
+        _answer(
+            index,
+            claim.group,
+            question_type,
+            any(_conflict(claim, other, copies) for other in claims if other is not claim),
+        )
         for claim in alternative_claims
-    ]  # fmt: skip
+    ]

@@ -105,9 +105,10 @@ class QueryEngine:
         self.reader_floor = READER_FLOOR if reader is not None else abstain_threshold
         # The trained reader picks spans; the model-free extractor is the fallback.
         self.extractor: SpanExtractor | ReaderExtractor = (
-            ReaderExtractor(reader, reader_passages, typed_rules) if reader is not None
+            ReaderExtractor(reader, reader_passages, typed_rules)
+            if reader is not None
             else SpanExtractor(self.index)
-        )  # fmt: skip
+        )
         self.alternative_ratio = (
             READER_ALTERNATIVE_RATIO if reader is not None else EXTRACTOR_ALTERNATIVE_RATIO
         )
@@ -127,9 +128,13 @@ class QueryEngine:
             return None
         aggregated = found.aggregate
         return features(
-            question, best, aggregated.witnesses, aggregated.runner_up, found.passages,
+            question,
+            best,
+            aggregated.witnesses,
+            aggregated.runner_up,
+            found.passages,
             self.index.stats,
-        )  # fmt: skip
+        )
 
     def _trusting(
         self, question: str, passages: list[Passage]
@@ -183,9 +188,14 @@ class QueryEngine:
                 candidates = [replace(c, score=c.score + shift) for c in dates] + candidates
         with timer.stage("aggregate"):
             result = aggregate(
-                self.index, candidates, question_type, self.reader_floor,
-                self.alternative_ratio, passages, self._trusting(question, passages),
-            )  # fmt: skip
+                self.index,
+                candidates,
+                question_type,
+                self.reader_floor,
+                self.alternative_ratio,
+                passages,
+                self._trusting(question, passages),
+            )
         return Found(question_type, passages, result, timer.timings)
 
     def answer(

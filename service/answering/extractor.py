@@ -86,9 +86,14 @@ class SpanExtractor:
     @staticmethod
     def _sentence_candidate(sentence: ScoredSentence) -> Candidate:
         return Candidate(
-            sentence.doc_id, sentence.start, sentence.end, sentence.text, "SENTENCE",
-            sentence.score, sentence,
-        )  # fmt: skip
+            sentence.doc_id,
+            sentence.start,
+            sentence.end,
+            sentence.text,
+            "SENTENCE",
+            sentence.score,
+            sentence,
+        )
 
     def _score(
         self,

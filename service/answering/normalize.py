@@ -7,9 +7,11 @@ import re
 from citeqa.text import TYPOGRAPHIC_PUNCTUATION, normalize_answer
 
 _NUMBER_WORDS = {
-    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
-    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
-}  # fmt: skip
+    word: str(number)
+    for number, word in enumerate(
+        "one two three four five six seven eight nine ten eleven twelve".split(), start=1
+    )
+}
 # A decimal point between digits is part of the figure: "1.4 million" is not "14 million".
 _DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
 

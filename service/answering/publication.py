@@ -51,8 +51,13 @@ def publication_candidates(index: Index, passages: Sequence[Passage]) -> list[Ca
         )
         candidates.append(
             Candidate(
-                doc_id, date.start, date.end, text[date.start : date.end], "DATE",
-                best, line,
+                doc_id,
+                date.start,
+                date.end,
+                text[date.start : date.end],
+                "DATE",
+                best,
+                line,
             )
-        )  # fmt: skip
+        )
     return candidates

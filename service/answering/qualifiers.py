@@ -176,9 +176,11 @@ def _aligned(sentence: str, start: int, end: int, copy: str) -> tuple[int, int] 
         return None
     first, last = inside[0], inside[-1] + 1
     matcher = SequenceMatcher(
-        None, [sentence[s:e] for s, e in words], [copy[s:e] for s, e in copy_words],
+        None,
+        [sentence[s:e] for s, e in words],
+        [copy[s:e] for s, e in copy_words],
         autojunk=False,
-    )  # fmt: skip
+    )
     if matcher.ratio() < NEAR_COPY_RATIO:
         return None
     mapped_first = mapped_last = None
@@ -279,9 +281,13 @@ def copy_rivals(
         found = [
             rival
             for other in copies_of[sentence.row]
-            if (rival := _rival(candidate, sentence.start, sentence.text, other.start,
-                                other.text, [other])) is not None
-        ]  # fmt: skip
+            if (
+                rival := _rival(
+                    candidate, sentence.start, sentence.text, other.start, other.text, [other]
+                )
+            )
+            is not None
+        ]
         passage = _passage_of(candidate, all_passages)
         if not found and passage is not None:
             chunk = passage.chunk
@@ -292,9 +298,18 @@ def copy_rivals(
             found = [
                 rival
                 for other in passage_copies_of[chunk.chunk_id]
-                if (rival := _rival(candidate, chunk.char_start, chunk.text, other.chunk.char_start,
-                                    other.chunk.text, other.sentences)) is not None
-            ]  # fmt: skip
+                if (
+                    rival := _rival(
+                        candidate,
+                        chunk.char_start,
+                        chunk.text,
+                        other.chunk.char_start,
+                        other.chunk.text,
+                        other.sentences,
+                    )
+                )
+                is not None
+            ]
         rivals.extend(Rival(candidate, rival) for rival in found)
     return rivals
 
@@ -338,6 +353,11 @@ def _rival(
     if sentence is None:
         return None
     return Candidate(
-        sentence.doc_id, start, start + len(text), text, "COPY",
-        candidate.score * NEAR_COPY_DISCOUNT, sentence,
-    )  # fmt: skip
+        sentence.doc_id,
+        start,
+        start + len(text),
+        text,
+        "COPY",
+        candidate.score * NEAR_COPY_DISCOUNT,
+        sentence,
+    )

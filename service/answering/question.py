@@ -117,11 +117,12 @@ def _focus(after: str) -> str | None:
     return None
 
 
-_AUXILIARIES = frozenset({
-    "is", "are", "was", "were", "am", "be", "been", "did", "does", "do", "has", "have", "had",
-    "will", "would", "can", "could", "should", "shall", "may", "might", "must", "isn't",
-    "aren't", "wasn't", "weren't", "didn't", "doesn't", "don't", "won't",
-})  # fmt: skip
+_AUXILIARIES = frozenset(
+    (
+        "is are was were am be been did does do has have had will would can could should "
+        "shall may might must isn't aren't wasn't weren't didn't doesn't don't won't"
+    ).split()
+)
 # Words after a noun that end its phrase in a question: "which trade deal *is* ...".
 _PHRASE_END = _AUXILIARIES | {"of", "in", "on", "at", "for", "from", "that", "to", "by"}
 

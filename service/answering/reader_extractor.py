@@ -157,9 +157,12 @@ class ReaderExtractor:
         # For a count, the bare figure wins a near-tie with the figure and its noun.
         prefer = _is_figure if self.typed_rules and question_type.numeric else None
         spans = self.reader.read(
-            question, [p.chunk.text for p in read], [_focus(p) for p in read],
-            SPANS_PER_PASSAGE, prefer=prefer,
-        )  # fmt: skip
+            question,
+            [p.chunk.text for p in read],
+            [_focus(p) for p in read],
+            SPANS_PER_PASSAGE,
+            prefer=prefer,
+        )
         candidates = []
         for span in spans:
             passage = read[span.context_index]

@@ -18,28 +18,32 @@ _ENCLOSING = {'"': '"', "“": "”", "‘": "’", "'": "'", "(": ")", "[": "]"
 _EDGE_PUNCTUATION = " \t\n,;:.!?\"“”‘’'()[]«»—–-"
 # Roles that stand before a person's name ("President Claudia Sheinbaum"). Honorifics
 # ("Mr.", "Dr.") are not among them: news style keeps them with a surname ("Mr. Zarif").
-_TITLES = frozenset({
-    "president", "vice", "prime", "minister", "secretary", "senator", "sen.", "representative",
-    "rep.", "governor", "gov.", "mayor", "judge", "justice", "chief", "chairman", "chairwoman",
-    "chair", "ceo", "director", "spokesman", "spokeswoman", "spokesperson", "ambassador",
-    "attorney", "general", "gen.", "commissioner", "officer", "agent", "detective", "sergeant",
-    "captain", "coach", "king", "queen", "prince", "princess", "pope", "bishop", "rabbi",
-    "pastor", "leader", "founder", "owner", "president-elect", "deputy", "undersecretary",
-    "administrator", "",
-})  # fmt: skip
+_TITLES = frozenset(
+    (
+        "president vice prime minister secretary senator sen. representative rep. "
+        "governor gov. mayor judge justice chief chairman chairwoman chair ceo director "
+        "spokesman spokeswoman spokesperson ambassador attorney general gen. commissioner "
+        "officer agent detective sergeant captain coach king queen prince princess pope "
+        "bishop rabbi pastor leader founder owner president-elect deputy undersecretary "
+        "administrator"
+    ).split()
+) | {""}
 # A leading word that belongs to the sentence, not the answer: "in 2019", "by the police".
-_LEADING_PREPOSITIONS = frozenset({
-    "in", "on", "at", "by", "for", "from", "with", "of", "to", "as", "since", "during", "after",
-    "before", "into", "about", "via",
-})  # fmt: skip
+_LEADING_PREPOSITIONS = frozenset(
+    ("in on at by for from with of to as since during after before into about via").split()
+)
 # "at least 12" is a bound, not a preposition left from the sentence.
 _FIXED_PHRASES = frozenset({"at least", "at most", "in total", "in all", "of course"})
 # Capitalised only where a sentence or heading starts: "underway: The Cleveland Cavaliers".
-_FUNCTION_WORDS = frozenset({
-    "the", "a", "an", "this", "that", "these", "those", "and", "but", "or", "as", "if",
-    "when", "while", "after", "before", "since", "with", "without", "it", "its", "his", "her",
-    "their", "our", "my", "your", "we", "they", "he", "she", "i", "you",
-}) | _LEADING_PREPOSITIONS  # fmt: skip
+_FUNCTION_WORDS = (
+    frozenset(
+        (
+            "the a an this that these those and but or as if when while after before since "
+            "with without it its his her their our my your we they he she i you"
+        ).split()
+    )
+    | _LEADING_PREPOSITIONS
+)
 _NAME_PARTICLES = frozenset({"de", "da", "del", "van", "von", "der", "bin", "al", "la", "le"})
 _ROLE_LINKS = frozenset({"of", "for", "the", "and"}) | _NAME_PARTICLES
 _WORD = re.compile(r"\S+")

@@ -118,9 +118,12 @@ def collapse(
     vectors = vectors_of(window)
     similar = (vectors @ vectors.T).tolist()
     leaders = group_near_duplicates(
-        [signature(p.chunk) for p in window], [p.chunk.text for p in window],
-        DUPLICATE_JACCARD, similar, DUPLICATE_COSINE,
-    )  # fmt: skip
+        [signature(p.chunk) for p in window],
+        [p.chunk.text for p in window],
+        DUPLICATE_JACCARD,
+        similar,
+        DUPLICATE_COSINE,
+    )
     followers: dict[int, list[Passage]] = {}
     for i, leader in enumerate(leaders):
         if leader != i:

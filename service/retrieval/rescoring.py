@@ -189,8 +189,10 @@ def score_hits(
     blocks = [index.chunk_sentences(position) for position in positions]
     lexical = _coverages(lexicon, terms, index, [block.terms for block in blocks])
     sentences = _Sentences()
-    best = [sentences.add(block, (block.vectors @ query).tolist(), lexical[i])
-            for i, block in enumerate(blocks)]  # fmt: skip
+    best = [
+        sentences.add(block, (block.vectors @ query).tolist(), lexical[i])
+        for i, block in enumerate(blocks)
+    ]
     if not rescore:
         scores = list(hit_scores)
     else:

@@ -213,9 +213,15 @@ class Retriever:
         if pool <= 0:
             raise ValueError("k must be greater than 0")
         request = SearchRequest(
-            self.generation, question, query_vector, pool, options.mode,
-            early=self.early_count(pool), filters=filters, rescore=options.rescore,
-        )  # fmt: skip
+            self.generation,
+            question,
+            query_vector,
+            pool,
+            options.mode,
+            early=self.early_count(pool),
+            filters=filters,
+            rescore=options.rescore,
+        )
         lists = self._fan_out(range(self.count), lambda at: self.shards[at].submit_search(request))
         owner = {
             position: found.shard
@@ -291,9 +297,14 @@ class Retriever:
                 raise ValueError("re-scoring needs a query vector")
             mine = tuple(candidates[at] for at in missing[shard])
             score = ScoreRequest(
-                self.generation, request.question, request.query_vector, mine, request.filters,
-                request.rescore, flat=self.local is not None,
-            )  # fmt: skip
+                self.generation,
+                request.question,
+                request.query_vector,
+                mine,
+                request.filters,
+                request.rescore,
+                flat=self.local is not None,
+            )
             return self.shards[shard].submit_score(score)
 
         answers = self._fan_out(shards, ask)

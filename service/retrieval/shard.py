@@ -131,10 +131,13 @@ class RankedChunks:
         return [
             RankedChunk(position, score, doc_id, index)
             for position, score, doc_id, index in zip(
-                self.positions.tolist(), self.scores.tolist(), self.doc_ids,
-                self.indexes.tolist(), strict=True,
+                self.positions.tolist(),
+                self.scores.tolist(),
+                self.doc_ids,
+                self.indexes.tolist(),
+                strict=True,
             )
-        ]  # fmt: skip
+        ]
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -326,10 +329,15 @@ class ShardSearcher:
             raise ValueError("re-scoring needs a query vector")
         answer = self.score(
             ScoreRequest(
-                request.generation, request.question, request.query_vector, tuple(likely),
-                request.filters, request.rescore, flat=True,
+                request.generation,
+                request.question,
+                request.query_vector,
+                tuple(likely),
+                request.filters,
+                request.rescore,
+                flat=True,
             )
-        )  # fmt: skip
+        )
         return EarlyScores(np.array([c.position for c in likely], dtype=np.int64), answer)
 
     def submit_search(self, request: SearchRequest) -> Done[ShardLists]:
@@ -351,10 +359,15 @@ class ShardSearcher:
         positions = [c.position for c in chosen]
         vectors = index.chunk_vectors(positions) if request.rescore or not request.flat else None
         scores = score_hits(
-            index, self.lexicon, positions, query=request.query_vector.reshape(-1),
-            terms=self.lexicon.question(request.question), rescore=request.rescore,
-            vectors=vectors, hit_scores=[c.score for c in chosen],
-        )  # fmt: skip
+            index,
+            self.lexicon,
+            positions,
+            query=request.query_vector.reshape(-1),
+            terms=self.lexicon.question(request.question),
+            rescore=request.rescore,
+            vectors=vectors,
+            hit_scores=[c.score for c in chosen],
+        )
         kept_flags = np.array(kept, dtype=np.bool_)
         if request.flat:
             return ScoredCandidates(kept_flags, scores)
