@@ -36,14 +36,13 @@ import numpy as np
 import numpy.typing as npt
 
 from citeqa.types import Chunk, Document, Span
-from indexer.blocks import SentenceBlock, TermLists
 from indexer.embedding import Embedder, Vectors
 from indexer.errors import IndexMismatchError
 from indexer.generations import SEGMENTS, current_generation
 from indexer.locks import ReaderLease
 from indexer.manifest import Manifest, SegmentEntry, check_compatible
-from indexer.segment import Segment
-from indexer.terms import CorpusStats
+from indexer.segment import Segment, SentenceBlock
+from indexer.terms import CorpusStats, TermLists
 from indexer.vectors import Deletions
 
 # What the store records about a document, besides its chunks.

@@ -38,7 +38,7 @@ from indexer.chunking import sentences_within
 from indexer.embedding import Vectors
 from indexer.errors import IndexCorruptError
 from indexer.processing import ProcessedDocument
-from indexer.terms import Keys, SegmentTerms, load_array
+from indexer.terms import Keys, SegmentTerms, TermLists, load_array
 from indexer.vectors import Deletions, prepare_for_search, read_vector_index, reconstruct
 
 SEGMENT_JSON = "segment.json"
@@ -315,3 +315,17 @@ class Segment:
             for r in chunk_rows
         ]
         return item, TermData(chunk_terms, [terms.sentence_keys(r) for r in sentence_rows])
+
+
+@dataclass(frozen=True)
+class SentenceBlock:
+    """The sentences overlapping one chunk, read in one go."""
+
+    first: int  # the position of the first sentence
+    starts: npt.NDArray[np.int64]
+    ends: npt.NDArray[np.int64]
+    vectors: Vectors
+    terms: TermLists
+
+    def __len__(self) -> int:
+        return len(self.starts)

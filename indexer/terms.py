@@ -348,3 +348,13 @@ class CorpusStats:
     def unseen_idf(self) -> float:
         """The IDF of a term no chunk holds (the highest there is)."""
         return math.log(1.0 + (max(self.chunks, 1) + 0.5) / 0.5)
+
+
+@dataclass(frozen=True)
+class TermLists:
+    """The distinct terms of consecutive rows (sentences or one chunk) of one segment:
+    row ``i``'s term numbers are ``terms[offsets[i]:offsets[i + 1]]``."""
+
+    segment: int
+    offsets: npt.NDArray[np.int64]
+    terms: npt.NDArray[np.int32]

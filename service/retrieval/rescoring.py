@@ -30,10 +30,10 @@ import numpy as np
 import numpy.typing as npt
 
 from citeqa.types import Hit, Passage, ScoredSentence
-from indexer.blocks import SentenceBlock, TermLists
 from indexer.embedding import Vectors
 from indexer.index import Index
-from indexer.terms import CorpusStats, Keys, SegmentTerms, query_keys
+from indexer.segment import SentenceBlock
+from indexer.terms import CorpusStats, Keys, SegmentTerms, TermLists, query_keys
 
 SENTENCE_DENSE_WEIGHT = 0.6
 PASSAGE_DENSE_WEIGHT = 0.45

@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from citeqa.text import content_terms, stem, word_spans
-from indexer.blocks import TermLists
-from indexer.terms import CorpusStats, query_keys
+from indexer.terms import CorpusStats, TermLists, query_keys
 from service.retrieval.rescoring import Lexicon, QuestionTerms
 
 
