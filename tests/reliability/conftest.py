@@ -16,6 +16,27 @@ import pytest
 from tests.conftest import API_KEY, REPO, _free_port
 
 
+def cli_add(path: Path, index_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``citeqa index add PATH --index-dir DIR`` in its own process, one build thread."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "citeqa.cli",
+            "index",
+            "add",
+            str(path),
+            "--index-dir",
+            str(index_dir),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "CITEQA_INDEX_WORKERS": "1"},
+    )
+
+
 @contextmanager
 def running_server(
     index_dir: Path, log_path: Path, env: dict[str, str] | None = None

@@ -3,9 +3,6 @@ and the server serves the new document without a restart."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -14,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO
+from tests.reliability.conftest import cli_add
 
 pytestmark = pytest.mark.slow
 QUESTION = {"question": "How many people has Mexico extradited?"}
@@ -36,23 +33,7 @@ def test_cli_write_beside_a_running_server(served_index: tuple[str, Path], tmp_p
         for number in range(2):  # two writes: the first generation would be pruned by the 2nd
             article = tmp_path / f"cli-{number}.txt"
             article.write_text(f"The port of Progreso counted {number + 7} cruise ships.\n")
-            added = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "citeqa.cli",
-                    "index",
-                    "add",
-                    str(article),
-                    "--index-dir",
-                    str(index_dir),
-                ],
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                timeout=180,
-                env={**os.environ, "CITEQA_INDEX_WORKERS": "1"},
-            )
+            added = cli_add(article, index_dir)
             assert added.returncode == 0, added.stderr[-2000:]
         time.sleep(1.5)  # the server checks CURRENT at most once a second
     finally:

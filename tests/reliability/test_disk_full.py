@@ -8,7 +8,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +19,8 @@ from citeqa.config import Settings
 from indexer.generations import SEGMENTS, current_generation
 from indexer.index import load_index
 from indexer.processing import DocumentProcessor
-from tests.conftest import API_KEY, REPO, _app
-from tests.reliability.conftest import running_server
+from tests.conftest import API_KEY, _app
+from tests.reliability.conftest import cli_add, running_server
 
 pytestmark = pytest.mark.slow
 DISK_BYTES = 4 << 20
@@ -138,23 +137,7 @@ def test_full_disk_api_write_is_507_even_when_the_lock_cannot_record_its_holder(
 def test_full_disk_cli_prints_the_documented_message(full_disk_index: Path, tmp_path: Path) -> None:
     article = tmp_path / "pier.txt"
     article.write_text(BIG["text"])
-    added = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "citeqa.cli",
-            "index",
-            "add",
-            str(article),
-            "--index-dir",
-            str(full_disk_index),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "CITEQA_INDEX_WORKERS": "1"},
-    )
+    added = cli_add(article, full_disk_index)
     assert added.returncode == 1, added.stderr[-2000:]
     # The one error line (a progress bar may share its line: it ends in a carriage return).
     assert added.stderr.count("error:") == 1, added.stderr[-2000:]
