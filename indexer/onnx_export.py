@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
-from citeqa.onnx import quantize_int8
+from citeqa.onnx import INT8_RECIPE, quantize_int8
 from citeqa.terminal import announce
 from indexer.errors import ExportError
 
@@ -69,7 +69,7 @@ def export_path(cache_dir: Path, model_path: Path, precision: Precision) -> Path
     """Where the export of ``model_path`` at ``precision`` lives in the cache."""
     # Packaged models live in ".../<package>/model": the package names the export.
     name = model_path.parent.name if model_path.name == "model" else model_path.name
-    suffix = "" if precision == "fp32" else "-int8"
+    suffix = "" if precision == "fp32" else f"-{INT8_RECIPE}-int8"
     return cache_dir / f"{name}-{weights_key(model_path)}{suffix}.onnx"
 
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from citeqa.errors import MissingPackageError
-from citeqa.onnx import ModelSession, open_session, quantize_int8
+from citeqa.onnx import INT8_RECIPE, ModelSession, open_session, quantize_int8
 from citeqa.terminal import announce
 from indexer.onnx_export import file_hash, open_export, publish
 from service.reading.errors import ReaderError
@@ -49,7 +49,7 @@ def reader_key(folder: Path) -> str:
 
 def int8_path(folder: Path, cache_dir: Path) -> Path:
     """Where the int8 reader derived from ``folder``'s ``model-fp16.onnx`` is cached."""
-    return cache_dir / f"reader-{reader_key(folder)}-int8.onnx"
+    return cache_dir / f"reader-{reader_key(folder)}-{INT8_RECIPE}-int8.onnx"
 
 
 def ensure_int8(folder: Path, cache_dir: Path) -> Path:
