@@ -31,7 +31,7 @@ from citeqa.config import Settings
 from eval.datasets import Dataset, load_squad, remove_articles
 from eval.metrics import token_f1
 from eval.runner import CONFIGURATIONS, DEFAULT_CONFIGURATION, index_dir_for
-from service.answering.abstention import FEATURES, MODEL_PATH
+from service.answering.abstention import FEATURES, MODEL_PATH, load_model
 
 console = Console(stderr=True)
 
@@ -59,6 +59,7 @@ def collect(dataset: Dataset, settings: Settings, out: Path) -> list[Sample]:
     index_dir = index_dir_for(dataset, out, settings)
     make_writer(settings, index_dir, show_progress=True).add_documents(list(dataset.documents))
     engine = load_engine(settings.model_copy(update={"index_dir": index_dir}))
+    engine.abstention = None  # features are read, not judged: every answer is kept
     options = CONFIGURATIONS[DEFAULT_CONFIGURATION]
     samples = []
     with Progress(console=console) as progress:
@@ -74,7 +75,7 @@ def collect(dataset: Dataset, settings: Settings, out: Path) -> list[Sample]:
 
 
 def fit(
-    samples: list[Sample], l2: float = 1.0, steps: int = 4000
+    samples: list[Sample], l2: float = 10.0, steps: int = 4000
 ) -> tuple[npt.NDArray[np.float64], float]:
     """Logistic weights (on the raw features) and bias, by gradient descent on standardised
     features."""
@@ -131,6 +132,18 @@ def choose_threshold(
     return best
 
 
+def _replace_unfit_model() -> None:
+    """A weights file fitted for other features stops the engine loading; it is of no use
+    for them either, so a neutral one (all weights 0) stands in while features are read."""
+    try:
+        load_model()
+    except ValueError as error:
+        console.print(f"{error}: a neutral model stands in until --write")
+        neutral = {"features": list(FEATURES), "weights": [0.0] * len(FEATURES), "bias": 0.0}
+        MODEL_PATH.write_text(json.dumps(neutral, indent=2) + "\n", encoding="utf-8")
+        load_model.cache_clear()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Fit, print the outcome per threshold, and write the weights with --write."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -143,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--write", action="store_true", help=f"Write {MODEL_PATH.name}.")
     args = parser.parse_args(argv)
     settings = Settings()
+    _replace_unfit_model()
     full = load_squad(args.squad)
     samples: list[Sample] = []
     for seed in (int(s) for s in args.seeds.split(",")):

@@ -4,9 +4,12 @@ The reader's margin over its no-answer score says whether *this passage* answers
 often confident on a passage about something else when the right article is missing. So the
 decision also reads how well the best passages match the question: their dense similarity,
 how many of the question's content words and names they contain, and whether other
-passages agree. The weights come from `python -m eval.calibrate_abstention` (NYT dev with a
-fifth of its articles removed, see eval/RESULTS.md) and ship in `abstention.json`; the
-threshold on the probability is `CITEQA_ABSTAIN_THRESHOLD`.
+passages agree, and what the whole question's reading shows: how confident the reader was on
+its other spans, how many passages it found an answer in, how well the first passage
+matched, and what kind of answer was asked for. The weights come from
+`python -m eval.calibrate_abstention` (NYT dev with a fifth of its articles removed, see
+eval/RESULTS.md) and ship in `abstention.json`; the threshold on the probability is
+`CITEQA_ABSTAIN_THRESHOLD`.
 """
 
 from __future__ import annotations
@@ -38,7 +41,25 @@ FEATURES = (
     "runner_up_gap",
     "idf_coverage",
     "unseen_share",
+    "answer_words",
+    "answer_rank",
+    "top_passage",
+    "top_dense",
+    "dense_drop",
+    "best_idf_coverage",
+    "reader_top3",
+    "reader_second",
+    "confident_spans",
+    "confident_documents",
+    "asks_who",
+    "asks_when",
+    "asks_where",
+    "asks_which",
 )
+# The question kinds the model has a weight for (the others share the baseline).
+KINDS = ("who", "when", "where", "which")
+# The passages whose match with the question is read: those shown by default.
+SHOWN = 5
 # A capitalised word after the first: what a question names ("Sheinbaum", "NATO").
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'-]*")
 
@@ -54,6 +75,47 @@ class AbstentionModel:
         """The probability that the corpus answers the question."""
         z = self.bias + sum(w * x for w, x in zip(self.weights, features, strict=True))
         return 1 / (1 + math.exp(-max(min(z, 30.0), -30.0)))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one question's retrieval and reading show: the same for each of its answers.
+
+    The last features of :data:`FEATURES`, in order (:func:`question_evidence`).
+    """
+
+    values: tuple[float, ...]
+
+
+def question_evidence(
+    question: str,
+    kind: str,
+    passages: Sequence[Passage],
+    candidates: Sequence[Candidate],
+    stats: CorpusStats,
+    floor: float,
+) -> Evidence:
+    """The question-wide features: the first passage's scores, how far dense similarity
+    falls by the fifth, the best IDF-weighted match of a shown passage, and the reader's
+    spans (``candidates`` labelled READER): its next-best scores and how many spans, and
+    documents, clear ``floor``."""
+    dense = [p.hit.dense_score or 0.0 for p in passages]
+    scores = sorted((c.score for c in candidates if c.label == "READER"), reverse=True)
+    confident = [c for c in candidates if c.label == "READER" and c.score >= floor]
+    coverage = [_rare_terms(question, p.chunk.text, stats)[0] for p in passages[:SHOWN]]
+    return Evidence(
+        (
+            passages[0].score if passages else 0.0,
+            dense[0] if dense else 0.0,
+            dense[0] - dense[min(SHOWN, len(dense)) - 1] if dense else 0.0,
+            max(coverage, default=0.0),
+            float(np.mean(scores[:3])) if scores else 0.0,
+            scores[1] if len(scores) > 1 else 0.0,
+            float(len(confident)),
+            float(len({c.doc_id for c in confident})),
+            *(float(kind == known) for known in KINDS),
+        )
+    )
 
 
 @lru_cache(maxsize=1)
@@ -87,21 +149,23 @@ def features(
     runner_up: float,
     passages: Sequence[Passage],
     stats: CorpusStats,
+    evidence: Evidence,
 ) -> list[float]:
     """The features of one answer, in the order of :data:`FEATURES`.
 
     ``stats`` are the index's corpus statistics: a question whose rare words the corpus
     never holds is about something the corpus lacks.
     """
-    holding = next(
+    rank = next(
         (
-            p
-            for p in passages
+            position
+            for position, p in enumerate(passages)
             if p.chunk.doc_id == answer.doc_id
             and p.chunk.char_start <= answer.start < p.chunk.char_end
         ),
-        None,
+        -1,
     )
+    holding = passages[rank] if rank >= 0 else None
     passage_text = holding.chunk.text if holding is not None else answer.sentence.text
     names = question_names(question)
     lowered = passage_text.lower()
@@ -118,6 +182,9 @@ def features(
         float(min(witnesses, 3)),
         answer.score - runner_up,
         *_rare_terms(question, passage_text, stats),
+        float(len(answer.text.split())),
+        float(rank),
+        *evidence.values,
     ]
 
 

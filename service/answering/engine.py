@@ -13,7 +13,13 @@ from citeqa.config import EXTRACTOR_ABSTAIN_THRESHOLD, READER_FLOOR, Settings
 from citeqa.types import Candidate, Passage, QueryResult
 from indexer.embedding import Embedder, Vectors
 from indexer.index import Index
-from service.answering.abstention import AbstentionModel, features, load_model
+from service.answering.abstention import (
+    AbstentionModel,
+    Evidence,
+    features,
+    load_model,
+    question_evidence,
+)
 from service.answering.aggregate import ALTERNATIVE_RATIO as EXTRACTOR_ALTERNATIVE_RATIO
 from service.answering.aggregate import Aggregate, aggregate
 from service.answering.extractor import SpanExtractor
@@ -69,6 +75,8 @@ class Found:
     passages: list[Passage]
     aggregate: Aggregate
     timings_ms: dict[str, float]
+    # What the abstention model reads of the question as a whole (None without the model).
+    evidence: Evidence | None = None
 
 
 class QueryEngine:
@@ -124,7 +132,7 @@ class QueryEngine:
         """What the abstention model reads about a found answer; None when it has no say
         (no answer, the model-free extractor, a byline date or a sentence answer)."""
         best = found.aggregate.best
-        if best is None or self.abstention is None or best.label != "READER":
+        if best is None or found.evidence is None or best.label != "READER":
             return None
         aggregated = found.aggregate
         return features(
@@ -134,21 +142,23 @@ class QueryEngine:
             aggregated.runner_up,
             found.passages,
             self.index.stats,
+            found.evidence,
         )
 
     def _trusting(
-        self, question: str, passages: list[Passage]
+        self, question: str, passages: list[Passage], evidence: Evidence | None
     ) -> Callable[[Candidate, int, float], bool] | None:
         """Whether the abstention model would answer with a candidate: a value it would not
         answer with is no side of a disagreement."""
         model = self.abstention
-        if model is None:
+        if model is None or evidence is None:
             return None
+        stats = self.index.stats
 
         def trusted(candidate: Candidate, witnesses: int, rival: float) -> bool:
             if candidate.label not in ("READER", "COPY"):
                 return True
-            row = features(question, candidate, witnesses, rival, passages, self.index.stats)
+            row = features(question, candidate, witnesses, rival, passages, stats, evidence)
             return model.probability(row) >= self.abstain_threshold
 
         return trusted
@@ -187,6 +197,18 @@ class QueryEngine:
                 dates = publication_candidates(self.index, passages)
                 candidates = [replace(c, score=c.score + shift) for c in dates] + candidates
         with timer.stage("aggregate"):
+            evidence = (
+                question_evidence(
+                    question,
+                    question_type.kind,
+                    passages,
+                    candidates,
+                    self.index.stats,
+                    self.reader_floor,
+                )
+                if isinstance(self.extractor, ReaderExtractor)
+                else None
+            )
             result = aggregate(
                 self.index,
                 candidates,
@@ -194,9 +216,9 @@ class QueryEngine:
                 self.reader_floor,
                 self.alternative_ratio,
                 passages,
-                self._trusting(question, passages),
+                self._trusting(question, passages, evidence),
             )
-        return Found(question_type, passages, result, timer.timings)
+        return Found(question_type, passages, result, timer.timings, evidence)
 
     def answer(
         self,

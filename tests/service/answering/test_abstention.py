@@ -12,8 +12,10 @@ from indexer.terms import CorpusStats
 from service.answering.abstention import (
     FEATURES,
     AbstentionModel,
+    Evidence,
     features,
     load_model,
+    question_evidence,
     question_names,
 )
 
@@ -31,10 +33,20 @@ def _answer(passage: Passage) -> Candidate:
     return Candidate("d", start, start + 2, "92", "READER", 0.9, passage.sentences[0])
 
 
+def _evidence(question: str, passages: list[Passage], candidates: list[Candidate]) -> Evidence:
+    return question_evidence(question, "how_many", passages, candidates, STATS, floor=0.4)
+
+
+def _row(question: str, passage: Passage, witnesses: int, runner_up: float) -> list[float]:
+    answer = _answer(passage)
+    evidence = _evidence(question, [passage], [answer])
+    return features(question, answer, witnesses, runner_up, [passage], STATS, evidence)
+
+
 def test_features_read_the_passage_that_holds_the_answer() -> None:
     passage = _passage(0.7)
 
-    found = features("How many has Mexico extradited?", _answer(passage), 2, 0.5, [passage], STATS)
+    found = _row("How many has Mexico extradited?", passage, 2, 0.5)
     row = dict(zip(FEATURES, found, strict=True))
 
     assert row["reader"] == 0.9 and row["best_dense"] == 0.7
@@ -42,12 +54,33 @@ def test_features_read_the_passage_that_holds_the_answer() -> None:
     assert row["name_coverage"] == 1.0 and row["has_names"] == 1.0
     assert row["witnesses"] == 2 and row["runner_up_gap"] == pytest.approx(0.4)
     assert row["idf_coverage"] == 1.0 and row["unseen_share"] == 0.0
+    assert row["answer_words"] == 1.0 and row["answer_rank"] == 0.0
+
+
+def test_evidence_reads_the_question_as_a_whole() -> None:
+    first, second = _passage(0.7), _passage(0.5)
+    answer = _answer(first)
+    weak = Candidate("e", 0, 2, "To", "READER", 0.1, first.sentences[0])
+    date = Candidate("e", 0, 2, "To", "DATE", 2.0, first.sentences[0])
+    passages = [first, second, second, second, second]
+
+    evidence = question_evidence(
+        "Who extradited 92 people?", "who", passages, [answer, weak, date], STATS, floor=0.4
+    )
+    row = dict(zip(FEATURES[-len(evidence.values) :], evidence.values, strict=True))
+
+    assert row["top_dense"] == 0.7 and row["dense_drop"] == pytest.approx(0.2)
+    assert row["reader_second"] == 0.1  # the byline date is not the reader's
+    assert row["reader_top3"] == pytest.approx(0.5)
+    assert row["confident_spans"] == 1.0 and row["confident_documents"] == 1.0
+    assert row["asks_who"] == 1.0 and row["asks_when"] == 0.0
+    assert row["best_idf_coverage"] > 0.0
 
 
 def test_words_no_chunk_holds_are_unseen() -> None:
     passage = _passage(0.7)
 
-    row = features("How many has Honduras deported?", _answer(passage), 1, 0.0, [passage], STATS)
+    row = _row("How many has Honduras deported?", passage, 1, 0.0)
 
     assert row[FEATURES.index("unseen_share")] == 1.0
 
@@ -55,7 +88,7 @@ def test_words_no_chunk_holds_are_unseen() -> None:
 def test_a_name_the_passage_lacks_lowers_name_coverage() -> None:
     passage = _passage(0.7)
 
-    row = features("How many has Guatemala extradited?", _answer(passage), 1, 0.0, [passage], STATS)
+    row = _row("How many has Guatemala extradited?", passage, 1, 0.0)
 
     assert row[FEATURES.index("name_coverage")] == 0.0
     assert row[FEATURES.index("idf_coverage")] < 1.0
