@@ -26,7 +26,7 @@ import numpy as np
 
 from citeqa.text import content_terms
 from citeqa.types import Candidate, Passage
-from indexer.terms import CorpusStats, query_keys
+from indexer.terms import CorpusStats, Keys, query_keys
 
 MODEL_PATH = Path(__file__).with_name("abstention.json")
 FEATURES = (
@@ -133,8 +133,14 @@ def load_model(path: Path = MODEL_PATH) -> AbstentionModel:
 def _coverage(terms: Sequence[str], text: str) -> float:
     if not terms:
         return 1.0
-    present = set(content_terms(text))
+    present = _terms(text)
     return sum(term in present for term in terms) / len(terms)
+
+
+@lru_cache(maxsize=1024)
+def _terms(text: str) -> frozenset[str]:
+    """The content terms of a passage (cached as :func:`_keys` is)."""
+    return frozenset(content_terms(text))
 
 
 def question_names(question: str) -> list[str]:
@@ -188,13 +194,21 @@ def features(
     ]
 
 
+# A query reads the same few passages for each of its candidates, and popular passages come
+# back across queries: their term keys are kept rather than tokenised each time.
+@lru_cache(maxsize=1024)
+def _keys(text: str) -> Keys:
+    """The distinct term keys of ``text`` (treat as read-only: the array is shared)."""
+    return np.unique(query_keys(text))
+
+
 def _rare_terms(question: str, passage_text: str, stats: CorpusStats) -> tuple[float, float]:
     """IDF-weighted share of the question's terms in the passage, and in no chunk at all."""
-    keys = np.unique(query_keys(question))
+    keys = _keys(question)
     weights = stats.idf(keys)
     total = float(weights.sum())
     if not total:
         return 1.0, 0.0
-    inside = np.isin(keys, query_keys(passage_text))
+    inside = np.isin(keys, _keys(passage_text), assume_unique=True)
     unseen = stats.frequencies(keys) == 0
     return float(weights[inside].sum()) / total, float(weights[unseen].sum()) / total
