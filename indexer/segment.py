@@ -21,16 +21,18 @@ base (see :mod:`indexer.index`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from cachetools import LRUCache
 
 from citeqa.types import Chunk, Document, Span
 from indexer.annotate import Annotations
@@ -71,6 +73,35 @@ def read_rows(path: Path, start: int, end: int, dimension: int, dtype: Any) -> n
     return data.reshape(end - start, dimension)
 
 
+# A segment's folder is written once and never changed (deletions live in the manifest), so
+# its document ids are read once per process, not at every generation that still holds it:
+# at a million chunks that was half a second of each API write's reload (eval/RESULTS.md).
+_DOC_IDS: LRUCache[tuple[str, int, int, int, str], list[str]] = LRUCache(maxsize=256)
+_DOC_IDS_LOCK = threading.Lock()
+
+
+def _doc_ids(
+    store: Path, documents: npt.NDArray[Any], connect: Callable[[], sqlite3.Connection]
+) -> list[str]:
+    """The document ids of a segment's store, by row (shared: treat as read-only).
+
+    Keyed by the store file and a hash of the segment's documents table, so a folder
+    deleted and written again at the same path (tests do) is read again.
+    """
+    stat = store.stat()
+    table = hashlib.sha1(np.ascontiguousarray(documents).data, usedforsecurity=False)
+    key = (str(store.resolve()), stat.st_ino, stat.st_mtime_ns, stat.st_size, table.hexdigest())
+    with _DOC_IDS_LOCK:
+        cached = _DOC_IDS.get(key)
+    if cached is not None:
+        return cached
+    rows = connect().execute("SELECT doc_id FROM documents ORDER BY row").fetchall()
+    doc_ids = [doc_id for (doc_id,) in rows]
+    with _DOC_IDS_LOCK:
+        _DOC_IDS[key] = doc_ids
+    return doc_ids
+
+
 class Segment:
     """One segment, opened for reading: arrays memory-mapped, text read on demand."""
 
@@ -106,9 +137,7 @@ class Segment:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self.doc_ids: list[str] = [
-            doc_id for (doc_id,) in self._db().execute("SELECT doc_id FROM documents ORDER BY row")
-        ]
+        self.doc_ids = _doc_ids(folder / STORE, self.documents_table, self._db)
         self._check()
         if vectors:
             self.load_vectors()
