@@ -25,6 +25,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +78,7 @@ def read_rows(path: Path, start: int, end: int, dimension: int, dtype: Any) -> n
 # its document ids are read once per process, not at every generation that still holds it:
 # at a million chunks that was half a second of each API write's reload (eval/RESULTS.md).
 _DOC_IDS: LRUCache[tuple[str, int, int, int, str], list[str]] = LRUCache(maxsize=256)
-_DOC_IDS_LOCK = threading.Lock()
+_SHARED_LOCK = threading.Lock()
 
 
 def _doc_ids(
@@ -91,15 +92,40 @@ def _doc_ids(
     stat = store.stat()
     table = hashlib.sha1(np.ascontiguousarray(documents).data, usedforsecurity=False)
     key = (str(store.resolve()), stat.st_ino, stat.st_mtime_ns, stat.st_size, table.hexdigest())
-    with _DOC_IDS_LOCK:
+    with _SHARED_LOCK:
         cached = _DOC_IDS.get(key)
     if cached is not None:
         return cached
     rows = connect().execute("SELECT doc_id FROM documents ORDER BY row").fetchall()
     doc_ids = [doc_id for (doc_id,) in rows]
-    with _DOC_IDS_LOCK:
+    with _SHARED_LOCK:
         _DOC_IDS[key] = doc_ids
     return doc_ids
+
+
+# The same holds for its FAISS index, which a search only reads (deletions are masks passed
+# beside it): a new generation shares the prepared index of each segment it keeps with the
+# generation it replaces, instead of reading hundreds of MB again. Held weakly, so a segment
+# no generation holds any more is freed.
+_VECTOR_INDEXES: weakref.WeakValueDictionary[tuple[str, int, int, int], Any] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def _vector_index(path: Path) -> Any:
+    """The segment's FAISS index, prepared for search (shared: never modify it)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return prepare_for_search(read_vector_index(path))  # raises, saying how to rebuild
+    key = (str(path.resolve()), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    with _SHARED_LOCK:
+        index = _VECTOR_INDEXES.get(key)
+    if index is None:
+        index = prepare_for_search(read_vector_index(path))
+        with _SHARED_LOCK:
+            _VECTOR_INDEXES[key] = index
+    return index
 
 
 class Segment:
@@ -146,7 +172,7 @@ class Segment:
         """Read the FAISS index (once) and check it holds a vector per chunk."""
         if self.vector_index is not None:
             return
-        index = prepare_for_search(read_vector_index(self.folder / VECTORS))
+        index = _vector_index(self.folder / VECTORS)
         if int(index.ntotal) != self.chunks:
             raise IndexCorruptError(
                 f"segment {self.folder} has {self.chunks} chunks but {index.ntotal} vectors; "
