@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -197,22 +198,59 @@ def _passage(rank: int, passage: Passage, documents: Mapping[str, Document]) -> 
     )
 
 
-class DocumentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# The limits of what a request may send in each source field. The fields themselves are the
+# domain's (``Source``); the limits are the API's alone, since files read from disk have
+# none, so they are checked here and written into the schema, not declared a second time.
+SOURCE_LIMITS = {"title": 1000, "source": 200, "url": 2000}
 
-    doc_id: DocId
+
+def _request_schema(schema: dict[str, Any]) -> None:
+    properties: dict[str, dict[str, Any]] = schema["properties"]
+    properties["doc_id"]["pattern"] = DOC_ID_PATTERN.pattern
+    for name, limit in SOURCE_LIMITS.items():
+        for option in properties[name].get("anyOf", [properties[name]]):
+            if option.get("type") == "string":
+                option["maxLength"] = limit
+    for option in properties["published"].get("anyOf", []):
+        if option.get("type") == "string":
+            option["format"] = "date"
+
+
+class DocumentCreate(BaseModel, Source, Identified, frozen=True):
+    """A document to add or replace: its id, its text and where it comes from."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_request_schema)
+
     text: str = Field(min_length=1)
-    title: str | None = Field(default=None, max_length=1000)
-    source: str | None = Field(default=None, max_length=200)
-    url: str | None = Field(default=None, max_length=2000)
-    published: IsoDate | None = None
 
     @field_validator("doc_id")
     @classmethod
-    def _no_parent_step(cls, value: str) -> str:
+    def _plain_id(cls, value: str) -> str:
+        if not DOC_ID_PATTERN.fullmatch(value):
+            raise ValueError(
+                "document id must be 1-128 letters, digits, '.', '_' or '-', starting with a "
+                "letter or digit"
+            )
         if ".." in value:  # as the CLI's validate_doc_id: ids become file names and URLs
             raise ValueError("document id must not contain '..'")
         return value
+
+    @field_validator("title", "source", "url")
+    @classmethod
+    def _within_limit(cls, value: str | None, info: ValidationInfo) -> str | None:
+        limit = SOURCE_LIMITS[str(info.field_name)]
+        if value is not None and len(value) > limit:
+            raise ValueError(f"{info.field_name} is over {limit} characters: shorten it")
+        return value
+
+    @field_validator("published", mode="before")
+    @classmethod
+    def _iso_date(cls, value: object) -> object:
+        if value is None:
+            return None
+        checked = _date_text(value)
+        day = checked if isinstance(checked, date) else _calendar_day(str(checked))
+        return day.isoformat()
 
     @field_validator("text")
     @classmethod
@@ -228,10 +266,17 @@ class DocumentCreate(BaseModel):
             text=self.text.replace("\r\n", "\n"),
             title=self.title,
             source=self.source,
+            published=self.published,
             url=self.url,
-            published=self.published.isoformat() if self.published else None,
             path="api",
         )
+
+
+def _calendar_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:  # "2025-02-30"
+        raise ValueError(f"{text} is not a day of the calendar") from error
 
 
 class DocumentSummary(SourcePublic, Identified, frozen=True):

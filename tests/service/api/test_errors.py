@@ -115,6 +115,10 @@ def test_bad_document_bodies_are_rejected(client: TestClient, api_key: str) -> N
         ({"doc_id": "ok", "text": "   "}, "text is empty"),
         ({"doc_id": "ok"}, "text"),
         ({"doc_id": "ok", "text": "t", "published": "not a date"}, "published"),
+        ({"doc_id": "ok", "text": "t", "published": "2025-02-30"}, "not a day"),
+        ({"doc_id": "ok", "text": "t", "title": "t" * 1001}, "over 1000 characters"),
+        ({"doc_id": "ok", "text": "t", "url": "u" * 2001}, "over 2000 characters"),
+        ({"doc_id": "-x", "text": "t"}, "letters, digits"),
     ]:
         response = client.post("/v1/documents", json=body, headers=headers)
         assert response.status_code == 422, body
