@@ -53,7 +53,12 @@ def _segment_count(index_dir: Path) -> int:
 
 
 def post_document(url: str, doc_id: str, text: str) -> float:
-    """Seconds ``POST /v1/documents`` took to answer 200 (the new generation is served)."""
+    """Seconds ``POST /v1/documents`` took to add a document (the new generation served).
+
+    Raises:
+        RuntimeError: The server did not answer 200 with ``"status": "added"`` (a document it
+            already holds is not written, so its time is no write's).
+    """
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=600)
     body = json.dumps({"doc_id": doc_id, "text": text})
@@ -66,7 +71,7 @@ def post_document(url: str, doc_id: str, text: str) -> float:
         elapsed = time.perf_counter() - started
     finally:
         connection.close()
-    if response.status != 200:
+    if response.status != 200 or json.loads(payload).get("status") != "added":
         raise RuntimeError(f"POST /v1/documents answered {response.status}: {payload[:300]!r}")
     return elapsed
 
@@ -76,9 +81,14 @@ def _writes(server: Server, index_dir: Path, texts: list[str]) -> dict[str, Any]
     times: list[float] = []
     merge_s: float | None = None
     segments = _segment_count(index_dir)
+    # New ids and texts at every run: a --serve-only run over an index an earlier run wrote
+    # to must add documents, not find them unchanged.
+    run = time.strftime("%Y%m%d%H%M%S")
     for number in range(MAX_WRITES):
         elapsed = post_document(
-            server.url, f"scale-add-{number}", texts[number % len(texts)] + f"\n\n({number})"
+            server.url,
+            f"scale-add-{run}-{number}",
+            texts[number % len(texts)] + f"\n\n({run}, {number})",
         )
         times.append(elapsed)
         now = _segment_count(index_dir)
