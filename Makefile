@@ -85,7 +85,7 @@ $(PEERS_STAMP):
 	$(PYTHON) -m venv $(PEERS) || python3 -m venv $(PEERS)
 	$(PEERS)/bin/pip install --quiet --upgrade pip
 	$(PEERS)/bin/pip install --quiet torch==2.13.0
-	$(PEERS)/bin/pip install --quiet txtai==9.14.0 haystack-ai==2.31.0 \
+	$(PEERS)/bin/pip install --quiet "txtai[api]==9.14.0" haystack-ai==2.31.0 \
 		"sentence-transformers>=3.0" faiss-cpu psutil
 	touch $@
 

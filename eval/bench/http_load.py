@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -76,25 +76,36 @@ class LevelResult:
         return asdict(self)
 
 
-class QueryClient:
-    """One keep-alive connection that posts questions to ``/v1/query``."""
+# What a client sends for a question: method, path and JSON body (None for a GET).
+Route = Callable[[str], tuple[str, str, str | None]]
 
-    def __init__(self, url: str) -> None:
+
+def citeqa_query(question: str) -> tuple[str, str, str | None]:
+    """``POST /v1/query``, the question with the server's defaults."""
+    return "POST", "/v1/query", json.dumps({"question": question})
+
+
+class QueryClient:
+    """One keep-alive connection that asks questions (``POST /v1/query`` unless told)."""
+
+    def __init__(self, url: str, route: Route = citeqa_query) -> None:
         parts = urlsplit(url)
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 80
+        self._route = route
         self._connection: http.client.HTTPConnection | None = None
 
     def ask(self, question: str) -> tuple[float, bool]:
         """Milliseconds the answer took, and whether it was a 200 with a JSON body."""
-        body = json.dumps({"question": question})
+        method, path, body = self._route(question)
+        headers = {"Content-Type": "application/json"} if body is not None else {}
         started = time.perf_counter()
         try:
             connection = self._connect()
-            connection.request("POST", "/v1/query", body, {"Content-Type": "application/json"})
+            connection.request(method, path, body, headers)
             response = connection.getresponse()
             payload = response.read()
-            ok = response.status == 200 and payload.startswith(b"{")
+            ok = response.status == 200 and payload[:1] in (b"{", b"[")
         except (OSError, http.client.HTTPException):
             self.close()  # a fresh connection for the next question
             ok = False
@@ -114,20 +125,22 @@ class QueryClient:
             self._connection = None
 
 
-def ask_in_turn(url: str, questions: Sequence[str], count: int) -> list[float]:
+def ask_in_turn(
+    url: str, questions: Sequence[str], count: int, route: Route = citeqa_query
+) -> list[float]:
     """Latencies of ``count`` questions asked one after another by one client.
 
     Raises:
         RuntimeError: a question got no answer (a non-200 or a failed connection).
     """
-    client = QueryClient(url)
+    client = QueryClient(url, route)
     times = []
     try:
         for number in range(count):
             question = questions[number % len(questions)]
             elapsed_ms, ok = client.ask(question)
             if not ok:
-                raise RuntimeError(f"{url}/v1/query gave no answer to {question!r}")
+                raise RuntimeError(f"{url} gave no answer to {question!r}")
             times.append(elapsed_ms)
     finally:
         client.close()
@@ -154,6 +167,7 @@ def run_level(
     clients: int,
     seconds: float,
     server_pid: int | None = None,
+    route: Route = citeqa_query,
 ) -> LevelResult:
     """``clients`` threads ask ``questions`` (shared, in turn) back to back for ``seconds``."""
     if clients < 1 or seconds <= 0:
@@ -163,7 +177,7 @@ def run_level(
     # The clients' own CPU only: the server may be this process's child.
     server_before, client_before = _cpu_seconds(server), _cpu_seconds(this, children=False)
     started = time.monotonic()
-    times, errors = _ask_back_to_back(url, questions, clients, seconds)
+    times, errors = _ask_back_to_back(url, questions, clients, seconds, route)
     wall = time.monotonic() - started
     server_cpu = _cpu_seconds(server) - server_before if server else None
     latencies = Latencies.of(times)
@@ -186,7 +200,7 @@ def run_level(
 
 
 def _ask_back_to_back(
-    url: str, questions: Sequence[str], clients: int, seconds: float
+    url: str, questions: Sequence[str], clients: int, seconds: float, route: Route
 ) -> tuple[list[float], int]:
     """The milliseconds of each answered question, and the count of failed ones."""
     times: list[float] = []
@@ -196,7 +210,7 @@ def _ask_back_to_back(
     deadline = time.monotonic() + seconds
 
     def client_loop() -> None:
-        client = QueryClient(url)
+        client = QueryClient(url, route)
         try:
             while time.monotonic() < deadline:
                 with lock:

@@ -100,3 +100,36 @@ _NO_FIGURES = {
 def test_a_comparison_needs_named_citeqa_settings(spec: str) -> None:
     with pytest.raises(SystemExit):
         load.main(["--index-dir", "x", "--questions", str(GOLD), "--compare", spec])
+
+
+def test_a_route_sends_the_peers_get_request() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from eval.bench.http_load import QueryClient
+    from eval.bench.peer_load import txtai_search
+
+    seen: list[tuple[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(("GET", self.path))
+            body = b'[{"id": "a", "score": 1.0}]'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            del args
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = QueryClient(f"http://127.0.0.1:{server.server_address[1]}", txtai_search)
+    try:
+        _, ok = client.ask("how many people?")
+    finally:
+        client.close()
+        server.shutdown()
+    assert ok  # a 200 with a JSON list counts as an answer
+    assert seen == [("GET", "/search?query=how%20many%20people%3F&limit=5")]
