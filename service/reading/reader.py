@@ -248,8 +248,10 @@ class SpanReader:
         ]
 
     def _logits(self, windows: Sequence[Window]) -> tuple[Logits, Logits]:
-        # Similar lengths share a batch, so little of each batch is padding.
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+        # Similar lengths share a batch, so little of each batch is padding; the longest go
+        # first, so that the pool's threads finish together (a long window started last
+        # would leave the other thread idle while it runs).
+        order = sorted(range(len(windows)), key=lambda i: -len(windows[i].input_ids))
         width = max(len(w.input_ids) for w in windows)
         starts = np.full((len(windows), width), -np.inf, dtype=np.float32)
         ends = np.full_like(starts, -np.inf)
