@@ -62,8 +62,9 @@ class SegmentEntry(BaseModel):
         return self.chunks - self.deleted_chunks
 
 
-# Manifests parsed by :meth:`Manifest.read`, by the SHA-1 of their bytes.
-_READ: LRUCache[str, Manifest] = LRUCache(maxsize=4)
+# Manifests parsed or written, by the SHA-1 of their bytes: the live generation's and the
+# one a write has just made (at a million chunks each holds about 100 MB of dicts).
+_READ: LRUCache[str, Manifest] = LRUCache(maxsize=2)
 _READ_LOCK = threading.Lock()
 
 

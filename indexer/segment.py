@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from cachetools import LRUCache
 
 from citeqa.types import Chunk, Document, Span
 from indexer.annotate import Annotations
@@ -77,13 +76,20 @@ def read_rows(path: Path, start: int, end: int, dimension: int, dtype: Any) -> n
 # A segment's folder is written once and never changed (deletions live in the manifest), so
 # its document ids are read once per process, not at every generation that still holds it:
 # at a million chunks that was half a second of each API write's reload (eval/RESULTS.md).
-_DOC_IDS: LRUCache[tuple[str, int, int, int, str], list[str]] = LRUCache(maxsize=256)
+# Held weakly, as the FAISS indexes below: a merged-away segment's ids are freed with it.
+class DocIds(list[str]):
+    """A segment's document ids by row (a list that a weak reference can point at)."""
+
+
+_DOC_IDS: weakref.WeakValueDictionary[tuple[str, int, int, int, str], DocIds] = (
+    weakref.WeakValueDictionary()
+)
 _SHARED_LOCK = threading.Lock()
 
 
 def _doc_ids(
     store: Path, documents: npt.NDArray[Any], connect: Callable[[], sqlite3.Connection]
-) -> list[str]:
+) -> DocIds:
     """The document ids of a segment's store, by row (shared: treat as read-only).
 
     Keyed by the store file and a hash of the segment's documents table, so a folder
@@ -97,7 +103,7 @@ def _doc_ids(
     if cached is not None:
         return cached
     rows = connect().execute("SELECT doc_id FROM documents ORDER BY row").fetchall()
-    doc_ids = [doc_id for (doc_id,) in rows]
+    doc_ids = DocIds(doc_id for (doc_id,) in rows)
     with _SHARED_LOCK:
         _DOC_IDS[key] = doc_ids
     return doc_ids

@@ -121,6 +121,8 @@ def http_stage(
         two = run_level(server.url, questions, 2, two_client_seconds, server.pid)
         memory = memory_figures(server.pid)
         writes = _writes(server, index_dir, texts)
+        # After the writes too: what a write keeps (caches, the retired generation) shows.
+        writes["http_rss_anon_after_writes_mb"] = memory_figures(server.pid)["rss_anon_mb"]
     return {
         "http_ready_s": server.ready_s,
         "http_p50_ms": one.p50_ms,
