@@ -291,9 +291,14 @@ def served(
         ready_at = _wait_ready(url, child, ready_timeout_s)
         yield Server(url, child.pid, ready_at - started)
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait(timeout=15)
+        stop(child)
+
+
+def stop(child: subprocess.Popen[bytes]) -> None:
+    """End a server child: asked first, killed after 15 s."""
+    child.terminate()
+    try:
+        child.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait(timeout=15)

@@ -35,7 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from citeqa.config import default_embedding_model
-from eval.bench.http_load import LevelResult, free_port, run_level, served
+from eval.bench.http_load import LevelResult, free_port, run_level, served, stop
 from eval.bench.load import load_questions
 from eval.bench.peers import REPO, _phase, _write_inputs
 
@@ -64,12 +64,7 @@ def txtai_served(python: str, index: Path, work: Path) -> Iterator[tuple[str, in
         _wait_searching(url, child)
         yield url, child.pid
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait(timeout=15)
+        stop(child)
 
 
 def _wait_searching(url: str, child: subprocess.Popen[bytes], timeout_s: float = 300) -> None:

@@ -75,7 +75,7 @@ class Found:
     passages: list[Passage]
     aggregate: Aggregate
     timings_ms: dict[str, float]
-    # What the abstention model reads of the question as a whole (None without the model).
+    # What the abstention model reads of the question as a whole (None without the reader).
     evidence: Evidence | None = None
 
 
