@@ -204,10 +204,12 @@ def _sentences(passages: Iterable[Passage]) -> list[ScoredSentence]:
 
 
 class _Texts:
-    """The words of each text compared, counted once per query."""
+    """The words and sources of the texts compared, each found once per query."""
 
-    def __init__(self) -> None:
+    def __init__(self, index: Index) -> None:
+        self._index = index
         self._counts: dict[str, Counter[str]] = {}
+        self._sources: dict[str, str] = {}
 
     def words(self, text: str) -> Counter[str]:
         counts = self._counts.get(text)
@@ -215,40 +217,49 @@ class _Texts:
             counts = self._counts[text] = Counter(text.split())
         return counts
 
+    def source(self, doc_id: str) -> str:
+        found = self._sources.get(doc_id)
+        if found is None:
+            found = self._sources[doc_id] = source_of(self._index, doc_id)
+        return found
+
     def near_copy(self, text: str, other: str) -> bool:
         """Whether the two could be near copies: the words they share bound how well their
         words align (``_aligned`` checks the alignment itself), and counting them is far
         cheaper than aligning every pair of sentences a query retrieves."""
         one, two = self.words(text), self.words(other)
-        total = one.total() + two.total()
-        return total > 0 and 2 * (one & two).total() >= NEAR_COPY_RATIO * total
+        first, second = one.total(), two.total()
+        # Sharing every word of the shorter text is the most two texts can share: texts of
+        # very different lengths are no copies, and need no count of what they share.
+        if first + second == 0 or 2 * min(first, second) < NEAR_COPY_RATIO * (first + second):
+            return False
+        return 2 * (one & two).total() >= NEAR_COPY_RATIO * (first + second)
 
 
 def _copies(
-    sentence: ScoredSentence, sentences: Sequence[ScoredSentence], index: Index, texts: _Texts
+    sentence: ScoredSentence, sentences: Sequence[ScoredSentence], texts: _Texts
 ) -> list[ScoredSentence]:
     """Other sources' sentences that are near copies of ``sentence`` (and not equal to it)."""
-    own_source = source_of(index, sentence.doc_id)
+    own_source = texts.source(sentence.doc_id)
+    # The source first: most sentences a query retrieves share the candidate's own.
     return [
         other
         for other in sentences
-        if other.text != sentence.text
+        if texts.source(other.doc_id) != own_source
+        and other.text != sentence.text
         and texts.near_copy(sentence.text, other.text)
-        and source_of(index, other.doc_id) != own_source
     ]
 
 
-def _passage_copies(
-    passage: Passage, passages: Sequence[Passage], index: Index, texts: _Texts
-) -> list[Passage]:
+def _passage_copies(passage: Passage, passages: Sequence[Passage], texts: _Texts) -> list[Passage]:
     """Other sources' passages that are near copies of ``passage`` (and not equal to it)."""
-    own_source = source_of(index, passage.chunk.doc_id)
+    own_source = texts.source(passage.chunk.doc_id)
     return [
         other
         for other in passages
-        if other.chunk.text != passage.chunk.text
+        if texts.source(other.chunk.doc_id) != own_source
+        and other.chunk.text != passage.chunk.text
         and texts.near_copy(passage.chunk.text, other.chunk.text)
-        and source_of(index, other.chunk.doc_id) != own_source
     ]
 
 
@@ -266,7 +277,7 @@ def copy_rivals(
     # Near-identical passages that dedup folded into another are copies too.
     all_passages = [p for passage in passages for p in (passage, *passage.duplicates)]
     sentences = _sentences(all_passages)
-    texts = _Texts()
+    texts = _Texts(index)
     copies_of: dict[int, list[ScoredSentence]] = {}
     passage_copies_of: dict[str, list[Passage]] = {}
     rivals: list[Rival] = []
@@ -277,7 +288,7 @@ def copy_rivals(
             continue
         seen.add((sentence.row, candidate.start, candidate.end))
         if sentence.row not in copies_of:
-            copies_of[sentence.row] = _copies(sentence, sentences, index, texts)
+            copies_of[sentence.row] = _copies(sentence, sentences, texts)
         found = [
             rival
             for other in copies_of[sentence.row]
@@ -292,9 +303,7 @@ def copy_rivals(
         if not found and passage is not None:
             chunk = passage.chunk
             if chunk.chunk_id not in passage_copies_of:
-                passage_copies_of[chunk.chunk_id] = _passage_copies(
-                    passage, all_passages, index, texts
-                )
+                passage_copies_of[chunk.chunk_id] = _passage_copies(passage, all_passages, texts)
             found = [
                 rival
                 for other in passage_copies_of[chunk.chunk_id]
