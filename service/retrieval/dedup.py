@@ -1,43 +1,71 @@
-"""Collapse near-identical passages (syndicated copies of one story) with MinHash."""
+"""Collapse near-identical passages (syndicated copies of one story): exact shingle overlap."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from functools import lru_cache
-from typing import Any
 
 import numpy as np
-from datasketch import MinHash
+import numpy.typing as npt
 
-from citeqa.types import Chunk, Passage
+from citeqa.types import Passage
 from indexer.embedding import Vectors
-from indexer.index import LRUCache
 
 _WORD = re.compile(r"\w+")
-NUM_PERM = 64
 SHINGLE = 3
 DUPLICATE_JACCARD = 0.5
 DUPLICATE_COSINE = 0.95
+# A word's number in a shingle's key: 21 bits each, three to a 63-bit key.
+_WORD_BITS = 21
 
 
-@lru_cache(maxsize=1)
-def _permutations() -> Any:
-    # Drawn once: datasketch draws them again for every signature otherwise (about 0.15 ms,
-    # as much as hashing the text).
-    drawn = MinHash(num_perm=NUM_PERM, seed=7)
-    return drawn.permutations, drawn.scheme
+def shingle_keys(texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
+    """Each text's word 3-shingles (lower-cased), as numbers equal where the shingles are.
+
+    The numbers hold for one call: words are numbered as they are met. A text shorter than
+    a shingle is one shingle of its words.
+    """
+    numbers: dict[str, int] = {}
+    keys = []
+    for text in texts:
+        words = _WORD.findall(text.lower())
+        # 0 pads a text shorter than a shingle, so words are numbered from 1.
+        ids = [numbers.setdefault(word, len(numbers) + 1) for word in words]
+        ids = [0] * (SHINGLE - len(ids)) + ids if len(ids) < SHINGLE else ids
+        at = np.array(ids, dtype=np.int64)
+        if at.max(initial=0) >= 1 << _WORD_BITS:
+            raise ValueError("too many distinct words to compare in one call")
+        count = len(at) - SHINGLE + 1
+        key = np.zeros(count, dtype=np.int64)
+        for offset in range(SHINGLE):
+            key = (key << _WORD_BITS) | at[offset : offset + count]
+        keys.append(key)
+    return keys
 
 
-def minhash(text: str) -> MinHash:
-    """MinHash signature of a text's word shingles."""
-    words = _WORD.findall(text.lower())
-    shingles = {" ".join(words[i : i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
-    permutations, scheme = _permutations()
-    signature = MinHash(num_perm=NUM_PERM, seed=7, permutations=permutations, scheme=scheme)
-    signature.update_batch([s.encode("utf-8") for s in shingles])  # vectorised, not a loop
-    return signature
+def jaccard_matrix(texts: Sequence[str]) -> npt.NDArray[np.float64]:
+    """The exact Jaccard similarity of every two texts' shingle sets.
+
+    A window holds a few dozen passages, so exact overlap costs less than estimating it
+    with MinHash signatures, which would also need a cache to be fast at a million chunks.
+
+    >>> jaccard_matrix(["the cat sat on the mat", "the cat sat on a mat", "dogs bark"]).round(2)
+    array([[1.  , 0.33, 0.  ],
+           [0.33, 1.  , 0.  ],
+           [0.  , 0.  , 1.  ]])
+    """
+    keys = shingle_keys(texts)
+    if not keys:
+        return np.zeros((0, 0))
+    _, column = np.unique(np.concatenate(keys), return_inverse=True)
+    rows = np.repeat(np.arange(len(keys)), [len(k) for k in keys])
+    incidence = np.zeros((len(keys), int(column.max()) + 1), dtype=np.float32)
+    incidence[rows, column] = 1.0  # a shingle met twice in a text is counted once
+    shared = (incidence @ incidence.T).astype(np.float64)  # exact: counts below 2**24
+    sizes = np.diag(shared)
+    union = sizes[:, None] + sizes[None, :] - shared
+    return np.divide(shared, union, out=np.ones_like(shared), where=union > 0)
 
 
 _FACT = re.compile(r"\w*\d\w*|[A-Z][\w’'-]+")
@@ -49,7 +77,6 @@ def facts(text: str) -> frozenset[str]:
 
 
 def group_near_duplicates(
-    signatures: Sequence[MinHash],
     texts: Sequence[str],
     threshold: float,
     similar: Sequence[Sequence[float]] | None = None,
@@ -57,11 +84,11 @@ def group_near_duplicates(
 ) -> list[int]:
     """For each passage, the index of the earlier (better-ranked) one it duplicates, or itself.
 
-    Two passages are duplicates when their word-shingle Jaccard estimate reaches
+    Two passages are duplicates when the Jaccard similarity of their word shingles reaches
     ``threshold`` or, if given, their vector similarity reaches ``similar_threshold``, and
     they state the same facts (numbers, capitalised names) of their ``texts``.
     """
-    leader = list(range(len(signatures)))
+    leader = list(range(len(texts)))
     # Facts are read only for pairs of near-copies, which are few: reading them for every
     # passage was a fifth of a query's retrieval time on the NYT dev index.
     found: dict[int, frozenset[str]] = {}
@@ -71,12 +98,10 @@ def group_near_duplicates(
             found[at] = facts(texts[at])
         return found[at]
 
-    if not signatures:
+    if not texts:
         return leader
-    # MinHash.jaccard for every pair at once: the share of equal hash values.
-    hashes = np.stack([signature.hashvalues for signature in signatures])
-    jaccard = (hashes[:, None, :] == hashes[None, :, :]).mean(axis=2).tolist()
-    for i in range(len(signatures)):
+    jaccard = jaccard_matrix(texts).tolist()
+    for i in range(len(texts)):
         for j in range(i):
             if leader[j] != j:
                 continue
@@ -91,26 +116,14 @@ def group_near_duplicates(
     return leader
 
 
-def cached_signature(cache: LRUCache[str, MinHash], chunk: Chunk) -> MinHash:
-    """A chunk's MinHash signature, computed on first use and kept in ``cache``: start-up
-    stays fast on large corpora."""
-    signature = cache.get(chunk.chunk_id)
-    if signature is None:
-        signature = minhash(chunk.text)
-        cache.put(chunk.chunk_id, signature)
-    return signature
-
-
 def collapse(
     passages: list[Passage],
     top_k: int,
     vectors_of: Callable[[list[Passage]], Vectors],
-    signature: Callable[[Chunk], MinHash],
 ) -> list[Passage]:
     """Keep the best of each group of near-identical passages; list the rest with it.
 
-    ``vectors_of`` gives the chunk vectors of a list of passages, ``signature`` a chunk's
-    MinHash signature.
+    ``vectors_of`` gives the chunk vectors of a list of passages.
     """
     window = passages[: max(top_k * 3, 10)]
     if len(window) < 2:
@@ -118,7 +131,6 @@ def collapse(
     vectors = vectors_of(window)
     similar = (vectors @ vectors.T).tolist()
     leaders = group_near_duplicates(
-        [signature(p.chunk) for p in window],
         [p.chunk.text for p in window],
         DUPLICATE_JACCARD,
         similar,

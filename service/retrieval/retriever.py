@@ -49,14 +49,13 @@ from functools import partial
 from typing import TypeVar
 
 import numpy as np
-from datasketch import MinHash
 
-from citeqa.types import Chunk, Passage
+from citeqa.types import Passage
 from indexer.embedding import Vectors
-from indexer.index import Index, LRUCache
+from indexer.index import Index
 from indexer.shards import shard_of
 from service.errors import ShardError, ShardGenerationError, ShardUnavailableError
-from service.retrieval.dedup import cached_signature, collapse
+from service.retrieval.dedup import collapse
 from service.retrieval.hybrid import FusedChunk, SearchMode, fuse, merge_ranked
 from service.retrieval.paragraphs import join_paragraphs
 from service.retrieval.rescoring import PassageScores, passages_of, read_passages
@@ -75,8 +74,6 @@ from service.retrieval.shard import (
 __all__ = ["Filters", "RetrievalOptions", "Retriever"]
 
 T = TypeVar("T")
-# MinHash signatures kept for de-duplication (about 1.2 KiB each).
-_CACHED_SIGNATURES = 8192
 # Each shard re-scores ceil(EARLY_FACTOR * W / sqrt(S)) of its likeliest candidates with
 # its top lists (``EarlyScores``; W candidates in all, S shards), so that a query needs one
 # round trip per shard, not two; the candidates a shard did not re-score are asked for in a
@@ -143,7 +140,6 @@ class Retriever:
         # Queries, and those that needed a second round trip (a candidate not re-scored early).
         self.queries = 0
         self.second_rounds = 0
-        self._signatures: LRUCache[str, MinHash] = LRUCache(_CACHED_SIGNATURES)
 
     @property
     def index(self) -> Index:
@@ -237,7 +233,7 @@ class Retriever:
         if options.rescore:
             passages.sort(key=lambda p: -p.score)
         if options.dedup:
-            passages = collapse(passages, top_k, partial(self._vectors, vectors), self._signature)
+            passages = collapse(passages, top_k, partial(self._vectors, vectors))
             if options.join_paragraphs:
                 passages = join_paragraphs(passages, top_k, self._document_text)
         return passages[:top_k]
@@ -364,9 +360,6 @@ class Retriever:
         if self.local is not None:
             return self.local.chunk_vectors([p.hit.position for p in window])
         return np.stack([sent[p.hit.position] for p in window])
-
-    def _signature(self, chunk: Chunk) -> MinHash:
-        return cached_signature(self._signatures, chunk)
 
     def _document_text(self, doc_id: str) -> str:
         if self.local is not None:
