@@ -129,6 +129,10 @@ class Settings(BaseSettings):
     # A server checks CURRENT at most this often on the query path, and switches to a
     # generation another process wrote without a restart.
     index_check_interval_s: float = Field(default=1.0, ge=0.0)
+    # A server reads its index's files once in the background after start, so the first
+    # queries find them in the page cache (indexer/page_cache.py); an index larger than half
+    # the available memory is never read ahead.
+    warm_page_cache: bool = True
 
     # `--engine ray` only (citeqa/ray_cluster.py). The GCS address of a running cluster
     # (`host:6379`); empty starts a local one inside the process.

@@ -319,6 +319,9 @@ class Readiness(BaseModel):
     generation: int | None
     documents: int
     chunks: int
+    # "warming" while the index's files are read into the page cache after start, then
+    # "warm"; "off" when CITEQA_WARM_PAGE_CACHE is false or the index is too large for it.
+    page_cache: Literal["warming", "warm", "off"] = "off"
 
 
 class DocumentWriteResult(BaseModel):

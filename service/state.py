@@ -23,6 +23,7 @@ from indexer.embedding import Embedder
 from indexer.errors import IndexerError, IndexLockedError, IndexNotFoundError
 from indexer.generations import current_name
 from indexer.index import Index, load_index
+from indexer.page_cache import PageCacheWarmer, WarmState, warm_page_cache
 from indexer.processing import DocumentProcessor
 from indexer.report import BuildReport
 from indexer.writer import IndexWriter
@@ -108,6 +109,7 @@ class ServiceState:
         self._users_lock = threading.Lock()
         self._served: ServedGeneration | None = None
         self._checked_at = time.monotonic()
+        self.page_cache: PageCacheWarmer | None = None
 
     @property
     def engine(self) -> QueryEngine | None:
@@ -120,6 +122,17 @@ class ServiceState:
         """Whether queries are served warm: an index is loaded and its warm-up query ran."""
         served = self._served
         return served is not None and served.warmed
+
+    @property
+    def page_cache_state(self) -> WarmState:
+        """Whether the index's files are being read ahead, were, or are not."""
+        return self.page_cache.state if self.page_cache is not None else "off"
+
+    def warm_page_cache(self) -> None:
+        """Read the served generation's files ahead, in the background (a server's start)."""
+        engine = self.engine
+        if engine is not None and self.settings.warm_page_cache:
+            self.page_cache = warm_page_cache(s.folder for s in engine.index.segments)
 
     def reload(self, warm: bool = True) -> None:
         """Load the generation CURRENT names and serve it; the old one closes when unused.
@@ -283,6 +296,7 @@ def load_state(
         state.reload()
     except IndexNotFoundError as error:
         log.warning("starting without an index: %s", error)
+    state.warm_page_cache()
     return state
 
 

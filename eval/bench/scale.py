@@ -13,8 +13,10 @@
 3. **Disk**: the index folder's bytes by kind of file.
 4. **Serve**, in a fresh child: ``service.state.load_state`` as ``citeqa serve`` runs it (models,
    writer, reader, then the index and its retriever), then ``--queries`` retrievals with given
-   query vectors (no model in the loop). ``ready_s`` is from the child's launch to ready,
-   imports and models included; ``index_load_s`` is the index's share. ``rss_mb`` is the
+   query vectors (no model in the loop), once the server has read its index files ahead
+   (``page_cache_warm_s`` after ready; indexer/page_cache.py). ``ready_s`` is from the
+   child's launch to ready, imports and models included; ``index_load_s`` is the index's
+   share. ``rss_mb`` is the
    child's VmRSS after the queries: the embedder, query encoder, spaCy and span reader
    included, as in a server.
 5. **Recall@10** of the dense search against exact search, done here in the parent over the

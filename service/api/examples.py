@@ -92,6 +92,7 @@ READINESS = {
     "generation": 3,
     "documents": 5,
     "chunks": 23,
+    "page_cache": "warm",
 }
 MODEL_CARD = {"id": "citeqa", "object": "model", "created": 1767225600, "owned_by": "citeqa"}
 MODEL_LIST = {"object": "list", "data": [MODEL_CARD]}

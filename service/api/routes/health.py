@@ -54,5 +54,6 @@ def readyz(request: Request, state: StateDep) -> JSONResponse:
         generation=engine.index.manifest.generation if engine else None,
         documents=len(engine.index.documents) if engine else 0,
         chunks=engine.index.manifest.chunks if engine else 0,
+        page_cache=state.page_cache_state,
     )
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

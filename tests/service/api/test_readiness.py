@@ -99,3 +99,22 @@ def test_spacy_loads_before_ready_only_where_writes_are_allowed(
         assert loading is not None and loading.done()  # done before ready, not after
     else:
         assert loading is None  # a server that refuses writes never needs spaCy
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_readyz_says_whether_the_index_files_were_read_ahead(
+    seed_index_dir: Path, settings: Settings, processor: DocumentProcessor, enabled: bool
+) -> None:
+    app_settings = settings.model_copy(
+        update={"index_dir": seed_index_dir, "warm_page_cache": enabled}
+    )
+    state = load_state(app_settings, processor)
+    with TestClient(create_app(app_settings, state)) as client:
+        if not enabled:
+            assert state.page_cache is None
+            assert client.get("/readyz").json()["page_cache"] == "off"
+            return
+        assert state.page_cache is not None and state.page_cache.wait(60)
+        assert client.get("/readyz").json()["page_cache"] == "warm"
+        # Every file a query reads was read once, the FAISS indexes excepted.
+        assert state.page_cache.bytes_read > 0
