@@ -1,5 +1,6 @@
 """Text helpers shared by the indexer, the service and the eval: one stemmer, one stop-word
-list, one content-word tokeniser and one answer normalisation.
+list, one content-word tokeniser, one answer normalisation (and the keys equal answers
+merge under), and lines that remember their offsets.
 
 Example:
     >>> content_terms("How many people has Mexico extradited?")
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 import string
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -89,3 +91,67 @@ def normalize_answer(text: str, punctuation: frozenset[str] = SQUAD_PUNCTUATION)
     """
     text = "".join(char for char in text.lower() if char not in punctuation)
     return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+# -- answer keys: equal answers from several sources merge under one key --------------------
+
+_NUMBER_WORDS = {
+    word: str(number)
+    for number, word in enumerate(
+        "one two three four five six seven eight nine ten eleven twelve".split(), start=1
+    )
+}
+# A decimal point between digits is part of the figure: "1.4 million" is not "14 million".
+_DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
+
+
+def answer_key(text: str) -> str:
+    """Key under which equal answers merge: "three" and "3", "1,000" and "1000" agree,
+    while "1.4" and "14" do not.
+
+    The SQuAD v1.1 normalisation, with curly quotes and dashes counted as punctuation too.
+    """
+    text = _DECIMAL_POINT.sub(" point ", text.replace(",", ""))
+    words = normalize_answer(text, TYPOGRAPHIC_PUNCTUATION).split()
+    return " ".join(_NUMBER_WORDS.get(w, w) for w in words)
+
+
+_MAGNITUDES = {"hundred", "thousand", "million", "billion", "trillion", "percent", "dozen"}
+
+
+def same_answer(longer: str, shorter: str) -> bool:
+    """Whether answer key ``longer`` holds answer key ``shorter`` as one answer: "marco rubio"
+    holds "rubio" and "37 inmates" holds "37", but "1 million" does not hold "1"."""
+    if f" {shorter} " not in f" {longer} ":
+        return False
+    if not shorter.isdigit():
+        return True
+    numbers = [w for w in longer.split() if any(c.isdigit() for c in w) or w in _MAGNITUDES]
+    return numbers == [shorter]
+
+
+# -- lines -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the original text, ``text == original[start:end]`` (no newline)."""
+
+    start: int
+    end: int
+    text: str
+
+    @property
+    def stripped(self) -> str:
+        """The line without surrounding whitespace."""
+        return self.text.strip()
+
+
+def split_lines(text: str) -> list[Line]:
+    """Split ``text`` at newlines, keeping each line's offsets into ``text``."""
+    lines = []
+    start = 0
+    for raw in text.split("\n"):
+        lines.append(Line(start, start + len(raw), raw))
+        start += len(raw) + 1
+    return lines

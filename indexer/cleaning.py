@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from citeqa.text import Line, split_lines
 from citeqa.types import Span
 from indexer.dates import DATE_PATTERN
-from indexer.lines import Line, split_lines
 
 
 class LineKind(Enum):

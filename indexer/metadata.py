@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from citeqa.text import split_lines
 from citeqa.types import Document, Source, Span
 from indexer.cleaning import (
     SOURCE_LINE,
@@ -15,7 +16,6 @@ from indexer.cleaning import (
     words_of,
 )
 from indexer.dates import DATE_PATTERN, date_from_url, parse_date
-from indexer.lines import split_lines
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _HEADER_LINES = 15

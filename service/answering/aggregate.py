@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from citeqa.text import content_terms
+from citeqa.text import answer_key, content_terms, same_answer
 from citeqa.types import Answer, Candidate, Citation, Passage
 from indexer.index import Index
-from service.answering.normalize import answer_key, same_answer
 from service.answering.qualifiers import (
     Qualifier,
     copy_rivals,

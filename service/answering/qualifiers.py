@@ -24,9 +24,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from citeqa.text import answer_key, same_answer
 from citeqa.types import Candidate, Passage, ScoredSentence
 from indexer.index import Index
-from service.answering.normalize import answer_key, same_answer
 
 _MONTH = (
     r"(?:january|february|march|april|may|june|july|august|september|october|november|"

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from citeqa.text import answer_key
 from citeqa.types import Candidate, Passage, ScoredSentence
-from service.answering.normalize import answer_key
 from service.answering.question import QuestionType, states_running_total
 from service.answering.trim import minimal_span
 from service.reading.reader import ReaderSpan

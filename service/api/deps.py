@@ -1,14 +1,18 @@
-"""Dependencies shared by the routes: the loaded state and the API-key check."""
+"""What the routes share: the loaded state, the API-key check, and the deadline on query work
+(the client gets 504 in time, whatever the work does)."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
-from service.errors import UnauthorizedError, UnsupportedMediaTypeError
+from service.errors import QueryTimeoutError, UnauthorizedError, UnsupportedMediaTypeError
 from service.metrics import ServiceMetrics
 from service.state import ServiceState
 
@@ -86,3 +90,28 @@ def require_json(request: Request) -> None:
 
 
 JsonBody = Depends(require_json)
+
+
+T = TypeVar("T")
+
+
+def _discard(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as lost
+
+
+async def run_with_deadline(work: Callable[[], T], timeout_s: float) -> T:
+    """Run ``work`` in the thread pool; raise :class:`QueryTimeoutError` after ``timeout_s``.
+
+    A thread cannot be stopped: work past its deadline runs on to its end, holding what it
+    holds (its generation's lease, a pool thread), but no client waits for it.
+    """
+    task = asyncio.ensure_future(run_in_threadpool(work))
+    try:
+        return await asyncio.wait_for(asyncio.shield(task), timeout_s)
+    except TimeoutError:
+        task.add_done_callback(_discard)
+        raise QueryTimeoutError(
+            f"the answer took longer than {timeout_s:g} s (CITEQA_QUERY_TIMEOUT_S); the server "
+            "is busy or the question too broad: retry, or ask with a smaller top_k"
+        ) from None

@@ -22,10 +22,9 @@ from tokenizers import Tokenizer
 from citeqa.hardware import BackendChoice
 from citeqa.onnx import ModelSession
 from service.reading.backends import ReaderBackend, open_reader_session, resolve_reader_backend
-from service.reading.decode import decode_spans
 from service.reading.errors import ReaderError
 from service.reading.int8 import FP16_WEIGHTS_FILE, ONNX_FILE
-from service.reading.windows import Batch, Window, WindowMaker, batch
+from service.reading.windows import Batch, Window, WindowMaker, batch, decode_spans
 
 Logits = npt.NDArray[np.float32]
 # A preferred span (say, the bare figure for a "how many" question) replaces a better

@@ -22,8 +22,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from citeqa.text import split_lines
 from citeqa.types import Chunk, Passage
-from indexer.lines import split_lines
 
 # A line ending a sentence, possibly inside closing quotes or brackets.
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from service.api import examples
-from service.api.deps import JsonBody, MetricsDep, StateDep
+from service.api.deps import JsonBody, MetricsDep, StateDep, run_with_deadline
 from service.api.openapi import json_body
 from service.chat.completions import (
     count_usage,
@@ -55,7 +55,6 @@ from service.chat.schemas import (
     ModelList,
     OpenAIErrorResponse,
 )
-from service.deadline import run_with_deadline
 from service.metrics import ServiceMetrics
 from service.render import render_response
 from service.state import ServiceState

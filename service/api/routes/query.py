@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 
 from service.api import examples
-from service.api.deps import JsonBody, MetricsDep, StateDep
+from service.api.deps import JsonBody, MetricsDep, StateDep, run_with_deadline
 from service.api.responses import error_responses
-from service.deadline import run_with_deadline
 from service.schemas import QueryRequest, QueryResponse
 
 router = APIRouter(prefix="/v1", tags=["query"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.answering.normalize import answer_key, same_answer
+from citeqa.text import answer_key, same_answer
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from service.answering.normalize import answer_key
+from citeqa.text import answer_key
 
 EXTRADITION = "How many people has Mexico extradited?"
 

@@ -23,10 +23,9 @@ from transformers import (  # type: ignore[attr-defined]  # 5.x: BertTokenizerFa
 )
 
 from citeqa.config import packaged_reader_path
-from service.reading.decode import decode_spans
 from service.reading.errors import ReaderError
 from service.reading.reader import Logits, ReaderSpan, SpanReader, TorchLogits
-from service.reading.windows import Batch
+from service.reading.windows import Batch, decode_spans
 from tests.tiny_bert import save_tiny_qa
 
 QUESTION = "Where did the zebra cross the river?"
