@@ -6,7 +6,7 @@ DIR is an index of the SQuAD-format FILE's paragraphs, as `citeqa eval` leaves i
 ``OUT/indexes/``. Each question is retrieved twice by the same Retriever: once as served
 (chunks of one paragraph joined into one passage, or giving way), once with
 ``RetrievalOptions(join_paragraphs=False)``. Prints the mean number of distinct paragraphs
-among the top 5 (:func:`service.retrieval.paragraphs.distinct_paragraphs`; a SQuAD paragraph
+among the top 5 (:func:`service.retrieval.dedup.distinct_paragraphs`; a SQuAD paragraph
 is indexed as its own document) and the share of questions with a gold document there.
 """
 
@@ -22,7 +22,7 @@ from citeqa.config import Settings
 from eval.datasets.squad import load_squad
 from indexer.factory import make_embedder
 from indexer.index import load_index
-from service.retrieval.paragraphs import distinct_paragraphs
+from service.retrieval.dedup import distinct_paragraphs
 from service.retrieval.retriever import RetrievalOptions, Retriever
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from citeqa.config import EXTRACTOR_ABSTAIN_THRESHOLD, READER_FLOOR, Settings
-from citeqa.types import Candidate, Passage, QueryResult
+from citeqa.types import Candidate, Passage, QueryResult, ScoredSentence
 from indexer.embedding import Embedder, Vectors
 from indexer.index import Index
 from service.answering.abstention import (
@@ -23,8 +23,7 @@ from service.answering.abstention import (
 from service.answering.aggregate import ALTERNATIVE_RATIO as EXTRACTOR_ALTERNATIVE_RATIO
 from service.answering.aggregate import Aggregate, aggregate
 from service.answering.extractor import SpanExtractor
-from service.answering.publication import asks_publication_date, publication_candidates
-from service.answering.question import QuestionType, classify_question
+from service.answering.question import QuestionType, asks_publication_date, classify_question
 from service.answering.reader_extractor import ALTERNATIVE_RATIO as READER_ALTERNATIVE_RATIO
 from service.answering.reader_extractor import ReaderExtractor, SpanReading
 from service.errors import InvalidQuestionError
@@ -288,3 +287,46 @@ def make_engine(
         reader_passages=settings.reader_passages,
         typed_rules=settings.reader_typed_rules,
     )
+
+
+def publication_candidates(index: Index, passages: Sequence[Passage]) -> list[Candidate]:
+    """The written publication date of each retrieved article that has one, best first.
+
+    The date lives in a byline or dateline, which is metadata, not a chunk, so no passage
+    holds it. The indexer stores where the date is written; the answer quotes that span of
+    the original text, so it is cited like any other answer.
+    """
+    candidates: list[Candidate] = []
+    seen: set[str] = set()
+    for passage in passages:
+        doc_id = passage.chunk.doc_id
+        if doc_id in seen:
+            continue
+        seen.add(doc_id)
+        spans = index.spans(doc_id, "metadata")
+        dates = [s for s in spans if s.label == "published"]
+        if not dates:
+            continue
+        text = index.documents[doc_id].text
+        date = dates[0]
+        line_start = text.rfind("\n", 0, date.start) + 1
+        line_end = text.find("\n", date.end)
+        line_end = len(text) if line_end < 0 else line_end
+        # The date is certain once the article is right: confidence is how well the
+        # article matches the question.
+        best = passage.score
+        line = ScoredSentence(
+            -1, doc_id, line_start, line_end, text[line_start:line_end], best, 0.0, best
+        )
+        candidates.append(
+            Candidate(
+                doc_id,
+                date.start,
+                date.end,
+                text[date.start : date.end],
+                "DATE",
+                best,
+                line,
+            )
+        )
+    return candidates

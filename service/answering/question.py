@@ -242,3 +242,17 @@ def classify_question(question: str) -> QuestionType:
     if wh == "why":
         return QuestionType("why", frozenset(), wants_sentence=True)
     return QuestionType("how" if wh == "how" else "other", frozenset(), wants_sentence=True)
+
+
+# The date of an article lives in its byline or dateline, metadata no passage holds: such a
+# question is answered from there (QueryEngine).
+_PUBLICATION = re.compile(
+    r"^\s*(when|on what (date|day)|what (date|day))\b.*\b(published|posted|dated|written|"
+    r"released|put out|appeared)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_publication_date(question: str) -> bool:
+    """True for "when was ... published" and its variants."""
+    return bool(_PUBLICATION.search(question))

@@ -14,7 +14,7 @@ over it), so :class:`Retriever` does the same steps for one process and for S sh
    numbers; the passages are made here, from this process's copy of the generation when it
    has one, or else from the chunks and texts the shards send;
 4. the passages are sorted, near copies collapsed (:mod:`service.retrieval.dedup`) and the
-   chunks of one paragraph joined (:mod:`service.retrieval.paragraphs`).
+   chunks of one paragraph joined (:mod:`service.retrieval.dedup`).
 
 Answers live in sentences, so step 3 scores a passage by its own similarity and by its best
 sentence. Every step can be switched off (:class:`RetrievalOptions`), so the eval harness
@@ -55,9 +55,8 @@ from indexer.embedding import Vectors
 from indexer.index import Index
 from indexer.shards import shard_of
 from service.errors import ShardError, ShardGenerationError, ShardUnavailableError
-from service.retrieval.dedup import collapse
+from service.retrieval.dedup import collapse, join_paragraphs
 from service.retrieval.hybrid import FusedChunk, SearchMode, fuse, merge_ranked
-from service.retrieval.paragraphs import join_paragraphs
 from service.retrieval.rescoring import PassageScores, passages_of, read_passages
 from service.retrieval.shard import (
     EarlyScores,

@@ -25,9 +25,11 @@ HEAVY = ("torch", "transformers", "sentence_transformers", "training")
 # now runs the reader's model and issue 26 added the access and deadline modules). Retrieval
 # as one pipeline kept it at 37. Then 33: the answer keys and offset-keeping lines joined the
 # other text helpers in citeqa/text.py, span decoding joined the reader's windows, and the
-# query deadline joined what the routes share (service/api/deps.py). Issue 29's target is
-# 12; lower this as the path gets shorter, never raise it.
-MODULE_LIMIT = 33
+# query deadline joined what the routes share (service/api/deps.py). Then 31: a paragraph's
+# chunks are joined where near copies collapse (service/retrieval/dedup.py), and byline
+# dates are read by the engine. Issue 29's target is 12; lower this as the path gets
+# shorter, never raise it.
+MODULE_LIMIT = 31
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.answering.publication import asks_publication_date, publication_candidates
+from service.answering.engine import publication_candidates
+from service.answering.question import asks_publication_date
 from tests.service.answering.fakes import (
     EXTRADITIONS,
     FEBRUARY,

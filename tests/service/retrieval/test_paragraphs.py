@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from citeqa.types import Chunk, Hit, Passage, ScoredSentence, Span
-from service.retrieval.paragraphs import Paragraphs, distinct_paragraphs, join_paragraphs
+from service.retrieval.dedup import Paragraphs, distinct_paragraphs, join_paragraphs
 
 TEXT = "Mexico sent 37 inmates. The total is 92. Officials said more will follow. Another day."
 DOCUMENTS = {"a": TEXT, "b": TEXT}
