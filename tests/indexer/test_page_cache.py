@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from indexer.page_cache import (
     PageCacheWarmer,
@@ -32,6 +35,20 @@ def test_every_file_but_the_faiss_index_is_read(tmp_path: Path) -> None:
     assert warmer is not None and warmer.wait(30)
     assert warmer.state == "warm"
     assert warmer.bytes_read == 2 * (3000 + (3 << 20) + 10)
+
+
+def test_files_are_read_where_they_cannot_be_sent_to_dev_null(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*args: object) -> int:
+        del args
+        raise OSError("sendfile to /dev/null is not supported here")
+
+    monkeypatch.setattr(os, "sendfile", refused)
+    folder = _segment(tmp_path / "s1")
+    warmer = PageCacheWarmer(segment_files([folder])).start()
+    assert warmer.wait(30)
+    assert warmer.bytes_read == 3000 + (3 << 20) + 10
 
 
 def test_an_index_over_half_the_available_memory_is_not_read(tmp_path: Path) -> None:
