@@ -1,9 +1,9 @@
 """Read a served index's files once, in the background, so its first queries find them cached.
 
 Queries touch the memory-mapped sentence vectors, the term arrays and the SQLite stores at
-scattered places. On a fresh start each first touch is a read from disk, and at a million
-chunks that doubled the p99 of a new server's first few hundred queries (eval/RESULTS.md).
-One sequential read of each file costs far less than those scattered page faults. What it
+scattered places. On a fresh start each first touch is a read from disk, which on a large
+index shows in the tail of a new server's first queries (eval/RESULTS.md). One sequential
+read of each file costs far less than those scattered page faults. What it
 fills is the kernel's file cache, not the process's memory: those pages go first when memory
 runs short, and an index larger than half the available memory is not read at all, so
 warming never pushes out what the rest of the machine needs.
@@ -99,8 +99,8 @@ def _read_into_cache(path: Path, sink: int) -> int:
     """Read ``path`` once; how many bytes were read.
 
     ``sendfile`` to /dev/null brings the pages into the cache without copying them to this
-    process: a tenth of the CPU of reading them (0.22 s against 2.2 s of system time for
-    6.7 GB). Where the system cannot send a file to /dev/null, it is read in blocks.
+    process, so it takes far less CPU from the queries it runs beside than reading them
+    (eval/RESULTS.md). Where the system cannot send a file to /dev/null, it is read.
     """
     send = getattr(os, "sendfile", None)  # not on every platform
     with path.open("rb", buffering=0) as file:

@@ -102,9 +102,9 @@ def _doc_ids(
         cached = _DOC_IDS.get(key)
     if cached is not None:
         return cached
-    # Row and id both sit in the unique index on doc_id, so SQLite scans that index (a few MB)
-    # instead of the table, which holds every document's text: at a million chunks this was
-    # most of a cold start's index load.
+    # Row and id both sit in the unique index on doc_id, so SQLite scans that small index
+    # instead of the table, which holds every document's text: on a large index, reading the
+    # table was most of a cold start's index load.
     rows = connect().execute("SELECT row, doc_id FROM documents").fetchall()
     rows.sort()
     doc_ids = DocIds(doc_id for _, doc_id in rows)
