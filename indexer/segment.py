@@ -87,6 +87,12 @@ _DOC_IDS: weakref.WeakValueDictionary[tuple[str, int, int, int, str], DocIds] = 
 _SHARED_LOCK = threading.Lock()
 
 
+def _file_key(path: Path) -> tuple[str, int, int, int]:
+    """Which file this is, and which version of it: a file written again has another key."""
+    stat = path.stat()
+    return str(path.resolve()), stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
 def _doc_ids(
     store: Path, documents: npt.NDArray[Any], connect: Callable[[], sqlite3.Connection]
 ) -> DocIds:
@@ -95,9 +101,8 @@ def _doc_ids(
     Keyed by the store file and a hash of the segment's documents table, so a folder
     deleted and written again at the same path (tests do) is read again.
     """
-    stat = store.stat()
     table = hashlib.sha1(np.ascontiguousarray(documents).data, usedforsecurity=False)
-    key = (str(store.resolve()), stat.st_ino, stat.st_mtime_ns, stat.st_size, table.hexdigest())
+    key = (*_file_key(store), table.hexdigest())
     with _SHARED_LOCK:
         cached = _DOC_IDS.get(key)
     if cached is not None:
@@ -125,10 +130,9 @@ _VECTOR_INDEXES: weakref.WeakValueDictionary[tuple[str, int, int, int], Any] = (
 def _vector_index(path: Path) -> Any:
     """The segment's FAISS index, prepared for search (shared: never modify it)."""
     try:
-        stat = path.stat()
+        key = _file_key(path)
     except OSError:
         return prepare_for_search(read_vector_index(path))  # raises, saying how to rebuild
-    key = (str(path.resolve()), stat.st_ino, stat.st_mtime_ns, stat.st_size)
     with _SHARED_LOCK:
         index = _VECTOR_INDEXES.get(key)
     if index is None:

@@ -21,6 +21,7 @@ from pydantic import (
 
 from citeqa.types import Answer, Citation, Document, Identified, Passage, QueryResult, Source
 from indexer.loaders import DOC_ID_PATTERN
+from indexer.page_cache import WarmState
 from service.retrieval.retriever import Filters
 
 MAX_QUESTION_CHARS = 1000
@@ -321,7 +322,7 @@ class Readiness(BaseModel):
     chunks: int
     # "warming" while the index's files are read into the page cache after start, then
     # "warm"; "off" when CITEQA_WARM_PAGE_CACHE is false or the index is too large for it.
-    page_cache: Literal["warming", "warm", "off"] = "off"
+    page_cache: WarmState = "off"
 
 
 class DocumentWriteResult(BaseModel):

@@ -54,13 +54,13 @@ def shingle_keys(texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
         ids = [numbers.setdefault(word, len(numbers) + 1) for word in words]
         ids = [0] * (SHINGLE - len(ids)) + ids if len(ids) < SHINGLE else ids
         at = np.array(ids, dtype=np.int64)
-        if at.max(initial=0) >= 1 << _WORD_BITS:
-            raise ValueError("too many distinct words to compare in one call")
         count = len(at) - SHINGLE + 1
         key = np.zeros(count, dtype=np.int64)
         for offset in range(SHINGLE):
             key = (key << _WORD_BITS) | at[offset : offset + count]
         keys.append(key)
+    if len(numbers) >= 1 << _WORD_BITS:
+        raise ValueError("too many distinct words to compare in one call")
     return keys
 
 
