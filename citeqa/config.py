@@ -168,7 +168,7 @@ class Settings(BaseSettings):
     # 40). Queries beyond it wait their turn instead of sharing the cores and the GIL.
     request_threads: int = Field(default=40, ge=1, le=1000)
     api_key: str = ""
-    # With a read key, every read route needs it (or the write key): service/api/access.py.
+    # With a read key, every read route needs it (or the write key): service/middleware.py.
     read_key: str = ""
     # Per-client rate limits, in the `limits` library's notation ("60/minute",
     # "5/second"); "off" (or empty) turns one off. Queries and chat count per key, else per

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
-    from indexer.onnx_encoder import OnnxEncoder
+    from citeqa.onnx import OnnxEncoder
     from indexer.query_encoder import OnnxQueryEncoder
 
 Vectors = npt.NDArray[np.float32]
@@ -171,8 +171,8 @@ class Embedder:
         return self._model
 
     def _load_onnx(self, cache_dir: Path) -> OnnxEncoder:
+        from citeqa.onnx import ALONE, TOKEN_BUDGET, OnnxEncoder
         from indexer import onnx_export
-        from indexer.onnx_encoder import ALONE, TOKEN_BUDGET, OnnxEncoder
 
         folder = Path(self.model_path)
         precision: onnx_export.Precision = "int8" if self.backend == "onnx-int8" else "fp32"
@@ -208,8 +208,8 @@ class Embedder:
 
     def _choose(self, cache_dir: Path) -> BackendChoice:
         """What ``auto`` means here: int8, or bf16 where the CPU has the units and it wins."""
+        from citeqa.onnx import ALONE, TOKEN_BUDGET, OnnxEncoder
         from indexer import onnx_export
-        from indexer.onnx_encoder import ALONE, TOKEN_BUDGET, OnnxEncoder
 
         folder = Path(self.model_path)
         tokenizer = folder / "tokenizer.json"

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from citeqa.onnx import OnnxEncoder
 from indexer import onnx_export
 from indexer.errors import ExportError, QueryEncoderError
-from indexer.onnx_encoder import OnnxEncoder
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -14,16 +14,19 @@ from fastapi.staticfiles import StaticFiles
 from citeqa import __version__
 from citeqa.config import Settings, get_settings
 from indexer.manifest import Manifest
-from service.api.access import AccessMiddleware
 from service.api.docs import install_docs
 from service.api.errors import install_error_handlers
 from service.api.openapi import install_openapi
 from service.api.routes import chat, documents, health, pages, query
 from service.api.routes.pages import STATIC_DIR
 from service.chat.schemas import ChatCompletionRequest
-from service.logging import configure_logging
 from service.metrics import ServiceMetrics
-from service.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from service.middleware import (
+    AccessMiddleware,
+    BodySizeLimitMiddleware,
+    RequestIdMiddleware,
+    configure_logging,
+)
 from service.schemas import DocumentCreate
 
 if TYPE_CHECKING:

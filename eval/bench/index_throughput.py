@@ -79,7 +79,7 @@ def _raw_encode(embedder: Embedder, texts: list[str], cores: int) -> float:
     """Seconds for one encode call of ``texts`` on every core."""
     if embedder.backend == "torch":
         return _timed(lambda: embedder.encode_documents(texts))
-    from indexer.onnx_encoder import OnnxEncoder
+    from citeqa.onnx import OnnxEncoder
 
     assert embedder._onnx is not None
     current = embedder._onnx

@@ -177,7 +177,7 @@ def test_an_operator_sets_or_turns_off_each_limit() -> None:
 
 
 def test_each_worker_enforces_its_share_of_a_limit() -> None:
-    from service.api.access import _limit
+    from service.middleware import _limit
 
     alone = _limit("300/minute", "CITEQA_RATE_LIMIT_QUERIES", workers=1)
     shared = _limit("301/minute", "CITEQA_RATE_LIMIT_QUERIES", workers=2)

@@ -13,8 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from citeqa.config import Settings
-from service.logging import configure_logging
-from service.middleware import RequestIdMiddleware
+from service.middleware import RequestIdMiddleware, configure_logging
 
 
 @pytest.fixture(autouse=True)

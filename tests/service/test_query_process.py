@@ -27,9 +27,11 @@ HEAVY = ("torch", "transformers", "sentence_transformers", "training")
 # other text helpers in citeqa/text.py, span decoding joined the reader's windows, and the
 # query deadline joined what the routes share (service/api/deps.py). Then 31: a paragraph's
 # chunks are joined where near copies collapse (service/retrieval/dedup.py), and byline
-# dates are read by the engine. Issue 29's target is 12; lower this as the path gets
-# shorter, never raise it.
-MODULE_LIMIT = 31
+# dates are read by the engine. Then 28: the read key and rate limits and the log set-up
+# joined the other ASGI layers (service/middleware.py), and the sentence encoder joined the
+# ONNX sessions it runs on (citeqa/onnx.py). Issue 29's target is 12; lower this as the
+# path gets shorter, never raise it.
+MODULE_LIMIT = 28
 
 
 @pytest.fixture(scope="module")
