@@ -21,7 +21,9 @@ for _words, _labels in (
         "person man woman official officials leader president minister secretary senator "
         "governor politician expert analyst author spokesperson ambassador chief head judge "
         "lawyer player coach king queen general director founder candidate ceo chairman "
-        "chairwoman chair owner actor actress singer writer artist scientist",
+        "chairwoman chair owner actor actress singer writer artist scientist member "
+        "lawmaker legislator congressman congresswoman diplomat envoy prosecutor attorney "
+        "commander",
         frozenset({"PERSON"}),
     ),
     (

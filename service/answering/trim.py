@@ -44,6 +44,7 @@ _FUNCTION_WORDS = (
     )
     | _LEADING_PREPOSITIONS
 )
+_PERSON = frozenset({"PERSON"})
 _NAME_PARTICLES = frozenset({"de", "da", "del", "van", "von", "der", "bin", "al", "la", "le"})
 _ROLE_LINKS = frozenset({"of", "for", "the", "and"}) | _NAME_PARTICLES
 _WORD = re.compile(r"\S+")
@@ -114,6 +115,12 @@ def _is_capitalised(word: str) -> bool:
     return bool(letters) and letters[0].isupper()
 
 
+def _hyphenated_title(word: str) -> bool:
+    """ "attorney-general", "secretary-general": a title made of title words."""
+    parts = word.split("-")
+    return len(parts) > 1 and all(part and part in _TITLES for part in parts)
+
+
 def _name_after_title(text: str, start: int, end: int) -> tuple[int, int]:
     """ "U.S. Secretary of Homeland Security Kristi Noem" -> "Kristi Noem".
 
@@ -125,11 +132,13 @@ def _name_after_title(text: str, start: int, end: int) -> tuple[int, int]:
         end = len(text[:aside].rstrip())  # "Ron DeSantis (R-Fla.)": the party is an aside
     words = _words(text, start, end)
     lowered = [text[s:e].lower().strip(",") for s, e in words]
-    titles = [i for i, word in enumerate(lowered) if word in _TITLES]
+    titles = [i for i, word in enumerate(lowered) if word in _TITLES or _hyphenated_title(word)]
     if not titles or titles[-1] >= len(words) - 1 or "," in text[start:end]:
         return start, end  # no title, or an apposition ("Deborah Glick, the chairwoman of")
     if titles[-1] > 0 and lowered[titles[-1] - 1] in {"the", "a", "an"}:
         return start, end  # "the chairwoman of the Higher Education Committee" names no one
+    if {"and", "or", "&"} & set(lowered[: titles[0]]):
+        return start, end  # "Bob Hawke and Defense Minister Kim Beazley" names two people
     tail = words[titles[-1] + 1 :]
     # "Secretary of Homeland Security Kristi Noem": the role's "of ..." may run on.
     if not all(_is_capitalised(text[s:e]) or text[s:e].lower() in _ROLE_LINKS for s, e in tail):
@@ -263,6 +272,8 @@ def minimal_span(text: str, start: int, end: int, question_type: QuestionType) -
     if question_type.kind == "who":
         if question_type.asks_agent:
             trimmed = _agent_of_passive(text, *trimmed)
+        trimmed = _name_after_title(text, *trimmed)
+    elif question_type.labels == _PERSON:  # "which official": a person, asked like "who"
         trimmed = _name_after_title(text, *trimmed)
     # Not for "where": a place is quoted with its preposition ("in a picture caption").
     if question_type.kind in ("what", "which", "who", "when"):

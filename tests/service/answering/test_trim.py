@@ -43,6 +43,19 @@ CASES = [
         "Ron DeSantis",
     ),
     ("Mexico has extradited 92 people.", "92", "How many people has Mexico extradited?", "92"),
+    # "Which official" asks for a person as "who" does: the name without its title.
+    (
+        "U.S. Secretary of Homeland Security Kristi Noem blamed Sheinbaum for the unrest.",
+        "U.S. Secretary of Homeland Security Kristi Noem",
+        "Which US cabinet member blamed Sheinbaum?",
+        "Kristi Noem",
+    ),
+    (
+        "said US Attorney-General Pam Bondi on Thursday",
+        "US Attorney-General Pam Bondi",
+        "Which official praised the transfer?",
+        "Pam Bondi",
+    ),
     # Asked who did something, a passive clause answers with its agent.
     (
         "The relatives were allegedly received by FBI agents under the scheme.",
@@ -129,6 +142,18 @@ def test_minimal_span(sentence: str, span: str, question: str, expected: str) ->
         ),
         # A sentence's first word after a colon is no part of the name.
         ("The season began: The Cleveland Cavaliers won", "Cleveland Cavaliers", "Which team?"),
+        # Asked for a thing, a role before a name is part of the answer.
+        (
+            "U.S. Secretary of Homeland Security Kristi Noem blamed Sheinbaum.",
+            "U.S. Secretary of Homeland Security Kristi Noem",
+            "Which department's head spoke?",
+        ),
+        # Two people named: the title belongs to the second, the answer to both.
+        (
+            "advised Bob Hawke and Defense Minister Kim Beazley in the 1980s",
+            "Bob Hawke and Defense Minister Kim Beazley",
+            "Who did he advise?",
+        ),
         # Only a name grows to the asked noun; a figure or ordinal is the answer alone.
         ("the third such extradition flight was", "third", "Which extradition flight was it?"),
     ],
