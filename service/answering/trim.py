@@ -46,6 +46,8 @@ _FUNCTION_WORDS = (
 )
 _PERSON = frozenset({"PERSON"})
 _NAME_PARTICLES = frozenset({"de", "da", "del", "van", "von", "der", "bin", "al", "la", "le"})
+# "al-Assad", "bin-Salman": a particle joined to a name.
+_PARTICLE_NAME = re.compile(r"^(al|el|bin|ibn|abu|de|van|von|da|du|la|le)-[A-Z]")
 _ROLE_LINKS = frozenset({"of", "for", "the", "and"}) | _NAME_PARTICLES
 _WORD = re.compile(r"\S+")
 # Up to three lower-case words right after a span, with nothing but spaces between.
@@ -121,6 +123,28 @@ def _hyphenated_title(word: str) -> bool:
     return len(parts) > 1 and all(part and part in _TITLES for part in parts)
 
 
+def _is_name_word(word: str) -> bool:
+    """A word of a person's name: capitalised, a particle, or "al-Assad"."""
+    return _is_capitalised(word) or word in _NAME_PARTICLES or bool(_PARTICLE_NAME.match(word))
+
+
+def _name_after_role(text: str, start: int, end: int) -> tuple[int, int]:
+    """ "captain, Andrew Strauss" -> "Andrew Strauss": a role, a comma, then the name."""
+    comma = text.find(",", start, end)
+    if comma < 0 or text.find(",", comma + 1, end) >= 0:
+        return start, end
+    role = text[start:comma].split()
+    name = _words(text, comma + 1, end)
+    if not role or not 2 <= len(name) <= 4:
+        return start, end
+    last = role[-1].lower()
+    if (last in _TITLES or _hyphenated_title(last)) and all(
+        _is_name_word(text[s:e]) for s, e in name
+    ):
+        return name[0][0], end
+    return start, end
+
+
 def _name_after_title(text: str, start: int, end: int) -> tuple[int, int]:
     """ "U.S. Secretary of Homeland Security Kristi Noem" -> "Kristi Noem".
 
@@ -133,20 +157,31 @@ def _name_after_title(text: str, start: int, end: int) -> tuple[int, int]:
     words = _words(text, start, end)
     lowered = [text[s:e].lower().strip(",") for s, e in words]
     titles = [i for i, word in enumerate(lowered) if word in _TITLES or _hyphenated_title(word)]
-    if not titles or titles[-1] >= len(words) - 1 or "," in text[start:end]:
-        return start, end  # no title, or an apposition ("Deborah Glick, the chairwoman of")
+    if "," in text[start:end]:
+        # An apposition names the person first ("Deborah Glick, the chairwoman of"); a role
+        # before the comma is followed by the name.
+        return _name_after_role(text, start, end)
+    if not titles or titles[-1] >= len(words) - 1:
+        return start, end
     if titles[-1] > 0 and lowered[titles[-1] - 1] in {"the", "a", "an"}:
         return start, end  # "the chairwoman of the Higher Education Committee" names no one
     if {"and", "or", "&"} & set(lowered[: titles[0]]):
         return start, end  # "Bob Hawke and Defense Minister Kim Beazley" names two people
     tail = words[titles[-1] + 1 :]
     # "Secretary of Homeland Security Kristi Noem": the role's "of ..." may run on.
-    if not all(_is_capitalised(text[s:e]) or text[s:e].lower() in _ROLE_LINKS for s, e in tail):
+    if not all(_is_name_word(text[s:e]) or text[s:e].lower() in _ROLE_LINKS for s, e in tail):
         return start, end
+    return _last_name_words(text, tail, start, end)
+
+
+def _last_name_words(
+    text: str, tail: list[tuple[int, int]], start: int, end: int
+) -> tuple[int, int]:
+    """The name that ends the span: its last two name words (three with a particle or an
+    initial), or the span as it is when it does not end in one."""
     capitalised_tail: list[tuple[int, int]] = []
     for s, e in reversed(tail):
-        word = text[s:e]
-        if not (_is_capitalised(word) or word in _NAME_PARTICLES):
+        if not _is_name_word(text[s:e]):
             break
         capitalised_tail.insert(0, (s, e))
     if not capitalised_tail:

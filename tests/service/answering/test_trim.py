@@ -56,6 +56,20 @@ CASES = [
         "Which official praised the transfer?",
         "Pam Bondi",
     ),
+    # A name with a joined particle is still a name after its title.
+    (
+        "Syria's President Bashar al-Assad said on Sunday",
+        "President Bashar al-Assad",
+        "Who is the President of Syria?",
+        "Bashar al-Assad",
+    ),
+    # A role, a comma, then the name: the name.
+    (
+        "the England captain, Andrew Strauss, said",
+        "England captain, Andrew Strauss",
+        "Who was Cook's predecessor?",
+        "Andrew Strauss",
+    ),
     # Asked who did something, a passive clause answers with its agent.
     (
         "The relatives were allegedly received by FBI agents under the scheme.",
@@ -148,6 +162,8 @@ def test_minimal_span(sentence: str, span: str, question: str, expected: str) ->
             "U.S. Secretary of Homeland Security Kristi Noem",
             "Which department's head spoke?",
         ),
+        # After a comma that follows no title, a list of names is no role and a name.
+        ("Senators Warren, Sanders and Booker", "Senators Warren, Sanders", "Who objected?"),
         # Two people named: the title belongs to the second, the answer to both.
         (
             "advised Bob Hawke and Defense Minister Kim Beazley in the 1980s",
