@@ -50,8 +50,8 @@ _NAME_PARTICLES = frozenset({"de", "da", "del", "van", "von", "der", "bin", "al"
 _PARTICLE_NAME = re.compile(r"^(al|el|bin|ibn|abu|de|van|von|da|du|la|le)-[A-Z]")
 _ROLE_LINKS = frozenset({"of", "for", "the", "and"}) | _NAME_PARTICLES
 _WORD = re.compile(r"\S+")
-# Up to three lower-case words right after a span, with nothing but spaces between.
-_PLAIN_WORDS_AFTER = re.compile(r"(?: [a-z][a-z-]*){1,3}\b")
+# Up to three words right after a span, with nothing but spaces between.
+_PLAIN_WORDS_AFTER = re.compile(r"(?: [A-Za-z][A-Za-z-]*){1,3}\b")
 _UNIT_AFTER = re.compile(
     r"^\s?(%|percent\b|per cent\b|(thousand|million|billion|trillion)\b(\s(dollars|euros|"
     r"pounds|people|tons|barrels)\b)?|(dollars|euros|pounds|yen|yuan|pesos)\b)",
@@ -214,15 +214,21 @@ def _agent_of_passive(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _grow_to_asked_noun(text: str, start: int, end: int, noun: str) -> tuple[int, int]:
-    """ "US-Mexico-Canada" -> "US-Mexico-Canada free trade deal" for "which trade deal":
-    the name runs on to the noun the question asks for, when the words between are plain."""
+    """ "US-Mexico-Canada" -> "US-Mexico-Canada free trade deal" for "which trade deal",
+    "Pixar" -> "Pixar Animation Studios" for "what animation studio": the name runs on to
+    the noun the question asks for, when only words lie between."""
     following = _PLAIN_WORDS_AFTER.match(text, end)
     if following is None:
         return start, end
     singular = noun.removesuffix("s")
-    for word in reversed(list(_WORD.finditer(text, end, following.end()))):
-        if word.group(0).removesuffix("s") == singular:
-            return start, word.end()
+    words = list(_WORD.finditer(text, end, following.end()))
+    for at in range(len(words) - 1, -1, -1):
+        if words[at].group(0).lower().removesuffix("s") != singular:
+            continue
+        # The words up to the noun go on the name ("Animation Studios") or describe it in
+        # plain words ("free trade deal"); "wins Best Actor" is a clause.
+        cases = {word.group(0)[0].isupper() for word in words[: at + 1]}
+        return (start, words[at].end()) if len(cases) == 1 else (start, end)
     return start, end
 
 
@@ -315,7 +321,7 @@ def minimal_span(text: str, start: int, end: int, question_type: QuestionType) -
         trimmed = _drop_leading_preposition(text, *trimmed)
     if question_type.kind in ("what", "which"):
         trimmed = _drop_leading_gerund(text, *trimmed)
-    if question_type.kind == "how_much":
+    if question_type.kind in ("how_many", "how_much"):  # "how many percent": with its unit
         trimmed = _grow_unit(text, *trimmed)
     trimmed = _strip_enclosing(text, *trimmed)
     if trimmed[1] <= trimmed[0]:

@@ -97,6 +97,21 @@ CASES = [
         "Which trade deal is being renegotiated?",
         "US-Mexico-Canada free trade deal",
     ),
+    # ... also where the noun is written as part of the name.
+    (
+        "the film was made at Pixar Animation Studios in Emeryville",
+        "Pixar",
+        "Which animation studio is behind the film?",
+        "Pixar Animation Studios",
+    ),
+    # A count takes its magnitude or its percent sign, never its noun.
+    (
+        "Costs rose 24 percent in five years.",
+        "24",
+        "How many percent did costs rise?",
+        "24 percent",
+    ),
+    ("The country lost 2 million jobs.", "2", "How many jobs were lost?", "2 million"),
     # The mark that opens a quotation the span closes joins it.
     ("under the ‘parole’ scheme", "parole’ scheme", "Under which scheme?", "‘parole’ scheme"),
 ]
@@ -170,6 +185,8 @@ def test_minimal_span(sentence: str, span: str, question: str, expected: str) ->
             "Bob Hawke and Defense Minister Kim Beazley",
             "Who did he advise?",
         ),
+        # A clause after the name is no part of it, even where it ends in the asked noun.
+        ("Joaquin Phoenix wins Best Actor", "Joaquin Phoenix", "Which actor won Best Actor?"),
         # Only a name grows to the asked noun; a figure or ordinal is the answer alone.
         ("the third such extradition flight was", "third", "Which extradition flight was it?"),
     ],
