@@ -2,9 +2,9 @@
 
 The reader is trained on SQuAD-style answers, but its span boundaries still carry what a
 person would leave out: enclosing quote marks, a title before a name, a preposition or verb
-left over from the sentence. And a figure asked with "how much" needs its unit. Every rule
-works on offsets into the text it is given, so the trimmed span is still an exact slice of
-the document and its citation checks.
+left over from the sentence. And a figure asked with "how much" or "how many" needs its
+unit. Every rule works on offsets into the text it is given, so the trimmed span is still an
+exact slice of the document and its citation checks.
 """
 
 from __future__ import annotations
