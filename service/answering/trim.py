@@ -51,7 +51,7 @@ _PARTICLE_NAME = re.compile(r"^(al|el|bin|ibn|abu|de|van|von|da|du|la|le)-[A-Z]"
 _ROLE_LINKS = frozenset({"of", "for", "the", "and"}) | _NAME_PARTICLES
 _WORD = re.compile(r"\S+")
 # Up to three words right after a span, with nothing but spaces between.
-_PLAIN_WORDS_AFTER = re.compile(r"(?: [A-Za-z][A-Za-z-]*){1,3}\b")
+_WORDS_AFTER = re.compile(r"(?: [A-Za-z][A-Za-z-]*){1,3}\b")
 _UNIT_AFTER = re.compile(
     r"^\s?(%|percent\b|per cent\b|(thousand|million|billion|trillion)\b(\s(dollars|euros|"
     r"pounds|people|tons|barrels)\b)?|(dollars|euros|pounds|yen|yuan|pesos)\b)",
@@ -217,7 +217,7 @@ def _grow_to_asked_noun(text: str, start: int, end: int, noun: str) -> tuple[int
     """ "US-Mexico-Canada" -> "US-Mexico-Canada free trade deal" for "which trade deal",
     "Pixar" -> "Pixar Animation Studios" for "what animation studio": the name runs on to
     the noun the question asks for, when only words lie between."""
-    following = _PLAIN_WORDS_AFTER.match(text, end)
+    following = _WORDS_AFTER.match(text, end)
     if following is None:
         return start, end
     singular = noun.removesuffix("s")
