@@ -12,6 +12,7 @@ a dispute on the same thing, wherever in the sentence they sit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -35,6 +36,8 @@ ALTERNATIVE_RELEVANCE = 0.7
 MAX_ALTERNATIVES = 4
 # Two sentences that state values for one thing share at least this share of their words.
 SAME_THING = 0.2
+# A word of an answer, without the punctuation around it.
+_TOKEN = re.compile(r"[\w’'.-]*\w")
 # Where a candidate sits: its document and character offsets.
 _Span = tuple[str, int, int]
 
@@ -107,12 +110,24 @@ def _group(candidates: Sequence[Candidate], floor: float) -> list[_Group]:
             # A figure reads best alone ("37", not "37 inmates"); the others still support it.
             group.best = max(figures, key=lambda m: m.score)
         if strongest.score > group.best.score:
-            if group.best.score >= floor:
-                # Keep the fuller wording but credit the strongest evidence for it.
+            if group.best.score >= floor and _fuller_name(group.best.text, strongest.text):
+                # Keep the fuller name but credit the strongest evidence for it.
                 group.best = replace(group.best, score=strongest.score)
-            else:  # a fuller wording the reader doubted is no citation for the answer
+            else:
+                # A fuller wording the reader doubted is no citation for the answer, and a
+                # clause that merely holds the answer ("what kind of guys are going to move
+                # in free agency" for "free agency") is another answer.
                 group.best = strongest
     return sorted(groups.values(), key=lambda g: -g.score)
+
+
+def _fuller_name(longer: str, shorter: str) -> bool:
+    """Whether ``longer`` is ``shorter`` with more of a name or a date: every word it adds is
+    capitalised or a figure ("Marco Rubio" for "Rubio", "September 20, 2019" for
+    "September 20"), not a clause around it."""
+    held = set(_TOKEN.findall(shorter))
+    added = [word for word in _TOKEN.findall(longer) if word not in held]
+    return all(word[0].isupper() or word[0].isdigit() for word in added)
 
 
 def qualifier_for(candidate: Candidate) -> Qualifier | None:

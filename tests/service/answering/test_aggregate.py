@@ -333,3 +333,47 @@ def test_sentences_that_only_repeat_a_value_do_not_say_what_it_is_about() -> Non
 
     assert [(a.text, a.disagrees) for a in result.alternatives] == [("Olga Tokarczuk", False)]
     assert result.sources_disagree is False
+
+
+def _one_document(text: str, spans: list[tuple[str, float]]) -> tuple[Any, list[Candidate]]:
+    """An index of one one-sentence document and candidates at the given spans."""
+    index: Any = SimpleNamespace(documents={"a": Document("a", text)})
+    sentence = ScoredSentence(0, "a", 0, len(text), text, 0.5, 0.5, 0.5)
+    candidates = []
+    for span, score in spans:
+        start = text.index(span)
+        candidates.append(Candidate("a", start, start + len(span), span, "READER", score, sentence))
+    return index, candidates
+
+
+def test_a_fuller_name_is_kept_with_the_strongest_evidence() -> None:
+    index, candidates = _one_document(
+        "Marco Rubio asked three times.", [("Rubio", 0.9), ("Marco Rubio", 0.6)]
+    )
+
+    result = aggregate(index, candidates, classify_question("Who asked?"), 0.4)
+
+    assert result.answer is not None and result.answer.text == "Marco Rubio"
+    assert result.answer.confidence >= 0.9
+
+
+def test_a_clause_that_holds_the_answer_does_not_replace_it() -> None:
+    text = "It depends on what kind of guys are going to move in free agency."
+    index, candidates = _one_document(
+        text, [("free agency", 0.97), ("what kind of guys are going to move in free agency", 0.86)]
+    )
+
+    result = aggregate(index, candidates, classify_question("What will have an impact?"), 0.4)
+
+    assert result.answer is not None and result.answer.text == "free agency"
+
+
+def test_a_fuller_date_is_kept() -> None:
+    index, candidates = _one_document(
+        "The phone goes on sale on September 20, 2019.",
+        [("September 20", 0.9), ("September 20, 2019", 0.7)],
+    )
+
+    result = aggregate(index, candidates, classify_question("When does it go on sale?"), 0.4)
+
+    assert result.answer is not None and result.answer.text == "September 20, 2019"
