@@ -61,6 +61,8 @@ class _Group:
     # Only sources that answer with some confidence agree: a weak mention of a name in an
     # unrelated passage is not a second witness.
     floor: float = 0.0
+    # The source (article) of a document: parts of one article are one witness.
+    source: Callable[[str], str] = str
 
     @property
     def documents(self) -> set[str]:
@@ -68,7 +70,7 @@ class _Group:
 
     @property
     def score(self) -> float:
-        witnesses = max(len(self.documents), 1)
+        witnesses = max(len({self.source(d) for d in self.documents}), 1)
         bonus = min(AGREEMENT_BONUS * (witnesses - 1), MAX_AGREEMENT_BONUS)
         return self.best.score + bonus
 
@@ -87,7 +89,9 @@ def citation_for(index: Index, candidate: Candidate) -> Citation:
     )
 
 
-def _group(candidates: Sequence[Candidate], floor: float) -> list[_Group]:
+def _group(
+    candidates: Sequence[Candidate], floor: float, source: Callable[[str], str] = str
+) -> list[_Group]:
     """Group equal answers; a short form ("Rubio") joins the longer one ("Marco Rubio")."""
     groups: dict[str, _Group] = {}
     for candidate in sorted(candidates, key=lambda c: -len(c.text)):
@@ -98,7 +102,7 @@ def _group(candidates: Sequence[Candidate], floor: float) -> list[_Group]:
             (g for k, g in groups.items() if same_answer(k, key)), None
         )
         if target is None:
-            groups[key] = _Group(candidate, [candidate], floor)
+            groups[key] = _Group(candidate, [candidate], floor, source)
         else:
             target.members.append(candidate)
             if candidate.score > target.best.score and answer_key(target.best.text) == key:
@@ -186,7 +190,14 @@ def aggregate(
     of witnesses, and the score of the answer it competes with) is one the service would
     answer with: only such values can disagree.
     """
-    groups = _group(candidates, abstain_threshold)
+    sources: dict[str, str] = {}
+
+    def source(doc_id: str) -> str:
+        if doc_id not in sources:
+            sources[doc_id] = source_of(index, doc_id)
+        return sources[doc_id]
+
+    groups = _group(candidates, abstain_threshold, source)
     if not groups or groups[0].score < abstain_threshold:
         return Aggregate(None, [], False)
     copies: set[frozenset[_Span]] = set()
@@ -194,7 +205,7 @@ def aggregate(
         read = [groups[0].best, *(c for c in candidates if c.score >= abstain_threshold)]
         rivals = copy_rivals([c for c in read if c.label != "SENTENCE"], passages, index)
         if rivals:
-            groups = _group([*candidates, *(r.copy for r in rivals)], abstain_threshold)
+            groups = _group([*candidates, *(r.copy for r in rivals)], abstain_threshold, source)
             copies = {frozenset((_span(r.original), _span(r.copy))) for r in rivals}
     top = groups[0]
     answer = _answer(index, top, question_type)

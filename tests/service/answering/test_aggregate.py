@@ -377,3 +377,32 @@ def test_a_fuller_date_is_kept() -> None:
     result = aggregate(index, candidates, classify_question("When does it go on sale?"), 0.4)
 
     assert result.answer is not None and result.answer.text == "September 20, 2019"
+
+
+def test_parts_of_one_article_are_one_witness() -> None:
+    texts = {
+        "a": "Clayton Kershaw pitched for the Dodgers.",
+        "b": "The Mets lost on Sunday.",
+        "c": "The Mets had won the game before.",
+    }
+    urls = {"a": "https://example.com/dodgers", "b": "https://example.com/mets"}
+    urls["c"] = urls["b"]  # two paragraphs of one article
+    index: Any = SimpleNamespace(
+        documents={k: Document(k, v, url=urls[k]) for k, v in texts.items()}
+    )
+
+    def candidate(doc_id: str, text: str, score: float) -> Candidate:
+        document = texts[doc_id]
+        start = document.index(text)
+        sentence = ScoredSentence(0, doc_id, 0, len(document), document, 0.5, 0.5, 0.5)
+        return Candidate(doc_id, start, start + len(text), text, "READER", score, sentence)
+
+    candidates = [
+        candidate("a", "Clayton Kershaw", 0.93),
+        candidate("b", "Mets", 0.9),
+        candidate("c", "Mets", 0.9),
+    ]
+
+    result = aggregate(index, candidates, classify_question("Who was pitching?"), 0.4)
+
+    assert result.answer is not None and result.answer.text == "Clayton Kershaw"
