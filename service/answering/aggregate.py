@@ -1,13 +1,14 @@
 """Merge equal answers across sources; keep every differing figure, each with its citation.
 
-Equal answers (after normalisation) from several documents merge and gain confidence.
-Different values found in *other sentences that answer the same question* are returned as
-alternatives, each with the scope or time its sentence states it for (its qualifier). The
-response says the sources disagree only when another source gives a different value for the
-same scope: "92 to date" beside "29 in February" is context, not a dispute, and so is a
-second figure in the answer's own article. Where another source carries a near copy of a
-candidate's sentence with that value changed (``qualifiers.copy_rivals``), the two values are
-a dispute on the same thing, wherever in the sentence they sit.
+Equal answers (after normalisation) merge, and gain confidence from each other source (an
+article is one source, however many documents hold its parts). Different values found in
+*other sentences that answer the same question* are returned as alternatives, each with the
+scope or time its sentence states it for (its qualifier). The response says the sources
+disagree only when another source gives a different value for the same scope: "92 to date"
+beside "29 in February" is context, not a dispute, and so is a second figure in the answer's
+own article. Where another source carries a near copy of a candidate's sentence with that
+value changed (``qualifiers.copy_rivals``), the two values are a dispute on the same thing,
+wherever in the sentence they sit.
 """
 
 from __future__ import annotations
