@@ -13,6 +13,7 @@ wherever in the sentence they sit.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -191,13 +192,7 @@ def aggregate(
     of witnesses, and the score of the answer it competes with) is one the service would
     answer with: only such values can disagree.
     """
-    sources: dict[str, str] = {}
-
-    def source(doc_id: str) -> str:
-        if doc_id not in sources:
-            sources[doc_id] = source_of(index, doc_id)
-        return sources[doc_id]
-
+    source = functools.cache(functools.partial(source_of, index))
     groups = _group(candidates, abstain_threshold, source)
     if not groups or groups[0].score < abstain_threshold:
         return Aggregate(None, [], False)

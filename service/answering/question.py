@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from citeqa.types import QuestionKind
 
 # spaCy entity labels that can answer each question type.
+PERSON = frozenset({"PERSON"})
 PERSON_LIKE = frozenset({"PERSON", "ORG", "NORP"})
 TIME_LIKE = frozenset({"DATE", "TIME"})
 PLACE_LIKE = frozenset({"GPE", "LOC", "FAC"})
@@ -24,7 +25,7 @@ for _words, _labels in (
         "chairwoman chair owner actor actress singer writer artist scientist member "
         "lawmaker legislator congressman congresswoman diplomat envoy prosecutor attorney "
         "commander",
-        frozenset({"PERSON"}),
+        PERSON,
     ),
     (
         "country countries nation state city town capital region province place area "
@@ -229,8 +230,8 @@ def classify_question(question: str) -> QuestionType:
         agent = wh == "who" and next_word is not None and next_word[1].lower() not in _AUXILIARIES
         # "Who is the CEO of X?" names a role: only a person can fill it.
         role = _head_noun(after)
-        if role is not None and _NOUN_TYPES[role] == frozenset({"PERSON"}):
-            return QuestionType("who", frozenset({"PERSON"}), focus=role, asks_agent=agent)
+        if role is not None and _NOUN_TYPES[role] == PERSON:
+            return QuestionType("who", PERSON, focus=role, asks_agent=agent)
         return QuestionType("who", PERSON_LIKE, asks_agent=agent)
     if wh == "when" or re.match(r"\s*(year|month|day|date)\b", after, re.IGNORECASE):
         return QuestionType("when", TIME_LIKE)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from service.answering.question import QuestionType
+from service.answering.question import PERSON, QuestionType
 
 # Pairs that enclose a quote or an aside; a span wrapped in one is quoted without it.
 _ENCLOSING = {'"': '"', "“": "”", "‘": "’", "'": "'", "(": ")", "[": "]", "«": "»"}
@@ -44,7 +44,6 @@ _FUNCTION_WORDS = (
     )
     | _LEADING_PREPOSITIONS
 )
-_PERSON = frozenset({"PERSON"})
 _NAME_PARTICLES = frozenset({"de", "da", "del", "van", "von", "der", "bin", "al", "la", "le"})
 # "al-Assad", "bin-Salman": a particle joined to a name.
 _PARTICLE_NAME = re.compile(r"^(al|el|bin|ibn|abu|de|van|von|da|du|la|le)-[A-Z]")
@@ -154,13 +153,13 @@ def _name_after_title(text: str, start: int, end: int) -> tuple[int, int]:
     aside = text.find("(", start, end)
     if aside > start and text[end - 1] == ")":
         end = len(text[:aside].rstrip())  # "Ron DeSantis (R-Fla.)": the party is an aside
-    words = _words(text, start, end)
-    lowered = [text[s:e].lower().strip(",") for s, e in words]
-    titles = [i for i, word in enumerate(lowered) if word in _TITLES or _hyphenated_title(word)]
     if "," in text[start:end]:
         # An apposition names the person first ("Deborah Glick, the chairwoman of"); a role
         # before the comma is followed by the name.
         return _name_after_role(text, start, end)
+    words = _words(text, start, end)
+    lowered = [text[s:e].lower() for s, e in words]
+    titles = [i for i, word in enumerate(lowered) if word in _TITLES or _hyphenated_title(word)]
     if not titles or titles[-1] >= len(words) - 1:
         return start, end
     if titles[-1] > 0 and lowered[titles[-1] - 1] in {"the", "a", "an"}:
@@ -314,7 +313,7 @@ def minimal_span(text: str, start: int, end: int, question_type: QuestionType) -
         if question_type.asks_agent:
             trimmed = _agent_of_passive(text, *trimmed)
         trimmed = _name_after_title(text, *trimmed)
-    elif question_type.labels == _PERSON:  # "which official": a person, asked like "who"
+    elif question_type.labels == PERSON:  # "which official": a person, asked like "who"
         trimmed = _name_after_title(text, *trimmed)
     # Not for "where": a place is quoted with its preposition ("in a picture caption").
     if question_type.kind in ("what", "which", "who", "when"):
