@@ -92,21 +92,6 @@ class QuestionType:
 
 
 _DEFINITION = re.compile(r"^\s*(is|are|was|were)\s+(an?|the)?\s*\w+(\s+\w+)?\s*\??$", re.I)
-_SKIP_FOCUS = {
-    "of",
-    "the",
-    "a",
-    "an",
-    "did",
-    "does",
-    "do",
-    "is",
-    "are",
-    "was",
-    "were",
-    "has",
-    "have",
-}
 
 
 def _focus(after: str) -> str | None:
@@ -126,6 +111,9 @@ _AUXILIARIES = frozenset(
         "shall may might must isn't aren't wasn't weren't didn't doesn't don't won't"
     ).split()
 )
+# Words that end the search for a focus noun: "what *did* ..." has none.
+_SKIP_FOCUS = _AUXILIARIES | {"of", "the", "a", "an"}
+_COPULAS = frozenset({"is", "are", "was", "were", "am"})
 # Words after a noun that end its phrase in a question: "which trade deal *is* ...".
 _PHRASE_END = _AUXILIARIES | {"of", "in", "on", "at", "for", "from", "that", "to", "by"}
 
@@ -162,8 +150,11 @@ def states_running_total(sentence: str) -> bool:
 
 def _which_or_what(wh: str, after: str, focus: str | None) -> QuestionType:
     """ "Which country", "what year": the noun says the type; a bare "what is X" asks for a
-    definition."""
-    noun = _head_noun(after)
+    definition. In "what did the man pack?" the noun after "did" is the subject, not what is
+    asked for: only a copula ("what is the capital") may stand before the noun."""
+    first = re.match(r"\s*([\w’']+)", after)
+    subject_next = first is not None and first[1].lower() in _AUXILIARIES - _COPULAS
+    noun = None if subject_next else _head_noun(after)
     asked = _asked_noun(after)
     if noun is not None:
         labels = _NOUN_TYPES[noun]

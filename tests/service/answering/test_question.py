@@ -52,6 +52,11 @@ def test_running_total_sentences() -> None:
         ("Which film won?", "which", {"WORK_OF_ART"}, "film"),
         ("Which one?", "which", set(), "one"),
         ("What happened in Sinaloa?", "what", set(), "happened"),
+        # After "did" or "will" comes the subject: the man does not say what is asked.
+        ("What did the man pack up?", "what", set(), None),
+        ("What will the company be called?", "what", set(), None),
+        # A copula may stand before the noun that names the type.
+        ("What is the capital of Australia?", "which", {"GPE", "LOC"}, "capital"),
         # No wh-word: a keyword query names what it wants somewhere in it.
         ("Super Bowl 2021 location", "where", {"GPE", "LOC"}, "location"),
         ("tariff budget for 2025", "which", {"MONEY"}, "budget"),
