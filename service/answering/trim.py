@@ -277,6 +277,21 @@ def _drop_leading_gerund(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def _close_open_mark(text: str, start: int, end: int) -> tuple[int, int]:
+    """ "a “sovereign decision" -> "a “sovereign decision”": the reader stopped before the
+    mark that closes a quotation or aside opened inside the span, and the mark is next."""
+    if end >= len(text):
+        return start, end
+    closer = text[end]
+    opener = next((o for o, c in _ENCLOSING.items() if c == closer and o != c), None)
+    if opener is None:
+        return start, end
+    opened = text.rfind(opener, start, end)
+    if opened >= 0 and closer not in text[opened + 1 : end]:
+        return start, end + 1
+    return start, end
+
+
 def _grow_unit(text: str, start: int, end: int) -> tuple[int, int]:
     """A bare figure takes its currency sign and magnitude: "5" -> "$5 million"."""
     if not _FIGURE.match(text[start:end]):
@@ -322,7 +337,7 @@ def minimal_span(text: str, start: int, end: int, question_type: QuestionType) -
         trimmed = _drop_leading_gerund(text, *trimmed)
     if question_type.kind in ("how_many", "how_much"):  # "how many percent": with its unit
         trimmed = _grow_unit(text, *trimmed)
-    trimmed = _strip_enclosing(text, *trimmed)
+    trimmed = _strip_enclosing(text, *_close_open_mark(text, *trimmed))
     if trimmed[1] <= trimmed[0]:
         return start, end
     return trimmed

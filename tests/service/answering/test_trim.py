@@ -114,6 +114,19 @@ CASES = [
     ("The country lost 2 million jobs.", "2", "How many jobs were lost?", "2 million"),
     # The mark that opens a quotation the span closes joins it.
     ("under the ‘parole’ scheme", "parole’ scheme", "Under which scheme?", "‘parole’ scheme"),
+    # ... and the mark that closes a quotation or aside opened inside the span, when next.
+    (
+        "She called it a “sovereign decision” on Wednesday.",
+        "a “sovereign decision",
+        "Why did she say Mexico did it?",
+        "a “sovereign decision”",
+    ),
+    (
+        "He won an Olympic marathon medal (silver, 2004 Athens Games) in Greece.",
+        "Olympic marathon medal (silver, 2004 Athens Games",
+        "What did he win?",
+        "Olympic marathon medal (silver, 2004 Athens Games)",
+    ),
 ]
 
 
