@@ -182,14 +182,20 @@ def _keyword_query(question: str) -> QuestionType | None:
     return None
 
 
+# A wh-word that ends the question asks it: "... when they entered *what*?"
+_LAST_WH = re.compile(r"\b(what|who|whom|which|where)\W*$", re.IGNORECASE)
+
+
 def _main_wh(question: str) -> re.Match[str] | None:
     """The wh-phrase that asks: in "When the residents came out, what did they hear?" the
-    first "when" opens a clause (no auxiliary follows it), and "what" asks."""
+    first "when" opens a clause (no auxiliary follows it), and "what" asks; so does the last
+    in "They got it when they entered what?"."""
     match = _WH.search(question)
     if match is None or match.group(1).lower() not in ("when", "where"):
         return match
     if question[: match.start()].strip():
-        return match
+        last = _LAST_WH.search(question, match.end())
+        return _WH.search(question, last.start()) if last else match
     following = re.match(r"\s*([\w’']+)", question[match.end() :])
     if following is None or following.group(1).lower() in _AUXILIARIES:
         return match

@@ -115,6 +115,9 @@ def test_why_how_and_definitions_are_answered_with_a_sentence(
         ("Where is the prison?", "where"),
         # A clause with no other wh-word keeps its own.
         ("When they left", "when"),
+        # A wh-word that ends the question asks it.
+        ("Patrons would get this case when they entered what?", "what"),
+        ("He left where the road ends", "where"),
     ],
 )
 def test_a_leading_clause_does_not_name_the_answer_type(question: str, kind: str) -> None:
