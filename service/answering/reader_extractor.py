@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from citeqa.config import READER_FLOOR
 from citeqa.text import answer_key
 from citeqa.types import Candidate, Passage, ScoredSentence
 from service.answering.question import QuestionType, states_running_total
@@ -25,17 +26,22 @@ SPANS_PER_PASSAGE = 3
 ALTERNATIVE_RATIO = {"numeric": 0.0, "entity": 0.85}
 # "How many has X done" is best answered by a running total ("to date, 92").
 RUNNING_TOTAL_BONUS = 0.08
-# A count or amount without a number in it is rarely the answer to "how many / how much".
-NOT_A_NUMBER_PENALTY = 0.3
+# A span of the wrong shape for its question is never the answer: a count or amount with no
+# number in it ("cartel figures" for "how many"), or a time with no time word ("a security
+# agent" for "when"). A confidence is below 1, so this penalty keeps such a span under the
+# reader's floor, while it still counts among the reader's other spans.
+WRONG_SHAPE_PENALTY = 1.0 - READER_FLOOR
 _NUMBER = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-    r"forty|fifty|hundred|thousand|million|billion|trillion|dozens?|half|once|twice)\b",
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|"
+    r"thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|"
+    r"billions?|trillions?|dozens?|scores|half|third|quarter|once|twice|few|several|many|"
+    r"none|no|all|single|lone|little|much|more|less|most|least|double[sd]?|triple[sd]?|"
+    r"\w+fold)\b",
     re.IGNORECASE,
 )
 # "When" is answered by a time: a date, a weekday, a period, a count of days, or a clause
 # that places the event ("after the election"). A span with none of these answers another
 # question ("Donald Trump's return to the White House" for "on what date").
-NOT_A_TIME_PENALTY = 0.3
 _TIME = re.compile(
     r"\d|\b(january|february|march|april|may|june|july|august|september|october|november|"
     r"december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|monday|tuesday|wednesday|"
@@ -46,7 +52,8 @@ _TIME = re.compile(
     r"whenever|while|as|if|after|before|since|until|during|following|early|late|last|next|"
     r"past|future|one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|"
     r"fifty|hundred|first|second|third|fourth|fifth|end|beginning|start|middle|annually|"
-    r"daily|weekly|monthly|yearly|period|term|war|election|eve|dawn|noon|midnight|"
+    r"daily|weekly|monthly|yearly|annual|biennial|often|rarely|seldom|never|always|"
+    r"sometimes|frequently|regularly|indefinitely|period|term|war|election|eve|dawn|noon|midnight|"
     r"midmorning|overnight)\b",
     re.IGNORECASE,
 )
@@ -119,12 +126,20 @@ def _is_figure(text: str) -> bool:
     return answer_key(text).isdigit()
 
 
+def _says_an_amount(question_type: QuestionType, text: str) -> bool:
+    """A figure, a number word or a measure of degree ("thousands", "a few", "very
+    little"); "how long" and "how often" are also answered by a time ("an hour", "monthly")."""
+    if _NUMBER.search(text):
+        return True
+    return "DATE" in question_type.labels and bool(_TIME.search(text))
+
+
 def _type_bonus(question_type: QuestionType, text: str, sentence: ScoredSentence) -> float:
     bonus = 0.0
-    if question_type.numeric and not _NUMBER.search(text):
-        bonus -= NOT_A_NUMBER_PENALTY  # "how many" answered by "cartel figures"
+    if question_type.numeric and not _says_an_amount(question_type, text):
+        bonus -= WRONG_SHAPE_PENALTY
     if question_type.kind == "when" and not _TIME.search(text):
-        bonus -= NOT_A_TIME_PENALTY
+        bonus -= WRONG_SHAPE_PENALTY
     if question_type.cumulative and states_running_total(sentence.text):
         bonus += RUNNING_TOTAL_BONUS
     return bonus

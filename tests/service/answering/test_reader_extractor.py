@@ -9,12 +9,12 @@ from collections.abc import Sequence
 
 import pytest
 
+from citeqa.config import READER_FLOOR
 from citeqa.types import Chunk, Hit, Passage, ScoredSentence
 from service.answering.question import classify_question
 from service.answering.reader_extractor import (
-    NOT_A_NUMBER_PENALTY,
-    NOT_A_TIME_PENALTY,
     RUNNING_TOTAL_BONUS,
+    WRONG_SHAPE_PENALTY,
     ReaderExtractor,
     confidence,
 )
@@ -138,7 +138,8 @@ def test_typed_rules_prefer_running_totals_and_numbers_for_counts() -> None:
     scores = {c.text: c.score for c in typed}
     assert scores["92"] == pytest.approx(confidence(4.0) + RUNNING_TOTAL_BONUS)
     assert scores["29"] == pytest.approx(confidence(4.0))
-    assert scores["cartel figures"] == pytest.approx(confidence(4.0) - NOT_A_NUMBER_PENALTY)
+    assert scores["cartel figures"] == pytest.approx(confidence(4.0) - WRONG_SHAPE_PENALTY)
+    assert scores["cartel figures"] < READER_FLOOR  # never the answer, however confident
     assert typed[0].text == "92"
     assert [c.score for c in plain] == pytest.approx([confidence(4.0)] * 3)
 
@@ -152,7 +153,32 @@ def test_a_when_question_wants_a_time() -> None:
 
     scores = {c.text: c.score for c in candidates}
     assert scores["February"] == pytest.approx(confidence(4.0))
-    assert scores["cartel figures"] == pytest.approx(confidence(4.0) - NOT_A_TIME_PENALTY)
+    assert scores["cartel figures"] == pytest.approx(confidence(4.0) - WRONG_SHAPE_PENALTY)
+
+
+@pytest.mark.parametrize(
+    ("question", "span"),
+    [
+        ("How many people were left unemployed?", "thousands"),
+        ("How many turkey wings are needed?", "a few"),
+        ("How much retail activity does the area have?", "very little"),
+        ("How long did the funeral last?", "an hour"),
+        ("How often is the festival held?", "biennial"),
+        ("When did it open?", "last spring"),
+    ],
+)
+def test_counts_amounts_and_times_in_words_have_the_right_shape(question: str, span: str) -> None:
+    text = f"We learnt it was {span} in the end."
+    chunk = Chunk("d1", 0, 0, len(text), text)
+    sentence = ScoredSentence(0, "d1", 0, len(text), text, 0.5, 0.5, 0.5)
+    passage = Passage(Hit(chunk, 1.0), 1.0, (sentence,))
+
+    candidates = ReaderExtractor(StubReader({span: 4.0})).extract(
+        question, classify_question(question), [passage]
+    )
+
+    assert [c.text for c in candidates] == [span]
+    assert candidates[0].score == pytest.approx(confidence(4.0))  # no penalty
 
 
 def test_no_passages_give_no_candidates() -> None:
