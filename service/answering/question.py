@@ -24,7 +24,9 @@ for _words, _labels in (
         "lawyer player coach king queen general director founder candidate ceo chairman "
         "chairwoman chair owner actor actress singer writer artist scientist member "
         "lawmaker legislator congressman congresswoman diplomat envoy prosecutor attorney "
-        "commander",
+        "commander people men women leaders ministers senators governors politicians experts "
+        "analysts authors ambassadors judges lawyers players coaches directors founders "
+        "candidates members lawmakers legislators diplomats prosecutors commanders",
         PERSON,
     ),
     (
@@ -34,7 +36,9 @@ for _words, _labels in (
     ),
     (
         "organization organisation agency party group company firm institution department "
-        "cartel network outlet newspaper agency university team council body ministry",
+        "cartel network outlet newspaper agency university team council body ministry "
+        "organizations organisations agencies parties groups companies firms institutions "
+        "departments cartels networks outlets newspapers universities teams bodies ministries",
         frozenset({"ORG", "NORP"}),
     ),
     ("year month day date decade century period", frozenset({"DATE", "TIME"})),
@@ -131,11 +135,18 @@ def _asked_noun(after: str) -> str | None:
     return None
 
 
+# A preposition ends the noun phrase after the wh-word: "what slipped *by* 1 percent" asks
+# for no percentage ("of" joins one: "what kind of film").
+_PREPOSITIONS = frozenset("in on at by for from with to as into about via than".split())
+
+
 def _head_noun(after: str) -> str | None:
     words: list[str] = re.findall(r"[A-Za-z]+", after.lower())
     for word in words[:3]:
         if word in _NOUN_TYPES:
             return word
+        if word in _PREPOSITIONS:
+            return None
     return None
 
 

@@ -55,6 +55,9 @@ def test_running_total_sentences() -> None:
         # After "did" or "will" comes the subject: the man does not say what is asked.
         ("What did the man pack up?", "what", set(), None),
         ("What will the company be called?", "what", set(), None),
+        # Plural nouns name the type too; a preposition ends the phrase before "percent".
+        ("What companies lost 20 percent?", "which", {"ORG", "NORP"}, "companies"),
+        ("What slipped by 1 percent?", "what", set(), "slipped"),
         # A copula may stand before the noun that names the type.
         ("What is the capital of Australia?", "which", {"GPE", "LOC"}, "capital"),
         # No wh-word: a keyword query names what it wants somewhere in it.
