@@ -9,7 +9,7 @@ MiniLM) over the same corpus as the citeqa index at ``--index-dir`` (the dataset
 documents), served by ``uvicorn txtai.api:app`` with one worker, and is asked
 ``GET /search?query=...&limit=5``. citeqa is ``citeqa serve`` on ``--index-dir``, asked
 ``POST /v1/query``. The two do different work: txtai's search returns ranked ids, citeqa's
-query also reads four passages with its span reader, checks disagreement and cites. So the
+query also reads three passages with its span reader, checks disagreement and cites. So the
 table shows, besides each server's figures, the CPU each spends on one question.
 
 Both servers run for the whole benchmark; the levels alternate between them (citeqa, then

@@ -97,7 +97,7 @@ class QueryEngine:
         embedder: Embedder,
         abstain_threshold: float,
         reader: SpanReading | None = None,
-        reader_passages: int = 4,
+        reader_passages: int = 3,
         typed_rules: bool = True,
     ) -> None:
         self.index = retriever.index

@@ -155,7 +155,7 @@ class ReaderExtractor:
             total for "how many has X done").
     """
 
-    def __init__(self, reader: SpanReading, passages: int = 4, typed_rules: bool = True) -> None:
+    def __init__(self, reader: SpanReading, passages: int = 3, typed_rules: bool = True) -> None:
         if passages < 1:
             raise ValueError("passages must be at least 1")
         self.reader = reader

@@ -33,7 +33,7 @@ TIE_MARGIN = 1.0
 # Candidates per window before merging: the top ones overlap each other (a number, the
 # number with its noun, ...), so take enough to leave a few distinct spans per passage.
 SPANS_PER_WINDOW = 50
-# Windows per OpenVINO bf16 call: all of a question's, as read by default (4 passages, or a
+# Windows per OpenVINO bf16 call: all of a question's, as read by default (3 passages, or a
 # few windows of a long one when whole passages are read).
 BF16_WINDOWS_PER_CALL = 16
 
