@@ -110,7 +110,9 @@ def test_the_generator_memory_does_not_grow_with_the_corpus():
             tracemalloc.stop()
 
     peak_bytes(100)  # first-use allocations (numpy's, the regex's) out of the way
-    assert peak_bytes(20000) < 1.5 * peak_bytes(1000)
+    # Twenty times the chunks; a generator that kept them would peak near twenty times
+    # higher. Each peak varies by about a third from run to run (200-300 KB), hence 3x.
+    assert peak_bytes(20000) < 3 * peak_bytes(1000)
 
 
 def test_vectors_lie_around_the_centres_not_uniformly():
