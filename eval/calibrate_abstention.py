@@ -1,10 +1,12 @@
 """Fit the abstention model and its threshold on an open-corpus set with articles removed.
 
     python -m eval.calibrate_abstention --squad ../shared/benchmarks/squadshifts-nyt/dev.json \\
-        --remove-articles 0.2 --seeds 0,1 --limit 1000 --out eval-out/abstention --write
+        --remove-articles 0.2 --seeds 0,1 --hold-out 1000 --out eval-out/abstention --write
 
 For each seed, a fifth of the articles (``--remove-articles``) leave the corpus, so the
-questions about them have no answer in it; the rest must still be answered. Every question is
+questions about them have no answer in it; the rest must still be answered. The questions
+that ``citeqa eval --limit 1000`` asks are left out (``--hold-out``), so that evaluation, on a
+removal draw not fitted on (``--seed 2``), is on questions the model never saw. Every question is
 run once with the abstention model switched off, and the features of its answer
 (service/answering/abstention.py) are fitted by L2-regularised logistic regression to
 "the corpus holds the answer". The threshold printed is the one that abstains most on the
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +30,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from citeqa.config import Settings
-from eval.datasets import Dataset, load_squad, remove_articles
+from eval.datasets import Dataset, held_out, load_squad, remove_articles, spread
 from eval.metrics import token_f1
 from eval.runner import CONFIGURATIONS, DEFAULT_CONFIGURATION, index_dir_for
 from service.answering.abstention import FEATURES, MODEL_PATH, load_model
@@ -42,13 +44,6 @@ class Sample:
     answerable: bool
     f1: float  # of the answer found (0 for unanswerable questions)
     found: bool  # an answer was found (without features: a byline date or a sentence)
-
-
-def _limited(dataset: Dataset, limit: int | None) -> Dataset:
-    if limit is None or len(dataset.questions) <= limit:
-        return dataset
-    step = len(dataset.questions) / limit
-    return replace(dataset, questions=tuple(dataset.questions[int(i * step)] for i in range(limit)))
 
 
 def collect(dataset: Dataset, settings: Settings, out: Path) -> list[Sample]:
@@ -150,7 +145,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--squad", type=Path, required=True)
     parser.add_argument("--remove-articles", type=float, default=0.2)
     parser.add_argument("--seeds", default="0,1", help="Removal draws to fit on.")
-    parser.add_argument("--limit", type=int, default=1000)
+    parser.add_argument(
+        "--hold-out",
+        type=int,
+        default=1000,
+        help="Leave out the questions `citeqa eval --limit N` asks (0: leave none out).",
+    )
+    parser.add_argument("--limit", type=int, default=None, help="Then fit on N of the rest.")
     parser.add_argument("--max-false-abstention", type=float, default=0.07)
     parser.add_argument("--out", type=Path, default=Path("eval-out/abstention"))
     parser.add_argument("--write", action="store_true", help=f"Write {MODEL_PATH.name}.")
@@ -160,7 +161,10 @@ def main(argv: list[str] | None = None) -> None:
     full = load_squad(args.squad)
     samples: list[Sample] = []
     for seed in (int(s) for s in args.seeds.split(",")):
-        dataset = _limited(remove_articles(full, args.remove_articles, seed), args.limit)
+        dataset = remove_articles(full, args.remove_articles, seed)
+        if args.hold_out:
+            dataset = held_out(dataset, args.hold_out)
+        dataset = spread(dataset, args.limit)
         samples.extend(collect(dataset, settings, args.out))
     weights, bias = fit(samples)
     probability = probabilities(samples, weights, bias)
@@ -180,7 +184,8 @@ def main(argv: list[str] | None = None) -> None:
             "bias": round(bias, 6),
             "calibrated_threshold": threshold,
             "calibrated_on": f"{args.squad.name}, {args.remove_articles:.0%} of articles "
-            f"removed, seeds {args.seeds}, {len(samples)} questions",
+            f"removed, seeds {args.seeds}, {len(samples)} questions, the {args.hold_out} "
+            "that citeqa eval --limit asks left out",
         }
         MODEL_PATH.write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
         console.print(f"wrote {MODEL_PATH}")

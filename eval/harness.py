@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -11,7 +10,7 @@ from rich.progress import Progress
 
 from citeqa.config import Settings
 from citeqa.terminal import print_table
-from eval.datasets import Dataset, load_dataset, remove_articles
+from eval.datasets import Dataset, load_dataset, remove_articles, spread
 from eval.errors import DatasetError, EvalError
 from eval.predictions import Answerer, LocalAnswerer, RemoteAnswerer
 from eval.report import results_table, run_info, write_report
@@ -101,13 +100,7 @@ def _select(dataset: Dataset, remove_fraction: float, seed: int, limit: int | No
             dataset = remove_articles(dataset, remove_fraction, seed)
         except ValueError as error:
             raise EvalError(f"--remove-articles: {error}") from error
-    if limit is not None and len(dataset.questions) > limit:
-        # An even spread over the whole set, against the whole corpus: the first N questions
-        # would all come from the first few articles.
-        step = len(dataset.questions) / limit
-        picked = tuple(dataset.questions[int(i * step)] for i in range(limit))
-        dataset = replace(dataset, questions=picked)
-    return dataset
+    return spread(dataset, limit)
 
 
 def _evaluate_each(

@@ -6,7 +6,14 @@ harness takes a path, nothing is copied into the repository.
 """
 
 from eval.datasets.beir import load_beir
-from eval.datasets.dataset import FORMATS, RETRIEVAL_ONLY, Dataset, GoldQuestion
+from eval.datasets.dataset import (
+    FORMATS,
+    RETRIEVAL_ONLY,
+    Dataset,
+    GoldQuestion,
+    held_out,
+    spread,
+)
 from eval.datasets.detect import detect_format, load_dataset
 from eval.datasets.gold import load_gold
 from eval.datasets.removal import remove_articles
@@ -19,10 +26,12 @@ __all__ = [
     "Dataset",
     "GoldQuestion",
     "detect_format",
+    "held_out",
     "load_beir",
     "load_dataset",
     "load_gold",
     "load_rgb",
     "load_squad",
     "remove_articles",
+    "spread",
 ]

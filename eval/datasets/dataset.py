@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from citeqa.types import Document
@@ -51,3 +51,29 @@ class Dataset:
     questions: tuple[GoldQuestion, ...]
     kind: str
     has_answers: bool
+
+
+def spread_indices(total: int, limit: int | None) -> range | list[int]:
+    """Which of ``total`` questions ``citeqa eval --limit`` asks: an even spread over the
+    whole set (the first N would all come from the first few articles), or all of them.
+
+    >>> spread_indices(10, 4)
+    [0, 2, 5, 7]
+    """
+    if limit is None or total <= limit:
+        return range(total)
+    return [int(i * total / limit) for i in range(limit)]
+
+
+def spread(dataset: Dataset, limit: int | None) -> Dataset:
+    """The dataset with only the questions ``citeqa eval --limit`` asks."""
+    picked = spread_indices(len(dataset.questions), limit)
+    return replace(dataset, questions=tuple(dataset.questions[i] for i in picked))
+
+
+def held_out(dataset: Dataset, limit: int) -> Dataset:
+    """The dataset without the questions ``citeqa eval --limit`` asks: what a model can be
+    fitted on while that evaluation stays on questions it never saw."""
+    asked = set(spread_indices(len(dataset.questions), limit))
+    kept = (q for i, q in enumerate(dataset.questions) if i not in asked)
+    return replace(dataset, questions=tuple(kept))

@@ -1,11 +1,12 @@
-"""Removing articles from an open-corpus set: their questions become unanswerable."""
+"""Removing articles from an open-corpus set: their questions become unanswerable; and which
+questions an evaluation asks, and a calibration may fit on."""
 
 from __future__ import annotations
 
 import pytest
 
 from citeqa.types import Document
-from eval.datasets import Dataset, GoldQuestion, remove_articles
+from eval.datasets import Dataset, GoldQuestion, held_out, remove_articles, spread
 
 
 def _dataset() -> Dataset:
@@ -51,3 +52,15 @@ def test_the_seed_decides_which_articles_and_repeats() -> None:
 def test_a_fraction_outside_zero_to_one_is_refused(fraction: float) -> None:
     with pytest.raises(ValueError, match="fraction must be in"):
         remove_articles(_dataset(), fraction, seed=0)
+
+
+def test_a_limit_spreads_over_the_whole_set_and_held_out_is_the_rest() -> None:
+    dataset = _dataset()
+
+    asked = spread(dataset, 4)
+    rest = held_out(remove_articles(dataset, 0.2, seed=3), 4)
+
+    assert [q.id for q in asked.questions] == ["q0", "q2", "q5", "q7"]
+    assert [q.id for q in rest.questions] == ["q1", "q3", "q4", "q6", "q8", "q9"]
+    assert rest.documents == remove_articles(dataset, 0.2, seed=3).documents
+    assert spread(dataset, None) == dataset and spread(dataset, 50) == dataset
