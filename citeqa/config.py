@@ -33,7 +33,7 @@ def default_embedding_model() -> str:
 
 # With the span reader the service abstains when the abstention model's probability that the
 # corpus answers is below this (`python -m eval.calibrate_abstention`, eval/RESULTS.md).
-READER_ABSTAIN_THRESHOLD = 0.70
+READER_ABSTAIN_THRESHOLD = 0.67
 # A reader span below this confidence (its margin over the no-answer score) is never an
 # answer, whatever the abstention model says (`python -m eval.calibrate`).
 READER_FLOOR = 0.4
