@@ -77,9 +77,8 @@ T = TypeVar("T")
 # its top lists (``EarlyScores``; W candidates in all, S shards), so that a query needs one
 # round trip per shard, not two; the candidates a shard did not re-score are asked for in a
 # second round. The square root: a document's chunks share a shard, so a shard's part of
-# the merge's candidates runs above W / S, more so as S grows. On 300 NYT dev questions,
-# 99% of queries were covered by 33 / 23 / 18 early candidates at 2 / 4 / 8 shards; this
-# gives 36 / 25 / 18 (docs/scale-out.md).
+# the merge's candidates runs above W / S, more so as S grows. The factor covers the early
+# candidates 99% of queries need (eval/bench/early_coverage.py, docs/scale-out.md).
 EARLY_FACTOR = 1.25
 
 

@@ -45,11 +45,10 @@ from service.retrieval.rescoring import Lexicon, PassageScores, score_hits, sent
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
-# The fusion constant a shard orders its likeliest candidates by (local_candidates). On
-# 300 NYT dev questions over 1,041 documents, the early count that covers 99% of queries'
-# candidates at 2 / 4 / 8 shards: 33 / 26 / 20 with the ranks scaled to the global ones
-# (k / S), 33 / 23 / 18 with k = 1, 33 / 22 / 17 with k -> 0 (measured as
-# eval/bench/early_coverage.py does; docs/scale-out.md).
+# The fusion constant a shard orders its likeliest candidates by (local_candidates). A small
+# k puts a chunk that is high in either list first, which is what the merge will keep: it
+# needs fewer early candidates than the global k scaled to a shard (measured with
+# eval/bench/early_coverage.py; docs/scale-out.md).
 LOCAL_RRF_K = 1.0
 
 

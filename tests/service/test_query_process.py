@@ -20,17 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("query_probe.py")
 # What serving must not load: the training stack and the training package.
 HEAVY = ("torch", "transformers", "sentence_transformers", "training")
-# First-party modules one `POST /v1/query` crosses today (main 0ccd220 and issue 29's first
-# changes: 34; main acd901c merged in: 37, as issue 30's session interface in citeqa/onnx.py
-# now runs the reader's model and issue 26 added the access and deadline modules). Retrieval
-# as one pipeline kept it at 37. Then 33: the answer keys and offset-keeping lines joined the
-# other text helpers in citeqa/text.py, span decoding joined the reader's windows, and the
-# query deadline joined what the routes share (service/api/deps.py). Then 31: a paragraph's
-# chunks are joined where near copies collapse (service/retrieval/dedup.py), and byline
-# dates are read by the engine. Then 28: the read key and rate limits and the log set-up
-# joined the other ASGI layers (service/middleware.py), and the sentence encoder joined the
-# ONNX sessions it runs on (citeqa/onnx.py). Issue 29's target is 12; lower this as the
-# path gets shorter, never raise it.
+# First-party modules one `POST /v1/query` crosses today (the history is in eval/RESULTS.md
+# and the stop notes). Issue 29's target is 12; lower this as the path gets shorter, never
+# raise it.
 MODULE_LIMIT = 28
 
 
