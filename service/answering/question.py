@@ -53,6 +53,10 @@ for _words, _labels in (
     for _word in _words.split():
         _NOUN_TYPES[_word] = _labels
 
+# Nouns that ask for a time ("what year", "which date"); "time" only right after the wh-word
+# ("what time does it start"), as it also names other things.
+_TIME_NOUNS = frozenset("year month day date decade century".split())
+
 _WH = re.compile(
     r"\b(how many|how much|how long|how old|how far|how often|who(?:m|se)?|when|where|which|"
     r"what|why|how)\b",
@@ -141,13 +145,33 @@ _PREPOSITIONS = frozenset("in on at by for from with to as into about via than".
 
 
 def _head_noun(after: str) -> str | None:
-    words: list[str] = re.findall(r"[A-Za-z]+", after.lower())
+    """The first noun of a known type in the phrase after the wh-word ("which *country*").
+    A hyphenated word stays whole: "what present-day area" asks for no day."""
+    words: list[str] = re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", after.lower())
     for word in words[:3]:
         if word in _NOUN_TYPES:
             return word
         if word in _PREPOSITIONS:
             return None
     return None
+
+
+def _asks_a_time(noun: str, after: str) -> bool:
+    """ "What is the date of X?", "in what century did": asked and answered as "when" is,
+    by a time. Not when the noun only qualifies the next one ("which 17th century
+    *disaster*", "what present day *county*"), nor for a period, which may be named without
+    a time ("the Renaissance").
+
+    >>> _asks_a_time("date", " is the date of the draft?")
+    True
+    >>> _asks_a_time("century", " century disaster did the house survive?")
+    False
+    """
+    if noun not in _TIME_NOUNS:
+        return False
+    words: list[str] = re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", after.lower())
+    following = words[words.index(noun) + 1 :][:1]
+    return not following or following[0] in _PHRASE_END
 
 
 def states_running_total(sentence: str) -> bool:
@@ -169,9 +193,8 @@ def _which_or_what(wh: str, after: str, focus: str | None) -> QuestionType:
     asked = _asked_noun(after)
     if noun is not None:
         labels = _NOUN_TYPES[noun]
-        return QuestionType(
-            "which", labels, numeric="PERCENT" in labels, focus=noun, asked_noun=asked
-        )
+        kind: QuestionKind = "when" if _asks_a_time(noun, after) else "which"
+        return QuestionType(kind, labels, numeric="PERCENT" in labels, focus=noun, asked_noun=asked)
     if wh == "which":
         return QuestionType("which", frozenset(), focus=focus, asked_noun=asked)
     # "What is X?" asks for a definition: a sentence, not a phrase.
@@ -241,7 +264,7 @@ def classify_question(question: str) -> QuestionType:
         if role is not None and _NOUN_TYPES[role] == PERSON:
             return QuestionType("who", PERSON, focus=role, asks_agent=agent)
         return QuestionType("who", PERSON_LIKE, asks_agent=agent)
-    if wh == "when" or re.match(r"\s*(year|month|day|date)\b", after, re.IGNORECASE):
+    if wh == "when" or re.match(r"\s*(year|month|day|date|time)\b", after, re.IGNORECASE):
         return QuestionType("when", TIME_LIKE)
     if wh == "where":
         return QuestionType("where", PLACE_LIKE)

@@ -60,6 +60,17 @@ def test_running_total_sentences() -> None:
         ("What slipped by 1 percent?", "what", set(), "slipped"),
         # A copula may stand before the noun that names the type.
         ("What is the capital of Australia?", "which", {"GPE", "LOC"}, "capital"),
+        # A date, year or century asked for after a copula or before an auxiliary is asked
+        # as "when" is (and so must be answered by a time); "what time" too.
+        ("What is the date of the 2021 NBA Draft?", "when", TIME_LIKE, "date"),
+        ("In what century did the engine appear?", "when", TIME_LIKE, "century"),
+        ("What time does the show start?", "when", TIME_LIKE, None),
+        # A time noun before another noun only qualifies it; a period may have no time.
+        ("Which 17th century disaster did it survive?", "which", TIME_LIKE, "century"),
+        ("During which period was the forest narrow?", "which", TIME_LIKE, "period"),
+        # A hyphenated word stays whole: no "day" in "present-day", no "profit" in "non-profit".
+        ("What present-day area was it near?", "which", {"GPE", "LOC"}, "area"),
+        ("What non-profit oversees the donors?", "what", set(), "non-profit"),
         # No wh-word: a keyword query names what it wants somewhere in it.
         ("Super Bowl 2021 location", "where", {"GPE", "LOC"}, "location"),
         ("tariff budget for 2025", "which", {"MONEY"}, "budget"),

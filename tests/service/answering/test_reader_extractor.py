@@ -144,8 +144,11 @@ def test_typed_rules_prefer_running_totals_and_numbers_for_counts() -> None:
     assert [c.score for c in plain] == pytest.approx([confidence(4.0)] * 3)
 
 
-def test_a_when_question_wants_a_time() -> None:
-    question = "When did Mexico send cartel figures?"
+@pytest.mark.parametrize(
+    "question",
+    ["When did Mexico send cartel figures?", "What is the date of the cartel figures' flight?"],
+)
+def test_a_when_question_wants_a_time(question: str) -> None:
     passage = _passage("d1", 0, len(DOCUMENT))
     reader = StubReader({"In February": 4.0, "cartel figures": 4.0})
 
