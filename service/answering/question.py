@@ -144,10 +144,15 @@ def _asked_noun(after: str) -> str | None:
 _PREPOSITIONS = frozenset("in on at by for from with to as into about via than".split())
 
 
+def _tokens(text: str) -> list[str]:
+    """Lower-cased words; a hyphenated word stays whole: "what present-day area" asks for
+    no day, "what non-profit" for no profit."""
+    return re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", text.lower())
+
+
 def _head_noun(after: str) -> str | None:
-    """The first noun of a known type in the phrase after the wh-word ("which *country*").
-    A hyphenated word stays whole: "what present-day area" asks for no day."""
-    words: list[str] = re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", after.lower())
+    """The first noun of a known type in the phrase after the wh-word ("which *country*")."""
+    words = _tokens(after)
     for word in words[:3]:
         if word in _NOUN_TYPES:
             return word
@@ -169,7 +174,7 @@ def _asks_a_time(noun: str, after: str) -> bool:
     """
     if noun not in _TIME_NOUNS:
         return False
-    words: list[str] = re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", after.lower())
+    words = _tokens(after)
     following = words[words.index(noun) + 1 :][:1]
     return not following or following[0] in _PHRASE_END
 
