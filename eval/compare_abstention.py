@@ -4,7 +4,7 @@
         --out eval-out/abstention-halves
 
 Every question is run under removal draws ``--fit-seeds`` and ``--test-seed`` with the
-abstention model off, and the features of its answer are kept in ``OUT/seedN.jsonl`` (a
+abstention model off, and the features of its answer are kept in ``OUT/minusP-seedN.jsonl`` (a
 later run reuses them). The articles are split in two at random (``--split-seed``). For each
 half, a model is fitted (as ``eval.calibrate_abstention`` fits) on that half's questions
 under the fit draws, and it and the shipped weights are scored on the other half under the
@@ -39,7 +39,7 @@ from eval.calibrate_abstention import (
     outcome,
     probabilities,
 )
-from eval.datasets import load_squad, remove_articles
+from eval.datasets import Dataset, load_squad, remove_articles
 from eval.datasets.dataset import spread_indices
 from eval.datasets.removal import article_key
 from service.answering.abstention import MODEL_PATH, load_model
@@ -74,13 +74,13 @@ def halves(articles: list[str], seed: int) -> dict[str, int]:
     return {article: position % 2 for position, article in enumerate(shuffled)}
 
 
-def _samples(squad: Path, fraction: float, seed: int, out: Path) -> list[Sample]:
+def _samples(full: Dataset, fraction: float, seed: int, out: Path) -> list[Sample]:
     """Every question's sample under removal draw ``seed``, from OUT's cache or run now."""
-    cache = out / f"seed{seed}.jsonl"
+    cache = out / f"minus{round(fraction * 100)}-seed{seed}.jsonl"
     if cache.exists():
         rows = [json.loads(line) for line in cache.read_text(encoding="utf-8").splitlines()]
         return [Sample(r["features"], r["answerable"], r["f1"], r["found"]) for r in rows]
-    dataset = remove_articles(load_squad(squad), fraction, seed)
+    dataset = remove_articles(full, fraction, seed)
     samples = collect(dataset, Settings(), out)
     out.mkdir(parents=True, exist_ok=True)
     lines = (
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     asked = set(spread_indices(len(full.questions), args.hold_out))
     draws = [int(s) for s in args.fit_seeds.split(",")]
     samples = {
-        seed: _samples(args.squad, args.remove_articles, seed, args.out)
+        seed: _samples(full, args.remove_articles, seed, args.out)
         for seed in [*draws, args.test_seed]
     }
     table = Table(
