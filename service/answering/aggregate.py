@@ -24,6 +24,7 @@ from indexer.index import Index
 from service.answering.qualifiers import (
     Qualifier,
     copy_rivals,
+    earlier_qualifier,
     qualifier_of,
     same_scope,
     source_of,
@@ -136,12 +137,16 @@ def _fuller_name(longer: str, shorter: str) -> bool:
     return all(word[0].isupper() or word[0].isdigit() for word in added)
 
 
-def qualifier_for(candidate: Candidate) -> Qualifier | None:
-    """The scope or time phrase of the candidate's own sentence, nearest its value."""
+def qualifier_for(index: Index, candidate: Candidate) -> Qualifier | None:
+    """The scope or time phrase of the candidate's own sentence nearest its value, or else
+    the scope its article gave earlier to the thing the sentence names ("the extradition")."""
     sentence = candidate.sentence
-    return qualifier_of(
-        sentence.text, candidate.start - sentence.start, candidate.end - sentence.start
-    )
+    start, end = candidate.start - sentence.start, candidate.end - sentence.start
+    own = qualifier_of(sentence.text, start, end)
+    if own is not None:
+        return own
+    before = index.documents[candidate.doc_id].text[: sentence.start]
+    return earlier_qualifier(sentence.text, start, before)
 
 
 def _answer(
@@ -162,15 +167,15 @@ def _answer(
         citation=citation_for(index, group.best),
         answer_type="sentence" if group.best.label == "SENTENCE" else question_type.kind,
         supporting=tuple(supporting),
-        qualifier=_qualifier_text(group.best),
+        qualifier=_qualifier_text(index, group.best),
         disagrees=disagrees,
     )
 
 
-def _qualifier_text(candidate: Candidate) -> str | None:
+def _qualifier_text(index: Index, candidate: Candidate) -> str | None:
     if candidate.label == "SENTENCE":
         return None
-    qualifier = qualifier_for(candidate)
+    qualifier = qualifier_for(index, candidate)
     return qualifier.text if qualifier is not None else None
 
 
@@ -283,7 +288,7 @@ def _conflict(first: _Claim, second: _Claim, copies: set[frozenset[_Span]]) -> b
 
 
 def _statement(index: Index, candidate: Candidate, question_type: QuestionType) -> _Statement:
-    scope = qualifier_for(candidate)
+    scope = qualifier_for(index, candidate)
     if question_type.kind == "when" and scope is not None and scope.kind == "time":
         scope = None  # the value is itself a time: a year beside it is part of it
     source = source_of(index, candidate.doc_id)

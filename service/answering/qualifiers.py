@@ -6,14 +6,15 @@ flight". Two values are a disagreement only when they answer for the same scope.
 
 A qualifier is read from the sentence that holds the value, by rules (the query path runs no
 parser): running-total phrases, time phrases (months, years, weekdays, "last week") and
-"in the latest/first/... <noun>" phrases. The one nearest the value wins.
+"in the latest/first/... <noun>" phrases. The one nearest the value wins. A sentence with
+none that names its thing with "the" ("the extradition of the 37") takes the scope its
+article gave that thing before ("the latest extradition").
 
 Two values also speak of the same thing when they hold the same place in near copies of one
-report (``copy_rivals``). News is copied: wire stories, syndicated snippets, a corrected
-version of an article. Where two sources carry the same sentence with one figure or name
-changed, the two values are a disagreement on exactly the same thing, whether or not the
-reader read the copy. (The copies live here rather than in a module of their own because a
-query may cross no more modules than tests/service/test_query_process.py allows.)
+report (``copy_rivals``). News is copied: where two sources carry the same sentence with one
+figure or name changed, the two values disagree on exactly the same thing, whether or not
+the reader read the copy. (Copies live here, not in a module of their own, because a query
+may cross no more modules than tests/service/test_query_process.py allows.)
 """
 
 from __future__ import annotations
@@ -133,6 +134,33 @@ def qualifier_of(sentence: str, value_start: int, value_end: int) -> Qualifier |
     return nearest if distance(nearest) <= MAX_DISTANCE else None
 
 
+# "the extradition of the 37 inmates": a definite noun before the value names a thing the
+# article has already spoken of, perhaps with its scope ("the latest extradition").
+_DEFINITE_OF = re.compile(r"\bthe\s+([a-z][\w-]+)\s+of\s+(?:the\s+)?$", re.IGNORECASE)
+
+
+def earlier_qualifier(sentence: str, value_start: int, before: str) -> Qualifier | None:
+    """The scope that the article's text before ``sentence`` (``before``) gave the thing a
+    value is stated of, when ``sentence`` names it with "the" (offsets into ``sentence``).
+
+    Example:
+        >>> before = "Sheinbaum defended the latest extradition of cartel leaders. "
+        >>> earlier_qualifier("After the extradition of the 37 inmates, ...", 29, before).text
+        'the latest extradition'
+    """
+    named = _DEFINITE_OF.search(sentence, 0, value_start)
+    if named is None:
+        return None
+    scoped = re.compile(
+        rf"\b(?:the|its|their|this|that)\s+{_ORDINAL}\s+{re.escape(named.group(1))}\b",
+        re.IGNORECASE,
+    )
+    last = max(scoped.finditer(before), key=lambda m: m.start(), default=None)  # the nearest
+    if last is None:
+        return None
+    return Qualifier(last.group(0), "scope", last.start() - len(before), last.end() - len(before))
+
+
 def same_scope(first: Qualifier | None, second: Qualifier | None) -> bool:
     """Whether two values speak for the same scope: a missing qualifier fits any, two
     qualifiers must have the same key."""
@@ -151,8 +179,7 @@ _WORD = re.compile(r"\S+")
 
 @dataclass(frozen=True)
 class Rival:
-    """The value ``copy`` that another source's copy of ``original``'s sentence gives in its
-    place."""
+    """``copy``: what another source's copy of ``original``'s sentence says in its place."""
 
     original: Candidate
     copy: Candidate

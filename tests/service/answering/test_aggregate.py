@@ -146,6 +146,39 @@ def test_figures_for_other_scopes_are_alternatives_with_their_qualifiers_not_a_d
         assert FIGURES[citation.doc_id][citation.char_start : citation.char_end] == alternative.text
 
 
+def test_a_value_of_a_thing_named_before_takes_its_earlier_scope_and_is_no_dispute() -> None:
+    """ "The extradition of the 37" is the latest one the article named a sentence before:
+    another source's 29 for February speaks of another extradition."""
+    texts = {
+        "r": "Mexico made the latest extradition of cartel leaders on Tuesday. After the "
+        "extradition of the 37 inmates, the US praised the cooperation.",
+        "s": "In February, after the extradition of 29 inmates, the US praised the cooperation.",
+    }
+    index: Any = SimpleNamespace(documents={k: Document(k, v) for k, v in texts.items()})
+
+    def candidate(doc_id: str, text: str, score: float) -> Candidate:
+        document = texts[doc_id]
+        start = document.index(text)
+        first = document.rfind(". ", 0, start) + 2 if ". " in document[:start] else 0
+        sentence = ScoredSentence(
+            first, doc_id, first, len(document), document[first:], 0.5, 0.5, 0.5
+        )
+        return Candidate(doc_id, start, start + len(text), text, "READER", score, sentence)
+
+    result = aggregate(
+        index,
+        [candidate("s", "29", 0.9), candidate("r", "37", 0.8)],
+        classify_question("How many inmates were extradited?"),
+        0.4,
+    )
+
+    assert result.answer is not None and result.answer.qualifier == "In February"
+    assert [(a.text, a.qualifier, a.disagrees) for a in result.alternatives] == [
+        ("37", "the latest extradition", False)
+    ]
+    assert result.sources_disagree is False
+
+
 SAME_SCOPE = {
     "f": "In February, Mexico sent 29 people to the United States.",
     "g": "In February, Mexico sent 31 people to the United States, officials said.",

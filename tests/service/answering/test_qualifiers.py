@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.answering.qualifiers import Qualifier, qualifier_of, same_scope
+from service.answering.qualifiers import Qualifier, earlier_qualifier, qualifier_of, same_scope
 
 SENTENCE = "To date, Mexico has extradited 92 people; 29 were sent in February."
 
@@ -45,3 +45,50 @@ def test_running_totals_share_a_scope_and_months_must_match() -> None:
     assert not same_scope(to_date, february)
     assert same_scope(february, also_february)
     assert same_scope(None, february)  # a sentence without a scope fits any
+
+
+LEAD = "Sheinbaum defended the latest extradition of cartel leaders to the US on Wednesday. "
+
+
+def _earlier(sentence: str, value: str, before: str) -> str | None:
+    found = earlier_qualifier(sentence, sentence.index(value), before)
+    return found.text if found else None
+
+
+@pytest.mark.parametrize(
+    ("sentence", "before", "expected"),
+    [
+        # "the extradition" is the one the article named before, with its scope.
+        (
+            "After the extradition of the 37 inmates, the US praised Mexico.",
+            LEAD,
+            "the latest extradition",
+        ),
+        ("The extradition of 37 people drew praise.", LEAD, "the latest extradition"),
+        # The nearest earlier mention wins.
+        (
+            "After the extradition of the 37 inmates, ...",
+            "The first extradition was in May. " + LEAD,
+            "the latest extradition",
+        ),
+        # No "the <noun> of" before the value: nothing is referred back to.
+        ("Mexico sent 37 inmates north.", LEAD, None),
+        # The article named another thing with a scope, not this one.
+        ("After the transfer of the 37 inmates, ...", LEAD, None),
+        # The earlier mention has no scope.
+        ("After the extradition of the 37 inmates, ...", "The extradition was criticised. ", None),
+    ],
+)
+def test_a_definite_noun_takes_the_scope_the_article_gave_it_before(
+    sentence: str, before: str, expected: str | None
+) -> None:
+    assert _earlier(sentence, "37", before) == expected
+
+
+def test_an_earlier_scope_sits_before_the_sentence() -> None:
+    sentence = "After the extradition of the 37 inmates, ..."
+    found = earlier_qualifier(sentence, sentence.index("37"), LEAD)
+
+    assert found is not None and found.kind == "scope"
+    assert found.start < found.end < 0
+    assert LEAD[len(LEAD) + found.start : len(LEAD) + found.end] == found.text

@@ -52,6 +52,8 @@ def test_extradition_figures_are_all_cited(client: TestClient) -> None:
     assert {"37", "29"} <= set(alternatives)
     # 92 to date, 29 in February, 37 in one flight: figures for other scopes are context.
     assert "February" in (alternatives["29"]["qualifier"] or "")
+    # "the extradition of the 37 inmates" is the latest one, which its article named before.
+    assert "latest extradition" in (alternatives["37"]["qualifier"] or "")
     assert body["sources_disagree"] is False
     assert not any(a["disagrees"] for a in body["alternatives"])
     for alternative in body["alternatives"]:
