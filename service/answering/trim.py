@@ -44,6 +44,15 @@ _FUNCTION_WORDS = (
     )
     | _LEADING_PREPOSITIONS
 )
+# Words that count what follows them: "three Israeli Jews" are not the Israeli Jews.
+_COUNTS = frozenset(
+    (
+        "one two three four five six seven eight nine ten eleven twelve dozens hundreds "
+        "thousands millions some several many few most all both"
+    ).split()
+)
+# What joins two clauses before a name that ends the span: ", and Quick", "; Quick".
+_CLAUSE_LINK = re.compile(r"(?:,\s*(?:and|but)|;)\s+$")
 _NAME_PARTICLES = frozenset({"de", "da", "del", "van", "von", "der", "bin", "al", "la", "le"})
 # "al-Assad", "bin-Salman": a particle joined to a name.
 _PARTICLE_NAME = re.compile(r"^(al|el|bin|ibn|abu|de|van|von|da|du|la|le)-[A-Z]")
@@ -212,6 +221,49 @@ def _agent_of_passive(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def _trailing_name(text: str, words: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The run of name words ("de Blasio") that ends the span."""
+    run: list[tuple[int, int]] = []
+    for s, e in reversed(words):
+        if not _is_name_word(text[s:e]):
+            break
+        run.insert(0, (s, e))
+    return run if any(_is_capitalised(text[s:e]) for s, e in run) else []
+
+
+def _name_after_clause(text: str, start: int, end: int) -> tuple[int, int]:
+    """ "Gaborik also scored for the visiting Kings, and Quick" -> "Quick": asked who, a
+    span that runs from another clause into the name takes the name."""
+    words = _words(text, start, end)
+    name = _trailing_name(text, words)
+    if not name or len(name) == len(words):
+        return start, end
+    link = _CLAUSE_LINK.search(text, start, name[0][0])
+    if link is None:
+        return start, end
+    # Names joined in a list ("Gaborik, Toffoli, and Quick") are all the answer; a clause
+    # has a word in lower case that is not a function word ("scored").
+    before = [text[s:e] for s, e in _words(text, start, link.start())]
+    if any(w.isalpha() and w.islower() and w not in _FUNCTION_WORDS for w in before):
+        return name[0][0], end
+    return start, end
+
+
+def _name_after_plain_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """ "bar Germaine Greer" -> "Germaine Greer", "feminist author Germaine Greer" too: a
+    verb left from the sentence or a role in plain words, before the name asked for. Not
+    after a function word ("fans of Taylor Swift" are no Taylor Swift) or a count ("three
+    Israeli Jews")."""
+    words = _words(text, start, end)
+    name = _trailing_name(text, words)
+    lead = [text[s:e] for s, e in words[: len(words) - len(name)]]
+    if not name or not lead:
+        return start, end
+    if all(w.isalpha() and w.islower() and w not in _FUNCTION_WORDS | _COUNTS for w in lead):
+        return name[0][0], end
+    return start, end
+
+
 def _grow_to_asked_noun(text: str, start: int, end: int, noun: str) -> tuple[int, int]:
     """ "US-Mexico-Canada" -> "US-Mexico-Canada free trade deal" for "which trade deal",
     "Pixar" -> "Pixar Animation Studios" for "what animation studio": the name runs on to
@@ -324,12 +376,12 @@ def minimal_span(text: str, start: int, end: int, question_type: QuestionType) -
         trimmed = _grow_name_start(text, *trimmed)
         if question_type.asked_noun is not None and _ends_in_name(text, *trimmed):
             trimmed = _grow_to_asked_noun(text, *trimmed, question_type.asked_noun)
-    if question_type.kind == "who":
+    if question_type.kind == "who" or question_type.labels == PERSON:  # "which official"
         if question_type.asks_agent:
             trimmed = _agent_of_passive(text, *trimmed)
+        trimmed = _name_after_clause(text, *trimmed)
         trimmed = _name_after_title(text, *trimmed)
-    elif question_type.labels == PERSON:  # "which official": a person, asked like "who"
-        trimmed = _name_after_title(text, *trimmed)
+        trimmed = _name_after_plain_words(text, *trimmed)
     # Not for "where": a place is quoted with its preposition ("in a picture caption").
     if question_type.kind in ("what", "which", "who", "when"):
         trimmed = _drop_leading_preposition(text, *trimmed)

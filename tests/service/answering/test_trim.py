@@ -112,6 +112,21 @@ CASES = [
         "24 percent",
     ),
     ("The country lost 2 million jobs.", "2", "How many jobs were lost?", "2 million"),
+    # Asked who, a span that runs from another clause into a name takes the name ...
+    (
+        "Smith scored twice for the visitors, and Jones saved a penalty.",
+        "Smith scored twice for the visitors, and Jones",
+        "Who saved a penalty?",
+        "Jones",
+    ),
+    # ... and so does a verb left over from the sentence, or a role in plain words.
+    (
+        "Protesters tried to stop Jane Doe from speaking.",
+        "stop Jane Doe",
+        "Who did protesters try to keep from speaking?",
+        "Jane Doe",
+    ),
+    ("The prize went to novelist Zadie Smith.", "novelist Zadie Smith", "Who won?", "Zadie Smith"),
     # The mark that opens a quotation the span closes joins it.
     ("under the ‘parole’ scheme", "parole’ scheme", "Under which scheme?", "‘parole’ scheme"),
     # ... and the mark that closes a quotation or aside opened inside the span, when next.
@@ -200,6 +215,12 @@ def test_minimal_span(sentence: str, span: str, question: str, expected: str) ->
         ),
         # A clause after the name is no part of it, even where it ends in the asked noun.
         ("Joaquin Phoenix wins Best Actor", "Joaquin Phoenix", "Which actor won Best Actor?"),
+        # Names in a list are all the answer; a name after a function word or a count is
+        # not the one asked for; a particle opens a name.
+        ("Smith, Brown, and Jones scored.", "Smith, Brown, and Jones", "Who scored?"),
+        ("fans of Taylor Swift queued overnight", "fans of Taylor Swift", "Who queued?"),
+        ("three Israeli Jews were detained", "three Israeli Jews", "Who was detained?"),
+        ("the plan of de Blasio", "de Blasio", "Whose plan was it?"),
         # Only a name grows to the asked noun; a figure or ordinal is the answer alone.
         ("the third such extradition flight was", "third", "Which extradition flight was it?"),
     ],
