@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,8 +24,15 @@ def _index() -> Any:
     return SimpleNamespace(documents={k: Document(k, v, title=k) for k, v in TEXTS.items()})
 
 
-def _candidate(doc_id: str, text: str, score: float, row: int, lexical: float = 0.5) -> Candidate:
-    document = TEXTS[doc_id]
+def _candidate(
+    doc_id: str,
+    text: str,
+    score: float,
+    row: int,
+    lexical: float = 0.5,
+    texts: Mapping[str, str] = TEXTS,
+) -> Candidate:
+    document = texts[doc_id]
     start = document.index(text)
     sentence_end = document.index(".", start) + 1
     sentence_start = document.rfind(". ", 0, start) + 2 if ". " in document[:start] else 0
@@ -156,18 +164,9 @@ def test_a_value_of_a_thing_named_before_takes_its_earlier_scope_and_is_no_dispu
     }
     index: Any = SimpleNamespace(documents={k: Document(k, v) for k, v in texts.items()})
 
-    def candidate(doc_id: str, text: str, score: float) -> Candidate:
-        document = texts[doc_id]
-        start = document.index(text)
-        first = document.rfind(". ", 0, start) + 2 if ". " in document[:start] else 0
-        sentence = ScoredSentence(
-            first, doc_id, first, len(document), document[first:], 0.5, 0.5, 0.5
-        )
-        return Candidate(doc_id, start, start + len(text), text, "READER", score, sentence)
-
     result = aggregate(
         index,
-        [candidate("s", "29", 0.9), candidate("r", "37", 0.8)],
+        [_candidate("s", "29", 0.9, 0, texts=texts), _candidate("r", "37", 0.8, 1, texts=texts)],
         classify_question("How many inmates were extradited?"),
         0.4,
     )
