@@ -187,11 +187,7 @@ def _last_name_words(
 ) -> tuple[int, int]:
     """The name that ends the span: its last two name words (three with a particle or an
     initial), or the span as it is when it does not end in one."""
-    capitalised_tail: list[tuple[int, int]] = []
-    for s, e in reversed(tail):
-        if not _is_name_word(text[s:e]):
-            break
-        capitalised_tail.insert(0, (s, e))
+    capitalised_tail = _trailing_name(text, tail)
     if not capitalised_tail:
         return start, end
     size = 2
