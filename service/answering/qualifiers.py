@@ -1,8 +1,5 @@
-"""What a value is stated for: two values are a disagreement only when they speak of the
-same thing.
-
-The scope or time a figure is stated for: "92 to date", "29 in February", "37 in the latest
-flight". Two values are a disagreement only when they answer for the same scope.
+"""What a value is stated for: "92 to date", "29 in February", "37 in the latest flight".
+Two values are a disagreement only when they speak of the same thing.
 
 A qualifier is read from the sentence that holds the value, by rules (the query path runs no
 parser): running-total phrases, time phrases (months, years, weekdays, "last week") and
@@ -11,10 +8,9 @@ none that names its thing with "the" ("the extradition of the 37") takes the sco
 article gave that thing before ("the latest extradition").
 
 Two values also speak of the same thing when they hold the same place in near copies of one
-report (``copy_rivals``). News is copied: where two sources carry the same sentence with one
-figure or name changed, the two values disagree on exactly the same thing, whether or not
-the reader read the copy. (Copies live here, not in a module of their own, because a query
-may cross no more modules than tests/service/test_query_process.py allows.)
+report (``copy_rivals``): where two sources carry the same sentence with one figure or name
+changed, they disagree on exactly that, whether or not the reader read the copy. (Copies
+live here because a query may cross no more modules than test_query_process.py allows.)
 """
 
 from __future__ import annotations
@@ -25,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from citeqa.text import answer_key, same_answer
+from citeqa.text import STOPWORDS, answer_key, same_answer
 from citeqa.types import Candidate, Passage, ScoredSentence
 from indexer.index import Index
 
@@ -39,6 +35,15 @@ _ORDINAL = (
     r"earlier|initial|new|current)"
 )
 _RUNNING_TOTAL = r"(?:to date|so far|in total|a total of|altogether|overall|all told|since then)"
+# A scope phrase ends on lower-case content words: not on the function word after its noun
+# ("the latest extradition of"), a name ("The New York Times") or a participle ("died").
+_ENDS_NO_SCOPE = STOPWORDS | set(
+    "since after before until later ago ever under over against without within among across "
+    "toward towards upon behind beyond near despite amid via per like onto around along".split()
+)
+_NOT_STOPWORD = "(?!(?:" + "|".join(sorted(_ENDS_NO_SCOPE, key=len, reverse=True)) + r")\b)"
+_SCOPE_NOUN = rf"{_NOT_STOPWORD}(?-i:[a-z][\w-]*)"
+_SCOPE_WORDS = rf"{_SCOPE_NOUN}(?:\s+(?![a-z]+ed\b){_SCOPE_NOUN})?"
 _PATTERNS = (
     ("total", re.compile(rf"\b{_RUNNING_TOTAL}\b", re.IGNORECASE)),
     (
@@ -65,7 +70,7 @@ _PATTERNS = (
         "scope",
         re.compile(
             rf"\b(?:(?:in|on|aboard|during|with|from|of)\s+)?(?:the|its|their|this|that)\s+"
-            rf"{_ORDINAL}\s+[a-z][\w-]*(?:\s+[a-z][\w-]*)?",
+            rf"{_ORDINAL}\s+{_SCOPE_WORDS}",
             re.IGNORECASE,
         ),
     ),
@@ -164,9 +169,7 @@ def earlier_qualifier(sentence: str, value_start: int, before: str) -> Qualifier
 def same_scope(first: Qualifier | None, second: Qualifier | None) -> bool:
     """Whether two values speak for the same scope: a missing qualifier fits any, two
     qualifiers must have the same key."""
-    if first is None or second is None:
-        return True
-    return first.key == second.key
+    return first is None or second is None or first.key == second.key
 
 
 # Two sentences this alike (word-level) are one report, copied: where their values differ,
@@ -239,16 +242,14 @@ class _Texts:
         self._sources: dict[str, str] = {}
 
     def words(self, text: str) -> Counter[str]:
-        counts = self._counts.get(text)
-        if counts is None:
-            counts = self._counts[text] = Counter(text.split())
-        return counts
+        if text not in self._counts:
+            self._counts[text] = Counter(text.split())
+        return self._counts[text]
 
     def source(self, doc_id: str) -> str:
-        found = self._sources.get(doc_id)
-        if found is None:
-            found = self._sources[doc_id] = source_of(self._index, doc_id)
-        return found
+        if doc_id not in self._sources:
+            self._sources[doc_id] = source_of(self._index, doc_id)
+        return self._sources[doc_id]
 
     def near_copy(self, text: str, other: str) -> bool:
         """Whether the two could be near copies: the words they share bound how well their

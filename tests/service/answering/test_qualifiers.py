@@ -25,6 +25,17 @@ def _of(sentence: str, value: str) -> str | None:
         ("Mexico sent 37 people north.", "37", None),
         # The value itself is no qualifier of itself.
         ("The treaty was signed in 2019.", "2019", None),
+        # A scope ends on its noun: not on the function word after it, not on a name that
+        # starts with an ordinal word, not on a verb.
+        (
+            "She said the latest extradition of 26 leaders was sovereign.",
+            "26",
+            "the latest extradition",
+        ),
+        ("The New York Times counted 12 cases.", "12", None),
+        ("For the first time since the war, 40 teams played.", "40", "the first time"),
+        ("The third defendant died after 9 days.", "9", "The third defendant"),
+        ("It won 9 games in its third season under Coach Jones.", "9", "in its third season"),
     ],
 )
 def test_the_nearest_scope_of_a_value(sentence: str, value: str, expected: str | None) -> None:
