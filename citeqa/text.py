@@ -15,12 +15,14 @@ import re
 import string
 import threading
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import Any
 
 from bm25s.stopwords import STOPWORDS_EN
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_TOKEN = re.compile(r"\S+")
 # Question words carry no content; "many"/"much" would otherwise match any quantity phrase.
 _EXTRA_STOPWORDS = {"many", "much", "whom", "whose", "did", "does", "according", "said"}
 # bm25s's English list leaves out pronouns, wh-words and most auxiliaries: without them "he"
@@ -155,3 +157,41 @@ def split_lines(text: str) -> list[Line]:
         lines.append(Line(start, start + len(raw), raw))
         start += len(raw) + 1
     return lines
+
+
+def aligned_span(
+    text: str, start: int, end: int, copy: str, min_ratio: float
+) -> tuple[int, int] | None:
+    """Where ``text[start:end]`` sits in ``copy``, a near copy of ``text`` (aligned word by
+    word); None when the two align worse than ``min_ratio`` or the words have no place there.
+
+    Example:
+        >>> aligned_span("Mexico sent 37 people.", 12, 14, "Mexico sent 29 people.", 0.7)
+        (12, 14)
+    """
+    words, copy_words = _tokens(text), _tokens(copy)
+    inside = [i for i, (s, e) in enumerate(words) if s < end and start < e]
+    if not inside:
+        return None
+    first, last = inside[0], inside[-1] + 1
+    matcher = SequenceMatcher(
+        None,
+        [text[s:e] for s, e in words],
+        [copy[s:e] for s, e in copy_words],
+        autojunk=False,
+    )
+    if matcher.ratio() < min_ratio:
+        return None
+    mapped_first = mapped_last = None
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if i1 <= first < i2 or (i1 == i2 == first):
+            mapped_first = j1 + (first - i1) if tag == "equal" else j1
+        if i1 < last <= i2:
+            mapped_last = j1 + (last - i1) if tag == "equal" else j2
+    if mapped_first is None or mapped_last is None or mapped_last <= mapped_first:
+        return None
+    return copy_words[mapped_first][0], copy_words[mapped_last - 1][1]
+
+
+def _tokens(text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in _TOKEN.finditer(text)]

@@ -19,9 +19,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 
-from citeqa.text import STOPWORDS, answer_key, same_answer
+from citeqa.text import STOPWORDS, aligned_span, answer_key, same_answer
 from citeqa.types import Candidate, Passage, ScoredSentence
 from indexer.index import Index
 
@@ -75,6 +74,15 @@ _PATTERNS = (
         ),
     ),
 )
+_FIGURE_OR_TIME = re.compile(
+    rf"\d|\b(?:{_MONTH}|{_WEEKDAY}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+    r"twelve|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?)\b",
+    re.IGNORECASE,
+)
+_PERIOD = re.compile(
+    r"\b(?:time|years?|months?|weeks?|days?|nights?|hours?|minutes?|seasons?|quarters?|"
+    r"half|halves|decades?|centur(?:y|ies)|periods?|innings?|weekends?|mornings?)\b"
+)
 _LEADING = re.compile(
     r"^(?:in|on|during|since|by|as of|until|through|before|after|from|for|between|aboard|"
     r"with|of)\s+",
@@ -117,10 +125,16 @@ def qualifier_of(sentence: str, value_start: int, value_end: int) -> Qualifier |
         'in February'
     """
     found: list[Qualifier] = []
+    # A scope ("in the latest flight") is what a figure or a time is counted or dated over;
+    # beside a name it describes the name ("the new ambassador, Ronald Johnson"), unless it
+    # is a stretch of time ("in the last few years").
+    figure = _FIGURE_OR_TIME.search(sentence, value_start, value_end) is not None
     for kind, pattern in _PATTERNS:
         for match in pattern.finditer(sentence):
             if match.start() < value_end and value_start < match.end():
                 continue  # the value itself ("in 2019" answering "when")
+            if kind == "scope" and not figure and not _PERIOD.search(match.group(0)):
+                continue
             found.append(Qualifier(match.group(0).strip(), kind, match.start(), match.end()))
     if not found:
         return None
@@ -154,7 +168,7 @@ def earlier_qualifier(sentence: str, value_start: int, before: str) -> Qualifier
         'the latest extradition'
     """
     named = _DEFINITE_OF.search(sentence, 0, value_start)
-    if named is None:
+    if named is None or _FIGURE_OR_TIME.match(sentence, value_start) is None:
         return None
     scoped = re.compile(
         rf"\b(?:the|its|their|this|that)\s+{_ORDINAL}\s+{re.escape(named.group(1))}\b",
@@ -177,7 +191,6 @@ def same_scope(first: Qualifier | None, second: Qualifier | None) -> bool:
 NEAR_COPY_RATIO = 0.75
 # A value read off a copy is as likely as the value it was aligned with, a shade less.
 NEAR_COPY_DISCOUNT = 0.95
-_WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
@@ -192,36 +205,6 @@ def source_of(index: Index, doc_id: str) -> str:
     """One article is one source, however many documents hold its parts (same URL)."""
     document = index.documents.get(doc_id)
     return document.url if document is not None and document.url else doc_id
-
-
-def _words(text: str) -> list[tuple[int, int]]:
-    return [(m.start(), m.end()) for m in _WORD.finditer(text)]
-
-
-def _aligned(sentence: str, start: int, end: int, copy: str) -> tuple[int, int] | None:
-    """Where ``sentence[start:end]`` sits in a near-copy of the sentence (word alignment)."""
-    words, copy_words = _words(sentence), _words(copy)
-    inside = [i for i, (s, e) in enumerate(words) if s < end and start < e]
-    if not inside:
-        return None
-    first, last = inside[0], inside[-1] + 1
-    matcher = SequenceMatcher(
-        None,
-        [sentence[s:e] for s, e in words],
-        [copy[s:e] for s, e in copy_words],
-        autojunk=False,
-    )
-    if matcher.ratio() < NEAR_COPY_RATIO:
-        return None
-    mapped_first = mapped_last = None
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if i1 <= first < i2 or (i1 == i2 == first):
-            mapped_first = j1 + (first - i1) if tag == "equal" else j1
-        if i1 < last <= i2:
-            mapped_last = j1 + (last - i1) if tag == "equal" else j2
-    if mapped_first is None or mapped_last is None or mapped_last <= mapped_first:
-        return None
-    return copy_words[mapped_first][0], copy_words[mapped_last - 1][1]
 
 
 def _sentences(passages: Iterable[Passage]) -> list[ScoredSentence]:
@@ -253,7 +236,7 @@ class _Texts:
 
     def near_copy(self, text: str, other: str) -> bool:
         """Whether the two could be near copies: the words they share bound how well their
-        words align (``_aligned`` checks the alignment itself), and counting them is far
+        words align (``aligned_span`` checks the alignment itself), and counting them is far
         cheaper than aligning every pair of sentences a query retrieves."""
         one, two = self.words(text), self.words(other)
         first, second = one.total(), two.total()
@@ -375,7 +358,8 @@ def _rival(
     """The value a copy (``copy_text``, at ``copy_start`` of its document) gives in
     ``candidate``'s place in ``own_text`` (at ``own_start``), when it is another answer;
     it is cited with the sentence of ``copy_sentences`` that holds it."""
-    span = _aligned(own_text, candidate.start - own_start, candidate.end - own_start, copy_text)
+    within = candidate.start - own_start, candidate.end - own_start
+    span = aligned_span(own_text, *within, copy_text, NEAR_COPY_RATIO)
     if span is None:
         return None
     text = copy_text[span[0] : span[1]].strip(" ,.;:")

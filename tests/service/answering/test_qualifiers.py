@@ -36,6 +36,9 @@ def _of(sentence: str, value: str) -> str | None:
         ("For the first time since the war, 40 teams played.", "40", "the first time"),
         ("The third defendant died after 9 days.", "9", "The third defendant"),
         ("It won 9 games in its third season under Coach Jones.", "9", "in its third season"),
+        # Beside a name, a scope describes the name; a stretch of time still dates it.
+        ("The new ambassador, Ronald Johnson, arrived.", "Ronald Johnson", None),
+        ("Jones coached the team for the last few years.", "Jones", "the last few years"),
     ],
 )
 def test_the_nearest_scope_of_a_value(sentence: str, value: str, expected: str | None) -> None:
@@ -103,3 +106,9 @@ def test_an_earlier_scope_sits_before_the_sentence() -> None:
     assert found is not None and found.kind == "scope"
     assert found.start < found.end < 0
     assert LEAD[len(LEAD) + found.start : len(LEAD) + found.end] == found.text
+
+
+def test_a_name_takes_no_scope_from_earlier_in_the_article() -> None:
+    sentence = "After the extradition of the cartel leaders, the US praised Mexico."
+
+    assert earlier_qualifier(sentence, sentence.index("cartel"), LEAD) is None
