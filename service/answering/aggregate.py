@@ -24,8 +24,7 @@ from indexer.index import Index
 from service.answering.qualifiers import (
     Qualifier,
     copy_rivals,
-    earlier_qualifier,
-    qualifier_of,
+    qualifier_for,
     same_scope,
     source_of,
 )
@@ -135,18 +134,6 @@ def _fuller_name(longer: str, shorter: str) -> bool:
     held = set(_TOKEN.findall(shorter))
     added = [word for word in _TOKEN.findall(longer) if word not in held]
     return all(word[0].isupper() or word[0].isdigit() for word in added)
-
-
-def qualifier_for(index: Index, candidate: Candidate) -> Qualifier | None:
-    """The scope or time phrase of the candidate's own sentence nearest its value, or else
-    the scope its article gave earlier to the thing the sentence names ("the extradition")."""
-    sentence = candidate.sentence
-    start, end = candidate.start - sentence.start, candidate.end - sentence.start
-    own = qualifier_of(sentence.text, start, end)
-    if own is not None:
-        return own
-    before = index.documents[candidate.doc_id].text[: sentence.start]
-    return earlier_qualifier(sentence.text, start, before)
 
 
 def _answer(
@@ -281,10 +268,20 @@ def _conflict(first: _Claim, second: _Claim, copies: set[frozenset[_Span]]) -> b
     return (
         first.trusted
         and second.trusted
+        and _one_value(first.group.best.text)
+        and _one_value(second.group.best.text)
         and bool(first.sources - second.sources)
         and bool(second.sources - first.sources)
         and any(_same_thing(a, b, copies) for a in first.statements for b in second.statements)
     )
+
+
+def _one_value(text: str) -> bool:
+    """A figure, a name, a date, or a word or two ("sovereign decision"): what two sources
+    can contradict. Two clauses ("run by cartels", "protecting politicians with ties to the
+    cartels") may both be true."""
+    words = text.split()
+    return len(words) <= 2 or any(w[0].isdigit() or w[0].isupper() for w in words[1:])
 
 
 def _statement(index: Index, candidate: Candidate, question_type: QuestionType) -> _Statement:

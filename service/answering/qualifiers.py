@@ -180,6 +180,18 @@ def earlier_qualifier(sentence: str, value_start: int, before: str) -> Qualifier
     return Qualifier(last.group(0), "scope", last.start() - len(before), last.end() - len(before))
 
 
+def qualifier_for(index: Index, candidate: Candidate) -> Qualifier | None:
+    """The scope or time phrase of the candidate's own sentence nearest its value, or else
+    the scope its article gave earlier to the thing the sentence names ("the extradition")."""
+    sentence = candidate.sentence
+    start, end = candidate.start - sentence.start, candidate.end - sentence.start
+    own = qualifier_of(sentence.text, start, end)
+    if own is not None:
+        return own
+    before = index.documents[candidate.doc_id].text[: sentence.start]
+    return earlier_qualifier(sentence.text, start, before)
+
+
 def same_scope(first: Qualifier | None, second: Qualifier | None) -> bool:
     """Whether two values speak for the same scope: a missing qualifier fits any, two
     qualifiers must have the same key."""

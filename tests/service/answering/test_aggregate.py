@@ -219,6 +219,38 @@ def test_another_value_in_the_answers_own_article_is_context() -> None:
     assert result.sources_disagree is False
 
 
+ACCUSATIONS = {
+    "p": "Trump has repeatedly accused Mexico of being run by cartels.",
+    "q": "Trump has accused Mexico of protecting politicians with ties to the cartels.",
+}
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "disagree"),
+    [
+        # Two clauses can both be true: a source says one, another source the other.
+        ("being run by cartels", "protecting politicians with ties to the cartels", False),
+        # A value of a word or two, or a name, is what two sources contradict.
+        ("cartels", "politicians", True),
+    ],
+)
+def test_two_clauses_are_two_answers_not_a_dispute(first: str, second: str, disagree: bool) -> None:
+    index: Any = SimpleNamespace(documents={k: Document(k, v) for k, v in ACCUSATIONS.items()})
+    question = classify_question("What has Trump accused Mexico of?")
+
+    def candidate(doc_id: str, text: str, score: float, row: int) -> Candidate:
+        document = ACCUSATIONS[doc_id]
+        start = document.index(text)
+        sentence = ScoredSentence(row, doc_id, 0, len(document), document, 0.5, 0.5, 0.5)
+        return Candidate(doc_id, start, start + len(text), text, "READER", score, sentence)
+
+    candidates = [candidate("p", first, 0.95, 0), candidate("q", second, 0.93, 1)]
+    result = aggregate(index, candidates, question, 0.4, ALTERNATIVE_RATIO)
+
+    assert [a.text for a in result.alternatives] == [second]
+    assert result.sources_disagree is disagree
+
+
 COPIES = {
     "true": "The game was played at Raymond James Stadium in Tampa, Florida, on February 7.",
     "fake": "The game was played at Raymond James Stadium in Glendale, Arizona, on February 7.",
