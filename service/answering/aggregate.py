@@ -130,10 +130,15 @@ def _group(
 def _fuller_name(longer: str, shorter: str) -> bool:
     """Whether ``longer`` is ``shorter`` with more of a name or a date: every word it adds is
     capitalised or a figure ("Marco Rubio" for "Rubio", "September 20, 2019" for
-    "September 20"), not a clause around it."""
+    "September 20"), not a clause around it. A name after a name of two words or more is
+    another thing ("Central Park West"); after one word it is a surname ("James Jones")."""
     held = set(_TOKEN.findall(shorter))
     added = [word for word in _TOKEN.findall(longer) if word not in held]
-    return all(word[0].isupper() or word[0].isdigit() for word in added)
+    at = longer.find(shorter) if len(held) > 1 else -1
+    after = _TOKEN.findall(longer[at + len(shorter) :]) if at >= 0 else []
+    return all(word[0].isupper() or word[0].isdigit() for word in added) and all(
+        word[0].isdigit() or word in held for word in after
+    )
 
 
 def _answer(

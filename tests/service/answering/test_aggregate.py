@@ -432,6 +432,25 @@ def test_a_clause_that_holds_the_answer_does_not_replace_it() -> None:
     assert result.answer is not None and result.answer.text == "free agency"
 
 
+def test_a_surname_after_a_first_name_is_kept() -> None:
+    index, candidates = _one_document(
+        "James Jones made two shots.", [("James", 0.9), ("James Jones", 0.6)]
+    )
+
+    result = aggregate(index, candidates, classify_question("Who made two shots?"), 0.4)
+
+    assert result.answer is not None and result.answer.text == "James Jones"
+
+
+def test_a_name_after_the_answer_makes_another_thing() -> None:
+    text = "Garcia runs in Central Park and lives on Central Park West."
+    index, candidates = _one_document(text, [("Central Park", 0.98), ("Central Park West", 0.96)])
+
+    result = aggregate(index, candidates, classify_question("Which park does he run in?"), 0.4)
+
+    assert result.answer is not None and result.answer.text == "Central Park"
+
+
 def test_a_fuller_date_is_kept() -> None:
     index, candidates = _one_document(
         "The phone goes on sale on September 20, 2019.",
