@@ -1,6 +1,7 @@
 """Text helpers shared by the indexer, the service and the eval: one stemmer, one stop-word
-list, one content-word tokeniser, one answer normalisation (and the keys equal answers
-merge under), and lines that remember their offsets.
+list, one content-word tokeniser, one answer normalisation (the keys equal answers merge
+under, and which of two wordings of a name to keep), lines that remember their offsets,
+and where a span of one text sits in a near copy of it.
 
 Example:
     >>> content_terms("How many people has Mexico extradited?")
@@ -23,6 +24,8 @@ from bm25s.stopwords import STOPWORDS_EN
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TOKEN = re.compile(r"\S+")
+# A word of an answer, without the punctuation around it.
+_ANSWER_WORD = re.compile(r"[\w’'.-]*\w")
 # Question words carry no content; "many"/"much" would otherwise match any quantity phrase.
 _EXTRA_STOPWORDS = {"many", "much", "whom", "whose", "did", "does", "according", "said"}
 # bm25s's English list leaves out pronouns, wh-words and most auxiliaries: without them "he"
@@ -157,6 +160,20 @@ def split_lines(text: str) -> list[Line]:
         lines.append(Line(start, start + len(raw), raw))
         start += len(raw) + 1
     return lines
+
+
+def fuller_name(longer: str, shorter: str) -> bool:
+    """Whether ``longer`` is ``shorter`` with more of a name or a date: every word it adds is
+    capitalised or a figure ("Marco Rubio" for "Rubio", "September 20, 2019" for
+    "September 20"), not a clause around it. A name after a name of two words or more is
+    another thing ("Central Park West"); after one word it is a surname ("James Jones")."""
+    held = set(_ANSWER_WORD.findall(shorter))
+    added = [word for word in _ANSWER_WORD.findall(longer) if word not in held]
+    at = longer.find(shorter) if len(held) > 1 else -1
+    after = _ANSWER_WORD.findall(longer[at + len(shorter) :]) if at >= 0 else []
+    return all(word[0].isupper() or word[0].isdigit() for word in added) and all(
+        word[0].isdigit() or word in held for word in after
+    )
 
 
 def aligned_span(

@@ -1,24 +1,20 @@
 """Merge equal answers across sources; keep every differing figure, each with its citation.
 
-Equal answers (after normalisation) merge, and gain confidence from each other source (an
-article is one source, however many documents hold its parts). Different values found in
-*other sentences that answer the same question* are returned as alternatives, each with the
-scope or time its sentence states it for (its qualifier). The response says the sources
-disagree only when another source gives a different value for the same scope: "92 to date"
-beside "29 in February" is context, not a dispute, and so is a second figure in the answer's
-own article. Where another source carries a near copy of a candidate's sentence with that
-value changed (``qualifiers.copy_rivals``), the two values are a dispute on the same thing,
-wherever in the sentence they sit.
+Equal answers merge, and gain confidence from each other source (an article is one source)
+that states them about the same thing. Other values are alternatives, each with the scope
+or time its sentence states it for (its qualifier). Sources disagree only when another
+source gives a different value for the same scope: "92 to date" beside "29 in February" is
+context, and so is a second figure in the answer's own article. A near copy of a sentence
+with the value changed (``qualifiers.copy_rivals``) disputes exactly that value.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from citeqa.text import answer_key, content_terms, same_answer
+from citeqa.text import answer_key, content_terms, fuller_name, same_answer
 from citeqa.types import Answer, Candidate, Citation, Passage
 from indexer.index import Index
 from service.answering.qualifiers import (
@@ -38,8 +34,6 @@ ALTERNATIVE_RELEVANCE = 0.7
 MAX_ALTERNATIVES = 4
 # Two sentences that state values for one thing share at least this share of their words.
 SAME_THING = 0.2
-# A word of an answer, without the punctuation around it.
-_TOKEN = re.compile(r"[\w’'.-]*\w")
 # Where a candidate sits: its document and character offsets.
 _Span = tuple[str, int, int]
 
@@ -60,8 +54,7 @@ class Aggregate:
 class _Group:
     best: Candidate
     members: list[Candidate]
-    # Only sources that answer with some confidence agree: a weak mention of a name in an
-    # unrelated passage is not a second witness.
+    # Below this score a mention is no witness (a weak name in an unrelated passage).
     floor: float = 0.0
     # The source (article) of a document: parts of one article are one witness.
     source: Callable[[str], str] = str
@@ -72,7 +65,16 @@ class _Group:
 
     @property
     def score(self) -> float:
-        witnesses = max(len({self.source(d) for d in self.documents}), 1)
+        # A witness states the value about the same thing: "two" in another article's
+        # sentence about something else is no support for "two".
+        about = _beyond(self.best)
+        agreeing = {
+            m.doc_id
+            for m in self.members
+            if m.score >= self.floor
+            and (m.doc_id == self.best.doc_id or _shared_terms(_beyond(m), about) >= SAME_THING)
+        }
+        witnesses = max(len({self.source(d) for d in agreeing}), 1)
         bonus = min(AGREEMENT_BONUS * (witnesses - 1), MAX_AGREEMENT_BONUS)
         return self.best.score + bonus
 
@@ -116,7 +118,7 @@ def _group(
             # A figure reads best alone ("37", not "37 inmates"); the others still support it.
             group.best = max(figures, key=lambda m: m.score)
         if strongest.score > group.best.score:
-            if group.best.score >= floor and _fuller_name(group.best.text, strongest.text):
+            if group.best.score >= floor and fuller_name(group.best.text, strongest.text):
                 # Keep the fuller name but credit the strongest evidence for it.
                 group.best = replace(group.best, score=strongest.score)
             else:
@@ -127,26 +129,7 @@ def _group(
     return sorted(groups.values(), key=lambda g: -g.score)
 
 
-def _fuller_name(longer: str, shorter: str) -> bool:
-    """Whether ``longer`` is ``shorter`` with more of a name or a date: every word it adds is
-    capitalised or a figure ("Marco Rubio" for "Rubio", "September 20, 2019" for
-    "September 20"), not a clause around it. A name after a name of two words or more is
-    another thing ("Central Park West"); after one word it is a surname ("James Jones")."""
-    held = set(_TOKEN.findall(shorter))
-    added = [word for word in _TOKEN.findall(longer) if word not in held]
-    at = longer.find(shorter) if len(held) > 1 else -1
-    after = _TOKEN.findall(longer[at + len(shorter) :]) if at >= 0 else []
-    return all(word[0].isupper() or word[0].isdigit() for word in added) and all(
-        word[0].isdigit() or word in held for word in after
-    )
-
-
-def _answer(
-    index: Index,
-    group: _Group,
-    question_type: QuestionType,
-    disagrees: bool = False,
-) -> Answer:
+def _answer(index: Index, group: _Group, question: QuestionType, disagrees: bool = False) -> Answer:
     supporting = []
     seen = {group.best.doc_id}
     for member in sorted(group.members, key=lambda m: -m.score):
@@ -157,7 +140,7 @@ def _answer(
         text=group.best.text,
         confidence=round(min(max(group.score, 0.0), 1.0), 4),
         citation=citation_for(index, group.best),
-        answer_type="sentence" if group.best.label == "SENTENCE" else question_type.kind,
+        answer_type="sentence" if group.best.label == "SENTENCE" else question.kind,
         supporting=tuple(supporting),
         qualifier=_qualifier_text(index, group.best),
         disagrees=disagrees,
@@ -165,9 +148,7 @@ def _answer(
 
 
 def _qualifier_text(index: Index, candidate: Candidate) -> str | None:
-    if candidate.label == "SENTENCE":
-        return None
-    qualifier = qualifier_for(index, candidate)
+    qualifier = qualifier_for(index, candidate) if candidate.label != "SENTENCE" else None
     return qualifier.text if qualifier is not None else None
 
 
@@ -244,6 +225,15 @@ class _Claim:
     trusted: bool
 
 
+def _terms(text: str) -> frozenset[str]:
+    return frozenset(content_terms(text))
+
+
+def _beyond(candidate: Candidate) -> frozenset[str]:
+    """The content words of a candidate's sentence beyond those of its value."""
+    return _terms(candidate.sentence.text) - _terms(candidate.text)
+
+
 def _shared_terms(one: frozenset[str], two: frozenset[str]) -> float:
     """The share of the shorter sentence's content words that the other one has too."""
     return len(one & two) / max(min(len(one), len(two)), 1)
@@ -283,8 +273,7 @@ def _conflict(first: _Claim, second: _Claim, copies: set[frozenset[_Span]]) -> b
 
 def _one_value(text: str) -> bool:
     """A figure, a name, a date, or a word or two ("sovereign decision"): what two sources
-    can contradict. Two clauses ("run by cartels", "protecting politicians with ties to the
-    cartels") may both be true."""
+    can contradict. Two clauses ("run by cartels", "protecting politicians") may both hold."""
     words = text.split()
     return len(words) <= 2 or any(w[0].isdigit() or w[0].isupper() for w in words[1:])
 
@@ -294,7 +283,7 @@ def _statement(index: Index, candidate: Candidate, question_type: QuestionType) 
     if question_type.kind == "when" and scope is not None and scope.kind == "time":
         scope = None  # the value is itself a time: a year beside it is part of it
     source = source_of(index, candidate.doc_id)
-    terms = frozenset(content_terms(candidate.sentence.text))
+    terms = _terms(candidate.sentence.text)
     return _Statement(source, _span(candidate), terms, scope)
 
 

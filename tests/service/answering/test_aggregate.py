@@ -65,15 +65,23 @@ def test_weak_mentions_in_other_sources_do_not_outvote_a_confident_answer() -> N
     assert result.answer.supporting == ()
 
 
-def test_confident_sources_that_agree_support_the_answer() -> None:
-    question = classify_question("Who spoke?")
-    candidates = [
-        _candidate("a", "Claudia Sheinbaum", 0.8, 1),
-        _candidate("b", "Claudia Sheinbaum", 0.7, 2),
-        _candidate("c", "Sheinbaum", 0.6, 3),
-    ]
+AGREEING = {
+    "a": "Claudia Sheinbaum spoke about the extradition.",
+    "b": "On the extradition, Claudia Sheinbaum spoke to reporters.",
+    "c": "Sheinbaum spoke of the extradition on Monday.",
+}
 
-    result = aggregate(_index(), candidates, question, 0.4, ALTERNATIVE_RATIO)
+
+def test_confident_sources_that_agree_support_the_answer() -> None:
+    question = classify_question("Who spoke about the extradition?")
+    candidates = [
+        _candidate("a", "Claudia Sheinbaum", 0.8, 1, texts=AGREEING),
+        _candidate("b", "Claudia Sheinbaum", 0.7, 2, texts=AGREEING),
+        _candidate("c", "Sheinbaum", 0.6, 3, texts=AGREEING),
+    ]
+    index: Any = SimpleNamespace(documents={k: Document(k, v) for k, v in AGREEING.items()})
+
+    result = aggregate(index, candidates, question, 0.4, ALTERNATIVE_RATIO)
 
     assert result.answer is not None and result.answer.text == "Claudia Sheinbaum"
     assert {c.doc_id for c in result.answer.supporting} == {"b", "c"}
@@ -460,6 +468,35 @@ def test_a_fuller_date_is_kept() -> None:
     result = aggregate(index, candidates, classify_question("When does it go on sale?"), 0.4)
 
     assert result.answer is not None and result.answer.text == "September 20, 2019"
+
+
+ROOMS = {
+    "a": "The master bedroom is 195 square feet.",
+    "b": "The master bedroom has two closets.",
+    "c": "Two guests arrived late.",
+    "d": "A master bedroom of two closets.",
+}
+
+
+@pytest.mark.parametrize(("second", "answer"), [("c", "195 square feet"), ("d", "two")])
+def test_only_a_witness_about_the_same_thing_supports_a_value(second: str, answer: str) -> None:
+    index: Any = SimpleNamespace(documents={k: Document(k, v) for k, v in ROOMS.items()})
+
+    def candidate(doc_id: str, text: str, score: float, row: int) -> Candidate:
+        document = ROOMS[doc_id]
+        start = document.lower().index(text.lower())
+        text = document[start : start + len(text)]
+        sentence = ScoredSentence(row, doc_id, 0, len(document), document, 0.5, 0.5, 0.5)
+        return Candidate(doc_id, start, start + len(text), text, "READER", score, sentence)
+
+    candidates = [
+        candidate("a", "195 square feet", 0.98, 0),
+        candidate("b", "two", 0.95, 1),
+        candidate(second, "two", 0.9, 2),
+    ]
+    result = aggregate(index, candidates, classify_question("How large is the bedroom?"), 0.4)
+
+    assert result.answer is not None and result.answer.text.lower() == answer
 
 
 def test_parts_of_one_article_are_one_witness() -> None:
