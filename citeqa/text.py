@@ -74,6 +74,14 @@ def content_terms(text: str) -> list[str]:
     return [stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
 
 
+# A query reads the same few passages and sentences for each of its candidates, and popular
+# ones come back across queries: their term sets are kept rather than tokenised each time.
+@lru_cache(maxsize=4096)
+def term_set(text: str) -> frozenset[str]:
+    """The distinct content terms of ``text``."""
+    return frozenset(content_terms(text))
+
+
 def word_spans(text: str) -> list[tuple[int, int, str]]:
     """``(start, end, stemmed term)`` for every content word of ``text``."""
     return [

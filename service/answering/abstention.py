@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from citeqa.text import content_terms
+from citeqa.text import content_terms, term_set
 from citeqa.types import Candidate, Passage
 from indexer.terms import CorpusStats, Keys, query_keys
 
@@ -133,14 +133,8 @@ def load_model(path: Path = MODEL_PATH) -> AbstentionModel:
 def _coverage(terms: Sequence[str], text: str) -> float:
     if not terms:
         return 1.0
-    present = _terms(text)
+    present = term_set(text)
     return sum(term in present for term in terms) / len(terms)
-
-
-@lru_cache(maxsize=1024)
-def _terms(text: str) -> frozenset[str]:
-    """The content terms of a passage (cached as :func:`_keys` is)."""
-    return frozenset(content_terms(text))
 
 
 def question_names(question: str) -> list[str]:

@@ -14,7 +14,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from citeqa.text import answer_key, content_terms, fuller_name, same_answer
+from citeqa.text import answer_key, fuller_name, same_answer, term_set
 from citeqa.types import Answer, Candidate, Citation, Passage
 from indexer.index import Index
 from service.answering.qualifiers import (
@@ -225,13 +225,9 @@ class _Claim:
     trusted: bool
 
 
-def _terms(text: str) -> frozenset[str]:
-    return frozenset(content_terms(text))
-
-
 def _beyond(candidate: Candidate) -> frozenset[str]:
     """The content words of a candidate's sentence beyond those of its value."""
-    return _terms(candidate.sentence.text) - _terms(candidate.text)
+    return term_set(candidate.sentence.text) - term_set(candidate.text)
 
 
 def _shared_terms(one: frozenset[str], two: frozenset[str]) -> float:
@@ -283,7 +279,7 @@ def _statement(index: Index, candidate: Candidate, question_type: QuestionType) 
     if question_type.kind == "when" and scope is not None and scope.kind == "time":
         scope = None  # the value is itself a time: a year beside it is part of it
     source = source_of(index, candidate.doc_id)
-    terms = _terms(candidate.sentence.text)
+    terms = term_set(candidate.sentence.text)
     return _Statement(source, _span(candidate), terms, scope)
 
 
