@@ -1,4 +1,5 @@
-"""Read article files (.txt, .md, .html, .jsonl) into Documents; bad files are reported, not fatal.
+"""Read article files (.txt, .md, .html, .json, .jsonl) into Documents; bad files are reported,
+not fatal.
 
 The *original text* of a document is its decoded file text with line endings normalised to
 ``\\n`` (for HTML: the article text trafilatura extracts). Every offset in the index points
@@ -8,17 +9,22 @@ into that text, and the document store keeps it verbatim.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError, field_validator
 
 from citeqa.types import Document, Source
+from indexer.cleaning import split_title_suffix
+from indexer.decoding import decode
 from indexer.errors import BadFileError, InvalidDocumentIdError, SourceNotFoundError
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+log = logging.getLogger("citeqa.indexer")
 DOC_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -37,8 +43,8 @@ class LoadResult:
 
 
 class JsonlArticle(BaseModel, Source, frozen=True):
-    """One line of a JSONL article file: an id, the text, and the source fields of
-    ``citeqa.types.Source`` (all optional)."""
+    """One article of a JSONL line or a JSON file: an id, the text, and the source fields
+    of ``citeqa.types.Source`` (all optional)."""
 
     id: str
     text: str
@@ -72,34 +78,78 @@ def iter_source_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def decode_text(raw: bytes, path: Path) -> str:
-    """Decode file bytes as UTF-8 text or raise :class:`BadFileError` naming the file."""
-    if not raw.strip():
-        raise BadFileError(f"{path}: file is empty")
-    if b"\x00" in raw:
-        raise BadFileError(f"{path}: looks binary (contains NUL bytes); give a text article")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise BadFileError(
-            f"{path}: not valid UTF-8 (byte {error.start}); re-save the file as UTF-8"
-        ) from error
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+def decode_text(raw: bytes, path: Path, html: bool = False) -> str:
+    """Decode an article file (UTF-8, or a legacy encoding it declares or its bytes show,
+    see :mod:`indexer.decoding`); a file that was not UTF-8 is logged with what read it.
+
+    Raises:
+        BadFileError: The file is empty, binary or undecodable.
+    """
+    decoded = decode(raw, html)
+    if decoded.legacy:
+        log.warning("%s is not UTF-8: read as %s", path, decoded.encoding)
+    return decoded.text
 
 
-def _html_to_text(html: str, path: Path) -> str:
+def _html_article(html: str) -> tuple[str, Source]:
+    """The article text of a web page, and the title, publisher, date and URL its markup
+    declares (Open Graph, JSON-LD, ``<title>``, ``<link rel=canonical>``): a page's byline
+    is not in the text trafilatura keeps, so a citation's source and date come from here."""
     try:
         import trafilatura
 
         text = trafilatura.extract(html, include_comments=False, include_tables=False)
+        # Dates from the markup only (meta tags, <time>, the URL), never guessed from prose.
+        meta = trafilatura.extract_metadata(html, extensive=False)
     except Exception as error:  # a parser's failure is this file's problem, not the build's
         raise BadFileError(
-            f"{path}: the HTML could not be parsed ({type(error).__name__}: {error}); "
+            f"the HTML could not be parsed ({type(error).__name__}: {error}); "
             "save the article as .txt, or check that lxml_html_clean is installed"
         ) from error
     if not text or not text.strip():
-        raise BadFileError(f"{path}: no article text found in this HTML page")
-    return str(text)
+        raise BadFileError("no article text found in this HTML page")
+    # "Headline | The Harbour Times": the suffix names the publisher when no tag does.
+    title, site = split_title_suffix(meta.title) if meta.title else (None, None)
+    return str(text), Source(
+        title=title, source=meta.sitename or site, published=_iso_date(meta.date), url=meta.url
+    )
+
+
+def _iso_date(value: str | None) -> str | None:
+    try:
+        return date.fromisoformat(value).isoformat() if value else None
+    except ValueError:
+        return None
+
+
+def _article(value: object, where: str, default_id: str | None = None) -> Document:
+    """One article object of a JSON or JSONL file as a Document.
+
+    Raises:
+        ValidationError, InvalidDocumentIdError: The object is not an article.
+    """
+    if isinstance(value, dict) and default_id is not None:
+        value = {"id": default_id, **value}
+    article = JsonlArticle.model_validate(value)
+    return Document(
+        doc_id=validate_doc_id(article.id),
+        text=article.text.replace("\r\n", "\n"),
+        title=article.title,
+        source=article.source,
+        url=article.url,
+        published=article.published,
+        path=where,
+    )
+
+
+def _reason(error: Exception) -> str:
+    """What is wrong with an article object, in a line: "id: Field required"."""
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'article'}: {problem['msg']}"
+            for problem in error.errors()[:3]
+        )
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def _load_jsonl(text: str, path: Path, skipped: list[SkippedFile]) -> list[Document]:
@@ -107,46 +157,78 @@ def _load_jsonl(text: str, path: Path, skipped: list[SkippedFile]) -> list[Docum
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
+        where = f"{path}:{number}"
         try:
-            article = JsonlArticle.model_validate(json.loads(line))
-            validate_doc_id(article.id)
+            documents.append(_article(json.loads(line), where))
         except (json.JSONDecodeError, ValidationError, InvalidDocumentIdError) as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            skipped.append(SkippedFile(f"{path}:{number}", f"bad JSONL line: {reason}"))
-            continue
-        documents.append(
-            Document(
-                doc_id=article.id,
-                text=article.text.replace("\r\n", "\n"),
-                title=article.title,
-                source=article.source,
-                url=article.url,
-                published=article.published,
-                path=f"{path}:{number}",
-            )
+            skipped.append(SkippedFile(where, f"bad JSONL line: {_reason(error)}"))
+    return documents
+
+
+def _load_json(text: str, path: Path, skipped: list[SkippedFile]) -> list[Document]:
+    """A ``.json`` file: one article object (its id defaults to the file stem), or a list
+    of article objects, each with its own id, as scrapers and news APIs write them."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BadFileError(f"not valid JSON: {error}") from error
+    if isinstance(value, dict):
+        try:
+            return [_article(value, str(path), default_id=path.stem)]
+        except (ValidationError, InvalidDocumentIdError) as error:
+            raise BadFileError(f"not an article object: {_reason(error)}") from error
+    if not isinstance(value, list):
+        raise BadFileError(
+            'holds neither an article object nor a list of them: give {"text": ...} or '
+            '[{"id": ..., "text": ...}, ...]'
         )
+    documents = []
+    for number, item in enumerate(value):
+        where = f"{path}[{number}]"
+        try:
+            documents.append(_article(item, where))
+        except (ValidationError, InvalidDocumentIdError) as error:
+            skipped.append(SkippedFile(where, f"bad article: {_reason(error)}"))
     return documents
 
 
 def load_file(path: Path, skipped: list[SkippedFile]) -> list[Document]:
-    """Load one file into zero or more Documents; problems are appended to ``skipped``."""
+    """Load one file into zero or more Documents; problems are appended to ``skipped``
+    (their reasons name no path: :class:`SkippedFile` carries it)."""
     suffix = path.suffix.lower()
     try:
         if suffix not in SUPPORTED_SUFFIXES:
             raise BadFileError(
-                f"{path}: unsupported file type {suffix or '(none)'}; "
+                f"unsupported file type {suffix or '(none)'}; "
                 f"use one of {', '.join(SUPPORTED_SUFFIXES)}"
             )
-        text = decode_text(path.read_bytes(), path)
+        html = suffix in (".html", ".htm")
+        text = decode_text(path.read_bytes(), path, html)
         if suffix == ".jsonl":
             return _load_jsonl(text, path, skipped)
-        if suffix in (".html", ".htm"):
-            text = _html_to_text(text, path)
+        if suffix == ".json":
+            return _load_json(text, path, skipped)
+        source = Source()
+        if html:
+            text, source = _html_article(text)
         doc_id = validate_doc_id(path.stem)
-    except (BadFileError, InvalidDocumentIdError, OSError) as error:
+    except OSError as error:
+        skipped.append(SkippedFile(str(path), f"could not be read: {error.strerror or error}"))
+        return []
+    except (BadFileError, InvalidDocumentIdError) as error:
         skipped.append(SkippedFile(str(path), str(error)))
         return []
-    return [Document(doc_id=doc_id, text=text, path=str(path))]
+    return [
+        Document(
+            doc_id=doc_id,
+            text=text,
+            path=str(path),
+            title=source.title,
+            source=source.source,
+            published=source.published,
+            url=source.url,
+        )
+    ]
 
 
 def check_sources_exist(paths: Iterable[Path]) -> None:
@@ -173,7 +255,7 @@ def iter_paths(paths: Iterable[Path], skipped: list[SkippedFile]) -> Iterator[Do
     seen: dict[str, str | None] = {}
     for path in iter_source_files(paths):
         if not path.exists():
-            skipped.append(SkippedFile(str(path), f"{path}: no such file or folder"))
+            skipped.append(SkippedFile(str(path), "no such file or folder"))
             continue
         for document in load_file(path, skipped):
             if document.doc_id in seen:

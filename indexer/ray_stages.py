@@ -50,7 +50,7 @@ def read_files(batch: Batch, shards: int) -> Batch:
             documents = load_file(path, skipped)
         else:  # as a local build words it
             documents = []
-            skipped.append(SkippedFile(str(path), f"{path}: no such file or folder"))
+            skipped.append(SkippedFile(str(path), "no such file or folder"))
         for sub, document in enumerate(documents):
             rows.append(
                 {
