@@ -61,7 +61,12 @@ def _print_report(report: object) -> None:
 
 @index_app.command("build")
 def index_build(
-    source: Annotated[list[Path], typer.Option("--source", help="Folder or file(s) to index.")],
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Folders or files to index (or --source).")
+    ] = None,
+    source: Annotated[
+        list[Path] | None, typer.Option("--source", help="Folder or file(s) to index.")
+    ] = None,
     index_dir: IndexDirOption = None,
     shards: Annotated[
         int | None,
@@ -83,9 +88,13 @@ def index_build(
         typer.Option("--batch-size", min=1, help="--engine ray: documents per actor batch."),
     ] = None,
 ) -> None:
-    """Index SOURCE from scratch into a new generation (the old one serves until it is done)."""
+    """Index PATHS from scratch into a new generation (the old one serves until it is done)."""
     from indexer.loaders import check_sources_exist
 
+    # `index add` takes its paths as arguments; `build` takes them so too, or as --source.
+    source = [*(paths or []), *(source or [])]
+    if not source:
+        raise typer.BadParameter("name the folders or files to index: citeqa index build seeds/")
     check_sources_exist(source)
     settings = _settings(index_dir)
     if shards is not None:

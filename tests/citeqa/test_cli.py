@@ -138,17 +138,27 @@ def test_ask_with_a_wrong_index_dir_fails_before_loading_models(
     assert f"no index in {wrong}" in _fails_cleanly(result)
 
 
-@pytest.mark.parametrize("command", ["add", "build"])
+@pytest.mark.parametrize(
+    ("command", "option"), [("add", []), ("build", ["--source"]), ("build", [])]
+)
 def test_a_missing_input_file_is_named_and_fails(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, option: list[str]
 ) -> None:
     _no_models(monkeypatch)
     missing = tmp_path / "nope.txt"
-    arguments = [str(missing)] if command == "add" else ["--source", str(missing)]
     index_dir = tmp_path / "index"
-    result = CliRunner().invoke(app, ["index", command, *arguments, "--index-dir", str(index_dir)])
+    result = CliRunner().invoke(
+        app, ["index", command, *option, str(missing), "--index-dir", str(index_dir)]
+    )
     assert f"no such file or folder: {missing}" in _fails_cleanly(result)
     assert not index_dir.exists()
+
+
+def test_a_build_of_nothing_says_what_to_name(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["index", "build", "--index-dir", str(tmp_path / "index")])
+    assert result.exit_code == 2  # a usage error, before any model loads
+    assert "name the folders or files to index" in result.output
+    assert not (tmp_path / "index").exists()
 
 
 def test_top_k_has_help_text() -> None:
