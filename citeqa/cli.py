@@ -27,6 +27,8 @@ index_app = typer.Typer(help="Build and update the hybrid (FAISS + BM25 + SQLite
 app.add_typer(index_app, name="index")
 app.add_typer(reader_app, name="reader")
 
+# Deleted ids a write names after its report (a sync may delete many).
+SHOWN_IDS = 20
 IndexDirOption = Annotated[
     Path | None, typer.Option("--index-dir", help="Index folder (default: CITEQA_INDEX_DIR).")
 ]
@@ -57,6 +59,10 @@ def _print_report(report: object) -> None:
     print_table(table, stderr=True)
     for skipped in report.skipped:
         console.print(f"[yellow]skipped[/yellow] {skipped.path}: {skipped.reason}")
+    if report.deleted:  # a sync decides for itself what goes: say what went
+        shown = ", ".join(report.deleted[:SHOWN_IDS])
+        more = len(report.deleted) - SHOWN_IDS
+        console.print(f"deleted {shown}" + (f" and {more} more" if more > 0 else ""))
 
 
 @index_app.command("build")
@@ -144,6 +150,23 @@ def index_add(
 
     check_sources_exist(paths)
     report = make_writer(_settings(index_dir), show_progress=True).add(paths)
+    _print_report(report)
+
+
+@index_app.command("sync")
+def index_sync(
+    paths: Annotated[list[Path], typer.Argument(help="Folders or files to mirror.")],
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Mirror PATHS: add and replace, and remove documents whose file under PATHS is gone.
+
+    Documents read from elsewhere, or written through the API, are kept.
+    """
+    from indexer.factory import make_writer
+    from indexer.loaders import check_sources_exist
+
+    check_sources_exist(paths)
+    report = make_writer(_settings(index_dir), show_progress=True).sync(paths)
     _print_report(report)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -68,8 +69,12 @@ def validate_doc_id(doc_id: str) -> str:
 
 
 def iter_source_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Yield files under ``paths`` (folders recursively, sorted), skipping hidden ones."""
-    for path in paths:
+    """Yield files under ``paths`` (folders recursively, sorted), skipping hidden ones.
+
+    Paths are absolute, as each document records its own: `citeqa index sync` finds the
+    documents a folder held by them, whatever folder it is run from.
+    """
+    for path in (Path(os.path.abspath(p)) for p in paths):
         if path.is_dir():
             for child in sorted(path.rglob("*")):
                 if child.is_file() and not any(p.startswith(".") for p in child.parts[-1:]):

@@ -46,6 +46,7 @@ from indexer.processing import DocumentProcessor, ProcessedDocument
 from indexer.publishing import publish_draft
 from indexer.report import BuildReport
 from indexer.shards import StagedSegment, live_shards, staged_shards
+from indexer.sync import Pruning
 from indexer.tombstones import check_deletions, delete
 from indexer.vectors import AUTO
 
@@ -102,6 +103,15 @@ class IndexWriter:
         """Add or replace the documents read from files or folders."""
         report = BuildReport()
         return self._write(report, iter_paths(paths, report.skipped), [], fresh=False)
+
+    def sync(self, paths: Sequence[Path]) -> BuildReport:
+        """Make the index hold what ``paths`` hold now: add and replace as :meth:`add`
+        does, and delete the documents once read from under ``paths`` that are no longer
+        there (:mod:`indexer.sync`), all in one generation."""
+        report = BuildReport()
+        pruning = Pruning.of(paths)
+        documents = pruning.reading(iter_paths(paths, report.skipped))
+        return self._write(report, documents, [], fresh=False, pruning=pruning)
 
     def add_documents(
         self, documents: Sequence[Document], lock_timeout_s: float | None = None
@@ -182,10 +192,12 @@ class IndexWriter:
         staged: list[StagedSegment] | None = None,
         lock_held: bool = False,
         lock_timeout_s: float | None = None,
+        pruning: Pruning | None = None,
     ) -> BuildReport:
         """Apply one change as one new generation: nothing to write, no new generation.
 
-        ``lock_timeout_s`` overrides, for this write, how long it waits for another writer.
+        ``lock_timeout_s`` overrides, for this write, how long it waits for another writer;
+        ``pruning`` also deletes what a synced folder no longer holds.
         """
         started = time.perf_counter()
         timeout = self.lock_timeout_s if lock_timeout_s is None else lock_timeout_s
@@ -207,7 +219,9 @@ class IndexWriter:
                     check_deletions(deletions, draft.hashes)
                     if staged:
                         adopt_staged(report, draft, staged)
-                    manifest = self._apply(report, draft, documents, processed, deletions, previous)
+                    manifest = self._apply(
+                        report, draft, documents, processed, deletions, previous, pruning
+                    )
                 except Exception:
                     draft.close()
                     # Segments this write made and never published are garbage now.
@@ -256,6 +270,7 @@ class IndexWriter:
         processed: Iterator[ProcessedDocument] | None,
         deletions: list[str],
         previous: Manifest | None,
+        pruning: Pruning | None = None,
     ) -> Manifest:
         """Tombstone, write new segments, merge and publish: the draft's changes, in order."""
         delete(draft, report, deletions)
@@ -267,7 +282,9 @@ class IndexWriter:
         written = write_segments(
             report, draft, stream, self.shards, self.segment_chunks, self.merge_policy
         )
-        if previous is not None and not written and not deletions and not report.changed:
+        if pruning is not None:  # every document is read by now: what was not is gone
+            delete(draft, report, pruning.stale(draft, report.skipped))
+        if previous is not None and not written and not report.changed:
             return previous
         merge(draft, report, self.merge_policy, self.shards)
         started = time.perf_counter()

@@ -139,7 +139,8 @@ def test_ask_with_a_wrong_index_dir_fails_before_loading_models(
 
 
 @pytest.mark.parametrize(
-    ("command", "option"), [("add", []), ("build", ["--source"]), ("build", [])]
+    ("command", "option"),
+    [("add", []), ("build", ["--source"]), ("build", []), ("sync", [])],
 )
 def test_a_missing_input_file_is_named_and_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, option: list[str]
