@@ -26,6 +26,8 @@ from indexer.errors import BadFileError, InvalidDocumentIdError, SourceNotFoundE
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 log = logging.getLogger("citeqa.indexer")
+# File stems that stand for the folder holding them (web servers, Hugo page bundles).
+_FOLDER_PAGES = frozenset({"index", "_index", "default"})
 DOC_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -66,6 +68,16 @@ def validate_doc_id(doc_id: str) -> str:
             "starting with a letter or digit, and no '..'"
         )
     return doc_id
+
+
+def document_id(path: Path) -> str:
+    """A file's document id: its stem, or for a folder's own page (``index.html``, a static
+    site's ``index.md`` or ``_index.md``) the folder's name, since a mirrored site or a page
+    bundle holds one such file per article and the folder is what names it."""
+    folder = path.parent.name
+    if path.stem.lower() in _FOLDER_PAGES and DOC_ID_PATTERN.match(folder):
+        return folder
+    return path.stem
 
 
 def iter_source_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -179,7 +191,7 @@ def _load_json(text: str, path: Path, skipped: list[SkippedFile]) -> list[Docume
         raise BadFileError(f"not valid JSON: {error}") from error
     if isinstance(value, dict):
         try:
-            return [_article(value, str(path), default_id=path.stem)]
+            return [_article(value, str(path), default_id=document_id(path))]
         except (ValidationError, InvalidDocumentIdError) as error:
             raise BadFileError(f"not an article object: {_reason(error)}") from error
     if not isinstance(value, list):
@@ -216,7 +228,7 @@ def load_file(path: Path, skipped: list[SkippedFile]) -> list[Document]:
         source = Source()
         if html:
             text, source = _html_article(text)
-        doc_id = validate_doc_id(path.stem)
+        doc_id = validate_doc_id(document_id(path))
     except OSError as error:
         skipped.append(SkippedFile(str(path), f"could not be read: {error.strerror or error}"))
         return []

@@ -127,3 +127,26 @@ def test_a_skipped_file_is_named_once(tmp_path: Path) -> None:
         "unsupported file type .pdf",
         "file is empty",
     }
+
+
+def test_a_folders_own_page_is_named_by_its_folder(tmp_path: Path) -> None:
+    body = "<html><body><article><p>{}</p></article></body></html>"
+    for slug, text in [
+        ("port-strike-ends", "Dock workers returned to work on Friday after a 12-day strike."),
+        ("flood-hits-town", "Heavy rain flooded 300 homes in Riverton on Monday."),
+    ]:
+        (tmp_path / "site" / slug).mkdir(parents=True)
+        (tmp_path / "site" / slug / "index.html").write_text(body.format(text))
+    (tmp_path / "site" / "bundle").mkdir()
+    (tmp_path / "site" / "bundle" / "_index.md").write_text("A page bundle's article.")
+    (tmp_path / "site" / "Odd Folder").mkdir()
+    (tmp_path / "site" / "Odd Folder" / "index.md").write_text("No id can be made of it.")
+    result = load_paths([tmp_path / "site"])
+    # A mirrored site holds one index.html per article: each is its folder's article.
+    assert sorted(d.doc_id for d in result.documents) == [
+        "bundle",
+        "flood-hits-town",
+        "index",  # a folder name that is no id leaves the stem
+        "port-strike-ends",
+    ]
+    assert result.skipped == []
