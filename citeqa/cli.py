@@ -145,12 +145,7 @@ def index_add(
     index_dir: IndexDirOption = None,
 ) -> None:
     """Add or replace documents; unchanged documents (same content hash) are skipped."""
-    from indexer.factory import make_writer
-    from indexer.loaders import check_sources_exist
-
-    check_sources_exist(paths)
-    report = make_writer(_settings(index_dir), show_progress=True).add(paths)
-    _print_report(report)
+    _write_paths(paths, index_dir, mirror=False)
 
 
 @index_app.command("sync")
@@ -162,12 +157,16 @@ def index_sync(
 
     Documents read from elsewhere, or written through the API, are kept.
     """
+    _write_paths(paths, index_dir, mirror=True)
+
+
+def _write_paths(paths: list[Path], index_dir: Path | None, mirror: bool) -> None:
     from indexer.factory import make_writer
     from indexer.loaders import check_sources_exist
 
     check_sources_exist(paths)
-    report = make_writer(_settings(index_dir), show_progress=True).sync(paths)
-    _print_report(report)
+    writer = make_writer(_settings(index_dir), show_progress=True)
+    _print_report(writer.sync(paths) if mirror else writer.add(paths))
 
 
 @index_app.command("delete")
