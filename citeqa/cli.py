@@ -247,7 +247,7 @@ def serve(
         return
     import uvicorn
 
-    from service.http_server import server_options, worker_server_options
+    from service.http_server import check_address, server_options, worker_server_options
     from service.main import create_app
 
     # The address decides the default rate limits (off on loopback): the app must see the
@@ -255,6 +255,7 @@ def serve(
     settings = settings.model_copy(
         update={"host": host or settings.host, "port": port or settings.port}
     )
+    check_address(settings.host, settings.port)
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

@@ -13,6 +13,11 @@ class ServiceError(CiteqaError):
     """Base class for errors raised by the service itself."""
 
 
+class AddressUnavailableError(ServiceError):
+    """`citeqa serve` cannot listen on its host and port (in use, not allowed, no such
+    address); checked before the models load, so the user waits for nothing."""
+
+
 class NotReadyError(ServiceError):
     """The index or models are not loaded (yet)."""
 

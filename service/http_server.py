@@ -11,14 +11,17 @@ otherwise the connection is closed.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
+import socket
 from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from citeqa.config import Settings
+from service.errors import AddressUnavailableError
 
 log = logging.getLogger("citeqa.http")
 READ_TIMEOUT_VARIABLE = "CITEQA_REQUEST_READ_TIMEOUT_S"
@@ -101,3 +104,39 @@ def worker_server_options(settings: Settings) -> dict[str, Any]:
         **server_options(settings),
         "http": f"{__name__}:{WorkerReadTimeoutH11Protocol.__name__}",
     }
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse an address the server could not listen on, before minutes of model loading
+    end in uvicorn's own bind error (a log line and exit code 3).
+
+    Raises:
+        AddressUnavailableError: The port is in use or not allowed, or no interface has
+            the host's address.
+    """
+    where = f"{host}:{port}"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise AddressUnavailableError(
+            f"cannot serve on {where}: {error.strerror}; set --host (CITEQA_HOST) to "
+            "127.0.0.1, 0.0.0.0 or an address of this machine"
+        ) from error
+    family, kind, protocol, _, address = infos[0]
+    with socket.socket(family, kind, protocol) as probe:
+        # As uvicorn binds: a port a closed server left in TIME_WAIT is free to reuse.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise AddressUnavailableError(f"cannot serve on {where}: {_why(error)}") from error
+
+
+def _why(error: OSError) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return "the port is in use (another citeqa serve?); stop it or pick --port (CITEQA_PORT)"
+    if error.errno == errno.EACCES:
+        return "not allowed to listen on that port (below 1024 needs root); pick --port 8000"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return "no interface of this machine has that address; set --host (CITEQA_HOST)"
+    return f"{error.strerror or error}; pick another --host or --port"
