@@ -20,7 +20,7 @@ from pathlib import Path
 
 from citeqa.types import Document
 from indexer.draft import Draft
-from indexer.loaders import SkippedFile
+from indexer.loaders import SUPPORTED_SUFFIXES, SkippedFile
 from indexer.segment import STORE
 
 # "feed.jsonl:12" and "feed.json[3]" name an article inside a file.
@@ -66,9 +66,16 @@ class Pruning:
 
 
 def file_of(path: str | None) -> Path | None:
-    """The file a document was read from, absolute; a path recorded relative (by versions
-    before paths were absolute) is taken from the current folder, as it was written."""
-    return Path(os.path.abspath(_ITEM.sub("", path))) if path else None
+    """The file a document was read from, absolute, or None when it was read from no file.
+
+    A path recorded relative (by versions before paths were absolute) is taken from the
+    current folder, as it was written. Only an article file's name counts: a document
+    written through the API records "api", which is no file, even beside a folder so named.
+    """
+    if not path:
+        return None
+    file = Path(os.path.abspath(_ITEM.sub("", path)))
+    return file if file.suffix.lower() in SUPPORTED_SUFFIXES else None
 
 
 def recorded_paths(store: Path, doc_ids: Sequence[str]) -> list[tuple[str, str | None]]:

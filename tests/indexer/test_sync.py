@@ -115,3 +115,16 @@ def test_recorded_paths_name_their_file(tmp_path: Path, monkeypatch: pytest.Monk
     assert file_of(f"{tmp_path}/news/list.json[3]") == tmp_path / "news" / "list.json"
     assert file_of("news/../news/a.txt") == tmp_path / "news" / "a.txt"
     assert file_of(None) is None
+    assert file_of("api") is None  # what a document written through the API records
+
+
+def test_a_synced_folder_named_api_keeps_the_apis_documents(
+    writer: IndexWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer.add_documents([Document(doc_id="api-2", text="A vote is set.", path="api")])
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "note.txt").write_text("The port reopened on Friday after repairs.")
+    monkeypatch.chdir(tmp_path)
+    report = writer.sync([Path("api")])
+    assert (report.added, report.deleted) == (["note"], [])
+    assert "api-2" in _ids(writer)
