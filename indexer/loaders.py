@@ -108,10 +108,14 @@ def decode_text(raw: bytes, path: Path, html: bool = False) -> str:
     return decoded.text
 
 
-def _html_article(html: str) -> tuple[str, Source]:
+def html_article(html: str) -> tuple[str, Source]:
     """The article text of a web page, and the title, publisher, date and URL its markup
     declares (Open Graph, JSON-LD, ``<title>``, ``<link rel=canonical>``): a page's byline
-    is not in the text trafilatura keeps, so a citation's source and date come from here."""
+    is not in the text trafilatura keeps, so a citation's source and date come from here.
+
+    Raises:
+        BadFileError: The page could not be parsed or holds no article text.
+    """
     try:
         import trafilatura
 
@@ -227,7 +231,7 @@ def load_file(path: Path, skipped: list[SkippedFile]) -> list[Document]:
             return _load_json(text, path, skipped)
         source = Source()
         if html:
-            text, source = _html_article(text)
+            text, source = html_article(text)
         doc_id = validate_doc_id(document_id(path))
     except OSError as error:
         skipped.append(SkippedFile(str(path), f"could not be read: {error.strerror or error}"))

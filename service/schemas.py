@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from citeqa.types import Answer, Citation, Document, Identified, Passage, QueryResult, Source
-from indexer.loaders import DOC_ID_PATTERN
+from indexer.loaders import DOC_ID_PATTERN, html_article
 from indexer.page_cache import WarmState
 from service.retrieval.retriever import Filters
 
@@ -218,11 +218,21 @@ def _request_schema(schema: dict[str, Any]) -> None:
 
 
 class DocumentCreate(BaseModel, Source, Identified, frozen=True):
-    """A document to add or replace: its id, its text and where it comes from."""
+    """A document to add or replace: its id, its text (or its web page) and where it comes
+    from."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_request_schema)
 
-    text: str = Field(min_length=1)
+    text: str | None = Field(default=None, min_length=1, description="The article's text.")
+    html: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Instead of text: the article's web page. Its article text is indexed, and its "
+            "title, publisher, date and URL are taken from its markup where the body does "
+            "not give them."
+        ),
+    )
 
     @field_validator("doc_id")
     @classmethod
@@ -255,20 +265,39 @@ class DocumentCreate(BaseModel, Source, Identified, frozen=True):
 
     @field_validator("text")
     @classmethod
-    def _has_text(cls, value: str) -> str:
-        if not value.strip():
+    def _has_text(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
             raise ValueError("text is empty: send the article text")
         return value
 
+    @model_validator(mode="after")
+    def _text_or_html(self) -> DocumentCreate:
+        if (self.text is None) == (self.html is None):
+            raise ValueError(
+                "send the article as `text` or its web page as `html`: one of them, not "
+                f"{'both' if self.text is not None else 'neither'}"
+            )
+        return self
+
     def to_document(self) -> Document:
-        """The document to index (CRLF line ends become LF)."""
+        """The document to index (CRLF line ends become LF); a web page's own title,
+        publisher, date and URL fill the fields the body leaves out.
+
+        Raises:
+            BadFileError: ``html`` holds no article text.
+        """
+        page = Source()
+        text = self.text
+        if self.html is not None:
+            text, page = html_article(self.html)
+        assert text is not None  # one of the two, by the model's validator
         return Document(
             doc_id=self.doc_id,
-            text=self.text.replace("\r\n", "\n"),
-            title=self.title,
-            source=self.source,
-            published=self.published,
-            url=self.url,
+            text=text.replace("\r\n", "\n"),
+            title=self.title or page.title,
+            source=self.source or page.source,
+            published=self.published or page.published,
+            url=self.url or page.url,
             path="api",
         )
 

@@ -10,7 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from indexer.errors import DocumentNotFoundError
+from citeqa.types import Document
+from indexer.errors import BadFileError, DocumentNotFoundError
 from indexer.loaders import DOC_ID_PATTERN
 from service.api import examples
 from service.api.deps import JsonBody, MetricsDep, StateDep, WriteAccess
@@ -100,6 +101,19 @@ def _parse_document(raw: bytes) -> DocumentCreate:
         ) from None
 
 
+def _document_of(raw: bytes) -> Document:
+    """The document a body describes; a web page is read here too, off the event loop.
+
+    Raises:
+        RequestValidationError: as :func:`_parse_document`.
+        DocumentRejectedError: the web page holds no article text (422).
+    """
+    try:
+        return _parse_document(raw).to_document()
+    except BadFileError as error:
+        raise DocumentRejectedError(f"document not indexed: {error}", param="html") from error
+
+
 def _invalid(kind: str, where: int, message: str, value: object) -> RequestValidationError:
     return RequestValidationError(
         [{"type": kind, "loc": ("body", where), "msg": message, "input": value}]
@@ -125,8 +139,7 @@ async def put_document(
     """
     # Parsed here, in the thread pool, not by FastAPI on the event loop: up to
     # CITEQA_MAX_BODY_BYTES of JSON would stall every other request meanwhile.
-    body = await run_in_threadpool(_parse_document, await request.body())
-    document = body.to_document()
+    document = await run_in_threadpool(_document_of, await request.body())
     with metrics.recording_write("add") as write:
         report = await state.writes.run(lambda wait_s: state.add_documents([document], wait_s))
         if report.skipped:
@@ -136,7 +149,7 @@ async def put_document(
         )
         write.result = status
     return DocumentWriteResult(
-        doc_id=body.doc_id,
+        doc_id=document.doc_id,
         status=status,
         documents=report.documents,
         chunks=report.chunks,

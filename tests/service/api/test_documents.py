@@ -104,3 +104,55 @@ def test_publication_date_is_quoted_from_the_byline(
     assert answer is not None and answer["text"] == "March 3, 2024"
     citation = answer["citation"]
     assert document["text"][citation["char_start"] : citation["char_end"]] == "March 3, 2024"
+
+
+PAGE = """<html><head>
+<title>Port of Veracruz sets cargo record | Port News</title>
+<meta property="og:site_name" content="Port News">
+<meta property="article:published_time" content="2025-02-03T08:00:00Z">
+<link rel="canonical" href="https://portnews.example/veracruz-record">
+</head><body><nav><a href="/">Home</a> | <a href="/ports">Ports</a></nav>
+<article><h1>Port of Veracruz sets cargo record</h1>
+<p>The port of Veracruz handled 1.4 million containers in 2024, a record, the port
+authority said on Monday.</p><p>Officials credited a new rail link to Mexico City.</p>
+</article><footer>Subscribe to Port News</footer></body></html>"""
+
+
+def test_a_web_page_is_indexed_with_the_citation_its_markup_gives(
+    writable_client: TestClient, api_key: str
+) -> None:
+    client = writable_client
+    headers = {"Authorization": f"Bearer {api_key}"}
+    body = {"doc_id": "veracruz-page", "html": PAGE, "title": "Veracruz record"}
+    created = client.post("/v1/documents", json=body, headers=headers)
+    assert created.status_code == 200, created.text
+    try:
+        document = client.get("/v1/documents/veracruz-page").json()
+        # The body's own field wins; the page's markup gives the others.
+        assert document["title"] == "Veracruz record"
+        assert (document["source"], document["published"]) == ("Port News", "2025-02-03")
+        assert document["url"] == "https://portnews.example/veracruz-record"
+        assert "1.4 million containers" in document["text"]
+        assert "<p>" not in document["text"] and "Subscribe" not in document["text"]
+        answer = client.post("/v1/query", json={"question": QUESTION}).json()["answer"]
+        assert answer["citation"]["doc_id"] == "veracruz-page"
+        assert "1.4 million" in answer["text"]
+    finally:
+        client.delete("/v1/documents/veracruz-page", headers=headers)
+
+
+def test_text_or_html_one_of_them(writable_client: TestClient, api_key: str) -> None:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    for body, says in [
+        ({"doc_id": "both", "text": "Some text.", "html": PAGE}, "not both"),
+        ({"doc_id": "neither", "title": "No article"}, "not neither"),
+    ]:
+        response = writable_client.post("/v1/documents", json=body, headers=headers)
+        assert response.status_code == 422 and says in response.text, response.text
+    scripts_only = "<html><head><title>x</title></head><body><script>f();</script></body></html>"
+    empty = {"doc_id": "empty-page", "html": scripts_only}
+    response = writable_client.post("/v1/documents", json=empty, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "document not indexed: no article text found in this HTML page"
+    )
