@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 
 from citeqa.config import Settings
@@ -41,8 +42,35 @@ def _local_engine(dataset: Dataset, settings: Settings, out: Path, corpus: Path 
         if corpus is None:
             raise DatasetError("a gold JSONL needs --corpus (the folder its doc_ids come from)")
         index_dir = out / "indexes" / f"{dataset.name}-corpus"
-        make_writer(settings, index_dir, show_progress=True).build([corpus])
-    return load_engine(settings.model_copy(update={"index_dir": index_dir}))
+        report = make_writer(settings, index_dir, show_progress=True).build([corpus])
+        for skipped in report.skipped:
+            console.print(f"[yellow]skipped[/yellow] {skipped.path}: {skipped.reason}")
+    engine = load_engine(settings.model_copy(update={"index_dir": index_dir}))
+    warn_missing_gold(dataset, set(engine.index.manifest.content_hashes))
+    return engine
+
+
+# Questions named when gold documents are missing from the corpus.
+SHOWN_QUESTIONS = 10
+
+
+def warn_missing_gold(dataset: Dataset, indexed: set[str]) -> None:
+    """Name the questions whose gold documents the index lacks: a wrong --corpus or a
+    mistyped id scores as a retrieval miss, silently, unless said here. (Articles left out
+    on purpose by --remove-articles are no longer among the questions' documents.)"""
+    missing = {q.id: sorted(set(q.doc_ids) - indexed) for q in dataset.questions}
+    missing = {qid: ids for qid, ids in missing.items() if ids}
+    if not missing:
+        return
+    named = list(missing.items())[:SHOWN_QUESTIONS]
+    shown = "; ".join(f"{qid} ({', '.join(ids)})" for qid, ids in named)
+    more = f" and {len(missing) - len(named)} more" if len(missing) > len(named) else ""
+    message = (
+        f"{len(missing)} of {len(dataset.questions)} questions name documents the index does "
+        f"not hold: {shown}{more}; check --corpus and the doc_ids (they score as retrieval "
+        "misses)"
+    )
+    console.print(f"[yellow]warning[/yellow] {escape(message)}")
 
 
 def run_evaluation(
