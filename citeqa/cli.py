@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from citeqa.cli_errors import ErrorReportingGroup, console
@@ -29,6 +31,10 @@ app.add_typer(reader_app, name="reader")
 
 # Deleted ids a write names after its report (a sync may delete many).
 SHOWN_IDS = 20
+ReportJsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print the report as one JSON object on stdout (for scripts)."),
+]
 IndexDirOption = Annotated[
     Path | None, typer.Option("--index-dir", help="Index folder (default: CITEQA_INDEX_DIR).")
 ]
@@ -39,10 +45,13 @@ def _settings(index_dir: Path | None) -> Settings:
     return settings.model_copy(update={"index_dir": index_dir}) if index_dir else settings
 
 
-def _print_report(report: object) -> None:
+def _print_report(report: object, as_json: bool = False) -> None:
     from indexer.report import BuildReport
 
     assert isinstance(report, BuildReport)
+    if as_json:  # every id and skipped file, for a cron job to act on
+        sys.stdout.write(json.dumps(dataclasses.asdict(report), indent=2) + "\n")
+        return
     table = Table(title="index update", show_header=False)
     for label, values in (
         ("added", report.added),
@@ -58,7 +67,7 @@ def _print_report(report: object) -> None:
     table.add_row("seconds", f"{report.seconds:.1f}")
     print_table(table, stderr=True)
     for skipped in report.skipped:
-        console.print(f"[yellow]skipped[/yellow] {skipped.path}: {skipped.reason}")
+        console.print(f"[yellow]skipped[/yellow] {escape(f'{skipped.path}: {skipped.reason}')}")
     if report.deleted:  # a sync decides for itself what goes: say what went
         shown = ", ".join(report.deleted[:SHOWN_IDS])
         more = len(report.deleted) - SHOWN_IDS
@@ -93,6 +102,7 @@ def index_build(
         int | None,
         typer.Option("--batch-size", min=1, help="--engine ray: documents per actor batch."),
     ] = None,
+    as_json: ReportJsonOption = False,
 ) -> None:
     """Index PATHS from scratch into a new generation (the old one serves until it is done)."""
     from indexer.loaders import check_sources_exist
@@ -116,7 +126,7 @@ def index_build(
         report = make_writer(settings, show_progress=True).build(source)
     else:
         raise typer.BadParameter(f"--engine must be local or ray, not {engine!r}")
-    _print_report(report)
+    _print_report(report, as_json)
 
 
 def _build_on_ray(
@@ -143,42 +153,45 @@ def _build_on_ray(
 def index_add(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to add or replace.")],
     index_dir: IndexDirOption = None,
+    as_json: ReportJsonOption = False,
 ) -> None:
     """Add or replace documents; unchanged documents (same content hash) are skipped."""
-    _write_paths(paths, index_dir, mirror=False)
+    _write_paths(paths, index_dir, mirror=False, as_json=as_json)
 
 
 @index_app.command("sync")
 def index_sync(
     paths: Annotated[list[Path], typer.Argument(help="Folders or files to mirror.")],
     index_dir: IndexDirOption = None,
+    as_json: ReportJsonOption = False,
 ) -> None:
     """Mirror PATHS: add and replace, and remove documents whose file under PATHS is gone.
 
     Documents read from elsewhere, or written through the API, are kept.
     """
-    _write_paths(paths, index_dir, mirror=True)
+    _write_paths(paths, index_dir, mirror=True, as_json=as_json)
 
 
-def _write_paths(paths: list[Path], index_dir: Path | None, mirror: bool) -> None:
+def _write_paths(paths: list[Path], index_dir: Path | None, mirror: bool, as_json: bool) -> None:
     from indexer.factory import make_writer
     from indexer.loaders import check_sources_exist
 
     check_sources_exist(paths)
     writer = make_writer(_settings(index_dir), show_progress=True)
-    _print_report(writer.sync(paths) if mirror else writer.add(paths))
+    _print_report(writer.sync(paths) if mirror else writer.add(paths), as_json)
 
 
 @index_app.command("delete")
 def index_delete(
     doc_ids: Annotated[list[str], typer.Argument(help="Document ids to remove.")],
     index_dir: IndexDirOption = None,
+    as_json: ReportJsonOption = False,
 ) -> None:
     """Remove documents by id."""
     from indexer.factory import make_writer
 
     report = make_writer(_settings(index_dir)).delete(doc_ids)
-    _print_report(report)
+    _print_report(report, as_json)
 
 
 @index_app.command("stats")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -165,3 +166,35 @@ def test_a_build_of_nothing_says_what_to_name(tmp_path: Path) -> None:
 def test_top_k_has_help_text() -> None:
     result = CliRunner().invoke(app, ["ask", "--help"], env={"COLUMNS": "200"})
     assert "Passages to list under the answer" in result.output
+
+
+@pytest.mark.parametrize("command", ["add", "sync", "build"])
+def test_a_write_report_prints_as_json_for_scripts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    from indexer.loaders import SkippedFile
+    from indexer.report import BuildReport
+
+    report = BuildReport(
+        added=["storm"],
+        deleted=["flood"],
+        skipped=[SkippedFile(f"{tmp_path}/scan.pdf", "unsupported file type .pdf")],
+        documents=3,
+        generation=2,
+    )
+
+    def write(_paths: object) -> BuildReport:
+        return report
+
+    writer = SimpleNamespace(add=write, sync=write, build=write)
+    monkeypatch.setattr(factory, "make_writer", lambda *_args, **_kwargs: writer)
+    (tmp_path / "news").mkdir()
+    arguments = ["index", command, str(tmp_path / "news"), "--index-dir", str(tmp_path / "i")]
+    result = CliRunner().invoke(app, [*arguments, "--json"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)  # nothing else on stdout
+    assert (printed["added"], printed["deleted"]) == (["storm"], ["flood"])
+    assert (printed["documents"], printed["generation"]) == (3, 2)
+    assert printed["skipped"] == [
+        {"path": f"{tmp_path}/scan.pdf", "reason": "unsupported file type .pdf"}
+    ]
