@@ -330,8 +330,13 @@ class DocumentPublic(DocumentSummary, frozen=True):
 
 
 class DocumentsPublic(BaseModel):
+    """One page of the documents, by id (OpenAI's list shape): ``count`` is every document
+    in the index; with ``has_more``, ask again with ``after=last_id``."""
+
     data: list[DocumentSummary]
     count: int
+    has_more: bool = False
+    last_id: str | None = None
 
 
 class ErrorResponse(BaseModel):

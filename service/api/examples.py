@@ -65,7 +65,12 @@ QUERY_RESPONSE: dict[str, Any] = {
 }
 
 DOCUMENT_SUMMARY = {"doc_id": DOC_ID, **SOURCE, "chunks": 6}
-DOCUMENTS = {"data": [DOCUMENT_SUMMARY], "count": 1}
+DOCUMENTS = {
+    "data": [DOCUMENT_SUMMARY],
+    "count": 1,
+    "has_more": False,
+    "last_id": DOCUMENT_SUMMARY["doc_id"],
+}
 DOCUMENT = {**DOCUMENT_SUMMARY, "text": f"{TITLE}\n\n... {SENTENCE} ..."}
 DOCUMENT_CREATE = {
     "doc_id": "budget-2026-03",

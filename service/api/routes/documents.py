@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import threading
+import weakref
+from bisect import bisect_right
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from citeqa.types import Document
 from indexer.errors import BadFileError, DocumentNotFoundError
+from indexer.index import Index
 from indexer.loaders import DOC_ID_PATTERN
 from service.api import examples
 from service.api.deps import JsonBody, MetricsDep, StateDep, WriteAccess
@@ -29,21 +33,60 @@ from service.schemas import (
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 DocIdPath = Annotated[str, Path(pattern=DOC_ID_PATTERN.pattern, max_length=128)]
+# A listing reads one page, never every document: at a million documents the whole list
+# would read every text from SQLite and answer hundreds of megabytes.
+PAGE = 100
+MAX_PAGE = 1000
 
 
 @router.get(
     "",
     response_model=DocumentsPublic,
     summary="List the indexed documents",
-    responses=examples.ok(examples.DOCUMENTS) | error_responses(401, 503),
+    responses=examples.ok(examples.DOCUMENTS) | error_responses(401, 422, 503),
 )
-def list_documents(state: StateDep) -> DocumentsPublic:
-    """List the indexed documents with their citation metadata and chunk counts."""
+def list_documents(
+    state: StateDep,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE, description=f"Documents per page (1-{MAX_PAGE}).")
+    ] = PAGE,
+    after: Annotated[
+        str | None,
+        Query(
+            pattern=DOC_ID_PATTERN.pattern,
+            max_length=128,
+            description="The page after this id: the previous page's `last_id`.",
+        ),
+    ] = None,
+) -> DocumentsPublic:
+    """List the indexed documents by id, a page at a time, with their citation metadata
+    and chunk counts; ``has_more`` says whether to ask again with ``after=last_id``."""
     with state.serving() as engine:
         index = engine.index
-        documents = sorted(index.documents.values(), key=lambda d: d.doc_id)
-        data = [DocumentSummary.of(d, index.chunk_count(d.doc_id)) for d in documents]
-    return DocumentsPublic(data=data, count=len(data))
+        ids = _sorted_ids(index)
+        start = bisect_right(ids, after) if after is not None else 0
+        page = list(ids[start : start + limit])
+        found = index.documents.many(page)
+        data = [DocumentSummary.of(found[i], index.chunk_count(i)) for i in page]
+    return DocumentsPublic(
+        data=data,
+        count=len(ids),
+        has_more=start + limit < len(ids),
+        last_id=page[-1] if page else None,
+    )
+
+
+# The ids of each generation served, sorted once (a million take about a second).
+_SORTED: weakref.WeakKeyDictionary[Index, tuple[str, ...]] = weakref.WeakKeyDictionary()
+_SORTING = threading.Lock()
+
+
+def _sorted_ids(index: Index) -> tuple[str, ...]:
+    with _SORTING:
+        ids = _SORTED.get(index)
+        if ids is None:
+            ids = _SORTED[index] = tuple(sorted(index.documents))
+    return ids
 
 
 @router.get(

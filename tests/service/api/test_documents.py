@@ -156,3 +156,30 @@ def test_text_or_html_one_of_them(writable_client: TestClient, api_key: str) -> 
     assert response.json()["detail"] == (
         "document not indexed: no article text found in this HTML page"
     )
+
+
+def test_the_list_comes_a_page_at_a_time(client: TestClient) -> None:
+    every = client.get("/v1/documents").json()
+    ids = [d["doc_id"] for d in every["data"]]
+    assert ids == sorted(ids) and every["has_more"] is False and every["last_id"] == ids[-1]
+
+    seen: list[str] = []
+    query = "?limit=2"
+    while True:
+        page = client.get(f"/v1/documents{query}").json()
+        assert page["count"] == 5  # every document, whatever the page
+        seen += [d["doc_id"] for d in page["data"]]
+        if not page["has_more"]:
+            break
+        assert len(page["data"]) == 2
+        query = f"?limit=2&after={page['last_id']}"
+    assert seen == ids
+
+    past_the_end = client.get(f"/v1/documents?after={ids[-1]}").json()
+    assert (past_the_end["data"], past_the_end["has_more"], past_the_end["last_id"]) == (
+        [],
+        False,
+        None,
+    )
+    for bad in ("limit=0", "limit=1001", "after=../x"):
+        assert client.get(f"/v1/documents?{bad}").status_code == 422, bad
