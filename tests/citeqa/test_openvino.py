@@ -1,0 +1,85 @@
+"""OpenVINO sessions pad tokens to a tile's multiple and give back outputs of the width asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from citeqa import openvino as ov_session
+from citeqa.config import packaged_reader_path
+from citeqa.openvino import PAD_TOKENS, OpenVinoSession
+
+pytest.importorskip("openvino")
+READER = packaged_reader_path() / "model-fp16.onnx"
+
+
+def _feed(batch: int, width: int, real: list[int]) -> dict[str, np.ndarray]:
+    ids = np.random.default_rng(width).integers(1000, 20000, (batch, width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for row, length in enumerate(real):
+        mask[row, :length] = 1
+    return {"input_ids": ids * mask, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+
+@pytest.fixture(scope="module")
+def f32_reader(tmp_path_factory: pytest.TempPathFactory) -> OpenVinoSession:
+    # f32, so that padding's only effect can be seen: bf16 rounds differently per shape.
+    return OpenVinoSession(READER, "f32", threads=1, cache_dir=tmp_path_factory.mktemp("ov"))
+
+
+def test_padding_leaves_every_real_token_as_it_was(
+    f32_reader: OpenVinoSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    width = 3 * PAD_TOKENS + 5  # not a multiple: the session pads 11 tokens
+    feed = _feed(2, width, [width, width - 20])
+
+    padded = f32_reader.run(feed)
+    monkeypatch.setattr(ov_session, "PAD_TOKENS", 1)
+    unpadded = f32_reader.run(feed)
+
+    assert [o.shape for o in padded] == [(2, width), (2, width)]  # cut back to the width given
+    for got, expected in zip(padded, unpadded, strict=True):
+        # Logits at real tokens only: masked positions are never read.
+        assert got[0] == pytest.approx(expected[0], abs=1e-3)
+        assert got[1, : width - 20] == pytest.approx(expected[1, : width - 20], abs=1e-3)
+
+
+def test_a_width_already_a_multiple_is_run_as_given(f32_reader: OpenVinoSession) -> None:
+    outputs = f32_reader.run(_feed(1, 2 * PAD_TOKENS, [2 * PAD_TOKENS]))
+
+    assert [o.shape for o in outputs] == [(1, 2 * PAD_TOKENS)] * 2
+
+
+def test_an_embedders_hidden_states_are_cut_and_its_pooled_output_is_not(
+    tmp_path: Path,
+) -> None:
+    """A model with a per-token output and a pooled one: only the first has a token axis."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    hidden = helper.make_node("Cast", ["input_ids"], ["hidden"], to=TensorProto.FLOAT)
+    axes = helper.make_node(
+        "Constant", [], ["axes"], value=helper.make_tensor("a", TensorProto.INT64, [1], [1])
+    )
+    pooled = helper.make_node("ReduceSum", ["hidden", "axes"], ["pooled"], keepdims=1)
+    graph = helper.make_graph(
+        [hidden, axes, pooled],
+        "toy",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"])],
+        [
+            helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "tokens"]),
+            helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", 1]),
+        ],
+    )
+    path = tmp_path / "toy.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    session = OpenVinoSession(path, "f32")
+
+    ids = np.arange(1, 6, dtype=np.int64)[None, :]
+    hidden_out, pooled_out = session.run({"input_ids": ids, "attention_mask": ids})
+
+    assert hidden_out.tolist() == [[1.0, 2.0, 3.0, 4.0, 5.0]]
+    # (batch, 1) has no token axis; padding ids are 0, so the sum is unchanged.
+    assert pooled_out.tolist() == [[15.0]]
