@@ -349,7 +349,7 @@ def _load_model(
             from citeqa.config import get_settings
 
             cache_dir = get_settings().resolved_model_cache_dir()
-        choice = resolve_reader_backend(folder, backend, cache_dir)
+        choice = resolve_reader_backend(folder, backend, cache_dir, threads)
         session = open_reader_session(folder, choice, threads, cache_dir)
         return OnnxLogits(session), choice
     if (folder / "config.json").is_file():

@@ -486,3 +486,54 @@ def test_the_service_logs_which_backend_reads_and_why(
 
     assert reader is not None and reader.backend is not None
     assert f"reader backend: {reader.backend.backend} ({reader.backend.reason})" in caplog.text
+
+
+class _Recorder:
+    """A fake session that records the shape of every call and the thread it ran on."""
+
+    def __init__(self) -> None:
+        self.shapes: list[tuple[int, ...]] = []
+        self.threads: set[str] = set()
+
+    def run(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        import threading
+        import time
+
+        self.shapes.append(feed["input_ids"].shape)
+        self.threads.add(threading.current_thread().name)
+        time.sleep(0.002)  # long enough that the pool's next window starts another thread
+        return [np.zeros(feed["input_ids"].shape, np.float32)] * 2
+
+
+def test_auto_times_the_windows_as_each_runtime_serves_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """int8: one window a call, calls side by side; bf16: every window in one call."""
+    import json
+
+    from citeqa import hardware
+    from service.reading import backends
+
+    int8, bf16 = _Recorder(), _Recorder()
+    opened: list[tuple[str, str, int]] = []
+
+    def open_bf16(path: Path, runtime: str, threads: int, *_: object) -> _Recorder:
+        opened.append((path.name, runtime, threads))
+        return bf16
+
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset({"amx_bf16"}))
+    monkeypatch.setattr(hardware, "openvino_version", lambda: "test")
+    monkeypatch.setattr(backends, "open_int8", lambda *_: int8)
+    monkeypatch.setattr(backends, "open_session", open_bf16)
+
+    choice = backends.resolve_reader_backend(packaged_reader_path(), "auto", tmp_path, threads=2)
+
+    windows, tokens = backends.TIMING_WINDOWS, backends.TIMING_TOKENS
+    assert opened == [("model-fp16.onnx", "openvino-bf16", 2)]
+    assert set(int8.shapes) == {(1, tokens)} and set(bf16.shapes) == {(windows, tokens)}
+    assert len(int8.shapes) == windows * len(bf16.shapes)
+    assert len(int8.threads) > 1  # the int8 windows ran on the pool, as served
+    assert "timed at first start" in choice.reason
+    # The plan is part of what the cached choice is kept under.
+    (key,) = json.loads((tmp_path / "backend-choice.json").read_text())
+    assert f"{windows}x{tokens} on 2 threads" in key
