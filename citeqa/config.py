@@ -91,8 +91,10 @@ class Settings(BaseSettings):
     # What runs an exported reader: "onnx-int8" (ONNX Runtime on the int8 reader derived
     # from model-fp16.onnx at first use, or on a model.onnx), "openvino-bf16" (OpenVINO in
     # bf16 on model-fp16.onnx, for CPUs with AMX or AVX512-BF16) or "auto" (the faster of the
-    # two here, decided once and kept in the model cache; citeqa/hardware.py).
-    reader_backend: Literal["onnx-int8", "openvino-bf16", "auto"] = "onnx-int8"
+    # two here, decided once and kept in the model cache; citeqa/hardware.py). "auto" by
+    # default: where the CPU has no bf16 units it is int8 without timing anything, and where
+    # it has AMX bf16 answered as well and faster (eval/RESULTS.md, "bf16 on AMX").
+    reader_backend: Literal["onnx-int8", "openvino-bf16", "auto"] = "auto"
     # The reader reads one window around the best sentence of each of the top passages:
     # about the F1 of whole-passage windows for a fraction of the time. Windows of 128 to
     # 192 tokens answer equally well; 160 is the middle of them, and faster than the longest
