@@ -281,7 +281,14 @@ def load_state(
     embedder = processor.embedder
     _prepare_queries(embedder, settings)
     writer = make_writer(settings, processor=processor)
-    state = make_state(settings, embedder, writer, reader=make_reader(settings))
+    reader = make_reader(settings)
+    if reader is not None:
+        started = time.perf_counter()
+        if shapes := reader.warm_up(settings.reader_passages):
+            log.info(
+                "reader: %d input shapes warmed in %.2f s", shapes, time.perf_counter() - started
+            )
+    state = make_state(settings, embedder, writer, reader=reader)
     try:
         writer.collect_garbage(timeout_s=0)
     except IndexLockedError:

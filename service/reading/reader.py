@@ -179,6 +179,26 @@ class SpanReader:
         side_by_side = isinstance(self.model, OnnxLogits) and threads > 1 and not bf16
         self._pool = ThreadPoolExecutor(threads, "citeqa-reader") if side_by_side else None
 
+    def warm_up(self, windows: int) -> int:
+        """Run every input shape a question of up to ``windows`` windows can take, once.
+
+        OpenVINO prepares its kernels for each new shape at its first call, which took 1.3
+        to 1.9 times a later one (eval/RESULTS.md, "bf16 on AMX"); its calls are padded to
+        :data:`citeqa.openvino.PAD_TOKENS`, so a few dozen shapes are all there are. ONNX
+        Runtime has no such first call per shape, so nothing is run for it. Returns the
+        number of shapes run.
+        """
+        if self.backend is None or self.backend.backend != "openvino-bf16":
+            return 0
+        from citeqa.openvino import PAD_TOKENS
+
+        widths = range(2 * PAD_TOKENS, self.windows.max_length + PAD_TOKENS, PAD_TOKENS)
+        shapes = [(rows, width) for rows in range(1, windows + 1) for width in widths]
+        for rows, width in shapes:
+            ids = np.zeros((rows, min(width, self.windows.max_length)), dtype=np.int64)
+            self.model(Batch(ids, np.ones_like(ids), np.zeros_like(ids)))
+        return len(shapes)
+
     def read(
         self,
         question: str,

@@ -537,3 +537,31 @@ def test_auto_times_the_windows_as_each_runtime_serves_them(
     # The plan is part of what the cached choice is kept under.
     (key,) = json.loads((tmp_path / "backend-choice.json").read_text())
     assert f"{windows}x{tokens} on 2 threads" in key
+
+
+def test_bf16_warms_every_shape_a_question_can_take(tmp_path: Path) -> None:
+    from citeqa.openvino import PAD_TOKENS
+
+    reader = SpanReader(
+        packaged_reader_path(), backend="openvino-bf16", cache_dir=tmp_path, max_length=150
+    )
+    seen: list[tuple[int, int]] = []
+    model = reader.model
+
+    def recording(inputs: Batch) -> tuple[Logits, Logits]:
+        seen.append(inputs.input_ids.shape)
+        return model(inputs)
+
+    reader.model = recording
+
+    assert reader.warm_up(3) == len(seen) == 3 * 9
+    # Widths as OpenVINO will see them, padded: every multiple of 16 from 32 to the window's.
+    padded = {-(-width // PAD_TOKENS) * PAD_TOKENS for _, width in seen}
+    assert padded == set(range(32, 161, PAD_TOKENS)) and max(w for _, w in seen) == 150
+    assert {rows for rows, _ in seen} == {1, 2, 3}
+
+
+def test_int8_has_no_shapes_to_warm(fresh_cache: Path) -> None:
+    reader = SpanReader(packaged_reader_path(), backend="onnx-int8", cache_dir=fresh_cache)
+
+    assert reader.warm_up(3) == 0
