@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from citeqa.openvino import openvino_version
+from citeqa.onnx import openvino_version
 
 log = logging.getLogger("citeqa")
 Chosen = Literal["onnx-int8", "openvino-bf16"]

@@ -16,8 +16,7 @@ from typing import Literal
 import numpy as np
 
 from citeqa.hardware import BackendChoice, choose_backend, time_interleaved
-from citeqa.onnx import ModelSession, open_session
-from citeqa.openvino import openvino_version
+from citeqa.onnx import ModelSession, open_session, openvino_version
 from service.reading.errors import ReaderError
 from service.reading.int8 import FP16_WEIGHTS_FILE, open_int8, reader_key
 

@@ -184,13 +184,13 @@ class SpanReader:
 
         OpenVINO prepares its kernels for each new shape at its first call, which took 1.3
         to 1.9 times a later one (eval/RESULTS.md, "bf16 on AMX"); its calls are padded to
-        :data:`citeqa.openvino.PAD_TOKENS`, so a few dozen shapes are all there are. ONNX
+        :data:`citeqa.onnx.PAD_TOKENS`, so a few dozen shapes are all there are. ONNX
         Runtime has no such first call per shape, so nothing is run for it. Returns the
         number of shapes run.
         """
         if self.backend is None or self.backend.backend != "openvino-bf16":
             return 0
-        from citeqa.openvino import PAD_TOKENS
+        from citeqa.onnx import PAD_TOKENS
 
         widths = range(2 * PAD_TOKENS, self.windows.max_length + PAD_TOKENS, PAD_TOKENS)
         shapes = [(rows, width) for rows in range(1, windows + 1) for width in widths]

@@ -540,7 +540,7 @@ def test_auto_times_the_windows_as_each_runtime_serves_them(
 
 
 def test_bf16_warms_every_shape_a_question_can_take(tmp_path: Path) -> None:
-    from citeqa.openvino import PAD_TOKENS
+    from citeqa.onnx import PAD_TOKENS
 
     reader = SpanReader(
         packaged_reader_path(), backend="openvino-bf16", cache_dir=tmp_path, max_length=150

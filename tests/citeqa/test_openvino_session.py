@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from citeqa import openvino as ov_session
+from citeqa import onnx as ov_session
 from citeqa.config import packaged_reader_path
-from citeqa.openvino import PAD_TOKENS, OpenVinoSession
+from citeqa.onnx import PAD_TOKENS, OpenVinoSession
 
 pytest.importorskip("openvino")
 READER = packaged_reader_path() / "model-fp16.onnx"
