@@ -30,10 +30,9 @@ Runtime = Literal["onnxruntime", "openvino-bf16"]
 # simplified before quantising, citeqa/onnx_graph.py).
 INT8_RECIPE = "r2"
 Precision = Literal["bf16", "f32"]
-# Sequences are padded to a multiple of this many tokens. OpenVINO's CPU plugin prepares its
-# kernels for each new input shape, and AMX works on tiles of 16 rows: four windows of 143
-# tokens took 24.3 ms in bf16 and of 160 tokens 21.2 ms, and windows of mixed lengths 28.1 ms
-# unpadded against 19.1 ms padded to 16 (eval/RESULTS.md, "bf16 on AMX").
+# OpenVINO's sequences are padded to a multiple of this many tokens: its CPU plugin prepares
+# kernels for each new input shape, and AMX works on tiles of 16 rows, so a few padded shapes
+# run faster than many exact ones (eval/RESULTS.md, "bf16 on AMX").
 PAD_TOKENS = 16
 
 
@@ -176,10 +175,10 @@ class OpenVinoSession:
         # The width of the first output (an embedder's dimension); None where it varies.
         self.output_width: int | None = int(last.get_length()) if last.is_static else None
         # Outputs with a token axis (dynamic second dimension), cut back after padding.
+        shapes = [port.get_partial_shape() for port in self.compiled.outputs]
         self._per_token = [
-            port.get_partial_shape().rank.get_length() >= 2
-            and port.get_partial_shape()[1].is_dynamic
-            for port in self.compiled.outputs
+            shape.rank.is_static and shape.rank.get_length() >= 2 and shape[1].is_dynamic
+            for shape in shapes
         ]
         # An infer request runs one call at a time; idle ones wait here for the next caller.
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()

@@ -34,9 +34,9 @@ def resolve_reader_backend(
 
     ``auto`` times a question's windows as each runtime would serve them on ``threads``
     threads (see :func:`open_reader_session`): int8 one window per call, calls side by side;
-    bf16 every window in one call. Timing one window on one thread each, as before, saw 0.95x
-    on a CPU with AMX where the served plans measured 0.80x end to end (eval/RESULTS.md, "bf16
-    on AMX").
+    bf16 every window in one call. One window on one thread each is not what either serves,
+    and on a CPU with AMX it kept int8 where bf16 answered faster end to end (eval/RESULTS.md,
+    "bf16 on AMX").
 
     Raises:
         ReaderError: If ``openvino-bf16`` is asked for and the folder has no

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from tokenizers import Tokenizer
 
 from citeqa.hardware import BackendChoice
-from citeqa.onnx import ModelSession
+from citeqa.onnx import PAD_TOKENS, ModelSession
 from service.reading.backends import ReaderBackend, open_reader_session, resolve_reader_backend
 from service.reading.errors import ReaderError
 from service.reading.int8 import FP16_WEIGHTS_FILE, ONNX_FILE
@@ -182,16 +182,14 @@ class SpanReader:
     def warm_up(self, windows: int) -> int:
         """Run every input shape a question of up to ``windows`` windows can take, once.
 
-        OpenVINO prepares its kernels for each new shape at its first call, which took 1.3
-        to 1.9 times a later one (eval/RESULTS.md, "bf16 on AMX"); its calls are padded to
+        OpenVINO prepares its kernels for each new shape at its first call, which is slower
+        than the later ones (eval/RESULTS.md, "bf16 on AMX"); its calls are padded to
         :data:`citeqa.onnx.PAD_TOKENS`, so a few dozen shapes are all there are. ONNX
         Runtime has no such first call per shape, so nothing is run for it. Returns the
         number of shapes run.
         """
         if self.backend is None or self.backend.backend != "openvino-bf16":
             return 0
-        from citeqa.onnx import PAD_TOKENS
-
         widths = range(2 * PAD_TOKENS, self.windows.max_length + PAD_TOKENS, PAD_TOKENS)
         shapes = [(rows, width) for rows in range(1, windows + 1) for width in widths]
         for rows, width in shapes:
