@@ -24,6 +24,7 @@ from tokenizers import Tokenizer
 
 from citeqa.errors import MissingPackageError
 
+log = logging.getLogger("citeqa")
 Runtime = Literal["onnxruntime", "openvino-bf16"]
 # Names the int8 files :func:`quantize_int8` makes; it changes whenever they would differ, so
 # a model cache made by an older recipe is derived again instead of reused ("r2": attention
@@ -156,8 +157,12 @@ class OpenVinoSession:
 
         core = openvino.Core()
         if cache_dir is not None:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            core.set_property({"CACHE_DIR": str(cache_dir)})
+            try:
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                core.set_property({"CACHE_DIR": str(cache_dir)})
+            except (OSError, RuntimeError) as error:
+                # A read-only model cache must not stop a start: compiling is only slower.
+                log.warning("OpenVINO: compiling without a cache (%s: %s)", cache_dir, error)
         config: dict[str, Any] = {
             "INFERENCE_PRECISION_HINT": precision,
             "NUM_STREAMS": side_by_side,

@@ -83,3 +83,16 @@ def test_an_embedders_hidden_states_are_cut_and_its_pooled_output_is_not(
     assert hidden_out.tolist() == [[1.0, 2.0, 3.0, 4.0, 5.0]]
     # (batch, 1) has no token axis; padding ids are 0, so the sum is unchanged.
     assert pooled_out.tolist() == [[15.0]]
+
+
+def test_a_cache_folder_that_cannot_be_made_only_costs_the_cache(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+
+    with caplog.at_level("WARNING", logger="citeqa"):
+        session = OpenVinoSession(READER, "bf16", cache_dir=blocked / "openvino")
+
+    assert "compiling without a cache" in caplog.text
+    assert [o.shape for o in session.run(_feed(1, 20, [20]))] == [(1, 20), (1, 20)]
