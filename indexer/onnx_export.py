@@ -100,7 +100,9 @@ def ensure_export(
         log, "exporting the embedding model once to %s (about 10 s; later runs reuse it)", target
     )
     model = load_model()
-    expected = model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True)
+    expected = model.encode(
+        list(PROBES), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
     fp32 = export_path(cache_dir, model_path, "fp32")
     if not fp32.is_file():
         log.info("exporting the embedding model to %s (once)", fp32)

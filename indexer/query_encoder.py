@@ -76,7 +76,9 @@ class OnnxQueryEncoder:
 
     def _check_against(self, model: SentenceTransformer) -> None:
         probes = list(onnx_export.PROBES)
-        expected = model.encode(probes, normalize_embeddings=True, convert_to_numpy=True)
+        expected = model.encode(
+            probes, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
         got = np.concatenate([self.encode(text) for text in probes])
         difference = float(np.abs(expected - got).max())
         if difference > onnx_export.TOLERANCE:

@@ -84,13 +84,17 @@ def test_each_export_is_made_once(
 
 
 def test_a_fresh_export_says_so_first_and_raises_no_torch_warnings(
-    embedder: Embedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    embedder: Embedder,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # A new user's first run: torch's tracer warnings read as errors, and a silent pause
-    # reads as a hang.
+    # A new user's first run: torch's tracer warnings read as errors, a silent pause reads
+    # as a hang, and a progress bar of one batch in a server's log is noise.
     with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO):
         warnings.simplefilter("always")
         Embedder(embedder.model_path, backend="onnx", cache_dir=tmp_path)
+    assert "Batches" not in capsys.readouterr().err
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.startswith("exporting the embedding model once to") for m in messages)
     # DeprecationWarnings are hidden outside __main__ by Python's default filters.
