@@ -565,3 +565,56 @@ def test_int8_has_no_shapes_to_warm(fresh_cache: Path) -> None:
     reader = SpanReader(packaged_reader_path(), backend="onnx-int8", cache_dir=fresh_cache)
 
     assert reader.warm_up(3) == 0
+
+
+class _Blocking:
+    """A fake session whose calls wait for ``release`` when ``hold`` is set."""
+
+    def __init__(self, name: str, calls: list[str]) -> None:
+        import threading
+
+        self.name = name
+        self.calls = calls
+        self.input_names = frozenset({"input_ids"})
+        self.output_width: int | None = None
+        self.hold = threading.Event()
+        self.release = threading.Event()
+        self.entered = threading.Event()
+
+    def run(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        self.calls.append(self.name)
+        self.entered.set()
+        assert "input_ids" in feed
+        if self.hold.is_set():
+            self.release.wait(5)
+        return []
+
+
+def test_a_busy_aware_reader_reads_alone_on_every_thread_and_beside_others_on_one() -> None:
+    import threading
+
+    from service.reading.backends import RECENT, BusyAwareSession
+
+    calls: list[str] = []
+    alone, beside = _Blocking("alone", calls), _Blocking("beside", calls)
+    session = BusyAwareSession(alone, beside)
+    feed = {"input_ids": np.zeros((1, 4), np.int64)}
+
+    session.run(feed)
+    session.run(feed)
+    assert calls == ["alone", "alone"]  # one client: its reads never overlap
+
+    alone.hold.set()  # a read that takes a while...
+    first = threading.Thread(target=session.run, args=(feed,))
+    first.start()
+    assert alone.entered.wait(5)
+    session.run(feed)  # ...and one that starts meanwhile
+    alone.release.set()
+    first.join(5)
+    assert calls[2:] == ["alone", "beside"]
+
+    # Both overlapped: the next reads stay on one thread until RECENT have run alone.
+    calls.clear()
+    for _ in range(RECENT + 2):
+        session.run(feed)
+    assert calls == ["beside"] * RECENT + ["alone"] * 2
