@@ -96,3 +96,13 @@ def test_a_cache_folder_that_cannot_be_made_only_costs_the_cache(
 
     assert "compiling without a cache" in caplog.text
     assert [o.shape for o in session.run(_feed(1, 20, [20]))] == [(1, 20), (1, 20)]
+
+
+def test_one_thread_and_two_give_the_same_logits(tmp_path: Path) -> None:
+    """The busy-aware reader switches compilations with the load: answers must not."""
+    two = OpenVinoSession(READER, "bf16", threads=2, cache_dir=tmp_path)
+    one = OpenVinoSession(READER, "bf16", threads=1, side_by_side=2, cache_dir=tmp_path)
+    feed = _feed(3, 143, [143, 120, 97])
+
+    for got, expected in zip(one.run(feed), two.run(feed), strict=True):
+        np.testing.assert_array_equal(got, expected)
