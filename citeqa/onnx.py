@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
+from collections import deque
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -35,6 +37,8 @@ Precision = Literal["bf16", "f32"]
 # kernels for each new input shape, and AMX works on tiles of 16 rows, so a few padded shapes
 # run faster than many exact ones (eval/RESULTS.md, "bf16 on AMX").
 PAD_TOKENS = 16
+# Calls a busy-aware session remembers: after this many calls without overlap it runs alone.
+RECENT = 8
 
 
 class ModelSession(Protocol):
@@ -217,6 +221,45 @@ class OpenVinoSession:
             return outputs
         # Per-token outputs (reader logits, an embedder's hidden states) lose the padding.
         return [o[:, :width] if cut else o for o, cut in zip(outputs, self._per_token, strict=True)]
+
+
+class BusyAwareSession:
+    """One model compiled twice: all threads for a reader that reads alone, one for the rest.
+
+    A question's windows in one call on 2 threads are read fastest, but the threads wait on
+    each other, at about a third more CPU than one thread spends on the same call. When
+    other reads compete for the cores that CPU is what they need. So while reads overlap (one
+    is running, or one of the last :data:`RECENT` calls overlapped another) a call runs on
+    ``beside`` (one stream per thread, one thread each), and concurrent clients get more
+    answers a second; a lone client, whose reads never overlap, keeps ``alone`` and its
+    latency (eval/RESULTS.md, "bf16 on AMX"). service/reading/backends.py opens the bf16
+    reader this way.
+    """
+
+    def __init__(self, alone: ModelSession, beside: ModelSession) -> None:
+        self.alone = alone
+        self.beside = beside
+        self.input_names = alone.input_names
+        self.output_width = alone.output_width
+        self._lock = threading.Lock()
+        self._running = 0
+        self._started = 0  # calls ever started: another call started during mine if it moved
+        self._recent: deque[bool] = deque(maxlen=RECENT)  # whether each recent call overlapped
+
+    def run(self, feed: dict[str, npt.NDArray[Any]]) -> list[npt.NDArray[np.float32]]:
+        """The model's outputs for ``feed``, from whichever compilation suits the load."""
+        with self._lock:
+            others = self._running
+            session = self.beside if others or any(self._recent) else self.alone
+            self._running += 1
+            self._started += 1
+            mine = self._started
+        try:
+            return session.run(feed)
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._recent.append(bool(others) or self._started != mine)
 
 
 def open_session(

@@ -9,17 +9,14 @@ where the CPU has those units and a short timing confirms it is faster (:mod:`ci
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 
 from citeqa.hardware import BackendChoice, choose_backend, time_interleaved
-from citeqa.onnx import ModelSession, open_session, openvino_version
+from citeqa.onnx import BusyAwareSession, ModelSession, open_session, openvino_version
 from service.reading.errors import ReaderError
 from service.reading.int8 import FP16_WEIGHTS_FILE, open_int8, reader_key
 
@@ -28,8 +25,6 @@ ReaderBackend = Literal["onnx-int8", "openvino-bf16", "auto"]
 # the 3 passages read (CITEQA_READER_PASSAGES).
 TIMING_TOKENS = 160
 TIMING_WINDOWS = 3
-# Calls a busy-aware reader remembers: after this many reads without overlap it reads alone.
-RECENT = 8
 
 
 def resolve_reader_backend(
@@ -98,7 +93,7 @@ def open_reader_session(
 
     ONNX Runtime runs each int8 window on one thread, and up to ``threads`` windows side by
     side; OpenVINO runs all of a question's windows in one call, on ``threads`` threads when
-    it reads alone and on one beside other reads (:class:`BusyAwareSession`).
+    it reads alone and on one beside other reads (:class:`citeqa.onnx.BusyAwareSession`).
     """
     if choice.backend == "openvino-bf16":
         path, compiled = folder / FP16_WEIGHTS_FILE, _compiled_cache(cache_dir)
@@ -108,41 +103,3 @@ def open_reader_session(
         beside = open_session(path, "openvino-bf16", 1, threads, compiled)
         return BusyAwareSession(alone, beside)
     return open_int8(folder, cache_dir)
-
-
-class BusyAwareSession:
-    """One model compiled twice: all threads for a reader that reads alone, one for the rest.
-
-    A question's windows in one call on 2 threads are read fastest, but the threads wait on
-    each other, at about a third more CPU than one thread spends on the same call. When
-    other reads compete for the cores that CPU is what they need. So while reads overlap (one
-    is running, or one of the last :data:`RECENT` calls overlapped another) a call runs on
-    ``beside`` (one stream per thread, one thread each), and concurrent clients get more
-    answers a second; a lone client, whose reads never overlap, keeps ``alone`` and its
-    latency (eval/RESULTS.md, "bf16 on AMX").
-    """
-
-    def __init__(self, alone: ModelSession, beside: ModelSession) -> None:
-        self.alone = alone
-        self.beside = beside
-        self.input_names = alone.input_names
-        self.output_width = alone.output_width
-        self._lock = threading.Lock()
-        self._running = 0
-        self._started = 0  # calls ever started: another call started during mine if it moved
-        self._recent: deque[bool] = deque(maxlen=RECENT)  # whether each recent call overlapped
-
-    def run(self, feed: dict[str, npt.NDArray[Any]]) -> list[npt.NDArray[np.float32]]:
-        """The model's outputs for ``feed``, from whichever compilation suits the load."""
-        with self._lock:
-            others = self._running
-            session = self.beside if others or any(self._recent) else self.alone
-            self._running += 1
-            self._started += 1
-            mine = self._started
-        try:
-            return session.run(feed)
-        finally:
-            with self._lock:
-                self._running -= 1
-                self._recent.append(bool(others) or self._started != mine)

@@ -593,7 +593,7 @@ class _Blocking:
 def test_a_busy_aware_reader_reads_alone_on_every_thread_and_beside_others_on_one() -> None:
     import threading
 
-    from service.reading.backends import RECENT, BusyAwareSession
+    from citeqa.onnx import RECENT, BusyAwareSession
 
     calls: list[str] = []
     alone, beside = _Blocking("alone", calls), _Blocking("beside", calls)
