@@ -106,3 +106,26 @@ def test_one_thread_and_two_give_the_same_logits(tmp_path: Path) -> None:
 
     for got, expected in zip(one.run(feed), two.run(feed), strict=True):
         np.testing.assert_array_equal(got, expected)
+
+
+def test_the_attention_is_compiled_simplified_and_reads_as_the_full_graph(
+    f32_reader: OpenVinoSession,
+) -> None:
+    """OpenVINO keeps the export's NaN guards unless they are taken out before it reads the
+    file; taken out, no logit at a real token moves (f32, so only the graph differs)."""
+    import openvino
+
+    core = openvino.Core()
+    ops = {op.get_type_name() for op in core.read_model(str(READER)).get_ops()}
+    simplified = ov_session._simplified(core, READER)
+    assert "IsNaN" in ops
+    assert "IsNaN" not in {op.get_type_name() for op in simplified.get_ops()}
+
+    full = core.compile_model(str(READER), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    feed = _feed(3, 3 * PAD_TOKENS, [3 * PAD_TOKENS, 40, 21])
+    expected = full(feed)
+    got = f32_reader.run(feed)
+    for index, logits in enumerate(got):
+        for row, length in enumerate([3 * PAD_TOKENS, 40, 21]):
+            real = expected[index][row, :length]
+            assert logits[row, :length] == pytest.approx(real, abs=1e-4)
