@@ -209,8 +209,10 @@ class OpenVinoSession:
         except queue.Empty:
             request = self.compiled.create_infer_request()
         try:
-            # infer() releases the GIL, so calls from several threads run side by side.
-            request.infer(feed)
+            # infer() releases the GIL, so calls from several threads run side by side. By
+            # default it also copies the inputs in and every output out under the GIL, which
+            # other request threads then wait on; shared, the one copy is the one below.
+            request.infer(feed, share_inputs=True, share_outputs=True)
             outputs = [
                 np.array(request.get_output_tensor(i).data, dtype=np.float32)
                 for i in range(len(self.compiled.outputs))

@@ -36,32 +36,36 @@ _WORD = re.compile(r"\w+")
 SHINGLE = 3
 DUPLICATE_JACCARD = 0.5
 DUPLICATE_COSINE = 0.95
-# A word's number in a shingle's key: 21 bits each, three to a 63-bit key.
-_WORD_BITS = 21
+# Mixes a shingle's word hashes into one 64-bit key (odd, so no bit of a word is lost).
+_MIX = np.int64(0x100000001B3)
 
 
-def shingle_keys(texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
-    """Each text's word 3-shingles (lower-cased), as numbers equal where the shingles are.
+def shingle_keys(texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+    """Every text's word 3-shingles (lower-cased) as numbers equal where the shingles are, and
+    the text each belongs to.
 
-    The numbers hold for one call: words are numbered as they are met. A text shorter than
-    a shingle is one shingle of its words.
+    The numbers hold for one process: they mix the words' string hashes, which Python seeds
+    per process (two different shingles share a 64-bit key about once in 10**19 pairs). A
+    text shorter than a shingle is one shingle of its words.
     """
-    numbers: dict[str, int] = {}
-    keys = []
+    hashes: list[int] = []
+    ends: list[int] = []
     for text in texts:
         words = _WORD.findall(text.lower())
-        # 0 pads a text shorter than a shingle, so words are numbered from 1.
-        ids = [numbers.setdefault(word, len(numbers) + 1) for word in words]
-        ids = [0] * (SHINGLE - len(ids)) + ids if len(ids) < SHINGLE else ids
-        at = np.array(ids, dtype=np.int64)
-        count = len(at) - SHINGLE + 1
-        key = np.zeros(count, dtype=np.int64)
-        for offset in range(SHINGLE):
-            key = (key << _WORD_BITS) | at[offset : offset + count]
-        keys.append(key)
-    if len(numbers) >= 1 << _WORD_BITS:
-        raise ValueError("too many distinct words to compare in one call")
-    return keys
+        if len(words) < SHINGLE:
+            hashes += [0] * (SHINGLE - len(words))  # 0 pads a short text to one shingle
+        # Hashing in C (map) costs a fraction of numbering the words in a Python loop.
+        hashes += map(hash, words)
+        ends.append(len(hashes))
+    at = np.array(hashes, dtype=np.int64)
+    count = max(len(at) - SHINGLE + 1, 0)
+    keys = at[:count]
+    for offset in range(1, SHINGLE):
+        keys = keys * _MIX + at[offset : offset + count]  # wraps around, as hashes do
+    # A shingle belongs to the text it starts in, and counts only if it ends there too.
+    text_of = np.repeat(np.arange(len(ends)), np.diff([0, *ends]))[:count]
+    whole = np.arange(count) + SHINGLE <= np.asarray(ends, dtype=np.int64)[text_of]
+    return keys[whole], text_of[whole]
 
 
 def jaccard_matrix(texts: Sequence[str]) -> npt.NDArray[np.float64]:
@@ -75,12 +79,11 @@ def jaccard_matrix(texts: Sequence[str]) -> npt.NDArray[np.float64]:
            [0.33, 1.  , 0.  ],
            [0.  , 0.  , 1.  ]])
     """
-    keys = shingle_keys(texts)
-    if not keys:
+    if not texts:
         return np.zeros((0, 0))
-    _, column = np.unique(np.concatenate(keys), return_inverse=True)
-    rows = np.repeat(np.arange(len(keys)), [len(k) for k in keys])
-    incidence = np.zeros((len(keys), int(column.max()) + 1), dtype=np.float32)
+    keys, rows = shingle_keys(texts)
+    _, column = np.unique(keys, return_inverse=True)
+    incidence = np.zeros((len(texts), int(column.max()) + 1), dtype=np.float32)
     incidence[rows, column] = 1.0  # a shingle met twice in a text is counted once
     shared = (incidence @ incidence.T).astype(np.float64)  # exact: counts below 2**24
     sizes = np.diag(shared)
