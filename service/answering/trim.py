@@ -340,6 +340,34 @@ def _close_open_mark(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+# Words that only point at the quotation after them ("a “gold-plated helicopter”").
+_DETERMINERS = frozenset("a an the his her its their this that these those".split())
+
+
+def _drop_unclosed_mark(text: str, start: int, end: int) -> tuple[int, int]:
+    """A quotation or aside opened in the span and not closed in it (nor right after it, see
+    :func:`_close_open_mark`): a quotation after an article alone is the answer, an aside
+    is left out.
+
+    News style puts a comma or point inside the closing mark ("a “gold-plated helicopter,”"),
+    so the reader stops before it: "a “gold-plated helicopter" -> "gold-plated helicopter",
+    "a medal (silver" -> "a medal". Other words before a quotation are part of the answer
+    ("keeping “the image of the city"), and the mark stays with them.
+    """
+    for at in range(end - 1, start, -1):  # the last mark; a first one is _strip_enclosing's
+        closer = _ENCLOSING.get(text[at])
+        if closer is None or closer == text[at]:
+            continue
+        if closer in text[at + 1 : end] or not text[at + 1 : end].strip():
+            return start, end
+        if text[at] not in "“‘«":
+            return start, at
+        if text[start:at].strip().lower() in _DETERMINERS:
+            return at + 1, end
+        return start, end
+    return start, end
+
+
 def _grow_unit(text: str, start: int, end: int) -> tuple[int, int]:
     """A bare figure takes its currency sign and magnitude: "5" -> "$5 million"."""
     if not _FIGURE.match(text[start:end]):
@@ -385,7 +413,7 @@ def minimal_span(text: str, start: int, end: int, question_type: QuestionType) -
         trimmed = _drop_leading_gerund(text, *trimmed)
     if question_type.kind in ("how_many", "how_much"):  # "how many percent": with its unit
         trimmed = _grow_unit(text, *trimmed)
-    trimmed = _strip_enclosing(text, *_close_open_mark(text, *trimmed))
+    trimmed = _strip_enclosing(text, *_drop_unclosed_mark(text, *_close_open_mark(text, *trimmed)))
     if trimmed[1] <= trimmed[0]:
         return start, end
     return trimmed

@@ -136,6 +136,16 @@ CASES = [
         "Why did she say Mexico did it?",
         "a “sovereign decision”",
     ),
+    # ... and where the closing mark is further on (news style puts the comma inside it), a
+    # quotation after an article is quoted from its first word, an aside is left out.
+    (
+        "asked if the cartel offered him a “gold-plated helicopter,” a sarcastic jab",
+        "a “gold-plated helicopter",
+        "What sarcastic gift did he ask about?",
+        "gold-plated helicopter",
+    ),
+    ("He won a medal (silver, in 2004) in Athens.", "a medal (silver", "What?", "a medal"),
+    ("He said “no.” Then he left.", "He said “", "What did he do?", "He said"),
     (
         "He won an Olympic marathon medal (silver, 2004 Athens Games) in Greece.",
         "Olympic marathon medal (silver, 2004 Athens Games",
@@ -181,6 +191,8 @@ def test_minimal_span(sentence: str, span: str, question: str, expected: str) ->
         # A place keeps its preposition; "at least" is a bound, not a preposition.
         ("It ran in a picture caption.", "in a picture caption", "Where was the error?"),
         ("It will take at least another year.", "at least another year", "When will it end?"),
+        # A quotation opened after words of the answer keeps them, and its mark.
+        ("keeping “the city safe,” he said", "keeping “the city safe", "What was his goal?"),
         # Quote marks inside the span (not around it) stay.
         ("He called it “a farce” and left.", "called it “a farce”", "What did he do?"),
         # Two quotations are not one pair around the span.
