@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from citeqa.text import content_terms, term_set
 from citeqa.types import Candidate, Passage
@@ -78,13 +79,36 @@ class AbstentionModel:
 
 
 @dataclass(frozen=True)
+class RareTerms:
+    """A question's distinct term keys and their IDF over the index, weighed once a question
+    rather than once for each of its answers and passages."""
+
+    keys: Keys
+    weights: npt.NDArray[np.float64]
+    total: float
+    # The IDF-weighted share of the question's terms that no chunk holds.
+    unseen: float
+
+    @classmethod
+    def of(cls, question: str, stats: CorpusStats) -> RareTerms:
+        """The terms of ``question`` weighed over ``stats``."""
+        keys = _keys(question)
+        weights = stats.idf(keys)
+        total = float(weights.sum())
+        unseen = stats.frequencies(keys) == 0
+        return cls(keys, weights, total, float(weights[unseen].sum()) / total if total else 0.0)
+
+
+@dataclass(frozen=True)
 class Evidence:
     """What one question's retrieval and reading show: the same for each of its answers.
 
-    The last features of :data:`FEATURES`, in order (:func:`question_evidence`).
+    ``values`` are the last features of :data:`FEATURES`, in order (:func:`question_evidence`);
+    ``terms`` the question's weighed terms, which each answer's features read too.
     """
 
     values: tuple[float, ...]
+    terms: RareTerms
 
 
 def question_evidence(
@@ -102,7 +126,8 @@ def question_evidence(
     dense = [p.hit.dense_score or 0.0 for p in passages]
     scores = sorted((c.score for c in candidates if c.label == "READER"), reverse=True)
     confident = [c for c in candidates if c.label == "READER" and c.score >= floor]
-    coverage = [_rare_terms(question, p.chunk.text, stats)[0] for p in passages[:SHOWN]]
+    terms = RareTerms.of(question, stats)
+    coverage = [_rare_terms(terms, p.chunk.text)[0] for p in passages[:SHOWN]]
     return Evidence(
         (
             passages[0].score if passages else 0.0,
@@ -114,7 +139,8 @@ def question_evidence(
             float(len(confident)),
             float(len({c.doc_id for c in confident})),
             *(float(kind == known) for known in KINDS),
-        )
+        ),
+        terms,
     )
 
 
@@ -148,13 +174,12 @@ def features(
     witnesses: int,
     runner_up: float,
     passages: Sequence[Passage],
-    stats: CorpusStats,
     evidence: Evidence,
 ) -> list[float]:
     """The features of one answer, in the order of :data:`FEATURES`.
 
-    ``stats`` are the index's corpus statistics: a question whose rare words the corpus
-    never holds is about something the corpus lacks.
+    ``evidence.terms`` are weighed over the index's corpus statistics: a question whose rare
+    words the corpus never holds is about something the corpus lacks.
     """
     rank = next(
         (
@@ -181,7 +206,7 @@ def features(
         max(dense) if dense else 0.0,
         float(min(witnesses, 3)),
         answer.score - runner_up,
-        *_rare_terms(question, passage_text, stats),
+        *_rare_terms(evidence.terms, passage_text),
         float(len(answer.text.split())),
         float(rank),
         *evidence.values,
@@ -196,13 +221,9 @@ def _keys(text: str) -> Keys:
     return np.unique(query_keys(text))
 
 
-def _rare_terms(question: str, passage_text: str, stats: CorpusStats) -> tuple[float, float]:
+def _rare_terms(terms: RareTerms, passage_text: str) -> tuple[float, float]:
     """IDF-weighted share of the question's terms in the passage, and in no chunk at all."""
-    keys = _keys(question)
-    weights = stats.idf(keys)
-    total = float(weights.sum())
-    if not total:
+    if not terms.total:
         return 1.0, 0.0
-    inside = np.isin(keys, _keys(passage_text), assume_unique=True)
-    unseen = stats.frequencies(keys) == 0
-    return float(weights[inside].sum()) / total, float(weights[unseen].sum()) / total
+    inside = np.isin(terms.keys, _keys(passage_text), assume_unique=True)
+    return float(terms.weights[inside].sum()) / terms.total, terms.unseen

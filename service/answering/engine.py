@@ -140,7 +140,6 @@ class QueryEngine:
             aggregated.witnesses,
             aggregated.runner_up,
             found.passages,
-            self.index.stats,
             found.evidence,
         )
 
@@ -152,12 +151,11 @@ class QueryEngine:
         model = self.abstention
         if model is None or evidence is None:
             return None
-        stats = self.index.stats
 
         def trusted(candidate: Candidate, witnesses: int, rival: float) -> bool:
             if candidate.label not in ("READER", "COPY"):
                 return True
-            row = features(question, candidate, witnesses, rival, passages, stats, evidence)
+            row = features(question, candidate, witnesses, rival, passages, evidence)
             return model.probability(row) >= self.abstain_threshold
 
         return trusted

@@ -40,7 +40,7 @@ def _evidence(question: str, passages: list[Passage], candidates: list[Candidate
 def _row(question: str, passage: Passage, witnesses: int, runner_up: float) -> list[float]:
     answer = _answer(passage)
     evidence = _evidence(question, [passage], [answer])
-    return features(question, answer, witnesses, runner_up, [passage], STATS, evidence)
+    return features(question, answer, witnesses, runner_up, [passage], evidence)
 
 
 def test_features_read_the_passage_that_holds_the_answer() -> None:
