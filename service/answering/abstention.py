@@ -80,14 +80,15 @@ class AbstentionModel:
 
 @dataclass(frozen=True)
 class RareTerms:
-    """A question's distinct term keys and their IDF over the index, weighed once a question
-    rather than once for each of its answers and passages."""
+    """A question's distinct term keys and their IDF over the index, and its content terms:
+    found once a question rather than once for each of its answers and passages."""
 
     keys: Keys
     weights: npt.NDArray[np.float64]
     total: float
     # The IDF-weighted share of the question's terms that no chunk holds.
     unseen: float
+    stems: tuple[str, ...]
 
     @classmethod
     def of(cls, question: str, stats: CorpusStats) -> RareTerms:
@@ -96,7 +97,8 @@ class RareTerms:
         weights = stats.idf(keys)
         total = float(weights.sum())
         unseen = stats.frequencies(keys) == 0
-        return cls(keys, weights, total, float(weights[unseen].sum()) / total if total else 0.0)
+        share = float(weights[unseen].sum()) / total if total else 0.0
+        return cls(keys, weights, total, share, tuple(content_terms(question)))
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,7 @@ def features(
         answer.score,
         answer.sentence.dense,
         answer.sentence.lexical,
-        _coverage(content_terms(question), passage_text),
+        _coverage(evidence.terms.stems, passage_text),
         name_coverage,
         float(bool(names)),
         max(dense) if dense else 0.0,
@@ -225,5 +227,11 @@ def _rare_terms(terms: RareTerms, passage_text: str) -> tuple[float, float]:
     """IDF-weighted share of the question's terms in the passage, and in no chunk at all."""
     if not terms.total:
         return 1.0, 0.0
-    inside = np.isin(terms.keys, _keys(passage_text), assume_unique=True)
+    held = _keys(passage_text)  # sorted, as np.unique leaves it
+    if not len(held):
+        return 0.0, terms.unseen
+    # A binary search of the passage's sorted keys: np.isin's set-up costs more for a
+    # question's few terms.
+    at = np.minimum(np.searchsorted(held, terms.keys), len(held) - 1)
+    inside = held[at] == terms.keys
     return float(terms.weights[inside].sum()) / terms.total, terms.unseen
