@@ -233,19 +233,12 @@ class _Texts:
 
     def __init__(self, index: Index) -> None:
         self._index = index
-        self._words: dict[str, list[str]] = {}
         self._counts: dict[str, Counter[str]] = {}
         self._sources: dict[str, str] = {}
 
-    def length(self, text: str) -> int:
-        if text not in self._words:
-            self._words[text] = text.split()
-        return len(self._words[text])
-
     def words(self, text: str) -> Counter[str]:
         if text not in self._counts:
-            self.length(text)
-            self._counts[text] = Counter(self._words[text])
+            self._counts[text] = Counter(text.split())
         return self._counts[text]
 
     def source(self, doc_id: str) -> str:
@@ -257,7 +250,7 @@ class _Texts:
         """Whether the two could be near copies: the words they share bound how well their
         words align (``aligned_span`` checks the alignment itself), and counting them is far
         cheaper than aligning every pair of sentences a query retrieves."""
-        first, second = self.length(text), self.length(other)
+        first, second = len(text.split()), len(other.split())
         # Sharing every word of the shorter text is the most two texts can share: texts of
         # very different lengths are no copies, and need no count of their words.
         if first + second == 0 or 2 * min(first, second) < NEAR_COPY_RATIO * (first + second):

@@ -318,8 +318,7 @@ def _drop_leading_gerund(text: str, start: int, end: int) -> tuple[int, int]:
     """ "appointing a US fentanyl czar" -> "a US fentanyl czar": the verb is the sentence's."""
     words = _words(text, start, end)
     if len(words) >= 3:
-        first = text[words[0][0] : words[0][1]]
-        second = text[words[1][0] : words[1][1]].lower()
+        first, second = text[slice(*words[0])], text[slice(*words[1])].lower()
         if first.islower() and first.endswith("ing") and second in {"a", "an", "the"}:
             return words[1][0], end
     return start, end
@@ -328,9 +327,7 @@ def _drop_leading_gerund(text: str, start: int, end: int) -> tuple[int, int]:
 def _close_open_mark(text: str, start: int, end: int) -> tuple[int, int]:
     """ "a “sovereign decision" -> "a “sovereign decision”": the reader stopped before the
     mark that closes a quotation or aside opened inside the span, and the mark is next."""
-    if end >= len(text):
-        return start, end
-    closer = text[end]
+    closer = text[end : end + 1]  # "" at the text's end, which closes nothing
     opener = next((o for o, c in _ENCLOSING.items() if c == closer and o != c), None)
     if opener is None:
         return start, end
@@ -340,32 +337,16 @@ def _close_open_mark(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-# Words that only point at the quotation after them ("a “gold-plated helicopter”").
-_DETERMINERS = frozenset("a an the his her its their this that these those".split())
-
-
 def _drop_unclosed_mark(text: str, start: int, end: int) -> tuple[int, int]:
-    """A quotation or aside opened in the span and not closed in it (nor right after it, see
-    :func:`_close_open_mark`): a quotation after an article alone is the answer, an aside
-    is left out.
-
-    News style puts a comma or point inside the closing mark ("a “gold-plated helicopter,”"),
-    so the reader stops before it: "a “gold-plated helicopter" -> "gold-plated helicopter",
-    "a medal (silver" -> "a medal". Other words before a quotation are part of the answer
-    ("keeping “the image of the city"), and the mark stays with them.
-    """
-    for at in range(end - 1, start, -1):  # the last mark; a first one is _strip_enclosing's
-        closer = _ENCLOSING.get(text[at])
-        if closer is None or closer == text[at]:
-            continue
-        if closer in text[at + 1 : end] or not text[at + 1 : end].strip():
-            return start, end
-        if text[at] not in "“‘«":
-            return start, at
-        if text[start:at].strip().lower() in _DETERMINERS:
-            return at + 1, end
+    """A quotation opened after one function word, closed neither in the span nor right after
+    it ("a “gold-plated helicopter,”"), is quoted from its first word; an aside is left out."""
+    marks = [at for at in range(start + 1, end) if _ENCLOSING.get(text[at], text[at]) != text[at]]
+    at = marks[-1] if marks else end
+    if at == end or _ENCLOSING[text[at]] in text[at + 1 : end] or not text[at + 1 : end].strip():
         return start, end
-    return start, end
+    if text[at] in "([":
+        return start, at
+    return (at + 1, end) if text[start:at].strip().lower() in _FUNCTION_WORDS else (start, end)
 
 
 def _grow_unit(text: str, start: int, end: int) -> tuple[int, int]:
