@@ -340,8 +340,8 @@ def _close_open_mark(text: str, start: int, end: int) -> tuple[int, int]:
 def _drop_unclosed_mark(text: str, start: int, end: int) -> tuple[int, int]:
     """A quotation opened after one function word, closed neither in the span nor right after
     it ("a “gold-plated helicopter,”"), is quoted from its first word; an aside is left out."""
-    marks = [at for at in range(start + 1, end) if _ENCLOSING.get(text[at], text[at]) != text[at]]
-    at = marks[-1] if marks else end
+    opens = (i for i in range(end - 1, start, -1) if _ENCLOSING.get(text[i], text[i]) != text[i])
+    at = next(opens, end)  # the last mark that opens; a first one is _strip_enclosing's
     if at == end or _ENCLOSING[text[at]] in text[at + 1 : end] or not text[at + 1 : end].strip():
         return start, end
     if text[at] in "([":
