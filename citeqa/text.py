@@ -20,15 +20,19 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import Any
 
-from bm25s.stopwords import STOPWORDS_EN
-
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TOKEN = re.compile(r"\S+")
 # A word of an answer, without the punctuation around it.
 _ANSWER_WORD = re.compile(r"[\w’'.-]*\w")
 # Question words carry no content; "many"/"much" would otherwise match any quantity phrase.
 _EXTRA_STOPWORDS = {"many", "much", "whom", "whose", "did", "does", "according", "said"}
-# bm25s's English list leaves out pronouns, wh-words and most auxiliaries: without them "he"
+# Lucene's English stop set (EnglishAnalyzer's, which bm25s also ships): 33 words that carry
+# no content in a search. Written here, as a set of words needs no package.
+LUCENE_STOPWORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their "
+    "then there these they this to was will with".split()
+)
+# Lucene's list leaves out pronouns, wh-words and most auxiliaries: without them "he"
 # and "what" count as content, anchor the proximity score and pass as answers.
 # Left out on purpose: words that are also names or nouns ("May", "US", "will", "can",
 # "mine", "being").
@@ -39,7 +43,7 @@ who which what where when why how whoever whatever
 is are was were be been do doing done has have had having would could should shall those
 """
 _FUNCTION_WORDS = frozenset(_FUNCTION_WORDS_TEXT.split())
-STOPWORDS = frozenset(STOPWORDS_EN) | _EXTRA_STOPWORDS | _FUNCTION_WORDS
+STOPWORDS = LUCENE_STOPWORDS | _EXTRA_STOPWORDS | _FUNCTION_WORDS
 
 # The official SQuAD v1.1 script strips ASCII punctuation only; scores must compare with
 # published ones, so the eval uses exactly that set.

@@ -8,10 +8,13 @@ Each content block is split on its own, so a chunk never spans removed boilerpla
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from citeqa.types import Chunk, Span
+
+if TYPE_CHECKING:
+    from langchain_text_splitters import TextSplitter
 
 # Sentence ends followed by space; each alternative is a fixed-width look-behind (Python re).
 _SENTENCE_BREAK = r"(?<=[.!?])\s+|(?<=[.!?][\"”’'\)])\s+"
@@ -74,13 +77,20 @@ class Chunker:
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self._count_tokens = count_tokens
-        self._splitter = RecursiveCharacterTextSplitter(
+
+    @cached_property
+    def _splitter(self) -> TextSplitter:
+        # Imported and made on the first split: a server that only answers never splits
+        # text, and the import is about a twentieth of its start.
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        return RecursiveCharacterTextSplitter(
             separators=SEPARATORS,
             is_separator_regex=True,
             keep_separator="end",
-            chunk_size=chunk_size - SPECIAL_TOKENS,
-            chunk_overlap=chunk_overlap,
-            length_function=count_tokens,
+            chunk_size=self.chunk_size - SPECIAL_TOKENS,
+            chunk_overlap=self.chunk_overlap,
+            length_function=self._count_tokens,
             strip_whitespace=True,
         )
 
