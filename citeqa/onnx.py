@@ -159,6 +159,8 @@ class OpenVinoSession:
     ) -> None:
         import openvino
 
+        from citeqa.onnx_graph import openvino_model
+
         core = openvino.Core()
         if cache_dir is not None:
             try:
@@ -176,7 +178,7 @@ class OpenVinoSession:
             "ENABLE_CPU_PINNING": False,
         }
         self.path = path
-        self.compiled = core.compile_model(_simplified(core, path), "CPU", config)
+        self.compiled = core.compile_model(openvino_model(core, path, cache_dir), "CPU", config)
         self.input_names = frozenset(
             name for port in self.compiled.inputs for name in port.get_names()
         )
@@ -223,22 +225,6 @@ class OpenVinoSession:
             return outputs
         # Per-token outputs (reader logits, an embedder's hidden states) lose the padding.
         return [o[:, :width] if cut else o for o, cut in zip(outputs, self._per_token, strict=True)]
-
-
-def _simplified(core: Any, path: Path) -> Any:
-    """``path`` as OpenVINO reads it, less the attention's NaN guards and repeated masks.
-
-    The same exact simplification as the int8 files get (:mod:`citeqa.onnx_graph`): OpenVINO
-    does not drop the guards itself, and they cost about a twelfth of a bf16 read.
-    """
-    import onnx
-
-    from citeqa.onnx_graph import simplify_attention
-
-    model = onnx.load(str(path))
-    if not simplify_attention(model):
-        return str(path)
-    return core.read_model(model.SerializeToString())
 
 
 class BusyAwareSession:

@@ -13,8 +13,16 @@ Both are removed here without changing a single output (the tests compare the lo
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
+
+# In the names of kept simplified files: changes whenever simplify_attention would write
+# another graph, so a file kept by an older version is not read.
+SIMPLIFY_RECIPE = "s1"
 
 
 def _constant(node_by_output: dict[str, Any], name: str) -> bytes | str:
@@ -106,3 +114,52 @@ def _without_unused(nodes: Iterable[Any], outputs: set[str]) -> list[Any]:
         if len(used) == len(kept):
             return kept
         kept = used
+
+
+def kept_simplified(source: Path, folder: Path) -> Path | None:
+    """``source`` simplified, saved once in ``folder`` and read from there after.
+
+    Loading and simplifying the reader takes about a quarter of a second and OpenVINO compiles
+    it twice (citeqa.onnx.BusyAwareSession); from a file path, OpenVINO also finds its compiled
+    blob without reading the graph. The name holds the source's path, size and modification
+    time, so a new export gets a new file. None where ``folder`` cannot be written.
+    """
+    stat = source.stat()
+    key = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{SIMPLIFY_RECIPE}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    kept = folder / f"{source.stem}-{digest}-simplified.onnx"
+    if kept.is_file():
+        return kept
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Written beside and renamed, so a server starting at the same time never reads half.
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".onnx.tmp")
+    except OSError:
+        return None
+    os.close(handle)
+    import onnx  # only to write the file: importing it is a fifth of a server's start
+
+    try:
+        model = onnx.load(str(source))
+        simplify_attention(model)
+        onnx.save(model, temporary)
+        os.replace(temporary, kept)
+    except OSError:
+        Path(temporary).unlink(missing_ok=True)
+        return None
+    return kept
+
+
+def openvino_model(core: Any, path: Path, cache_dir: Path | None = None) -> Any:
+    """``path`` simplified, as OpenVINO's ``core`` compiles it: OpenVINO does not drop the
+    NaN guards itself, and they cost about a twelfth of a bf16 read. With a cache folder
+    the simplified file is kept there, and later sessions compile from it."""
+    kept = kept_simplified(path, cache_dir) if cache_dir is not None else None
+    if kept is not None:
+        return str(kept)
+    import onnx
+
+    model = onnx.load(str(path))
+    if not simplify_attention(model):
+        return str(path)
+    return core.read_model(model.SerializeToString())

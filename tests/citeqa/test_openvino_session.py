@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from citeqa import onnx as ov_session
 from citeqa.config import packaged_reader_path
 from citeqa.onnx import PAD_TOKENS, OpenVinoSession
+from citeqa.onnx_graph import kept_simplified, openvino_model
 
 pytest.importorskip("openvino")
 READER = packaged_reader_path() / "model-fp16.onnx"
@@ -117,7 +119,7 @@ def test_the_attention_is_compiled_simplified_and_reads_as_the_full_graph(
 
     core = openvino.Core()
     ops = {op.get_type_name() for op in core.read_model(str(READER)).get_ops()}
-    simplified = ov_session._simplified(core, READER)
+    simplified = openvino_model(core, READER)
     assert "IsNaN" in ops
     assert "IsNaN" not in {op.get_type_name() for op in simplified.get_ops()}
 
@@ -129,3 +131,33 @@ def test_the_attention_is_compiled_simplified_and_reads_as_the_full_graph(
         for row, length in enumerate([3 * PAD_TOKENS, 40, 21]):
             real = expected[index][row, :length]
             assert logits[row, :length] == pytest.approx(real, abs=1e-4)
+
+
+def test_the_simplified_graph_is_kept_and_read_again_from_the_cache(tmp_path: Path) -> None:
+    """Two sessions over one reader simplify it once; a new export gets a new file."""
+    source = tmp_path / "model.onnx"
+    source.write_bytes(READER.read_bytes())
+    cache = tmp_path / "cache"
+
+    first = OpenVinoSession(source, "f32", cache_dir=cache)
+    kept = kept_simplified(source, cache)
+    assert kept is not None and kept.parent == cache
+    stamp = kept.stat().st_mtime_ns
+    second = OpenVinoSession(source, "f32", cache_dir=cache)
+    assert kept_simplified(source, cache) == kept and kept.stat().st_mtime_ns == stamp
+    feed = _feed(2, 40, [40, 30])
+    for got, expected in zip(second.run(feed), first.run(feed), strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+    os.utime(source, ns=(stamp + 10**9, stamp + 10**9))  # as a new export would touch it
+    assert kept_simplified(source, cache) not in (None, kept)
+
+
+def test_a_cache_that_cannot_be_written_simplifies_in_memory(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+
+    assert kept_simplified(READER, blocked / "kept") is None
+    openvino = pytest.importorskip("openvino")
+    model = openvino_model(openvino.Core(), READER, blocked / "kept")
+    assert "IsNaN" not in {op.get_type_name() for op in model.get_ops()}
