@@ -183,20 +183,24 @@ def decode_spans(
         np.arange(token_count)[:, None] + np.arange(width)[None, :], token_count - 1
     )
     scores, valid = _band_scores(start_logits, end_logits, offsets, width, char_starts, char_ends)
-    count = min(top_n, valid)
-    if count == 0:
-        return []
-    # Stable order: among equal scores the row-major order puts earlier, shorter spans first.
-    # Only the cells scoring at least the count-th best are sorted (flatnonzero keeps them in
-    # row-major order): the same spans as sorting the whole band, at a tenth of its time.
-    threshold = np.partition(scores, scores.size - count)[scores.size - count]
-    kept = np.flatnonzero(scores >= threshold)
-    best = kept[np.argsort(-scores[kept], kind="stable")][:count]
+    best = _best_cells(scores, min(top_n, valid))
     rows, columns = np.divmod(best, width)
     return [
         (int(char_starts[row]), int(char_ends[end_tokens[row, column]]), float(scores[cell]))
         for row, column, cell in zip(rows, columns, best, strict=True)
     ]
+
+
+def _best_cells(scores: npt.NDArray[np.float64], count: int) -> npt.NDArray[np.intp]:
+    """The ``count`` best cells, best first; among equal scores the row-major order puts
+    earlier, shorter spans first. Only the cells scoring at least the count-th best are
+    sorted (flatnonzero keeps them in row-major order): the same cells as a stable sort of
+    the whole band, in a fraction of its time."""
+    if count <= 0:
+        return np.zeros(0, dtype=np.intp)
+    threshold = np.partition(scores, scores.size - count)[scores.size - count]
+    kept = np.flatnonzero(scores >= threshold)
+    return kept[np.argsort(-scores[kept], kind="stable")][:count]
 
 
 def _band_scores(

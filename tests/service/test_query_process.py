@@ -55,7 +55,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory, seed_index_dir: Path) -> dic
 
 
 @pytest.mark.slow
-def test_answering_a_query_imports_no_torch_nor_what_only_writes_need(probe: dict[str, Any]) -> None:
+def test_a_query_imports_no_torch_nor_what_only_writes_need(probe: dict[str, Any]) -> None:
     assert probe["imported"] == [], f"serving imported {probe['imported']}"
 
 
