@@ -145,8 +145,9 @@ def kept_simplified(source: Path, folder: Path) -> Path | None:
         onnx.save(model, temporary)
         os.replace(temporary, kept)
     except OSError:
-        Path(temporary).unlink(missing_ok=True)
         return None
+    finally:  # whatever failed, no half-written file stays behind
+        Path(temporary).unlink(missing_ok=True)
     return kept
 
 

@@ -161,3 +161,13 @@ def test_a_cache_that_cannot_be_written_simplifies_in_memory(tmp_path: Path) -> 
     openvino = pytest.importorskip("openvino")
     model = openvino_model(openvino.Core(), READER, blocked / "kept")
     assert "IsNaN" not in {op.get_type_name() for op in model.get_ops()}
+
+
+def test_a_source_that_is_no_model_leaves_no_file_behind(tmp_path: Path) -> None:
+    source = tmp_path / "model.onnx"
+    source.write_bytes(b"not a model")
+    cache = tmp_path / "cache"
+
+    with pytest.raises(Exception, match=r"(?i)pars|proto|decod"):
+        kept_simplified(source, cache)
+    assert list(cache.iterdir()) == []
