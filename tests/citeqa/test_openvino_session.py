@@ -168,6 +168,8 @@ def test_a_source_that_is_no_model_leaves_no_file_behind(tmp_path: Path) -> None
     source.write_bytes(b"not a model")
     cache = tmp_path / "cache"
 
-    with pytest.raises(Exception, match=r"(?i)pars|proto|decod"):
+    from google.protobuf.message import DecodeError  # what onnx raises for a corrupt file
+
+    with pytest.raises(DecodeError):
         kept_simplified(source, cache)
     assert list(cache.iterdir()) == []
