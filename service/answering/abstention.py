@@ -23,11 +23,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from citeqa.text import content_terms, term_set
 from citeqa.types import Candidate, Passage
 from indexer.terms import CorpusStats, Keys, query_keys
+from service.retrieval.rescoring import Lexicon, QuestionTerms
 
 MODEL_PATH = Path(__file__).with_name("abstention.json")
 FEATURES = (
@@ -80,12 +80,10 @@ class AbstentionModel:
 
 @dataclass(frozen=True)
 class RareTerms:
-    """A question's distinct term keys and their IDF over the index, and its content terms:
+    """A question's weighed terms (retrieval's :class:`QuestionTerms`) and its content terms:
     found once a question rather than once for each of its answers and passages."""
 
-    keys: Keys
-    weights: npt.NDArray[np.float64]
-    total: float
+    weighed: QuestionTerms
     # The IDF-weighted share of the question's terms that no chunk holds.
     unseen: float
     stems: tuple[str, ...]
@@ -93,12 +91,11 @@ class RareTerms:
     @classmethod
     def of(cls, question: str, stats: CorpusStats) -> RareTerms:
         """The terms of ``question`` weighed over ``stats``."""
-        keys = _keys(question)
-        weights = stats.idf(keys)
-        total = float(weights.sum())
-        unseen = stats.frequencies(keys) == 0
-        share = float(weights[unseen].sum()) / total if total else 0.0
-        return cls(keys, weights, total, share, tuple(content_terms(question)))
+        weighed = Lexicon(stats).question(question)
+        unseen = stats.frequencies(weighed.keys) == 0
+        total = weighed.total
+        share = float(weighed.weights[unseen].sum()) / total if total else 0.0
+        return cls(weighed, share, tuple(content_terms(question)))
 
 
 @dataclass(frozen=True)
@@ -225,13 +222,14 @@ def _keys(text: str) -> Keys:
 
 def _rare_terms(terms: RareTerms, passage_text: str) -> tuple[float, float]:
     """IDF-weighted share of the question's terms in the passage, and in no chunk at all."""
-    if not terms.total:
+    weighed = terms.weighed
+    if not weighed.total:
         return 1.0, 0.0
     held = _keys(passage_text)  # sorted, as np.unique leaves it
     if not len(held):
         return 0.0, terms.unseen
     # A binary search of the passage's sorted keys: np.isin's set-up costs more for a
     # question's few terms.
-    at = np.minimum(np.searchsorted(held, terms.keys), len(held) - 1)
-    inside = held[at] == terms.keys
-    return float(terms.weights[inside].sum()) / terms.total, terms.unseen
+    at = np.minimum(np.searchsorted(held, weighed.keys), len(held) - 1)
+    inside = held[at] == weighed.keys
+    return float(weighed.weights[inside].sum()) / weighed.total, terms.unseen
