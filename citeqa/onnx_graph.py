@@ -13,12 +13,11 @@ Both are removed here without changing a single output (the tests compare the lo
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from citeqa.model_cache import file_hash, mark_used, publish
 
 # In the names of kept simplified files: changes whenever simplify_attention would write
 # another graph, so a file kept by an older version is not read.
@@ -121,46 +120,41 @@ def kept_simplified(source: Path, folder: Path) -> Path | None:
 
     Loading and simplifying the reader takes about a quarter of a second and OpenVINO compiles
     it twice (citeqa.onnx.BusyAwareSession); from a file path, OpenVINO also finds its compiled
-    blob without reading the graph. The name holds the source's path, size and modification
-    time, so a new export gets a new file. None where ``folder`` cannot be written.
+    blob without reading the graph. The name holds a hash of the source's bytes, so a new
+    export gets a new file and two installs of one reader share one. None where ``folder``
+    cannot be written.
     """
-    stat = source.stat()
-    key = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{SIMPLIFY_RECIPE}"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    kept = folder / f"{source.stem}-{digest}-simplified.onnx"
-    if kept.is_file():
+    kept = folder / f"{source.stem}-{file_hash(source)}-{SIMPLIFY_RECIPE}-simplified.onnx"
+    if mark_used(kept):
         return kept
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        # Written beside and renamed, so a server starting at the same time never reads half.
-        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".onnx.tmp")
-    except OSError:
-        return None
-    os.close(handle)
     import onnx  # only to write the file: importing it is a fifth of a server's start
 
+    model = onnx.load(str(source))
+    simplify_attention(model)
     try:
-        model = onnx.load(str(source))
-        simplify_attention(model)
-        onnx.save(model, temporary)
-        os.replace(temporary, kept)
+        publish(kept, lambda scratch: onnx.save(model, scratch))
     except OSError:
         return None
-    finally:  # whatever failed, no half-written file stays behind
-        Path(temporary).unlink(missing_ok=True)
     return kept
 
 
-def openvino_model(core: Any, path: Path, cache_dir: Path | None = None) -> Any:
-    """``path`` simplified, as OpenVINO's ``core`` compiles it: OpenVINO does not drop the
-    NaN guards itself, and they cost about a twelfth of a bf16 read. With a cache folder
-    the simplified file is kept there, and later sessions compile from it."""
+def blob_folder(kept: Path) -> Path:
+    """Where OpenVINO keeps the compiled blobs of a kept graph: beside it, so that pruning the
+    model cache removes both together (:mod:`citeqa.model_cache`)."""
+    return kept.with_name(f"{kept.stem}.blobs")
+
+
+def openvino_model(core: Any, path: Path, cache_dir: Path | None = None) -> tuple[Any, Path | None]:
+    """``path`` simplified, as OpenVINO's ``core`` compiles it, and the folder for its
+    compiled blobs. OpenVINO does not drop the NaN guards itself, and they cost about a
+    twelfth of a bf16 read. With a cache folder the simplified file is kept there, and later
+    sessions compile from it; without one, or where it cannot be written, nothing is kept."""
     kept = kept_simplified(path, cache_dir) if cache_dir is not None else None
     if kept is not None:
-        return str(kept)
+        return str(kept), blob_folder(kept)
     import onnx
 
     model = onnx.load(str(path))
     if not simplify_attention(model):
-        return str(path)
-    return core.read_model(model.SerializeToString())
+        return str(path), None
+    return core.read_model(model.SerializeToString()), None

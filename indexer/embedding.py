@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from citeqa.hardware import BackendChoice, choose_backend, time_interleaved
+from citeqa.model_cache import file_hash
 from indexer.onnx_export import weights_key
 
 if TYPE_CHECKING:
@@ -203,7 +204,7 @@ class Embedder:
             )
 
         path, encoder = onnx_export.open_export(ensure, open_export, "embedder")
-        self.export_hash = onnx_export.file_hash(path)
+        self.export_hash = file_hash(path)
         return encoder
 
     def _choose(self, cache_dir: Path) -> BackendChoice:

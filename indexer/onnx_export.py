@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from functools import lru_cache
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
+from citeqa.model_cache import mark_used, publish
 from citeqa.onnx import INT8_RECIPE, quantize_int8
 from citeqa.terminal import announce
 from indexer.errors import ExportError
@@ -53,15 +52,6 @@ def weights_key(model_path: Path) -> str:
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
-    return digest.hexdigest()[:16]
-
-
-def file_hash(path: Path) -> str:
-    """A short hash of an export's bytes: what the manifest records of the model used."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
     return digest.hexdigest()[:16]
 
 
@@ -125,6 +115,7 @@ def open_export(
     ``ensure`` returns the export's path (making it when missing); ``open_`` loads it.
     """
     path = ensure()
+    mark_used(path)  # kept by the model cache's pruning (citeqa/model_cache.py)
     try:
         return path, open_(path)
     except Exception as error:  # ONNX Runtime's load errors derive from Exception only
@@ -151,21 +142,6 @@ def _check(path: Path, got: Any, expected: Any, precision: Precision) -> None:
         f"the ONNX export {path} gives {problem}; set CITEQA_EMBED_BACKEND=torch and "
         "CITEQA_QUERY_ENCODER=torch"
     )
-
-
-def publish(target: Path, write: Callable[[str], None]) -> None:
-    """Write into a scratch file beside ``target`` and rename: never half a model.
-
-    Processes that make the same file at once each rename a whole copy over the other.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, scratch = tempfile.mkstemp(suffix=".onnx.tmp", dir=target.parent)
-    os.close(handle)
-    try:
-        write(scratch)
-        os.replace(scratch, target)
-    finally:
-        Path(scratch).unlink(missing_ok=True)
 
 
 def _export(model: SentenceTransformer, target: str) -> None:

@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 from citeqa.errors import MissingPackageError
+from citeqa.model_cache import file_hash, publish
 from citeqa.onnx import INT8_RECIPE, ModelSession, open_session, quantize_int8
 from citeqa.terminal import announce
-from indexer.onnx_export import file_hash, open_export, publish
+from indexer.onnx_export import open_export
 from service.reading.errors import ReaderError
 
 log = logging.getLogger("citeqa")
@@ -30,9 +31,6 @@ ONNX_FILE = "model.onnx"
 # About how long the one-time derivation of the shipped reader takes, for the line that
 # announces it (the measured times: eval/RESULTS.md, "One reader file").
 DERIVE_SECONDS = 6
-# Hashes of fp16 files by (path, size, mtime): a start hashes the large file once, not once
-# per reader that a process (or a test session) loads.
-_hashes: dict[tuple[Path, int, int], str] = {}
 
 
 def reader_key(folder: Path) -> str:
@@ -40,11 +38,7 @@ def reader_key(folder: Path) -> str:
     path = folder / FP16_WEIGHTS_FILE
     if not path.is_file():
         path = folder / ONNX_FILE
-    stat = path.stat()
-    key = (path.resolve(), stat.st_size, stat.st_mtime_ns)
-    if key not in _hashes:
-        _hashes[key] = file_hash(path)
-    return _hashes[key]
+    return file_hash(path)  # once a process, however many readers it loads
 
 
 def int8_path(folder: Path, cache_dir: Path) -> Path:

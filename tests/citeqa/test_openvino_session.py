@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 from citeqa import onnx as ov_session
 from citeqa.config import packaged_reader_path
 from citeqa.onnx import PAD_TOKENS, OpenVinoSession
-from citeqa.onnx_graph import kept_simplified, openvino_model
+from citeqa.onnx_graph import blob_folder, kept_simplified, openvino_model
 
 pytest.importorskip("openvino")
 READER = packaged_reader_path() / "model-fp16.onnx"
@@ -119,8 +118,8 @@ def test_the_attention_is_compiled_simplified_and_reads_as_the_full_graph(
 
     core = openvino.Core()
     ops = {op.get_type_name() for op in core.read_model(str(READER)).get_ops()}
-    simplified = openvino_model(core, READER)
-    assert "IsNaN" in ops
+    simplified, blobs = openvino_model(core, READER)
+    assert "IsNaN" in ops and blobs is None  # nothing kept without a cache
     assert "IsNaN" not in {op.get_type_name() for op in simplified.get_ops()}
 
     full = core.compile_model(str(READER), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
@@ -134,7 +133,8 @@ def test_the_attention_is_compiled_simplified_and_reads_as_the_full_graph(
 
 
 def test_the_simplified_graph_is_kept_and_read_again_from_the_cache(tmp_path: Path) -> None:
-    """Two sessions over one reader simplify it once; a new export gets a new file."""
+    """Two sessions over one reader simplify it once, and compile it into a blob folder
+    beside the kept file (pruned together)."""
     source = tmp_path / "model.onnx"
     source.write_bytes(READER.read_bytes())
     cache = tmp_path / "cache"
@@ -142,15 +142,34 @@ def test_the_simplified_graph_is_kept_and_read_again_from_the_cache(tmp_path: Pa
     first = OpenVinoSession(source, "f32", cache_dir=cache)
     kept = kept_simplified(source, cache)
     assert kept is not None and kept.parent == cache
-    stamp = kept.stat().st_mtime_ns
+    assert blob_folder(kept).is_dir() and any(blob_folder(kept).iterdir())
+    inode = kept.stat().st_ino
     second = OpenVinoSession(source, "f32", cache_dir=cache)
-    assert kept_simplified(source, cache) == kept and kept.stat().st_mtime_ns == stamp
+    assert kept_simplified(source, cache) == kept and kept.stat().st_ino == inode
     feed = _feed(2, 40, [40, 30])
     for got, expected in zip(second.run(feed), first.run(feed), strict=True):
         np.testing.assert_array_equal(got, expected)
 
-    os.utime(source, ns=(stamp + 10**9, stamp + 10**9))  # as a new export would touch it
-    assert kept_simplified(source, cache) not in (None, kept)
+
+def test_copies_of_one_export_share_a_kept_file_and_a_new_export_gets_its_own(
+    tmp_path: Path,
+) -> None:
+    """Named by the source's bytes: a second clone or install reuses the file, a changed
+    export (here: another doc string) does not."""
+    import onnx
+
+    cache = tmp_path / "cache"
+    one, two = tmp_path / "one" / "model.onnx", tmp_path / "two" / "model.onnx"
+    for copy in (one, two):
+        copy.parent.mkdir()
+        copy.write_bytes(READER.read_bytes())
+    kept = kept_simplified(one, cache)
+    assert kept is not None and kept_simplified(two, cache) == kept
+
+    changed = onnx.load(str(two))
+    changed.doc_string = "another export"
+    onnx.save(changed, str(two))
+    assert kept_simplified(two, cache) not in (None, kept)
 
 
 def test_a_cache_that_cannot_be_written_simplifies_in_memory(tmp_path: Path) -> None:
@@ -159,7 +178,8 @@ def test_a_cache_that_cannot_be_written_simplifies_in_memory(tmp_path: Path) -> 
 
     assert kept_simplified(READER, blocked / "kept") is None
     openvino = pytest.importorskip("openvino")
-    model = openvino_model(openvino.Core(), READER, blocked / "kept")
+    model, blobs = openvino_model(openvino.Core(), READER, blocked / "kept")
+    assert blobs is None
     assert "IsNaN" not in {op.get_type_name() for op in model.get_ops()}
 
 
@@ -172,4 +192,4 @@ def test_a_source_that_is_no_model_leaves_no_file_behind(tmp_path: Path) -> None
 
     with pytest.raises(DecodeError):
         kept_simplified(source, cache)
-    assert list(cache.iterdir()) == []
+    assert not cache.exists() or list(cache.iterdir()) == []

@@ -46,7 +46,7 @@ def test_vectors_equal_the_torch_models(encoder: OnnxQueryEncoder, embedder: Emb
 def test_the_export_is_made_once_and_reused(
     encoder: OnnxQueryEncoder, embedder: Embedder, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    exported = encoder.path.stat().st_mtime_ns
+    exported = encoder.path.stat().st_ino  # a new export would be a new file (renamed in)
 
     def no_export(*_: object) -> None:
         raise AssertionError("exported again")
@@ -54,7 +54,7 @@ def test_the_export_is_made_once_and_reused(
     monkeypatch.setattr(onnx_export, "_export", no_export)
     again = OnnxQueryEncoder(embedder.model, Path(embedder.model_path), cache_dir)
 
-    assert again.path == encoder.path and again.path.stat().st_mtime_ns == exported
+    assert again.path == encoder.path and again.path.stat().st_ino == exported
     assert [p.name for p in cache_dir.iterdir()] == [encoder.path.name]  # no temp files left
 
 
