@@ -5,8 +5,9 @@ Everything in the cache is made again when missing, and every piece is tens of m
 embedder exports, the int8 reader, the reader's simplified graph and OpenVINO's compiled
 blobs. A new reader or embedder, a recipe change or another OpenVINO configuration adds
 files, and nothing took them away. Each use now touches a file's
-modification time, and each new file written prunes its folder of what has gone unused, so a
-cache shared by several installs keeps what any of them still uses.
+modification time (or its blob folder's, for a graph OpenVINO compiles), and each new file
+written prunes its folder of what has gone unused, so a cache shared by several installs keeps
+what any of them still uses.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ log = logging.getLogger("citeqa")
 # scratch files of writes (".onnx.tmp"). Anything else (backend-choice.json, a file of the
 # user's in a folder they chose as the cache) is never removed.
 SCRATCH_SUFFIX = ".onnx.tmp"
+BLOBS_SUFFIX = ".blobs"
 _OURS = re.compile(r"-[0-9a-f]{16}-.*\.(onnx|blobs)$|-[0-9a-f]{16}\.onnx$|^\d+\.blob$|\.onnx\.tmp$")
 # A scratch file this old was left by a killed write: no export takes an hour.
 STALE_SCRATCH_S = 3600.0
@@ -106,8 +108,21 @@ def entries(folder: Path) -> list[Entry]:
         except FileNotFoundError:  # removed by another process meanwhile
             continue
         size = _folder_size(path) if path.is_dir() else stat.st_size
-        found.append(Entry(path, size, stat.st_mtime))
+        found.append(Entry(path, size, last_use(path, stat.st_mtime)))
     return sorted(found, key=lambda entry: entry.last_used)
+
+
+def last_use(path: Path, modified: float) -> float:
+    """When ``path`` was last used: its modification time, or for a graph that OpenVINO
+    compiles that of its blob folder, whichever is later. A graph OpenVINO reads is never
+    touched, since OpenVINO compiles a model again when its file's time changes."""
+    blobs = path.with_name(f"{path.stem}{BLOBS_SUFFIX}")
+    if path.suffix != ".onnx" or not blobs.is_dir():
+        return modified
+    try:
+        return max(modified, blobs.stat().st_mtime)
+    except FileNotFoundError:
+        return modified
 
 
 def _candidates(folder: Path) -> list[Path]:

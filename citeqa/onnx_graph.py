@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from citeqa.model_cache import file_hash, mark_used, publish
+from citeqa.model_cache import BLOBS_SUFFIX, file_hash, publish
 
 # In the names of kept simplified files: changes whenever simplify_attention would write
 # another graph, so a file kept by an older version is not read.
@@ -125,7 +125,9 @@ def kept_simplified(source: Path, folder: Path) -> Path | None:
     cannot be written.
     """
     kept = folder / f"{source.stem}-{file_hash(source)}-{SIMPLIFY_RECIPE}-simplified.onnx"
-    if mark_used(kept):
+    # Never touched once written: OpenVINO compiles again when a model file's time changes.
+    # Its use is marked on its blob folder (citeqa.model_cache.last_use).
+    if kept.is_file():
         return kept
     import onnx  # only to write the file: importing it is a fifth of a server's start
 
@@ -141,7 +143,7 @@ def kept_simplified(source: Path, folder: Path) -> Path | None:
 def blob_folder(kept: Path) -> Path:
     """Where OpenVINO keeps the compiled blobs of a kept graph: beside it, so that pruning the
     model cache removes both together (:mod:`citeqa.model_cache`)."""
-    return kept.with_name(f"{kept.stem}.blobs")
+    return kept.with_name(f"{kept.stem}{BLOBS_SUFFIX}")
 
 
 def openvino_model(core: Any, path: Path, cache_dir: Path | None = None) -> tuple[Any, Path | None]:

@@ -89,6 +89,17 @@ def test_use_keeps_a_file(tmp_path: Path) -> None:
     assert prune(cache, unused_days=30) == [] and used.is_file()
 
 
+def test_a_graph_openvino_compiles_is_used_when_its_blobs_are(tmp_path: Path) -> None:
+    """The graph itself is never touched (OpenVINO would compile it again): its blob
+    folder's time stands for both."""
+    cache = tmp_path / "cache"
+    kept = _file(cache / KEPT, days_unused=40)
+    blobs = _file(cache / BLOBS, days_unused=40)
+    mark_used(blobs)
+
+    assert prune(cache, unused_days=30) == [] and kept.is_file() and blobs.is_dir()
+
+
 def test_zero_days_turns_automatic_pruning_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
