@@ -4,10 +4,10 @@ marked when used and removed once unused for ``CITEQA_MODEL_CACHE_UNUSED_DAYS``.
 Everything in the cache is made again when missing, and every piece is tens of megabytes:
 embedder exports, the int8 reader, the reader's simplified graph and OpenVINO's compiled
 blobs. A new reader or embedder, a recipe change or another OpenVINO configuration adds
-files, and nothing took them away. Each use now touches a file's
-modification time (or its blob folder's, for a graph OpenVINO compiles), and each new file
-written prunes its folder of what has gone unused, so a cache shared by several installs keeps
-what any of them still uses.
+files, and nothing used to take them away. Each use touches a file's modification time (or
+its blob folder's, for a graph OpenVINO compiles), and each new file written prunes its
+folder of what has gone unused, so a cache shared by several installs keeps what any of them
+still uses.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger("citeqa")
+SCRATCH_SUFFIX = ".onnx.tmp"
+BLOBS_SUFFIX = ".blobs"
+# The cache's own subfolders (OpenVINO's graphs and blobs); no other folder is looked into.
+SUBFOLDERS = frozenset({"openvino"})
 # What citeqa writes into the cache, by name: exports and kept graphs named by a 16-digit
 # hash ("reader-acdfeb92a45d0226-r2-int8.onnx") and their OpenVINO blob folders (".blobs"),
 # blobs that citeqa before 2026-12 left loose in openvino/ ("1062507693626443022.blob") and
 # scratch files of writes (".onnx.tmp"). Anything else (backend-choice.json, a file of the
 # user's in a folder they chose as the cache) is never removed.
-SCRATCH_SUFFIX = ".onnx.tmp"
-# The cache's own subfolders (OpenVINO's graphs and blobs); no other folder is looked into.
-SUBFOLDERS = frozenset({"openvino"})
-BLOBS_SUFFIX = ".blobs"
 _OURS = re.compile(r"-[0-9a-f]{16}-.*\.(onnx|blobs)$|-[0-9a-f]{16}\.onnx$|^\d+\.blob$|\.onnx\.tmp$")
 # A scratch file this old was left by a killed write: no export takes an hour.
 STALE_SCRATCH_S = 3600.0
@@ -128,12 +128,8 @@ def last_use(path: Path, modified: float) -> float:
 
 
 def _candidates(folder: Path) -> list[Path]:
-    try:
-        children = list(folder.iterdir())
-    except OSError:
-        return []
     inside = []
-    for child in children:
+    for child in _safe_listing(folder):
         if _OURS.search(child.name):
             inside.append(child)
         elif child.name in SUBFOLDERS and child.is_dir() and not child.is_symlink():
@@ -149,7 +145,13 @@ def _safe_listing(folder: Path) -> list[Path]:
 
 
 def _folder_size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    size = 0
+    for path in _safe_listing(folder):  # OpenVINO's blob folders hold files only
+        try:
+            size += path.stat().st_size
+        except OSError:  # removed meanwhile
+            continue
+    return size
 
 
 def prune(folder: Path, unused_days: float, keep: Path | None = None) -> list[Entry]:
