@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from citeqa.onnx import openvino_version
+from citeqa.terminal import announce
 
 log = logging.getLogger("citeqa")
 Chosen = Literal["onnx-int8", "openvino-bf16"]
@@ -111,6 +112,13 @@ def choose_backend(
     cached = _read_choices(cache_dir).get(key) if cache_dir is not None else None
     if cached is not None:
         return cached
+    announce(
+        log,
+        "timing ONNX Runtime int8 against OpenVINO bf16 once for %s (a few seconds; the choice "
+        "is kept in %s)",
+        model_key,
+        CHOICE_FILE,
+    )
     int8_s, bf16_s = compare()
     ratio = bf16_s / int8_s
     backend: Chosen = "openvino-bf16" if ratio <= WIN_RATIO else "onnx-int8"

@@ -103,9 +103,12 @@ def quantize_int8(source: Path, target: str | Path) -> None:
         ) from error
 
     # The quantiser logs advice on pre-processing to the root logger on every call; it is
-    # about static quantisation and does not apply here.
+    # about static quantisation and does not apply here. Logged with no handler set up, it
+    # also calls basicConfig(), which would leave a stderr handler behind: every later
+    # warning of any library would print, and citeqa.terminal.announce would take it for
+    # configured logging. The root logger is left as it was found.
     root = logging.getLogger()
-    level = root.level
+    level, handlers = root.level, list(root.handlers)
     root.setLevel(logging.ERROR)
     from citeqa.onnx_graph import simplify_attention
 
@@ -115,6 +118,8 @@ def quantize_int8(source: Path, target: str | Path) -> None:
         quantize_dynamic(model, target, per_channel=True, weight_type=QuantType.QInt8)
     finally:
         root.setLevel(level)
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
 
 
 class OrtSession:

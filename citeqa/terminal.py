@@ -31,7 +31,8 @@ def announce(log: logging.Logger, message: str, *args: object) -> None:
     a hang): a log line where logging is set up (the server), else a plain line on stderr
     (the CLI). Never a warning: nothing is wrong, and a new user reads a warning as an error.
     """
-    if log.hasHandlers():
+    # A handler alone is not enough: a library's basicConfig() leaves one at WARNING.
+    if log.hasHandlers() and log.isEnabledFor(logging.INFO):
         log.info(message, *args)
     else:
         print(message % args, file=sys.stderr, flush=True)

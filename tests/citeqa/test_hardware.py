@@ -44,12 +44,17 @@ def test_bf16_units_are_confirmed_by_timing(tmp_path: Path, bf16_s: float, expec
     assert f"{bf16_s:.2f}x" in choice.reason and "amx_bf16" in choice.reason
 
 
-def test_the_decision_is_cached_per_model(tmp_path: Path) -> None:
+def test_the_decision_is_cached_per_model(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     timer = Timer(1.0, 0.5)
 
-    first = choose_backend("reader-abc", tmp_path, timer, flags=AMX)
-    again = choose_backend("reader-abc", tmp_path, Timer(1.0, 2.0), flags=AMX)
-    other = choose_backend("embedder-def", tmp_path, Timer(1.0, 2.0), flags=AMX)
+    with caplog.at_level("INFO", logger="citeqa"):
+        first = choose_backend("reader-abc", tmp_path, timer, flags=AMX)
+        again = choose_backend("reader-abc", tmp_path, Timer(1.0, 2.0), flags=AMX)
+        other = choose_backend("embedder-def", tmp_path, Timer(1.0, 2.0), flags=AMX)
+
+    # The seconds of timing are announced, once for each model timed.
+    timed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("timing")]
+    assert len(timed) == 2 and "reader-abc" in timed[0] and "embedder-def" in timed[1]
 
     assert first.backend == again.backend == "openvino-bf16" and timer.calls == 1
     assert "cached in" in again.reason

@@ -160,3 +160,19 @@ def test_the_fp16_file_restores_to_the_fp32_export(checkpoint_dir: Path, tmp_pat
         np.testing.assert_allclose(
             numpy_helper.to_array(mine), numpy_helper.to_array(theirs), rtol=1e-3, atol=1e-4
         )
+
+
+def test_deriving_int8_leaves_the_root_logger_as_it_was(
+    tiny_export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ONNX Runtime's quantiser logs through the root logger, whose basicConfig() would leave
+    a stderr handler behind for every later warning of any library to print through."""
+    import logging
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])  # as in a command line: pytest's are set aside
+    handlers, level = list(root.handlers), root.level
+
+    SpanReader(tiny_export, threads=1, max_length=32, cache_dir=tmp_path)
+
+    assert root.handlers == handlers and root.level == level
