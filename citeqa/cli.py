@@ -47,7 +47,8 @@ def _settings(index_dir: Path | None) -> Settings:
     return settings.model_copy(update={"index_dir": index_dir}) if index_dir else settings
 
 
-def _print_report(report: object, as_json: bool = False) -> None:
+def _print_report(report: object, as_json: bool = False, sources: list[Path] | None = None) -> None:
+    from indexer.loaders import SUPPORTED_SUFFIXES
     from indexer.report import BuildReport
 
     assert isinstance(report, BuildReport)
@@ -70,6 +71,10 @@ def _print_report(report: object, as_json: bool = False) -> None:
     print_table(table, stderr=True)
     for skipped in report.skipped:
         console.print(f"[yellow]skipped[/yellow] {escape(f'{skipped.path}: {skipped.reason}')}")
+    if sources and not (report.added or report.replaced or report.unchanged or report.skipped):
+        # An empty folder (or only hidden files): say so, or a typo'd folder reads as success.
+        shown, read = escape(", ".join(map(str, sources))), ", ".join(SUPPORTED_SUFFIXES)
+        console.print(f"[yellow]nothing indexed:[/yellow] no files under {shown} (reads {read})")
     if report.deleted:  # a sync decides for itself what goes: say what went
         shown = ", ".join(report.deleted[:SHOWN_IDS])
         more = len(report.deleted) - SHOWN_IDS
@@ -128,7 +133,7 @@ def index_build(
         report = make_writer(settings, show_progress=True).build(source)
     else:
         raise typer.BadParameter(f"--engine must be local or ray, not {engine!r}")
-    _print_report(report, as_json)
+    _print_report(report, as_json, source)
 
 
 def _build_on_ray(
@@ -180,7 +185,7 @@ def _write_paths(paths: list[Path], index_dir: Path | None, mirror: bool, as_jso
 
     check_sources_exist(paths)
     writer = make_writer(_settings(index_dir), show_progress=True)
-    _print_report(writer.sync(paths) if mirror else writer.add(paths), as_json)
+    _print_report(writer.sync(paths) if mirror else writer.add(paths), as_json, paths)
 
 
 @index_app.command("delete")

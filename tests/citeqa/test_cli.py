@@ -198,3 +198,20 @@ def test_a_write_report_prints_as_json_for_scripts(
     assert printed["skipped"] == [
         {"path": f"{tmp_path}/scan.pdf", "reason": "unsupported file type .pdf"}
     ]
+
+
+@pytest.mark.parametrize(("added", "said"), [([], True), (["storm"], False)])
+def test_a_folder_with_nothing_to_index_is_said_to_be_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, added: list[str], said: bool
+) -> None:
+    """An empty folder (a typo'd one, say) is not reported as a plain success."""
+    from indexer.report import BuildReport
+
+    writer = SimpleNamespace(add=lambda _paths: BuildReport(added=added, documents=len(added)))
+    monkeypatch.setattr(factory, "make_writer", lambda *_args, **_kwargs: writer)
+    (tmp_path / "news").mkdir()
+    arguments = ["index", "add", str(tmp_path / "news"), "--index-dir", str(tmp_path / "i")]
+    result = CliRunner().invoke(app, arguments)
+
+    assert result.exit_code == 0, result.output
+    assert ("nothing indexed: no files under" in result.stderr) == said
