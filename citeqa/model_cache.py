@@ -31,9 +31,11 @@ SUBFOLDERS = frozenset({"openvino"})
 # What citeqa writes into the cache, by name: exports and kept graphs named by a 16-digit
 # hash ("reader-acdfeb92a45d0226-r2-int8.onnx") and their OpenVINO blob folders (".blobs"),
 # blobs that citeqa before 2026-12 left loose in openvino/ ("1062507693626443022.blob") and
-# scratch files of writes (".onnx.tmp"). Anything else (backend-choice.json, a file of the
-# user's in a folder they chose as the cache) is never removed.
-_OURS = re.compile(r"-[0-9a-f]{16}-.*\.(onnx|blobs)$|-[0-9a-f]{16}\.onnx$|^\d+\.blob$|\.onnx\.tmp$")
+# scratch files of writes ("tmpab12.onnx.tmp", and backend-choice.json's). Anything else
+# (backend-choice.json, a file of the user's in a folder they chose as the cache) is kept.
+_OURS = re.compile(
+    r"-[0-9a-f]{16}-.*\.(onnx|blobs)$|-[0-9a-f]{16}\.onnx$|^\d+\.blob$|^tmp\w+\.(onnx|json)\.tmp$"
+)
 # A scratch file this old was left by a killed write: no export takes an hour.
 STALE_SCRATCH_S = 3600.0
 DAY_S = 86_400.0

@@ -68,16 +68,14 @@ def test_blob_folders_and_loose_blobs_go_whole_and_scratch_after_an_hour(tmp_pat
     _file(cache / LOOSE_BLOB, days_unused=31)
     _file(cache / KEPT, days_unused=1)
     _file(cache / "openvino/tmpold.onnx.tmp", days_unused=0.1)  # a killed write's scratch
+    _file(cache / "tmpchoice.json.tmp", days_unused=0.1)  # backend-choice.json's
     _file(cache / "openvino/tmpnew.onnx.tmp", days_unused=0.0)  # a write under way
 
     removed = prune(cache, unused_days=30)
 
-    assert {e.path.name for e in removed} == {
-        Path(BLOBS).name,
-        Path(LOOSE_BLOB).name,
-        "tmpold.onnx.tmp",
-    }
-    assert sum(e.size for e in removed) == 1000 + 10 + 10
+    names = {Path(BLOBS).name, Path(LOOSE_BLOB).name, "tmpold.onnx.tmp", "tmpchoice.json.tmp"}
+    assert {e.path.name for e in removed} == names
+    assert sum(e.size for e in removed) == 1000 + 10 + 10 + 10
     assert _names(cache) == {KEPT, "openvino/tmpnew.onnx.tmp"}
     assert prune(cache, unused_days=0) and _names(cache) == {"openvino/tmpnew.onnx.tmp"}
 
