@@ -156,3 +156,18 @@ def test_an_empty_cache_is_said_to_be_empty() -> None:
     listed = CliRunner().invoke(app, ["cache", "list"])
 
     assert listed.exit_code == 0 and "empty" in listed.stderr
+
+
+def test_pruning_by_hand_defaults_to_30_days_where_automatic_pruning_is_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITEQA_MODEL_CACHE_UNUSED_DAYS", "0")
+    get_settings.cache_clear()
+    cache = tmp_path / "cache"
+    _file(cache / READER, days_unused=40)
+    _file(cache / KEPT, days_unused=10)
+
+    pruned = CliRunner().invoke(app, ["cache", "prune"])
+
+    assert pruned.exit_code == 0, pruned.output
+    assert "unused for 30 days" in pruned.stderr and _names(cache) == {KEPT}
