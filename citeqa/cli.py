@@ -308,13 +308,21 @@ def ask(
     top_k: Annotated[
         int, typer.Option(min=1, max=50, help="Passages to list under the answer (1-50).")
     ] = 5,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print POST /v1/query's JSON response (for scripts).")
+    ] = False,
 ) -> None:
     """Answer one question from the index and print the answer with its citations."""
     from service.render import render_response
+    from service.schemas import QueryResponse
     from service.state import load_engine
 
     engine = load_engine(_settings(index_dir))
     response = engine.answer(question, top_k=top_k)
+    if as_json:  # the same document the REST API returns, field for field
+        body = QueryResponse.of(response, engine.index.documents)
+        sys.stdout.write(body.model_dump_json(indent=2) + "\n")
+        return
     Console().print(render_response(response, engine.index.documents))
 
 

@@ -215,3 +215,21 @@ def test_a_folder_with_nothing_to_index_is_said_to_be_empty(
 
     assert result.exit_code == 0, result.output
     assert ("nothing indexed: no files under" in result.stderr) == said
+
+
+def test_ask_prints_the_rest_response_as_json(seed_index_dir: Path) -> None:
+    """`citeqa ask --json` is POST /v1/query's document: the same fields, checkable offsets."""
+    from service.schemas import QueryResponse
+
+    question = "How many people has Mexico extradited?"
+    result = CliRunner().invoke(
+        app, ["ask", question, "--json", "--top-k", "2", "--index-dir", str(seed_index_dir)]
+    )
+
+    assert result.exit_code == 0, result.output
+    printed = QueryResponse.model_validate_json(result.stdout)  # nothing else on stdout
+    assert printed.question == question and len(printed.passages) == 2
+    assert printed.answer is not None
+    citation = printed.answer.citation
+    text = (SEEDS / f"{citation.doc_id}.txt").read_text(encoding="utf-8")
+    assert text[citation.char_start : citation.char_end] == printed.answer.text
