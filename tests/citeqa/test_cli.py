@@ -217,9 +217,17 @@ def test_a_folder_with_nothing_to_index_is_said_to_be_empty(
     assert ("nothing indexed: no files under" in result.stderr) == said
 
 
-def test_ask_prints_the_rest_response_as_json(seed_index_dir: Path) -> None:
+def test_ask_prints_the_rest_response_as_json(
+    seed_index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`citeqa ask --json` is POST /v1/query's document: the same fields, checkable offsets."""
+    import logging
+
     from service.schemas import QueryResponse
+
+    # As in a fresh command: no server's logging, which an app test set up, on stdout.
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    monkeypatch.setattr(logging.getLogger(), "level", logging.WARNING)
 
     question = "How many people has Mexico extradited?"
     result = CliRunner().invoke(
