@@ -13,6 +13,7 @@ Both are removed here without changing a single output (the tests compare the lo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,12 @@ def kept_simplified(source: Path, folder: Path) -> Path | None:
     # Its use is marked on its blob folder (citeqa.model_cache.last_use).
     if kept.is_file():
         return kept
+    try:  # a read-only cache is known before the graph is loaded for nothing
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(folder, os.W_OK):
+        return None
     import onnx  # only to write the file: importing it is a fifth of a server's start
 
     model = onnx.load(str(source))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -184,6 +185,20 @@ def test_a_cache_that_cannot_be_written_simplifies_in_memory(tmp_path: Path) -> 
     model, blobs = openvino_model(openvino.Core(), READER, blocked / "kept")
     assert blobs is None
     assert "IsNaN" not in {op.get_type_name() for op in model.get_ops()}
+
+
+def test_a_read_only_cache_is_known_before_the_graph_is_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import onnx
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the graph was loaded for a cache that cannot keep it")
+
+    monkeypatch.setattr(onnx, "load", refuse)
+    monkeypatch.setattr(os, "access", lambda *_args, **_kwargs: False)  # as on a read-only mount
+
+    assert kept_simplified(READER, tmp_path / "cache") is None
 
 
 def test_a_source_that_is_no_model_leaves_no_file_behind(tmp_path: Path) -> None:
