@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError, field_validator, model_validator
 
 from citeqa.types import Document, Source
 from indexer.cleaning import split_title_suffix
@@ -45,12 +45,30 @@ class LoadResult:
     skipped: list[SkippedFile]
 
 
+def renamed_key(value: object, old: str, new: str) -> object:
+    """An article object with ``old`` read as ``new``: files name a document's id ``id``, the
+    HTTP API ``doc_id``, and an article moved from one to the other must read the same.
+
+    >>> renamed_key({"id": "a1", "text": "..."}, "id", "doc_id")
+    {'text': '...', 'doc_id': 'a1'}
+    """
+    if isinstance(value, dict) and old in value and new not in value:
+        value = {key: item for key, item in value.items() if key != old} | {new: value[old]}
+    return value
+
+
 class JsonlArticle(BaseModel, Source, frozen=True):
-    """One article of a JSONL line or a JSON file: an id, the text, and the source fields
-    of ``citeqa.types.Source`` (all optional)."""
+    """One article of a JSONL line or a JSON file: an id (``id``, or ``doc_id`` as the HTTP
+    API names it), the text, and the source fields of ``citeqa.types.Source`` (all optional).
+    """
 
     id: str
     text: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _doc_id_as_the_api_names_it(cls, value: object) -> object:
+        return renamed_key(value, "doc_id", "id")
 
     @field_validator("text")
     @classmethod
@@ -149,7 +167,7 @@ def _article(value: object, where: str, default_id: str | None = None) -> Docume
     Raises:
         ValidationError, InvalidDocumentIdError: The object is not an article.
     """
-    if isinstance(value, dict) and default_id is not None:
+    if isinstance(value, dict) and default_id is not None and not {"id", "doc_id"} & value.keys():
         value = {"id": default_id, **value}
     article = JsonlArticle.model_validate(value)
     return Document(

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from citeqa.types import Answer, Citation, Document, Identified, Passage, QueryResult, Source
-from indexer.loaders import DOC_ID_PATTERN, html_article
+from indexer.loaders import DOC_ID_PATTERN, html_article, renamed_key
 from indexer.page_cache import WarmState
 from service.retrieval.retriever import Filters
 
@@ -233,6 +233,11 @@ class DocumentCreate(BaseModel, Source, Identified, frozen=True):
             "not give them."
         ),
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _id_as_files_name_it(cls, value: object) -> object:
+        return renamed_key(value, "id", "doc_id")  # an article of a .jsonl file reads the same
 
     @field_validator("doc_id")
     @classmethod

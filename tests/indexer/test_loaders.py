@@ -97,6 +97,18 @@ def test_a_json_list_holds_articles_with_ids_and_bad_ones_are_named(tmp_path: Pa
     ]
 
 
+def test_an_article_may_name_its_id_doc_id_as_the_http_api_does(tmp_path: Path) -> None:
+    """An article saved from the API (``doc_id``) reads the same from a file (``id``)."""
+    line = {"doc_id": "api-1", "text": "The council approved the budget."}
+    (tmp_path / "feed.jsonl").write_text(json.dumps(line) + "\n")
+    (tmp_path / "saved.json").write_text(json.dumps({**line, "doc_id": "api-2"}))
+
+    result = load_paths([tmp_path])
+
+    assert sorted(d.doc_id for d in result.documents) == ["api-1", "api-2"]
+    assert result.skipped == []
+
+
 def test_json_that_is_no_article_is_skipped_with_what_to_give(tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text('{"title": "broken", ')
     (tmp_path / "string.json").write_text('"just a string"')

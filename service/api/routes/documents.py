@@ -105,7 +105,8 @@ def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
     return DocumentPublic.of(document, chunks)
 
 
-_FIELDS = frozenset(DocumentCreate.model_fields)
+# "id" too: an article line of a .jsonl file names its id so (DocumentCreate reads it).
+_FIELDS = frozenset(DocumentCreate.model_fields) | {"id"}
 
 
 def _parse_document(raw: bytes) -> DocumentCreate:

@@ -141,6 +141,21 @@ def test_a_web_page_is_indexed_with_the_citation_its_markup_gives(
         client.delete("/v1/documents/veracruz-page", headers=headers)
 
 
+def test_an_article_line_of_a_jsonl_file_can_be_posted_as_it_is(
+    writable_client: TestClient, api_key: str
+) -> None:
+    """Files name a document's id ``id``; the API reads it as ``doc_id``."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+    line = {"id": "veracruz-line", "title": "Port record", "text": ARTICLE}
+    try:
+        created = writable_client.post("/v1/documents", json=line, headers=headers)
+        assert created.status_code == 200, created.text
+        assert created.json()["doc_id"] == "veracruz-line" and created.json()["status"] == "added"
+        assert writable_client.get("/v1/documents/veracruz-line").status_code == 200
+    finally:
+        writable_client.delete("/v1/documents/veracruz-line", headers=headers)
+
+
 def test_text_or_html_one_of_them(writable_client: TestClient, api_key: str) -> None:
     headers = {"Authorization": f"Bearer {api_key}"}
     for body, says in [
