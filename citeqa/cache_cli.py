@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from citeqa.cli_errors import ErrorReportingGroup, console
-from citeqa.config import get_settings
+from citeqa.config import Settings, get_settings
 from citeqa.model_cache import DAY_S, Entry, entries, prune
 from citeqa.terminal import print_table
 
@@ -20,8 +20,8 @@ cache_app = typer.Typer(
     "simplified graphs and OpenVINO's compiled blobs, all made again when missing.",
     cls=ErrorReportingGroup,
 )
-# `citeqa cache prune` without --unused-days where automatic pruning is off (0).
-DEFAULT_UNUSED_DAYS = 30.0
+# `citeqa cache prune` without --unused-days where automatic pruning is off (0): the default.
+DEFAULT_UNUSED_DAYS: float = Settings.model_fields["model_cache_unused_days"].default
 
 
 def _megabytes(found: list[Entry]) -> float:

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from citeqa.config import get_settings
+
 log = logging.getLogger("citeqa")
 SCRATCH_SUFFIX = ".onnx.tmp"
 BLOBS_SUFFIX = ".blobs"
@@ -95,8 +97,6 @@ def publish(target: Path, write: Callable[[str], object]) -> None:
         os.replace(scratch, target)
     finally:  # whatever failed, no half-written file stays behind
         Path(scratch).unlink(missing_ok=True)
-    from citeqa.config import get_settings
-
     days = get_settings().model_cache_unused_days
     if days > 0:
         prune(target.parent, days, keep=target)

@@ -217,6 +217,10 @@ def _request_schema(schema: dict[str, Any]) -> None:
             option["format"] = "date"
 
 
+# How article files name a document's id; DocumentCreate reads it as ``doc_id``.
+FILE_ID_KEY = "id"
+
+
 class DocumentCreate(BaseModel, Source, Identified, frozen=True):
     """A document to add or replace: its id, its text (or its web page) and where it comes
     from."""
@@ -237,7 +241,7 @@ class DocumentCreate(BaseModel, Source, Identified, frozen=True):
     @model_validator(mode="before")
     @classmethod
     def _id_as_files_name_it(cls, value: object) -> object:
-        return renamed_key(value, "id", "doc_id")  # an article of a .jsonl file reads the same
+        return renamed_key(value, FILE_ID_KEY, "doc_id")  # a .jsonl article reads the same
 
     @field_validator("doc_id")
     @classmethod
@@ -305,6 +309,10 @@ class DocumentCreate(BaseModel, Source, Identified, frozen=True):
             url=self.url or page.url,
             path="api",
         )
+
+
+# The keys a document body may hold: its fields, and the id as files name it.
+DOCUMENT_KEYS = frozenset(DocumentCreate.model_fields) | {FILE_ID_KEY}
 
 
 def _calendar_day(text: str) -> date:

@@ -23,6 +23,7 @@ from service.api.openapi import json_body
 from service.api.responses import error_responses
 from service.errors import DocumentRejectedError
 from service.schemas import (
+    DOCUMENT_KEYS,
     DocumentCreate,
     DocumentPublic,
     DocumentsPublic,
@@ -105,10 +106,6 @@ def get_document(doc_id: DocIdPath, state: StateDep) -> DocumentPublic:
     return DocumentPublic.of(document, chunks)
 
 
-# "id" too: an article line of a .jsonl file names its id so (DocumentCreate reads it).
-_FIELDS = frozenset(DocumentCreate.model_fields) | {"id"}
-
-
 def _parse_document(raw: bytes) -> DocumentCreate:
     """Parse and check a document body; in a worker thread, as a big one takes a while.
 
@@ -127,7 +124,7 @@ def _parse_document(raw: bytes) -> DocumentCreate:
     except UnicodeDecodeError:
         raise _invalid("json_invalid", 0, "the body is not UTF-8", {}) from None
     if isinstance(data, dict):
-        unknown = [key for key in data if key not in _FIELDS]
+        unknown = [key for key in data if key not in DOCUMENT_KEYS]
         if unknown:
             message = "Extra inputs are not permitted"
             raise RequestValidationError(
