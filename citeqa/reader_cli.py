@@ -27,6 +27,13 @@ def reader_train(
     negatives_per_question: Annotated[
         int, typer.Option(help="No-answer copies of each question (other paragraphs).")
     ] = _RECIPE.negatives_per_question,
+    hard_negatives: Annotated[
+        Path | None,
+        typer.Option("--hard-negatives", help="File of `citeqa reader mine`: more no-answers."),
+    ] = None,
+    hard_negatives_per_question: Annotated[
+        int, typer.Option(help="Mined passages read per question, with --hard-negatives.")
+    ] = _RECIPE.hard_negatives_per_question,
     max_length: Annotated[int, typer.Option(help="Tokens per window.")] = _RECIPE.max_length,
     stride: Annotated[int, typer.Option(help="Tokens shared by windows.")] = _RECIPE.stride,
     learning_rate: Annotated[float, typer.Option(help="AdamW peak.")] = _RECIPE.learning_rate,
@@ -36,9 +43,7 @@ def reader_train(
     ] = _RECIPE.warmup_ratio,
     batch_size: Annotated[int, typer.Option(help="Windows per step.")] = _RECIPE.batch_size,
     epochs: Annotated[int, typer.Option(help="Passes over the data.")] = _RECIPE.epochs,
-    max_grad_norm: Annotated[
-        float, typer.Option(help="Gradient clipping.")
-    ] = _RECIPE.max_grad_norm,
+    max_grad_norm: Annotated[float, typer.Option(help="Gradient clip.")] = _RECIPE.max_grad_norm,
     seed: Annotated[int, typer.Option(help="Head init, negatives, shuffling.")] = _RECIPE.seed,
     max_answer_tokens: Annotated[
         int, typer.Option(help="Longest span when decoding (recorded).")
@@ -58,6 +63,7 @@ def reader_train(
     """Fine-tune the span reader by the reference recipe (the defaults) and save it."""
     config = TrainConfig(
         negatives_per_question=negatives_per_question,
+        hard_negatives_per_question=hard_negatives_per_question,
         max_length=max_length,
         stride=stride,
         learning_rate=learning_rate,
@@ -69,7 +75,9 @@ def reader_train(
         seed=seed,
         max_answer_tokens=max_answer_tokens,
     )
-    _train(data, out, config, base_model=base_model, limit=limit, dev=dev or [])
+    _train(
+        data, out, config, base_model=base_model, limit=limit, dev=dev or [], hard=hard_negatives
+    )
 
 
 def _train(
@@ -80,14 +88,17 @@ def _train(
     base_model: Path | None,
     limit: int | None,
     dev: list[Path],
+    hard: Path | None = None,
 ) -> None:
     """Train by ``config``, score the dev files into the card, and say what was made."""
     from training.train import train_reader
 
-    missing = [str(path) for path in [*data, *dev] if not path.is_file()]
+    missing = [str(path) for path in [*data, *dev, *([hard] if hard else [])] if not path.is_file()]
     if missing:  # before hours of training, not after
         raise ReaderError(f"training data file not found: {', '.join(missing)}")
-    report = train_reader(data, out, config, base_model, show_progress=True, limit=limit)
+    report = train_reader(
+        data, out, config, base_model, show_progress=True, limit=limit, hard_negatives=hard
+    )
     if dev:
         _score_into_card(report, config, limit, dev)
     console.print(
@@ -117,6 +128,36 @@ def _score_into_card(
         scores[str(path)] = result.as_dict()
         console.print(f"{path}: EM {result.em:.3f}  F1 {result.f1:.3f}")
     write_run_files(report, config, limit, scores)
+
+
+@reader_app.command("mine")
+def reader_mine(
+    data: Annotated[
+        list[Path], typer.Option("--data", help="SQuAD-format JSON training file (repeatable).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="JSONL file of the mined negatives.")],
+    work_dir: Annotated[
+        Path, typer.Option("--work-dir", help="Where each file's paragraph index is built.")
+    ] = Path("runs/mining"),
+) -> None:
+    """Mine hard negatives: the passages citeqa's retrieval gives the reader for each
+    training question that do not hold its answer (read by `reader train --hard-negatives`).
+
+    Searched as the service searches (CITEQA_ settings), with the embedder, not the reader.
+    """
+    from citeqa.config import Settings
+    from training.hard_negatives import mine_negatives
+    from training.train import load_training_files
+
+    missing = [str(path) for path in data if not path.is_file()]
+    if missing:
+        raise ReaderError(f"training data file not found: {', '.join(missing)}")
+    report = mine_negatives(load_training_files(data), out, work_dir, Settings())
+    console.print(
+        f"mined {report.negatives:,} negatives for {report.questions:,} questions into {out} "
+        f"({report.none_found:,} questions had the answer in every passage read)"
+    )
+    console.print(f"next: citeqa reader train --data ... --hard-negatives {out} --out DIR")
 
 
 @reader_app.command("export")

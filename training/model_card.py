@@ -62,8 +62,9 @@ ONNX Runtime derives its int8 reader from it at first use).
 Every question once with its own paragraph, and `negatives_per_question`
 ({config.negatives_per_question}) more times with other paragraphs of its article (1 to 4
 places later, cycling, offsets drawn with the seed; none for one-paragraph articles), labelled
-"no answer": {report.examples:,} examples, {report.windows:,} windows. Questions dropped
-because no answer text occurs in their paragraph: {report.unanchored}.{subset}
+"no answer".{_mined(report, config)}
+In all {report.examples:,} examples, {report.windows:,} windows. Questions dropped because no
+answer text occurs in their paragraph: {report.unanchored}.{subset}
 ## Recipe
 {recipe}
 
@@ -89,6 +90,17 @@ decay to 0, gradient clipping at `max_grad_norm`, bf16 autocast on CUDA, fp32 on
 - BIG-bench canary: the training data is BIG-bench's `squad_shifts` task data. Do not use
   this model to report BIG-bench `squad_shifts` results.
 """
+
+
+def _mined(report: TrainReport, config: TrainConfig) -> str:
+    """The card's sentence on hard negatives, when the run read a mined file."""
+    if not report.hard_negatives:
+        return ""
+    return (
+        f" And `hard_negatives_per_question` ({config.hard_negatives_per_question}) more "
+        "times with passages citeqa's retrieval gave it that do not hold its answer, from "
+        f"`{report.hard_negatives}` (`citeqa reader mine`)."
+    )
 
 
 def _scores_section(scores: Mapping[str, Mapping[str, float | int]]) -> str:

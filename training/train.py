@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from service.reading.errors import ReaderError
+from training.hard_negatives import HardNegatives, hard_negative_examples, read_negatives
 from training.labels import (
     Features,
     QAExample,
@@ -51,6 +52,8 @@ class TrainConfig:
     """
 
     negatives_per_question: int = 1
+    # Read only with a file of mined negatives (`citeqa reader mine`).
+    hard_negatives_per_question: int = 1
     max_length: int = 384
     stride: int = 128
     learning_rate: float = 1e-4
@@ -63,8 +66,8 @@ class TrainConfig:
     max_answer_tokens: int = 30
 
     def __post_init__(self) -> None:
-        if self.negatives_per_question < 0:
-            raise ReaderError("negatives_per_question must be at least 0")
+        if min(self.negatives_per_question, self.hard_negatives_per_question) < 0:
+            raise ReaderError("negatives_per_question values must be at least 0")
         if not 0 < self.stride < self.max_length:
             raise ReaderError("stride must be greater than 0 and less than max_length")
         if self.batch_size < 1 or self.epochs < 1 or self.max_answer_tokens < 1:
@@ -95,6 +98,7 @@ class TrainReport:
 
     out_dir: Path
     base_model: str
+    hard_negatives: str | None  # the mined file read, if any
     questions: dict[str, int]
     unanchored: int
     examples: int
@@ -113,6 +117,7 @@ def train_reader(
     base_model: Path | None = None,
     show_progress: bool = True,
     limit: int | None = None,
+    hard_negatives: Path | None = None,
 ) -> TrainReport:
     """Fine-tune a BERT span reader and save it, its tokenizer, config and card to ``out_dir``.
 
@@ -125,6 +130,7 @@ def train_reader(
         base_model: A local BERT folder; the packaged all-MiniLM-L6-v2 when None.
         show_progress: Show a progress bar with the running loss.
         limit: Train on the first ``limit`` questions only (smoke runs).
+        hard_negatives: A file of `citeqa reader mine`, read as more no-answer examples.
 
     Returns:
         Counts, device, timings and the final mean training loss.
@@ -132,17 +138,12 @@ def train_reader(
     Raises:
         ReaderError: If a data file cannot be read, holds no question, or the base model
             cannot be loaded.
-
-    Example (trains for minutes on a data set outside the repository, so not run as a
-    doctest)::
-
-        train_reader([Path("../shared/training/squadshifts-new-wiki/train.json")],
-                     Path("runs/reader"), limit=64)
     """
     started = time.perf_counter()
     config = config or TrainConfig()
     files = load_training_files(data_paths, limit)
-    examples = training_examples(files, config)
+    hard = read_negatives(hard_negatives) if hard_negatives else None
+    examples = training_examples(files, config, hard)
     base = base_model or packaged_base_model()
     model, tokenizer = load_base_model(base, config.seed)
     features = build_features(tokenizer, examples, config.max_length, config.stride)
@@ -152,6 +153,7 @@ def train_reader(
     report = TrainReport(
         out_dir=out_dir,
         base_model=describe_base_model(base),
+        hard_negatives=str(hard_negatives) if hard_negatives else None,
         questions={str(f.path): f.question_count for f in files},
         unanchored=sum(f.unanchored for f in files),
         examples=len(examples),
@@ -187,11 +189,16 @@ def load_training_files(paths: Sequence[Path], limit: int | None = None) -> list
     return files
 
 
-def training_examples(files: Sequence[SquadFile], config: TrainConfig) -> list[QAExample]:
-    """Each question with its own paragraph, then its negatives from the same article."""
+def training_examples(
+    files: Sequence[SquadFile], config: TrainConfig, hard: HardNegatives | None = None
+) -> list[QAExample]:
+    """Each question with its own paragraph, then its negatives from the same article, then
+    those mined by retrieval (``hard``, when given)."""
     articles = [article for squad in files for article in squad.articles]
     negatives = negative_examples(articles, config.seed, config.negatives_per_question)
-    return answer_examples(articles) + negatives
+    answers = answer_examples(articles)
+    mined = hard_negative_examples(answers, hard or {}, config.hard_negatives_per_question)
+    return answers + negatives + mined
 
 
 def packaged_base_model() -> Path:

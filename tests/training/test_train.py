@@ -131,6 +131,7 @@ def test_train_reader_writes_card_and_config(
 def test_default_config_is_the_reference_recipe() -> None:
     assert asdict(TrainConfig()) == {
         "negatives_per_question": 1,
+        "hard_negatives_per_question": 1,
         "max_length": 384,
         "stride": 128,
         "learning_rate": 1e-4,
