@@ -32,7 +32,9 @@ def default_embedding_model() -> str:
 
 
 # With the span reader the service abstains when the abstention model's probability that the
-# corpus answers is below this (`python -m eval.calibrate_abstention`, eval/RESULTS.md).
+# corpus answers is below the threshold fitted with its weights (`python -m
+# eval.calibrate_abstention`): this for a weights file that names none. The shipped file's
+# threshold equals it (tests/service/answering/test_abstention.py).
 READER_ABSTAIN_THRESHOLD = 0.67
 # A reader span below this confidence (its margin over the no-answer score) is never an
 # answer, whatever the abstention model says (`python -m eval.calibrate`).

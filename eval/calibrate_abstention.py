@@ -11,9 +11,11 @@ run once with the abstention model switched off, and the features of its answer
 (service/answering/abstention.py) are fitted by L2-regularised logistic regression to
 "the corpus holds the answer". The threshold printed is the one that abstains most on the
 unanswerable questions while abstaining on at most ``--max-false-abstention`` of the
-answerable ones; set it as ``CITEQA_ABSTAIN_THRESHOLD`` or in ``citeqa/config.py``
-(``READER_ABSTAIN_THRESHOLD``). ``--write`` stores the weights in
-``service/answering/abstention.json``. Report the dev numbers this prints as calibrated-on.
+answerable ones. ``--write`` stores the weights and that threshold in
+``service/answering/abstention.json`` for the shipped reader, or in the folder of the reader
+``CITEQA_READER_MODEL`` names (its ``abstention.json``, which the service reads with that
+reader). ``CITEQA_ABSTAIN_THRESHOLD`` overrides the threshold. Report the dev numbers this
+prints as calibrated-on.
 """
 
 from __future__ import annotations
@@ -29,11 +31,17 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from citeqa.config import Settings
+from citeqa.config import Settings, packaged_reader_path
 from eval.datasets import Dataset, held_out, load_squad, remove_articles, spread
 from eval.metrics import token_f1
 from eval.runner import CONFIGURATIONS, DEFAULT_CONFIGURATION, index_dir_for
-from service.answering.abstention import FEATURES, MODEL_PATH, load_model
+from service.answering.abstention import (
+    CALIBRATION_FILE,
+    FEATURES,
+    MODEL_PATH,
+    calibration_for,
+    load_model,
+)
 
 console = Console(stderr=True)
 
@@ -127,15 +135,24 @@ def choose_threshold(
     return best
 
 
-def _replace_unfit_model() -> None:
+def weights_file(settings: Settings) -> Path:
+    """Where --write puts the weights: beside the shipped model, or in the folder of the
+    reader the settings name, whose scores they were fitted on."""
+    folder = settings.resolved_reader_model()
+    if folder.resolve() == packaged_reader_path().resolve():
+        return MODEL_PATH
+    return folder / CALIBRATION_FILE
+
+
+def _replace_unfit_model(path: Path) -> None:
     """A weights file fitted for other features stops the engine loading; it is of no use
     for them either, so a neutral one (all weights 0) stands in while features are read."""
     try:
-        load_model()
+        load_model(calibration_for(path.parent))
     except ValueError as error:
         console.print(f"{error}: a neutral model stands in until --write")
         neutral = {"features": list(FEATURES), "weights": [0.0] * len(FEATURES), "bias": 0.0}
-        MODEL_PATH.write_text(json.dumps(neutral, indent=2) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(neutral, indent=2) + "\n", encoding="utf-8")
         load_model.cache_clear()
 
 
@@ -154,10 +171,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="Then fit on N of the rest.")
     parser.add_argument("--max-false-abstention", type=float, default=0.07)
     parser.add_argument("--out", type=Path, default=Path("eval-out/abstention"))
-    parser.add_argument("--write", action="store_true", help=f"Write {MODEL_PATH.name}.")
+    parser.add_argument(
+        "--write", action="store_true", help="Write the weights for CITEQA_READER_MODEL's reader."
+    )
     args = parser.parse_args(argv)
     settings = Settings()
-    _replace_unfit_model()
+    target = weights_file(settings)
+    _replace_unfit_model(target)
     full = load_squad(args.squad)
     samples: list[Sample] = []
     for seed in (int(s) for s in args.seeds.split(",")):
@@ -187,8 +207,9 @@ def main(argv: list[str] | None = None) -> None:
             f"removed, seeds {args.seeds}, {len(samples)} questions, the {args.hold_out} "
             "that citeqa eval --limit asks left out",
         }
-        MODEL_PATH.write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
-        console.print(f"wrote {MODEL_PATH}")
+        target.write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
+        load_model.cache_clear()
+        console.print(f"wrote {target}")
 
 
 if __name__ == "__main__":

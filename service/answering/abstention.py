@@ -30,6 +30,9 @@ from indexer.terms import CorpusStats, Keys, query_keys
 from service.retrieval.rescoring import Lexicon, QuestionTerms
 
 MODEL_PATH = Path(__file__).with_name("abstention.json")
+# A reader folder's own calibration: the weights read its scores, and another reader's scores
+# sit elsewhere (a reader trained with hard negatives abstains far more at the same weights).
+CALIBRATION_FILE = "abstention.json"
 FEATURES = (
     "reader",
     "sentence_dense",
@@ -67,10 +70,11 @@ _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'-]*")
 
 @dataclass(frozen=True)
 class AbstentionModel:
-    """Logistic weights over :data:`FEATURES`."""
+    """Logistic weights over :data:`FEATURES`, and the threshold they were calibrated with."""
 
     weights: tuple[float, ...]
     bias: float
+    threshold: float | None = None
 
     def probability(self, features: Sequence[float]) -> float:
         """The probability that the corpus answers the question."""
@@ -143,16 +147,27 @@ def question_evidence(
     )
 
 
-@lru_cache(maxsize=1)
+def calibration_for(reader_folder: Path) -> Path:
+    """The weights for a reader: its folder's own file, else the shipped reader's."""
+    own = reader_folder / CALIBRATION_FILE
+    return own if own.is_file() else MODEL_PATH
+
+
+@lru_cache(maxsize=4)
 def load_model(path: Path = MODEL_PATH) -> AbstentionModel:
-    """The shipped weights (named, so a file for other features is refused)."""
+    """Weights from ``path`` (named, so a file for other features is refused)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if tuple(data["features"]) != FEATURES:
         raise ValueError(
             f"{path} was fitted for features {data['features']}, not {list(FEATURES)}: "
             "run `python -m eval.calibrate_abstention` again"
         )
-    return AbstentionModel(tuple(float(w) for w in data["weights"]), float(data["bias"]))
+    threshold = data.get("calibrated_threshold")
+    return AbstentionModel(
+        tuple(float(w) for w in data["weights"]),
+        float(data["bias"]),
+        None if threshold is None else float(threshold),
+    )
 
 
 def _coverage(terms: Sequence[str], text: str) -> float:

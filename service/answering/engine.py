@@ -9,13 +9,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from citeqa.config import EXTRACTOR_ABSTAIN_THRESHOLD, READER_FLOOR, Settings
+from citeqa.config import (
+    EXTRACTOR_ABSTAIN_THRESHOLD,
+    READER_FLOOR,
+    Settings,
+    packaged_reader_path,
+)
 from citeqa.types import Candidate, Passage, QueryResult, ScoredSentence
 from indexer.embedding import Embedder, Vectors
 from indexer.index import Index
 from service.answering.abstention import (
+    CALIBRATION_FILE,
+    MODEL_PATH,
     AbstentionModel,
     Evidence,
+    calibration_for,
     features,
     load_model,
     question_evidence,
@@ -99,6 +107,7 @@ class QueryEngine:
         reader: SpanReading | None = None,
         reader_passages: int = 3,
         typed_rules: bool = True,
+        abstention: AbstentionModel | None = None,
     ) -> None:
         self.index = retriever.index
         self.retriever = retriever
@@ -108,7 +117,7 @@ class QueryEngine:
         # passages match the question (abstention.py), and the threshold is on its
         # probability; candidates below the reader's floor are never answers. The
         # model-free extractor's threshold is on its own score.
-        self.abstention: AbstentionModel | None = load_model() if reader is not None else None
+        self.abstention = (abstention or load_model()) if reader is not None else None
         self.reader_floor = READER_FLOOR if reader is not None else abstain_threshold
         # The trained reader picks spans; the model-free extractor is the fallback.
         self.extractor: SpanExtractor | ReaderExtractor = (
@@ -277,14 +286,37 @@ def make_engine(
     """
     if isinstance(retriever, Index):
         retriever = Retriever(retriever)
+    threshold = settings.resolved_abstain_threshold(reader is not None)
+    abstention = reader_calibration(settings) if reader is not None else None
+    if abstention is not None and abstention.threshold is not None:
+        # The threshold fitted with the weights, unless CITEQA_ABSTAIN_THRESHOLD says otherwise.
+        threshold = abstention.threshold if settings.abstain_threshold is None else threshold
     return QueryEngine(
         retriever,
         embedder,
-        settings.resolved_abstain_threshold(reader is not None),
+        threshold,
         reader,
         reader_passages=settings.reader_passages,
         typed_rules=settings.reader_typed_rules,
+        abstention=abstention,
     )
+
+
+def reader_calibration(settings: Settings) -> AbstentionModel:
+    """The abstention weights for the settings' reader: its folder's own
+    (`python -m eval.calibrate_abstention --write` with it set), else the shipped reader's."""
+    folder = settings.resolved_reader_model()
+    path = calibration_for(folder)
+    if path == MODEL_PATH and folder.resolve() != packaged_reader_path().resolve():
+        log.warning(
+            "the reader %s has no %s of its own: abstaining with the shipped reader's weights, "
+            "which may not fit its scores; fit them with CITEQA_READER_MODEL=%s python -m "
+            "eval.calibrate_abstention --squad DEV.json --write",
+            folder,
+            CALIBRATION_FILE,
+            folder,
+        )
+    return load_model(path)
 
 
 def publication_candidates(index: Index, passages: Sequence[Passage]) -> list[Candidate]:

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from citeqa.config import READER_ABSTAIN_THRESHOLD
 from citeqa.types import Candidate, Chunk, Hit, Passage, ScoredSentence
 from indexer.terms import CorpusStats
 from service.answering.abstention import (
     FEATURES,
+    MODEL_PATH,
     AbstentionModel,
     Evidence,
+    calibration_for,
     features,
     load_model,
     question_evidence,
@@ -116,3 +119,16 @@ def test_the_shipped_weights_load() -> None:
     model = load_model()
 
     assert len(model.weights) == len(FEATURES)
+
+
+def test_a_reader_folder_calibration_is_read_with_its_threshold(tmp_path: Path) -> None:
+    assert calibration_for(tmp_path) == MODEL_PATH  # none of its own: the shipped weights
+    own = {"features": list(FEATURES), "weights": [0.0] * len(FEATURES), "bias": 1.0}
+    (tmp_path / "abstention.json").write_text(json.dumps(own | {"calibrated_threshold": 0.6}))
+
+    model = load_model(calibration_for(tmp_path))
+
+    assert calibration_for(tmp_path) == tmp_path / "abstention.json"
+    assert (model.bias, model.threshold) == (1.0, 0.6)
+    # The shipped file's threshold is the one the settings fall back on: one value, not two.
+    assert load_model().threshold == READER_ABSTAIN_THRESHOLD

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import pytest
 
 from citeqa.config import EXTRACTOR_ABSTAIN_THRESHOLD, READER_ABSTAIN_THRESHOLD, Settings
-from service.answering.abstention import FEATURES
+from service.answering.abstention import FEATURES, MODEL_PATH, load_model
 from service.answering.engine import QueryEngine, make_engine
 from service.answering.extractor import SpanExtractor
 from service.answering.reader_extractor import ReaderExtractor
@@ -173,3 +175,27 @@ def test_make_engine_reads_the_thresholds_and_the_reader_from_the_settings() -> 
     assert isinstance(model_free.extractor, SpanExtractor)
     chosen = settings.model_copy(update={"abstain_threshold": 0.5})
     assert make_engine(chosen, retriever, embedder, None).abstain_threshold == 0.5
+
+
+def test_a_reader_folder_with_its_own_calibration_abstains_by_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    retriever = FakeRetriever(fake_index(), extradition_passages())
+    embedder, _ = fake_embedder()
+    own = {"features": list(FEATURES), "weights": [0.5] * len(FEATURES), "bias": -1.0}
+    (tmp_path / "abstention.json").write_text(json.dumps(own | {"calibrated_threshold": 0.8}))
+    settings = Settings(_env_file=None, reader_model=str(tmp_path))  # type: ignore[call-arg]
+
+    engine = make_engine(settings, retriever, embedder, FakeReader({"92": 8.0}))
+    chosen = settings.model_copy(update={"abstain_threshold": 0.3})
+
+    assert engine.abstention is not None and engine.abstention.bias == -1.0
+    assert engine.abstain_threshold == 0.8  # fitted with those weights
+    assert make_engine(chosen, retriever, embedder, FakeReader({})).abstain_threshold == 0.3
+    # Without a file of its own, the shipped reader's weights stand in, and the log says so.
+    (tmp_path / "abstention.json").unlink()
+    with caplog.at_level(logging.WARNING, logger="citeqa"):
+        fallback = make_engine(settings, retriever, embedder, FakeReader({}))
+    assert fallback.abstention == load_model(MODEL_PATH)
+    assert fallback.abstain_threshold == READER_ABSTAIN_THRESHOLD
+    assert "has no abstention.json of its own" in caplog.text and "--write" in caplog.text
