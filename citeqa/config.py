@@ -249,11 +249,14 @@ class Settings(BaseSettings):
         """The embedding model's path: the configured one, else the packaged MiniLM."""
         return self.embedding_model or default_embedding_model()
 
-    def resolved_abstain_threshold(self, neural: bool) -> float:
-        """The threshold in force: the user's, else the calibrated one of the extractor."""
+    def resolved_abstain_threshold(self, neural: bool, calibrated: float | None = None) -> float:
+        """The threshold in force: the user's, else the one fitted with the reader's abstention
+        weights (``calibrated``), else the calibrated one of the extractor."""
         if self.abstain_threshold is not None:
             return self.abstain_threshold
-        return READER_ABSTAIN_THRESHOLD if neural else EXTRACTOR_ABSTAIN_THRESHOLD
+        if not neural:
+            return EXTRACTOR_ABSTAIN_THRESHOLD
+        return READER_ABSTAIN_THRESHOLD if calibrated is None else calibrated
 
     def resolved_rate_limits(self) -> tuple[str, str]:
         """The query and failed-authentication limits in force ("" is off); see the fields."""

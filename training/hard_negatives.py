@@ -75,6 +75,7 @@ def mine_negatives(
     out: Path,
     work_dir: Path,
     settings: Settings,
+    *,
     show_progress: bool = True,
 ) -> MineReport:
     """Index each file's paragraphs under ``work_dir``, ask each question, write JSONL rows

@@ -286,15 +286,12 @@ def make_engine(
     """
     if isinstance(retriever, Index):
         retriever = Retriever(retriever)
-    threshold = settings.resolved_abstain_threshold(reader is not None)
     abstention = reader_calibration(settings) if reader is not None else None
-    if abstention is not None and abstention.threshold is not None:
-        # The threshold fitted with the weights, unless CITEQA_ABSTAIN_THRESHOLD says otherwise.
-        threshold = abstention.threshold if settings.abstain_threshold is None else threshold
+    calibrated = abstention.threshold if abstention is not None else None
     return QueryEngine(
         retriever,
         embedder,
-        threshold,
+        settings.resolved_abstain_threshold(reader is not None, calibrated),
         reader,
         reader_passages=settings.reader_passages,
         typed_rules=settings.reader_typed_rules,

@@ -139,7 +139,9 @@ def test_mining_keeps_the_read_passages_without_the_answer(
     squad = _squad(tmp_path / "train.json")
     out = tmp_path / "negatives.jsonl"
 
-    report = mine_negatives(load_training_files([squad]), out, tmp_path / "work", settings, False)
+    report = mine_negatives(
+        load_training_files([squad]), out, tmp_path / "work", settings, show_progress=False
+    )
 
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     answers = {
@@ -153,7 +155,9 @@ def test_mining_keeps_the_read_passages_without_the_answer(
         assert row["context"] in PARAGRAPHS and PARAGRAPHS[row["context"]][1] != answers[row["id"]]
     # A second run reuses the paragraph index and writes the same file.
     first = out.read_text(encoding="utf-8")
-    mine_negatives(load_training_files([squad]), out, tmp_path / "work", settings, False)
+    mine_negatives(
+        load_training_files([squad]), out, tmp_path / "work", settings, show_progress=False
+    )
     assert out.read_text(encoding="utf-8") == first
 
 
