@@ -16,13 +16,21 @@ reader_app = typer.Typer(
     help="Train, evaluate and export the extractive span reader.", cls=ErrorReportingGroup
 )
 _RECIPE = TrainConfig()
+DataOption = Annotated[
+    list[Path], typer.Option("--data", help="SQuAD-format JSON training file (repeatable).")
+]
+
+
+def _require_files(paths: list[Path]) -> None:
+    """Say which input files are missing before minutes or hours of work, not after."""
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise ReaderError(f"training data file not found: {', '.join(missing)}")
 
 
 @reader_app.command("train")
 def reader_train(
-    data: Annotated[
-        list[Path], typer.Option("--data", help="SQuAD-format JSON training file (repeatable).")
-    ],
+    data: DataOption,
     out: Annotated[Path, typer.Option("--out", help="Folder for the trained checkpoint.")],
     negatives_per_question: Annotated[
         int, typer.Option(help="No-answer copies of each question (other paragraphs).")
@@ -93,9 +101,7 @@ def _train(
     """Train by ``config``, score the dev files into the card, and say what was made."""
     from training.train import train_reader
 
-    missing = [str(path) for path in [*data, *dev, *([hard] if hard else [])] if not path.is_file()]
-    if missing:  # before hours of training, not after
-        raise ReaderError(f"training data file not found: {', '.join(missing)}")
+    _require_files([*data, *dev, *([hard] if hard else [])])
     report = train_reader(
         data, out, config, base_model, show_progress=True, limit=limit, hard_negatives=hard
     )
@@ -132,9 +138,7 @@ def _score_into_card(
 
 @reader_app.command("mine")
 def reader_mine(
-    data: Annotated[
-        list[Path], typer.Option("--data", help="SQuAD-format JSON training file (repeatable).")
-    ],
+    data: DataOption,
     out: Annotated[Path, typer.Option("--out", help="JSONL file of the mined negatives.")],
     work_dir: Annotated[
         Path, typer.Option("--work-dir", help="Where each file's paragraph index is built.")
@@ -149,9 +153,7 @@ def reader_mine(
     from training.hard_negatives import mine_negatives
     from training.train import load_training_files
 
-    missing = [str(path) for path in data if not path.is_file()]
-    if missing:
-        raise ReaderError(f"training data file not found: {', '.join(missing)}")
+    _require_files(data)
     report = mine_negatives(load_training_files(data), out, work_dir, Settings())
     console.print(
         f"mined {report.negatives:,} negatives for {report.questions:,} questions into {out} "

@@ -31,17 +31,11 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from citeqa.config import Settings, packaged_reader_path
+from citeqa.config import Settings
 from eval.datasets import Dataset, held_out, load_squad, remove_articles, spread
 from eval.metrics import token_f1
 from eval.runner import CONFIGURATIONS, DEFAULT_CONFIGURATION, index_dir_for
-from service.answering.abstention import (
-    CALIBRATION_FILE,
-    FEATURES,
-    MODEL_PATH,
-    calibration_for,
-    load_model,
-)
+from service.answering.abstention import FEATURES, calibration_file, calibration_for, load_model
 
 console = Console(stderr=True)
 
@@ -138,10 +132,7 @@ def choose_threshold(
 def weights_file(settings: Settings) -> Path:
     """Where --write puts the weights: beside the shipped model, or in the folder of the
     reader the settings name, whose scores they were fitted on."""
-    folder = settings.resolved_reader_model()
-    if folder.resolve() == packaged_reader_path().resolve():
-        return MODEL_PATH
-    return folder / CALIBRATION_FILE
+    return calibration_file(settings.resolved_reader_model())
 
 
 def _replace_unfit_model(path: Path) -> None:

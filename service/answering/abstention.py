@@ -24,15 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
+from citeqa.config import packaged_reader_path
 from citeqa.text import content_terms, term_set
 from citeqa.types import Candidate, Passage
 from indexer.terms import CorpusStats, Keys, query_keys
 from service.retrieval.rescoring import Lexicon, QuestionTerms
 
-MODEL_PATH = Path(__file__).with_name("abstention.json")
-# A reader folder's own calibration: the weights read its scores, and another reader's scores
-# sit elsewhere (a reader trained with hard negatives abstains far more at the same weights).
+# A reader's calibration: the weights read its scores, and another reader's scores sit
+# elsewhere (a reader trained with hard negatives abstains far more at the same weights). The
+# shipped reader's lies here; another reader's in its own folder.
 CALIBRATION_FILE = "abstention.json"
+MODEL_PATH = Path(__file__).with_name(CALIBRATION_FILE)
 FEATURES = (
     "reader",
     "sentence_dense",
@@ -147,9 +149,16 @@ def question_evidence(
     )
 
 
+def calibration_file(reader_folder: Path) -> Path:
+    """Where a reader's weights belong: here for the shipped reader, else in its folder."""
+    if reader_folder.resolve() == packaged_reader_path().resolve():
+        return MODEL_PATH
+    return reader_folder / CALIBRATION_FILE
+
+
 def calibration_for(reader_folder: Path) -> Path:
-    """The weights for a reader: its folder's own file, else the shipped reader's."""
-    own = reader_folder / CALIBRATION_FILE
+    """The weights for a reader: its own file, else the shipped reader's."""
+    own = calibration_file(reader_folder)
     return own if own.is_file() else MODEL_PATH
 
 

@@ -9,20 +9,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from citeqa.config import (
-    EXTRACTOR_ABSTAIN_THRESHOLD,
-    READER_FLOOR,
-    Settings,
-    packaged_reader_path,
-)
+from citeqa.config import EXTRACTOR_ABSTAIN_THRESHOLD, READER_FLOOR, Settings
 from citeqa.types import Candidate, Passage, QueryResult, ScoredSentence
 from indexer.embedding import Embedder, Vectors
 from indexer.index import Index
 from service.answering.abstention import (
     CALIBRATION_FILE,
-    MODEL_PATH,
     AbstentionModel,
     Evidence,
+    calibration_file,
     calibration_for,
     features,
     load_model,
@@ -304,7 +299,7 @@ def reader_calibration(settings: Settings) -> AbstentionModel:
     (`python -m eval.calibrate_abstention --write` with it set), else the shipped reader's."""
     folder = settings.resolved_reader_model()
     path = calibration_for(folder)
-    if path == MODEL_PATH and folder.resolve() != packaged_reader_path().resolve():
+    if path != calibration_file(folder):
         log.warning(
             "the reader %s has no %s of its own: abstaining with the shipped reader's weights, "
             "which may not fit its scores; fit them with CITEQA_READER_MODEL=%s python -m "
